@@ -1,0 +1,12 @@
+//! The stockbell.v1 gRPC API: messages and tonic clients/servers generated at build time
+//! from `proto/stockbell/v1/*.proto` by a pure-Rust protobuf compiler.
+
+#![allow(clippy::derive_partial_eq_without_eq)]
+
+/// Package `stockbell.v1`.
+pub mod v1 {
+    tonic::include_proto!("stockbell.v1");
+}
+
+/// Encoded `FileDescriptorSet` of the API, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("stockbell_descriptor");
