@@ -1,1 +1,185 @@
-fn main(){}
+//! `stockbell-load`: load generator for stockbelld's `Ingest` gRPC API.
+//!
+//! * `run` streams a seeded workload (catalogue, then a Sale/StockAdjust/StockSet/PriceSet
+//!   mix) to a server and reports throughput and ack latency;
+//! * `sink` serves a no-op `Ingest` for baseline measurements;
+//! * `compare` runs the same workload against a fresh sink and a fresh daemon;
+//! * `triggers` lists a daemon's recent triggers via `Admin.ListTriggers`.
+//!
+//! Human summaries go to stdout; for `run` and `compare` the last stdout line is one JSON
+//! object.
+
+mod child;
+mod compare;
+mod driver;
+mod mix;
+mod report;
+mod sink;
+mod triggers;
+mod workload;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::ensure;
+use clap::{Args, Parser, Subcommand};
+
+use crate::mix::Mix;
+use crate::workload::Spec;
+
+#[derive(Parser)]
+#[command(
+    name = "stockbell-load",
+    version,
+    about = "Load generator for stockbelld"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Stream a workload to a running Ingest server and report the results.
+    Run(RunArgs),
+    /// Serve a no-op Ingest that acknowledges every batch at once.
+    Sink(SinkArgs),
+    /// Run the same workload against a fresh sink and a fresh daemon and compare.
+    Compare(CompareArgs),
+    /// List a daemon's recent triggers, newest first.
+    Triggers(triggers::TriggersArgs),
+}
+
+/// The workload shared by `run` and `compare`.
+#[derive(Args)]
+struct WorkloadArgs {
+    /// Number of products in the catalogue.
+    #[arg(long, default_value_t = 100_000)]
+    products: usize,
+    /// Events per batch.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Events in the mix phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Batches sent but not yet acknowledged, at most.
+    #[arg(long, default_value_t = 8)]
+    inflight: usize,
+    /// RNG seed; the same seed gives the same batches.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Relative weights of the mix phase's event kinds.
+    #[arg(long, default_value_t = Mix::default())]
+    mix: Mix,
+    /// Upsert catalogue products as new (new-arrival triggers) instead of imported.
+    #[arg(long)]
+    new_arrivals: bool,
+}
+
+impl WorkloadArgs {
+    fn spec(&self, producer_id: String, catalogue: bool) -> anyhow::Result<Spec> {
+        ensure!(self.products >= 1, "--products must be at least 1");
+        ensure!(self.batch >= 1, "--batch must be at least 1");
+        ensure!(self.inflight >= 1, "--inflight must be at least 1");
+        Ok(Spec {
+            producer_id,
+            products: self.products,
+            batch: self.batch,
+            events: self.events,
+            seed: self.seed,
+            mix: self.mix,
+            catalogue,
+            new_arrivals: self.new_arrivals,
+        })
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Server address, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    addr: String,
+    /// Bearer token for the `authorization` header.
+    #[arg(long)]
+    token: Option<String>,
+    /// Producer id of all batches (default: unique per run).
+    #[arg(long)]
+    producer: Option<String>,
+    /// Upsert and stock the products before the mix phase (default).
+    #[arg(long, overrides_with = "no_catalogue")]
+    catalogue: bool,
+    /// Skip the catalogue phase (the products must exist already).
+    #[arg(long, overrides_with = "catalogue")]
+    no_catalogue: bool,
+    #[command(flatten)]
+    workload: WorkloadArgs,
+}
+
+#[derive(Args)]
+struct SinkArgs {
+    /// Loopback address to listen on; port 0 picks a free one.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Where to write the bound address once listening.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// The stockbelld binary (default: `stockbelld` next to this executable).
+    #[arg(long)]
+    daemon_bin: Option<PathBuf>,
+    /// Keep the temporary directory (configs, daemon data) and print its path.
+    #[arg(long)]
+    keep_dir: bool,
+}
+
+fn unique_producer_id() -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("stockbell-load-{}-{ms}", std::process::id())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let producer = args.producer.clone().unwrap_or_else(unique_producer_id);
+    ensure!(!producer.is_empty(), "--producer must not be empty");
+    let spec = args.workload.spec(producer, !args.no_catalogue)?;
+    let workload = compare::generate_timed(&spec);
+    let report = driver::execute(
+        &args.addr,
+        args.token.as_deref(),
+        &spec.producer_id,
+        workload,
+        args.workload.inflight,
+    )
+    .await?;
+    println!("{}", report.summary("run"));
+    println!("{}", report.json());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Run(args) => run(args).await,
+        Cmd::Triggers(args) => triggers::run(args).await,
+        Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
+        Cmd::Compare(args) => {
+            let producer = format!("stockbell-load-compare-{}", args.workload.seed);
+            let spec = args.workload.spec(producer, true)?;
+            compare::compare(compare::Options {
+                spec,
+                inflight: args.workload.inflight,
+                daemon_bin: args.daemon_bin,
+                keep_dir: args.keep_dir,
+            })
+            .await
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! stockbelld: the stockbell daemon as a library (the binary is a thin CLI over `api::server::run`).
+
+pub mod actors;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod metrics;
+pub mod store;

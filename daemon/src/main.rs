@@ -1,1 +1,115 @@
-fn main(){}
+//! `stockbelld`: run the daemon or check a config file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use stockbelld::api::server::{self, Exit};
+use stockbelld::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "stockbelld",
+    version,
+    about = "stockbell: stock-linked notification daemon"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the daemon.
+    Run {
+        /// TOML config file; without it the built-in defaults are used.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override server.listen.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Override storage.path.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Write the bound address here once the store is open and the port is bound.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
+    /// Check a config file and exit: prints "ok", or the offending key and how to fix it.
+    CheckConfig { file: PathBuf },
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("stockbelld: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::Run {
+            config,
+            listen,
+            data_dir,
+            ready_file,
+        } => {
+            let mut cfg = match config.as_deref().map(Config::load).transpose() {
+                Ok(c) => c.unwrap_or_default(),
+                Err(e) => {
+                    eprintln!("stockbelld: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(l) = listen {
+                cfg.server.listen = l;
+            }
+            if let Some(d) = data_dir {
+                cfg.storage.path = d;
+            }
+            if let Err(e) = cfg.validate() {
+                eprintln!("stockbelld: {e}");
+                return ExitCode::from(2);
+            }
+            init_logging(&cfg);
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("stockbelld: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(server::run(cfg, ready_file)) {
+                Ok(Exit::Clean) => ExitCode::SUCCESS,
+                Ok(Exit::Fatal(why)) => {
+                    eprintln!("stockbelld: stopped after an internal error: {why}");
+                    ExitCode::from(70)
+                }
+                Err(e) => {
+                    eprintln!("stockbelld: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

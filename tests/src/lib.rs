@@ -1,0 +1,35 @@
+//! Harness for stockbell's integration tests: each test runs the real `stockbelld` binary
+//! in its own temp dir and talks to it over gRPC, like a producer and an operator would.
+//!
+//! - [`Daemon`]: start (waiting for the ready file), SIGTERM, SIGKILL, restart on the same
+//!   data, clients (with the configured bearer tokens).
+//! - [`DaemonOptions`]: config sections and keys on top of the harness's base config.
+//! - [`poll_until`]: wait for a condition instead of sleeping.
+//! - [`events`]: event, batch and sequence builders.
+//! - [`check_config`]: `stockbelld check-config FILE`.
+//! - [`client`]: helpers over Publish, GetProduct, ListTriggers and GetProducer.
+//!
+//! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
+//! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.
+
+pub mod cli;
+pub mod client;
+pub mod daemon;
+pub mod events;
+pub mod options;
+pub mod poll;
+
+pub use cli::{check_config, CliOutput};
+pub use client::{
+    expect_code, last_sequence, next_ack, product, product_error, publish, publish_ok, triggers,
+    AdminClient, Bearer, IngestClient,
+};
+pub use daemon::{stockbelld_bin, Daemon, StartRefused};
+pub use events::{
+    batch, catalog, now_ms, price_set, sale, stock_adjust, stock_set, upsert, window, EventExt,
+    Sequencer, TestRng,
+};
+pub use options::DaemonOptions;
+pub use poll::poll_until;
+/// The generated stockbell.v1 API.
+pub use stockbell_proto::v1 as pb;

@@ -1,0 +1,167 @@
+//! The client side of a run: connects to an `Ingest` server and pushes pre-generated batches
+//! over `Ingest.Stream`, keeping up to `inflight` batches unacknowledged, checking that every
+//! Ack matches the (producer, sequence) sent in order and timing each phase.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use stockbell_proto::v1::{ingest_client::IngestClient, EventBatch};
+use tokio::sync::{mpsc, Semaphore};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::report::{PhaseStats, RunReport};
+use crate::workload::Workload;
+
+/// Largest gRPC message sent or accepted (64 MiB).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// A run fails when no Ack arrives for this long.
+const ACK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Adds `authorization: Bearer TOKEN` to every call when a token is set.
+#[derive(Clone)]
+pub struct Auth(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for Auth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+pub type Client = IngestClient<InterceptedService<Channel, Auth>>;
+
+/// Connects to `addr` ("http://127.0.0.1:50051" or just "127.0.0.1:50051").
+pub async fn connect(addr: &str, token: Option<&str>) -> anyhow::Result<Client> {
+    let uri = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
+    let auth = match token {
+        Some(t) => Some(
+            MetadataValue::try_from(format!("Bearer {t}"))
+                .context("the token is not valid in a gRPC header")?,
+        ),
+        None => None,
+    };
+    let channel = Endpoint::from_shared(uri.clone())
+        .with_context(|| format!("bad server address {uri:?}"))?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {uri}"))?;
+    Ok(IngestClient::with_interceptor(channel, Auth(auth))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// A batch as it was handed to gRPC.
+struct Sent {
+    sequence: u64,
+    events: usize,
+    at: Instant,
+}
+
+/// Streams `batches` in one `Ingest.Stream` call and waits for all their Acks.
+pub async fn run_phase(
+    client: &mut Client,
+    producer_id: &str,
+    batches: Vec<EventBatch>,
+    inflight: usize,
+) -> anyhow::Result<PhaseStats> {
+    let mut stats = PhaseStats::new()?;
+    stats.batches = batches.len();
+    stats.events = batches.iter().map(|b| b.events.len()).sum();
+    if batches.is_empty() {
+        return Ok(stats);
+    }
+    let window = Arc::new(Semaphore::new(inflight.max(1)));
+    let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<Sent>();
+    let outbound = futures::stream::unfold(
+        (batches.into_iter(), Arc::clone(&window), sent_tx),
+        |(mut rest, window, sent_tx)| async move {
+            let batch = rest.next()?;
+            window.acquire().await.ok()?.forget();
+            let sent = Sent {
+                sequence: batch.sequence,
+                events: batch.events.len(),
+                at: Instant::now(),
+            };
+            sent_tx.send(sent).ok()?;
+            Some((batch, (rest, window, sent_tx)))
+        },
+    );
+
+    let start = Instant::now();
+    let mut acks = client
+        .stream(outbound)
+        .await
+        .context("Ingest.Stream call failed")?
+        .into_inner();
+    for _ in 0..stats.batches {
+        let ack = tokio::time::timeout(ACK_TIMEOUT, acks.message())
+            .await
+            .with_context(|| format!("no Ack within {} s", ACK_TIMEOUT.as_secs()))?
+            .context("Ack stream failed")?
+            .context("server closed the Ack stream before acknowledging every batch")?;
+        let now = Instant::now();
+        let Ok(sent) = sent_rx.try_recv() else {
+            bail!(
+                "got an Ack for sequence {} that was not sent yet",
+                ack.sequence
+            );
+        };
+        if ack.producer_id != producer_id || ack.sequence != sent.sequence {
+            bail!(
+                "Ack out of order: expected ({producer_id:?}, {}), got ({:?}, {})",
+                sent.sequence,
+                ack.producer_id,
+                ack.sequence
+            );
+        }
+        if !ack.batch_error.is_empty() {
+            bail!(
+                "batch {} of {} events refused: {}",
+                sent.sequence,
+                sent.events,
+                ack.batch_error
+            );
+        }
+        stats.record_latency(now.duration_since(sent.at));
+        stats.applied += u64::from(ack.applied);
+        stats.rejected += ack.rejected.len() as u64;
+        stats.duplicates += u64::from(ack.duplicate);
+        window.add_permits(1);
+    }
+    stats.elapsed = start.elapsed();
+    Ok(stats)
+}
+
+/// Runs the catalogue phase (if any) and then the mix phase on one connection.
+pub async fn execute(
+    addr: &str,
+    token: Option<&str>,
+    producer_id: &str,
+    workload: Workload,
+    inflight: usize,
+) -> anyhow::Result<RunReport> {
+    let mut client = connect(addr, token).await?;
+    let catalogue = if workload.catalogue.is_empty() {
+        None
+    } else {
+        let stats = run_phase(&mut client, producer_id, workload.catalogue, inflight)
+            .await
+            .context("catalogue phase")?;
+        Some(stats)
+    };
+    let mix = run_phase(&mut client, producer_id, workload.mix, inflight)
+        .await
+        .context("mix phase")?;
+    Ok(RunReport { catalogue, mix })
+}

@@ -1,0 +1,9 @@
+//! Actors and the tasks around them: one `ProductActor` per active SKU, the `Router` that
+//! owns the registry and orders every change through the group-commit writer, and the
+//! `Scheduler` actor that fires durable timers.
+
+pub mod product;
+pub mod router;
+pub mod scheduler;
+
+pub use router::{IngestItem, Router, RouterHandle};

@@ -1,0 +1,96 @@
+//! ProductActor: owns one product's state while it is active. It applies events through
+//! the pure rules in `domain::product` and answers with the encoded new state and the
+//! effects; the Router persists them and decides when the actor is passivated.
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::domain::product::{apply, Effects, ProductState};
+use crate::domain::{Millis, ProductEvent, Rejection, TriggerConfig};
+use crate::store::schema::encode_product;
+
+/// One event for this product, with its index in the batch.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub index: u32,
+    pub at_ms: Millis,
+    pub event: ProductEvent,
+}
+
+/// The outcome of a group of events for one product.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub applied: u32,
+    pub rejections: Vec<(u32, Rejection)>,
+    /// The encoded state after the events, if anything was applied.
+    pub state: Option<Vec<u8>>,
+    pub effects: Effects,
+}
+
+pub enum ProductMsg {
+    Apply {
+        items: Vec<Item>,
+        reply: RpcReplyPort<Applied>,
+    },
+    Get {
+        reply: RpcReplyPort<Option<ProductState>>,
+    },
+}
+
+pub struct ProductActor;
+
+pub struct ProductArgs {
+    pub sku: String,
+    pub state: Option<ProductState>,
+    pub cfg: Arc<TriggerConfig>,
+}
+
+impl Actor for ProductActor {
+    type Msg = ProductMsg;
+    type State = ProductArgs;
+    type Arguments = ProductArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<ProductMsg>,
+        args: ProductArgs,
+    ) -> Result<ProductArgs, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<ProductMsg>,
+        msg: ProductMsg,
+        st: &mut ProductArgs,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ProductMsg::Apply { items, reply } => {
+                let mut out = Applied::default();
+                for item in items {
+                    match apply(
+                        &mut st.state,
+                        &st.sku,
+                        &item.event,
+                        item.at_ms,
+                        &st.cfg,
+                        &mut out.effects,
+                    ) {
+                        Ok(()) => out.applied += 1,
+                        Err(r) => out.rejections.push((item.index, r)),
+                    }
+                }
+                if out.applied > 0 {
+                    out.state = st.state.as_ref().map(encode_product);
+                }
+                // A dropped reply means the router gave up on this batch; nothing to undo here.
+                let _ = reply.send(out);
+            }
+            ProductMsg::Get { reply } => {
+                let _ = reply.send(st.state.clone());
+            }
+        }
+        Ok(())
+    }
+}

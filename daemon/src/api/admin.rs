@@ -1,0 +1,245 @@
+//! `stockbell.v1.Admin`: product inspection, the trigger log, producer positions.
+
+use std::sync::Arc;
+
+use stockbell_proto::v1 as pb;
+use stockbell_proto::v1::admin_server::Admin;
+use tonic::{Request, Response, Status};
+
+use crate::actors::RouterHandle;
+use crate::domain::product::{NewArrival, ProductState};
+use crate::domain::{FiredTrigger, TriggerConfig, TriggerKind, Window};
+use crate::store::schema::{self};
+use crate::store::{Cf, Store};
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Clone)]
+pub struct AdminApi {
+    pub router: RouterHandle,
+    pub store: Store,
+    pub cfg: Arc<TriggerConfig>,
+}
+
+fn pb_window(w: &Window) -> Option<pb::Window> {
+    (w.start_ms.is_some() || w.end_ms.is_some()).then(|| pb::Window {
+        start_ms: w.start_ms.unwrap_or(0),
+        end_ms: w.end_ms.unwrap_or(0),
+    })
+}
+
+pub fn pb_kind(k: TriggerKind) -> pb::TriggerKind {
+    match k {
+        TriggerKind::BackInStock => pb::TriggerKind::BackInStock,
+        TriggerKind::LowStock => pb::TriggerKind::LowStock,
+        TriggerKind::PriceDrop => pb::TriggerKind::PriceDrop,
+        TriggerKind::NewArrival => pb::TriggerKind::NewArrival,
+    }
+}
+
+pub fn product_view(p: &ProductState, active: bool, now: i64, cfg: &TriggerConfig) -> pb::Product {
+    let c = &p.catalogue;
+    let pending = p.arming.price_drop;
+    pb::Product {
+        sku: p.sku.clone(),
+        title: c.title.clone(),
+        url: c.url.clone(),
+        image_url: c.image_url.clone(),
+        category_ids: c.category_ids.clone(),
+        price_minor: p.price_minor,
+        currency: c.currency.clone(),
+        backorderable: c.backorderable,
+        sale_window: pb_window(&c.sale_window),
+        display_window: pb_window(&c.display_window),
+        stock: p.stock,
+        velocity_per_day: p.velocity_per_day(now, cfg),
+        predicted_sellout_ms: p.predicted_sellout_ms(now, cfg).unwrap_or(0),
+        price_history: p
+            .price_history
+            .iter()
+            .map(|h| pb::PricePoint {
+                at_ms: h.at_ms,
+                price_minor: h.price_minor,
+            })
+            .collect(),
+        reference_price_minor: p.reference_price_minor,
+        arming: Some(pb::Arming {
+            back_in_stock: p.arming.back_in_stock,
+            low_stock: p.arming.low_stock,
+            price_drop_pending_minor: pending.map_or(0, |d| d.price_minor),
+            price_drop_due_ms: pending.map_or(0, |d| d.due_ms),
+            new_arrival: p.arming.new_arrival == NewArrival::Pending,
+        }),
+        visible: p.visible(now),
+        on_sale: p.on_sale(now),
+        created_ms: p.created_ms,
+        updated_ms: p.updated_ms,
+        active,
+    }
+}
+
+pub fn trigger_view(id: u64, t: &FiredTrigger) -> pb::Trigger {
+    pb::Trigger {
+        id,
+        kind: pb_kind(t.kind) as i32,
+        sku: t.sku.clone(),
+        at_ms: t.at_ms,
+        old_stock: t.old_stock,
+        new_stock: t.new_stock,
+        velocity_per_day: t.velocity_per_day,
+        cover_days: t.cover_days.unwrap_or(0.0),
+        old_price_minor: t.old_price_minor,
+        new_price_minor: t.new_price_minor,
+        reason: t.reason.clone(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+/// Newest-first triggers matching the filter.
+pub fn list_triggers(
+    store: &Store,
+    kind: Option<TriggerKind>,
+    sku: &str,
+    limit: usize,
+    before: u64,
+) -> Result<Vec<pb::Trigger>, crate::store::StoreError> {
+    let start = if before == 0 { u64::MAX } else { before - 1 };
+    let mut out = Vec::new();
+    if sku.is_empty() {
+        // Scan back from `start`, in pages, until `limit` matches.
+        let mut from = start;
+        loop {
+            let rows =
+                store.scan_raw(Cf::Triggers, &schema::trigger_key(from), false, 512, |_| {
+                    true
+                })?;
+            let Some(last) = rows.last().and_then(|(k, _)| schema::decode_trigger_key(k)) else {
+                break;
+            };
+            for (k, v) in &rows {
+                let (Some(id), Ok(t)) = (schema::decode_trigger_key(k), schema::decode_trigger(v))
+                else {
+                    continue;
+                };
+                if kind.is_none_or(|k| k == t.kind) {
+                    out.push(trigger_view(id, &t));
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if rows.len() < 512 || last == 0 {
+                break;
+            }
+            from = last - 1;
+        }
+        return Ok(out);
+    }
+    let prefix = schema::trigger_by_sku_prefix(sku);
+    let from = schema::trigger_by_sku_key(sku, start);
+    let rows = store.scan_raw(Cf::TriggerBySku, &from, false, usize::MAX, |k| {
+        k.starts_with(&prefix)
+    })?;
+    for (k, _) in rows {
+        let Some(id) = k.get(prefix.len()..).and_then(schema::decode_trigger_key) else {
+            continue;
+        };
+        let Some(raw) = store.get_raw(Cf::Triggers, &schema::trigger_key(id))? else {
+            continue;
+        };
+        let t = schema::decode_trigger(&raw)?;
+        if kind.is_none_or(|k| k == t.kind) {
+            out.push(trigger_view(id, &t));
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[tonic::async_trait]
+impl Admin for AdminApi {
+    async fn get_product(
+        &self,
+        req: Request<pb::GetProductRequest>,
+    ) -> Result<Response<pb::Product>, Status> {
+        let sku = req.into_inner().sku;
+        if sku.is_empty() {
+            return Err(Status::invalid_argument(
+                "sku is empty; name the product to show",
+            ));
+        }
+        match self.router.get_product(sku.clone()).await {
+            Ok(Some((p, active))) => Ok(Response::new(product_view(
+                &p,
+                active,
+                crate::clock::now_ms(),
+                &self.cfg,
+            ))),
+            Ok(None) => Err(Status::not_found(format!("no product with sku {sku:?}"))),
+            Err(e) => Err(Status::unavailable(e.to_string())),
+        }
+    }
+
+    async fn list_triggers(
+        &self,
+        req: Request<pb::ListTriggersRequest>,
+    ) -> Result<Response<pb::ListTriggersResponse>, Status> {
+        let r = req.into_inner();
+        let kind = match pb::TriggerKind::try_from(r.kind) {
+            Ok(pb::TriggerKind::Unspecified) => None,
+            Ok(pb::TriggerKind::BackInStock) => Some(TriggerKind::BackInStock),
+            Ok(pb::TriggerKind::LowStock) => Some(TriggerKind::LowStock),
+            Ok(pb::TriggerKind::PriceDrop) => Some(TriggerKind::PriceDrop),
+            Ok(pb::TriggerKind::NewArrival) => Some(TriggerKind::NewArrival),
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "kind {} is not a TriggerKind",
+                    r.kind
+                )))
+            }
+        };
+        let limit = match r.limit as usize {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        let store = self.store.clone();
+        let triggers = tokio::task::spawn_blocking(move || {
+            list_triggers(&store, kind, &r.sku, limit, r.before_id)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+        Ok(Response::new(pb::ListTriggersResponse { triggers }))
+    }
+
+    async fn get_producer(
+        &self,
+        req: Request<pb::GetProducerRequest>,
+    ) -> Result<Response<pb::Producer>, Status> {
+        let id = req.into_inner().producer_id;
+        if id.is_empty() {
+            return Err(Status::invalid_argument("producer_id is empty"));
+        }
+        let store = self.store.clone();
+        let key = id.clone().into_bytes();
+        let raw = tokio::task::spawn_blocking(move || store.get_raw(Cf::Producers, &key))
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+        let rec = raw
+            .map(|b| schema::decode_producer(&b))
+            .transpose()
+            .map_err(internal)?
+            .unwrap_or_default();
+        Ok(Response::new(pb::Producer {
+            producer_id: id,
+            last_sequence: rec.last_sequence,
+        }))
+    }
+}

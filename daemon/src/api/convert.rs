@@ -1,0 +1,334 @@
+//! Validation and conversion of protobuf events into domain events. Every refusal names
+//! the field and says how to fix it; nothing here touches state.
+
+use stockbell_proto::v1 as pb;
+
+use crate::actors::product::Item;
+use crate::actors::IngestItem;
+use crate::domain::{AdjustReason, Catalogue, Millis, ProductEvent, Rejection, Window};
+
+const MAX_SKU: usize = 256;
+const MAX_TEXT: usize = 4096;
+
+fn reject(field: &'static str, reason: impl Into<String>) -> Rejection {
+    Rejection {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn sku(field: &'static str, s: &str) -> Result<String, Rejection> {
+    if s.is_empty() {
+        return Err(reject(field, "sku is empty; set the product's SKU"));
+    }
+    if s.len() > MAX_SKU {
+        return Err(reject(
+            field,
+            format!("sku is {} bytes; the limit is {MAX_SKU}", s.len()),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+fn window(field: &'static str, w: Option<&pb::Window>) -> Result<Window, Rejection> {
+    let Some(w) = w else {
+        return Ok(Window::default());
+    };
+    let opt = |v: i64| (v != 0).then_some(v);
+    let win = Window {
+        start_ms: opt(w.start_ms),
+        end_ms: opt(w.end_ms),
+    };
+    if win.is_inverted() {
+        return Err(reject(
+            field,
+            format!(
+                "window ends ({}) before it starts ({}); swap them or leave end_ms 0 for no end",
+                w.end_ms, w.start_ms
+            ),
+        ));
+    }
+    Ok(win)
+}
+
+fn positive_price(field: &'static str, p: i64) -> Result<i64, Rejection> {
+    if p <= 0 {
+        return Err(reject(
+            field,
+            format!("price {p} must be > 0, in the currency's minor unit (e.g. 1980 for ¥1,980)"),
+        ));
+    }
+    Ok(p)
+}
+
+fn text(field: &'static str, s: &str) -> Result<String, Rejection> {
+    if s.len() > MAX_TEXT {
+        return Err(reject(
+            field,
+            format!("{} bytes; the limit is {MAX_TEXT}", s.len()),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+fn upsert(u: &pb::ProductUpsert) -> Result<(String, ProductEvent), Rejection> {
+    let sku = sku("product_upsert.sku", &u.sku)?;
+    let price = positive_price("product_upsert.price_minor", u.price_minor)?;
+    let currency = u.currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(reject(
+            "product_upsert.currency",
+            format!(
+                "{:?} is not an ISO 4217 code; write e.g. \"JPY\"",
+                u.currency
+            ),
+        ));
+    }
+    let catalogue = Catalogue {
+        title: text("product_upsert.title", &u.title)?,
+        url: text("product_upsert.url", &u.url)?,
+        image_url: text("product_upsert.image_url", &u.image_url)?,
+        category_ids: u
+            .category_ids
+            .iter()
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .collect(),
+        currency,
+        backorderable: u.backorderable,
+        sale_window: window("product_upsert.sale_window", u.sale_window.as_ref())?,
+        display_window: window("product_upsert.display_window", u.display_window.as_ref())?,
+    };
+    Ok((
+        sku,
+        ProductEvent::Upsert {
+            catalogue,
+            price_minor: price,
+            imported: u.imported,
+        },
+    ))
+}
+
+fn adjust(a: &pb::StockAdjust) -> Result<(String, ProductEvent), Rejection> {
+    let sku = sku("stock_adjust.sku", &a.sku)?;
+    let reason = match pb::AdjustReason::try_from(a.reason) {
+        Ok(pb::AdjustReason::Sale) => AdjustReason::Sale,
+        Ok(pb::AdjustReason::Restock) => AdjustReason::Restock,
+        Ok(pb::AdjustReason::Return) => AdjustReason::Return,
+        Ok(pb::AdjustReason::Correction) => AdjustReason::Correction,
+        _ => {
+            return Err(reject(
+                "stock_adjust.reason",
+                "set a reason: SALE, RESTOCK, RETURN or CORRECTION",
+            ))
+        }
+    };
+    let d = a.delta;
+    let bad_sign = match reason {
+        AdjustReason::Sale => d >= 0,
+        AdjustReason::Restock | AdjustReason::Return => d <= 0,
+        AdjustReason::Correction => d == 0,
+    };
+    if bad_sign {
+        let want = match reason {
+            AdjustReason::Sale => "a SALE adjust must be negative (units leaving stock)",
+            AdjustReason::Restock | AdjustReason::Return => {
+                "a RESTOCK or RETURN adjust must be positive (units coming in)"
+            }
+            AdjustReason::Correction => "a CORRECTION must not be 0",
+        };
+        return Err(reject("stock_adjust.delta", format!("delta {d}: {want}")));
+    }
+    Ok((sku, ProductEvent::StockAdjust { delta: d, reason }))
+}
+
+/// Converts one event; `now` fills a missing event time.
+pub fn event(e: &pb::Event, now: Millis) -> Result<(String, ProductEvent, Millis), Rejection> {
+    use pb::event::Kind;
+    let at = if e.event_time_ms == 0 {
+        now
+    } else {
+        e.event_time_ms
+    };
+    if at < 0 {
+        return Err(reject(
+            "event_time_ms",
+            "negative time; send Unix milliseconds or 0 for the daemon's clock",
+        ));
+    }
+    let (sku, ev) = match &e.kind {
+        None => return Err(reject(
+            "kind",
+            "the event has no kind; set product_upsert, stock_set, stock_adjust, sale or price_set",
+        )),
+        Some(Kind::ProductUpsert(u)) => upsert(u)?,
+        Some(Kind::StockSet(s)) => (
+            sku("stock_set.sku", &s.sku)?,
+            ProductEvent::StockSet {
+                quantity: s.quantity,
+            },
+        ),
+        Some(Kind::StockAdjust(a)) => adjust(a)?,
+        Some(Kind::Sale(s)) => {
+            if s.quantity <= 0 {
+                return Err(reject(
+                    "sale.quantity",
+                    format!("quantity {} must be at least 1", s.quantity),
+                ));
+            }
+            (
+                sku("sale.sku", &s.sku)?,
+                ProductEvent::Sale {
+                    quantity: s.quantity,
+                },
+            )
+        }
+        Some(Kind::PriceSet(p)) => (
+            sku("price_set.sku", &p.sku)?,
+            ProductEvent::PriceSet {
+                price_minor: positive_price("price_set.price_minor", p.price_minor)?,
+            },
+        ),
+    };
+    Ok((sku, ev, at))
+}
+
+/// A batch split into valid items and early rejections.
+pub struct Converted {
+    pub items: Vec<IngestItem>,
+    pub rejected: Vec<(u32, Rejection)>,
+}
+
+pub fn batch(events: &[pb::Event], now: Millis) -> Converted {
+    let mut items = Vec::with_capacity(events.len());
+    let mut rejected = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let index = i as u32;
+        match event(e, now) {
+            Ok((sku, event, at_ms)) => items.push(IngestItem {
+                sku,
+                item: Item {
+                    index,
+                    at_ms,
+                    event,
+                },
+            }),
+            Err(r) => rejected.push((index, r)),
+        }
+    }
+    Converted { items, rejected }
+}
+
+/// Batch-level checks: these refuse the whole batch.
+pub fn check_batch(b: &pb::EventBatch, max_events: usize) -> Result<(), String> {
+    if b.producer_id.trim().is_empty() {
+        return Err(
+            "producer_id is empty; set a stable id for this producer (e.g. \"shop-erp\")".into(),
+        );
+    }
+    if b.producer_id.len() > MAX_SKU {
+        return Err(format!(
+            "producer_id is {} bytes; the limit is {MAX_SKU}",
+            b.producer_id.len()
+        ));
+    }
+    if b.sequence == 0 {
+        return Err("sequence is 0; sequences start at 1 and increase with every new batch".into());
+    }
+    if b.events.len() > max_events {
+        return Err(format!("{} events in one batch; the limit is {max_events} (server.max_batch_events): split the batch", b.events.len()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::event::Kind;
+
+    fn ev(kind: Kind) -> pb::Event {
+        pb::Event {
+            event_time_ms: 0,
+            kind: Some(kind),
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (
+                ev(Kind::PriceSet(pb::PriceSet {
+                    sku: "A".into(),
+                    price_minor: 0,
+                })),
+                "price_set.price_minor",
+            ),
+            (
+                ev(Kind::StockSet(pb::StockSet {
+                    sku: String::new(),
+                    quantity: 1,
+                })),
+                "stock_set.sku",
+            ),
+            (
+                ev(Kind::Sale(pb::Sale {
+                    sku: "A".into(),
+                    quantity: 0,
+                    order_id: String::new(),
+                })),
+                "sale.quantity",
+            ),
+            (
+                ev(Kind::StockAdjust(pb::StockAdjust {
+                    sku: "A".into(),
+                    delta: 5,
+                    reason: pb::AdjustReason::Sale as i32,
+                })),
+                "stock_adjust.delta",
+            ),
+            (
+                ev(Kind::StockAdjust(pb::StockAdjust {
+                    sku: "A".into(),
+                    delta: 5,
+                    reason: 0,
+                })),
+                "stock_adjust.reason",
+            ),
+            (
+                ev(Kind::ProductUpsert(pb::ProductUpsert {
+                    sku: "A".into(),
+                    price_minor: 100,
+                    currency: "JPY".into(),
+                    display_window: Some(pb::Window {
+                        start_ms: 10,
+                        end_ms: 5,
+                    }),
+                    ..Default::default()
+                })),
+                "product_upsert.display_window",
+            ),
+            (
+                pb::Event {
+                    event_time_ms: 0,
+                    kind: None,
+                },
+                "kind",
+            ),
+        ];
+        for (e, field) in cases {
+            assert_eq!(event(&e, 1).map(|_| ()).map_err(|r| r.field), Err(field));
+        }
+    }
+
+    #[test]
+    fn batch_level_checks() {
+        let b = |p: &str, s: u64| pb::EventBatch {
+            producer_id: p.into(),
+            sequence: s,
+            events: vec![],
+        };
+        assert!(check_batch(&b("", 1), 10).is_err_and(|e| e.contains("producer_id")));
+        assert!(check_batch(&b("p", 0), 10).is_err_and(|e| e.contains("sequence")));
+        assert!(check_batch(&b("p", 1), 10).is_ok());
+    }
+}

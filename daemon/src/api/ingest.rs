@@ -1,0 +1,165 @@
+//! `stockbell.v1.Ingest`: Publish (one batch) and Stream (many, pipelined, acked in order).
+
+use std::pin::Pin;
+
+use futures::future::{BoxFuture, FutureExt};
+use futures::Stream;
+use stockbell_proto::v1 as pb;
+use stockbell_proto::v1::ingest_server::Ingest;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert;
+use crate::actors::router::{BatchAck, RouterError};
+use crate::actors::RouterHandle;
+
+/// Batches of one stream being applied at once.
+const STREAM_WINDOW: usize = 64;
+
+#[derive(Clone)]
+pub struct IngestApi {
+    pub router: RouterHandle,
+    pub max_batch_events: usize,
+    /// Becomes true when the daemon starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+fn to_ack(b: &pb::EventBatch, ack: BatchAck) -> pb::Ack {
+    pb::Ack {
+        producer_id: b.producer_id.clone(),
+        sequence: b.sequence,
+        duplicate: ack.duplicate,
+        applied: ack.applied,
+        rejected: ack
+            .rejections
+            .into_iter()
+            .map(|(index, field, reason)| pb::Rejection {
+                index,
+                field,
+                reason,
+            })
+            .collect(),
+        batch_error: String::new(),
+    }
+}
+
+fn status(e: RouterError) -> Status {
+    match e {
+        RouterError::Unavailable => Status::unavailable(e.to_string()),
+        RouterError::Store(_) => Status::internal(e.to_string()),
+    }
+}
+
+impl IngestApi {
+    async fn apply(&self, batch: &pb::EventBatch) -> Result<pb::Ack, Status> {
+        convert::check_batch(batch, self.max_batch_events).map_err(Status::invalid_argument)?;
+        let conv = convert::batch(&batch.events, crate::clock::now_ms());
+        let ack = self
+            .router
+            .ingest(
+                batch.producer_id.clone(),
+                batch.sequence,
+                conv.items,
+                conv.rejected,
+            )
+            .await
+            .map_err(status)?;
+        Ok(to_ack(batch, ack))
+    }
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<pb::Ack, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Ingest for IngestApi {
+    async fn publish(&self, req: Request<pb::EventBatch>) -> Result<Response<pb::Ack>, Status> {
+        if *self.shutdown.borrow() {
+            return Err(Status::unavailable(
+                "stockbelld is shutting down; retry against the restarted daemon",
+            ));
+        }
+        self.apply(req.get_ref()).await.map(Response::new)
+    }
+
+    type StreamStream = AckStream;
+
+    async fn stream(
+        &self,
+        req: Request<Streaming<pb::EventBatch>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let mut inbound = req.into_inner();
+        let (pending_tx, mut pending_rx) =
+            mpsc::channel::<BoxFuture<'static, Result<pb::Ack, Status>>>(STREAM_WINDOW);
+        let (out_tx, out_rx) = mpsc::channel(STREAM_WINDOW);
+        let api = self.clone();
+        let mut shutdown = self.shutdown.clone();
+        // Reader: validates each batch and queues it at the router before reading the
+        // next one, so the router applies them in stream order; acks are awaited below.
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    n = inbound.next() => n,
+                    _ = async { let _ = shutdown.wait_for(|s| *s).await; } => {
+                        let closing = Status::unavailable("stockbelld is shutting down; reconnect and resume after Admin.GetProducer's last_sequence");
+                        let _ = pending_tx.send(futures::future::ready(Err(closing)).boxed()).await;
+                        break;
+                    }
+                };
+                let batch = match next {
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "An ingest stream ended with an error.");
+                        break;
+                    }
+                    None => break,
+                };
+                let pending = match convert::check_batch(&batch, api.max_batch_events) {
+                    Err(e) => {
+                        let ack = pb::Ack {
+                            producer_id: batch.producer_id,
+                            sequence: batch.sequence,
+                            batch_error: e,
+                            ..Default::default()
+                        };
+                        futures::future::ready(Ok(ack)).boxed()
+                    }
+                    Ok(()) => {
+                        let conv = convert::batch(&batch.events, crate::clock::now_ms());
+                        match api
+                            .router
+                            .submit(
+                                batch.producer_id.clone(),
+                                batch.sequence,
+                                conv.items,
+                                conv.rejected,
+                            )
+                            .await
+                        {
+                            Ok(fut) => {
+                                async move { fut.await.map(|a| to_ack(&batch, a)).map_err(status) }
+                                    .boxed()
+                            }
+                            Err(e) => futures::future::ready(Err(status(e))).boxed(),
+                        }
+                    }
+                };
+                if pending_tx.send(pending).await.is_err() {
+                    break;
+                }
+            }
+        });
+        // Writer: answers in batch order.
+        tokio::spawn(async move {
+            while let Some(pending) = pending_rx.recv().await {
+                let item = pending.await;
+                let stop = item.is_err();
+                if out_tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+}

@@ -1,0 +1,8 @@
+//! gRPC services. Handlers are thin: check the token, validate, hand the work to the
+//! Router (or read the store), map failures to `tonic::Status`.
+
+pub mod admin;
+pub mod auth;
+pub mod convert;
+pub mod ingest;
+pub mod server;

@@ -1,0 +1,181 @@
+//! Runs the daemon: open the store, start the writer, router and scheduler, bind, serve
+//! gRPC (Ingest, Admin, health, reflection), and shut down in order on a signal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ractor::Actor;
+use stockbell_proto::v1::admin_server::AdminServer;
+use stockbell_proto::v1::ingest_server::IngestServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+use super::admin::AdminApi;
+use super::auth::BearerAuth;
+use super::ingest::IngestApi;
+use crate::actors::scheduler::{Scheduler, SchedulerArgs};
+use crate::actors::Router;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::writer::Writer;
+use crate::store::Store;
+
+const SERVICES: [&str; 2] = ["stockbell.v1.Ingest", "stockbell.v1.Admin"];
+
+/// How the daemon ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Signal received, everything flushed.
+    Clean,
+    /// An internal error stopped it; it should be restarted.
+    Fatal(String),
+}
+
+fn notify(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "Could not notify systemd.");
+    }
+}
+
+async fn signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+/// Runs until SIGTERM/SIGINT (or a fatal internal error).
+pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exit> {
+    let addr = cfg.listen_addr()?;
+    std::fs::create_dir_all(&cfg.storage.path)
+        .with_context(|| format!("cannot create storage.path {}", cfg.storage.path.display()))?;
+    let path = cfg.storage.path.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+        .await?
+        .with_context(|| format!("cannot open the store in {}", cfg.storage.path.display()))?;
+    let metrics = Arc::new(Metrics::default());
+    let trig = Arc::new(cfg.trigger_config());
+    let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
+    let (router, router_task) = Router::start(
+        store.clone(),
+        writer.clone(),
+        trig.clone(),
+        cfg.actors.idle_timeout.0,
+        metrics.clone(),
+    )?;
+    drop(writer);
+    let sched_args = SchedulerArgs {
+        store: store.clone(),
+        router: router.clone(),
+        tick: Duration::from_millis(200),
+    };
+    let (scheduler, scheduler_task) = Actor::spawn(Some("scheduler".into()), Scheduler, sched_args)
+        .await
+        .context("cannot start the timer scheduler")?;
+
+    // Bind first so a taken port fails before anything is announced.
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (server.listen)"))?;
+    let bound = listener.local_addr()?;
+
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    for s in SERVICES {
+        health.set_service_status(s, ServingStatus::Serving).await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(stockbell_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("cannot build the reflection service")?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let max = cfg.server.max_message_bytes;
+    let ingest = IngestServer::new(IngestApi {
+        router: router.clone(),
+        max_batch_events: cfg.server.max_batch_events,
+        shutdown: shutdown_rx.clone(),
+    })
+    .max_decoding_message_size(max);
+    let admin = AdminServer::new(AdminApi {
+        router: router.clone(),
+        store: store.clone(),
+        cfg: trig,
+    })
+    .max_decoding_message_size(max);
+    let ingest_auth = BearerAuth::new("ingest", &cfg.auth.ingest_tokens);
+    let admin_auth = BearerAuth::new("admin", &cfg.auth.admin_tokens);
+    let ingest =
+        tonic::service::interceptor::InterceptedService::new(ingest, move |r| ingest_auth.check(r));
+    let admin =
+        tonic::service::interceptor::InterceptedService::new(admin, move |r| admin_auth.check(r));
+
+    let mut stop_rx = shutdown_rx.clone();
+    let server = tonic::transport::Server::builder()
+        .add_service(health_svc)
+        .add_service(reflection)
+        .add_service(ingest)
+        .add_service(admin)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        });
+    let mut server = tokio::spawn(server);
+
+    if let Some(path) = &ready_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{bound}\n"))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("cannot write the ready file {}", path.display()))?;
+    }
+    notify(sd_notify::NotifyState::Ready);
+    tracing::info!(addr = %bound, store = %cfg.storage.path.display(), sync = cfg.storage.sync, "stockbelld is ready.");
+
+    let exit = tokio::select! {
+        sig = signal() => {
+            tracing::info!(signal = sig.unwrap_or("signal"), "Shutting down: no new batches; finishing those in flight.");
+            Exit::Clean
+        }
+        _ = metrics.fatal_notify.notified() => Exit::Fatal(metrics.fatal().unwrap_or_default()),
+        res = &mut server => {
+            res.context("the gRPC server task failed")?.context("the gRPC server failed")?;
+            Exit::Fatal("the gRPC server stopped".into())
+        }
+    };
+    notify(sd_notify::NotifyState::Stopping);
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    for s in SERVICES {
+        health
+            .set_service_status(s, ServingStatus::NotServing)
+            .await;
+    }
+    let _ = shutdown_tx.send(true);
+    if !server.is_finished()
+        && tokio::time::timeout(cfg.server.shutdown_grace.0, &mut server)
+            .await
+            .is_err()
+    {
+        tracing::warn!(grace = ?cfg.server.shutdown_grace.0, "Connections still open after the shutdown grace; closing them.");
+        server.abort();
+    }
+    scheduler.stop(None);
+    let _ = scheduler_task.await;
+    drop(router);
+    router_task.await.context("the router task failed")?;
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    tokio::task::spawn_blocking(move || store.flush())
+        .await?
+        .context("cannot flush the store")?;
+    tracing::info!("stockbelld stopped; everything acknowledged is on disk.");
+    Ok(exit)
+}

@@ -1,0 +1,399 @@
+//! The TOML configuration (`deploy/stockbelld.toml` documents every key). Unknown keys
+//! are errors; `Config::validate` checks values and names the offending key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::TriggerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+/// A duration written as `"500ms"`, `"30s"`, `"5m"`, `"1h"` or `"3d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub fn parse(s: &str) -> Result<Dur, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num.parse().map_err(|_| {
+            format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\", \"1h\", \"3d\"")
+        })?;
+        let ms = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => {
+                return Err(format!(
+                    "{s:?} has unit {unit:?}; use ms, s, m, h or d (e.g. \"3d\")"
+                ))
+            }
+        };
+        Ok(Dur(Duration::from_millis(n.saturating_mul(ms))))
+    }
+
+    pub fn ms(self) -> i64 {
+        i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Dur::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub storage: StorageConfig,
+    pub actors: ActorsConfig,
+    pub triggers: TriggersConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub max_message_bytes: usize,
+    pub max_batch_events: usize,
+    pub shutdown_grace: Dur,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub ingest_tokens: Vec<String>,
+    pub admin_tokens: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+    pub sync: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActorsConfig {
+    pub idle_timeout: Dur,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriggersConfig {
+    pub min_restock_qty: i64,
+    pub low_stock_qty: i64,
+    pub sellout_horizon: Dur,
+    pub velocity_half_life: Dur,
+    pub min_drop_pct: f64,
+    pub min_drop_abs: i64,
+    pub stable_for: Dur,
+    pub new_arrival_min_stock: i64,
+    pub new_arrival_grace: Dur,
+    pub price_history_len: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
+            actors: ActorsConfig::default(),
+            triggers: TriggersConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:50051".into(),
+            max_message_bytes: 4 << 20,
+            max_batch_events: 10_000,
+            shutdown_grace: Dur(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: PathBuf::from("/var/lib/stockbell"),
+            sync: false,
+        }
+    }
+}
+
+impl Default for ActorsConfig {
+    fn default() -> Self {
+        ActorsConfig {
+            idle_timeout: Dur(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl Default for TriggersConfig {
+    fn default() -> Self {
+        let d = TriggerConfig::default();
+        let ms = |v: i64| Dur(Duration::from_millis(v as u64));
+        TriggersConfig {
+            min_restock_qty: d.min_restock_qty,
+            low_stock_qty: d.low_stock_qty,
+            sellout_horizon: ms(d.sellout_horizon_ms),
+            velocity_half_life: ms(d.velocity_half_life_ms),
+            min_drop_pct: d.min_drop_pct,
+            min_drop_abs: d.min_drop_abs,
+            stable_for: ms(d.stable_for_ms),
+            new_arrival_min_stock: d.new_arrival_min_stock,
+            new_arrival_grace: ms(d.new_arrival_grace_ms),
+            price_history_len: d.price_history_len,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let cfg = Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.into(),
+            message,
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses TOML; the error names the key (e.g. `unknown field `low_stok_qty``, with its
+    /// line) as the toml crate reports it.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|_| {
+            invalid(
+                "server.listen",
+                format!(
+                    "{:?} is not an address; write e.g. \"127.0.0.1:50051\"",
+                    self.server.listen
+                ),
+            )
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let addr = self.listen_addr()?;
+        let auth = &self.auth;
+        if !addr.ip().is_loopback()
+            && (auth.ingest_tokens.is_empty() || auth.admin_tokens.is_empty())
+        {
+            return Err(invalid(
+                "server.listen",
+                format!("{addr} is not a loopback address; set both auth.ingest_tokens and auth.admin_tokens to listen there"),
+            ));
+        }
+        for (key, tokens) in [
+            ("auth.ingest_tokens", &auth.ingest_tokens),
+            ("auth.admin_tokens", &auth.admin_tokens),
+        ] {
+            if tokens
+                .iter()
+                .any(|t| t.len() < 16 || t.chars().any(|c| c.is_whitespace()))
+            {
+                return Err(invalid(
+                    key,
+                    "tokens must be at least 16 characters without spaces",
+                ));
+            }
+        }
+        if self.server.max_message_bytes < 1024 {
+            return Err(invalid("server.max_message_bytes", "must be at least 1024"));
+        }
+        if self.server.max_batch_events == 0 {
+            return Err(invalid("server.max_batch_events", "must be at least 1"));
+        }
+        if self.storage.path.as_os_str().is_empty() {
+            return Err(invalid("storage.path", "set a directory for the database"));
+        }
+        if self.actors.idle_timeout.0 < Duration::from_secs(1) {
+            return Err(invalid("actors.idle_timeout", "must be at least \"1s\""));
+        }
+        let t = &self.triggers;
+        if t.min_restock_qty < 1 {
+            return Err(invalid("triggers.min_restock_qty", "must be at least 1"));
+        }
+        if t.low_stock_qty < 0 {
+            return Err(invalid("triggers.low_stock_qty", "must be 0 or more"));
+        }
+        if t.velocity_half_life.0 < Duration::from_secs(60) {
+            return Err(invalid(
+                "triggers.velocity_half_life",
+                "must be at least \"1m\"",
+            ));
+        }
+        if !(0.0..100.0).contains(&t.min_drop_pct) || t.min_drop_pct.is_nan() {
+            return Err(invalid(
+                "triggers.min_drop_pct",
+                "must be from 0 up to (not including) 100",
+            ));
+        }
+        if t.min_drop_abs < 0 {
+            return Err(invalid("triggers.min_drop_abs", "must be 0 or more"));
+        }
+        if t.min_drop_pct == 0.0 && t.min_drop_abs == 0 {
+            return Err(invalid(
+                "triggers.min_drop_pct",
+                "set min_drop_pct or min_drop_abs, or every change would be a drop",
+            ));
+        }
+        if t.new_arrival_min_stock < 0 {
+            return Err(invalid(
+                "triggers.new_arrival_min_stock",
+                "must be 0 or more",
+            ));
+        }
+        if t.price_history_len == 0 {
+            return Err(invalid("triggers.price_history_len", "must be at least 1"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", "must be \"text\" or \"json\""));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                format!(
+                    "{:?} is not a log filter; write e.g. \"info\"",
+                    self.log.level
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn trigger_config(&self) -> TriggerConfig {
+        let t = &self.triggers;
+        TriggerConfig {
+            min_restock_qty: t.min_restock_qty,
+            low_stock_qty: t.low_stock_qty,
+            sellout_horizon_ms: t.sellout_horizon.ms(),
+            velocity_half_life_ms: t.velocity_half_life.ms(),
+            min_drop_pct: t.min_drop_pct,
+            min_drop_abs: t.min_drop_abs,
+            stable_for_ms: t.stable_for.ms(),
+            new_arrival_min_stock: t.new_arrival_min_stock,
+            new_arrival_grace_ms: t.new_arrival_grace.ms(),
+            price_history_len: t.price_history_len,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_matches_defaults() {
+        let text = include_str!("../../deploy/stockbelld.toml");
+        let cfg = Config::parse(text).expect("example config parses");
+        cfg.validate().expect("example config is valid");
+        assert_eq!(cfg.trigger_config(), TriggerConfig::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[triggers]\nlow_stok_qty = 3\n").expect_err("unknown key");
+        assert!(err.contains("low_stok_qty"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(Dur::parse("3d").map(Dur::ms), Ok(3 * 86_400_000));
+        assert_eq!(Dur::parse("250ms").map(Dur::ms), Ok(250));
+        assert!(Dur::parse("3 days").is_err());
+        assert!(Dur::parse("d").is_err());
+    }
+
+    #[test]
+    fn public_address_needs_tokens() {
+        let cfg = Config::parse("[server]\nlisten = \"0.0.0.0:50051\"\n").expect("parses");
+        let err = cfg.validate().expect_err("refused").to_string();
+        assert!(
+            err.starts_with("server.listen") && err.contains("auth.ingest_tokens"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            (
+                "[triggers]\nmin_drop_pct = 120.0\n",
+                "triggers.min_drop_pct",
+            ),
+            (
+                "[triggers]\nmin_restock_qty = 0\n",
+                "triggers.min_restock_qty",
+            ),
+            ("[server]\nlisten = \"nowhere\"\n", "server.listen"),
+            ("[log]\nformat = \"xml\"\n", "log.format"),
+        ] {
+            let err = Config::parse(text)
+                .expect("parses")
+                .validate()
+                .expect_err(text)
+                .to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Pure rules of stockbell: product state, sales velocity and stock-linked triggers.
+//! No I/O, no actors, no clock reads: time is always a parameter (Unix milliseconds).
+
+pub mod product;
+pub mod triggers;
+pub mod velocity;
+
+use serde::{Deserialize, Serialize};
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+pub const MS_PER_DAY: f64 = 86_400_000.0;
+
+/// A window `[start, end)`; `None` is open on that side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start_ms: Option<Millis>,
+    pub end_ms: Option<Millis>,
+}
+
+impl Window {
+    pub fn contains(&self, t: Millis) -> bool {
+        self.start_ms.is_none_or(|s| t >= s) && self.end_ms.is_none_or(|e| t < e)
+    }
+
+    /// Both ends set and the end not after the start.
+    pub fn is_inverted(&self) -> bool {
+        matches!((self.start_ms, self.end_ms), (Some(s), Some(e)) if e <= s)
+    }
+}
+
+/// The four stock-linked triggers (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TriggerKind {
+    BackInStock,
+    LowStock,
+    PriceDrop,
+    NewArrival,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::BackInStock => "back_in_stock",
+            TriggerKind::LowStock => "low_stock",
+            TriggerKind::PriceDrop => "price_drop",
+            TriggerKind::NewArrival => "new_arrival",
+        }
+    }
+}
+
+/// Why stock changed by a delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdjustReason {
+    Sale,
+    Restock,
+    Return,
+    Correction,
+}
+
+/// Catalogue data of a product, replaced whole by an upsert.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalogue {
+    pub title: String,
+    pub url: String,
+    pub image_url: String,
+    pub category_ids: Vec<String>,
+    pub currency: String,
+    pub backorderable: bool,
+    pub sale_window: Window,
+    pub display_window: Window,
+}
+
+/// A validated event for one product. `Timer` events come from the durable scheduler.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProductEvent {
+    Upsert {
+        catalogue: Catalogue,
+        price_minor: i64,
+        /// Existed before the shop connected stockbell: never announced as new.
+        imported: bool,
+    },
+    StockSet {
+        quantity: i64,
+    },
+    StockAdjust {
+        delta: i64,
+        reason: AdjustReason,
+    },
+    Sale {
+        quantity: i64,
+    },
+    PriceSet {
+        price_minor: i64,
+    },
+    Timer(TimerKind),
+}
+
+/// What a durable timer is for; the due time is part of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimerKind {
+    /// A lower price has held for `stable_for`.
+    PriceStable,
+    /// The display window opens (new-arrival check).
+    DisplayStart,
+}
+
+/// A request to write (`put`) or remove a durable timer for this product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerOp {
+    pub due_ms: Millis,
+    pub kind: TimerKind,
+    pub put: bool,
+}
+
+/// A trigger that fired, with the inputs that made it fire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiredTrigger {
+    pub kind: TriggerKind,
+    pub sku: String,
+    pub at_ms: Millis,
+    pub old_stock: i64,
+    pub new_stock: i64,
+    pub velocity_per_day: f64,
+    pub cover_days: Option<f64>,
+    pub old_price_minor: i64,
+    pub new_price_minor: i64,
+    pub reason: String,
+}
+
+/// An event refused by the rules; the state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+/// Trigger thresholds (the `[triggers]` config section, durations in ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerConfig {
+    pub min_restock_qty: i64,
+    pub low_stock_qty: i64,
+    pub sellout_horizon_ms: i64,
+    pub velocity_half_life_ms: i64,
+    pub min_drop_pct: f64,
+    pub min_drop_abs: i64,
+    pub stable_for_ms: i64,
+    pub new_arrival_min_stock: i64,
+    pub new_arrival_grace_ms: i64,
+    pub price_history_len: usize,
+}
+
+impl Default for TriggerConfig {
+    fn default() -> Self {
+        const DAY: i64 = 86_400_000;
+        TriggerConfig {
+            min_restock_qty: 1,
+            low_stock_qty: 3,
+            sellout_horizon_ms: 3 * DAY,
+            velocity_half_life_ms: 7 * DAY,
+            min_drop_pct: 10.0,
+            min_drop_abs: 0,
+            stable_for_ms: 3_600_000,
+            new_arrival_min_stock: 1,
+            new_arrival_grace_ms: 7 * DAY,
+            price_history_len: 32,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Counters the daemon keeps for operators (Admin API, logs). Plain atomics: written on
+//! the hot path without locks, read by whoever asks.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use crate::domain::TriggerKind;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub batches: AtomicU64,
+    pub events_applied: AtomicU64,
+    pub events_rejected: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub triggers: [AtomicU64; 4],
+    pub active_actors: AtomicU64,
+    fatal: Mutex<Option<String>>,
+    /// Woken once when a fatal error is recorded.
+    pub fatal_notify: tokio::sync::Notify,
+}
+
+fn kind_index(kind: TriggerKind) -> usize {
+    match kind {
+        TriggerKind::BackInStock => 0,
+        TriggerKind::LowStock => 1,
+        TriggerKind::PriceDrop => 2,
+        TriggerKind::NewArrival => 3,
+    }
+}
+
+impl Metrics {
+    pub fn add_batch(&self, applied: u64, rejected: u64) {
+        self.batches.fetch_add(1, Relaxed);
+        self.events_applied.fetch_add(applied, Relaxed);
+        self.events_rejected.fetch_add(rejected, Relaxed);
+    }
+
+    pub fn add_duplicate(&self) {
+        self.duplicates.fetch_add(1, Relaxed);
+    }
+
+    pub fn add_trigger(&self, kind: TriggerKind) {
+        self.triggers[kind_index(kind)].fetch_add(1, Relaxed);
+    }
+
+    pub fn triggers_of(&self, kind: TriggerKind) -> u64 {
+        self.triggers[kind_index(kind)].load(Relaxed)
+    }
+
+    pub fn set_active_actors(&self, n: usize) {
+        self.active_actors.store(n as u64, Relaxed);
+    }
+
+    /// Records an internal error after which the daemon must restart to stay correct.
+    pub fn set_fatal(&self, why: &str) {
+        tracing::error!(reason = why, "Internal error: stockbelld stops taking work and exits so it restarts from the durable state.");
+        if let Ok(mut f) = self.fatal.lock() {
+            f.get_or_insert_with(|| why.to_owned());
+        }
+        self.fatal_notify.notify_one();
+    }
+
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.lock().ok().and_then(|f| f.clone())
+    }
+}

@@ -1,0 +1,162 @@
+//! RocksDB storage: column families, typed schemas (`schema.rs`), and the group-commit
+//! writer (`writer.rs`) through which every write goes.
+
+pub mod codec;
+pub mod schema;
+pub mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB,
+};
+
+pub use schema::Cf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("stored record in {cf} is unreadable: {reason}")]
+    Corrupt { cf: &'static str, reason: String },
+    #[error("the store was closed")]
+    Closed,
+}
+
+/// An open database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<DB>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.set_keep_log_file_num(5);
+        let cache = Cache::new_lru_cache(128 << 20);
+        let cfs = Cf::ALL.iter().map(|cf| {
+            let mut o = Options::default();
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            o.set_block_based_table_factory(&table);
+            if *cf == Cf::Products {
+                o.set_write_buffer_size(64 << 20);
+            }
+            ColumnFamilyDescriptor::new(cf.name(), o)
+        });
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    pub(crate) fn db(&self) -> &DB {
+        &self.db
+    }
+
+    fn handle(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db.cf_handle(cf.name()).ok_or(StoreError::Corrupt {
+            cf: cf.name(),
+            reason: "column family missing".into(),
+        })
+    }
+
+    /// Point read of a raw value.
+    pub fn get_raw(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.handle(cf)?, key)?)
+    }
+
+    /// Many point reads at once (one RocksDB call).
+    pub fn multi_get_raw(
+        &self,
+        cf: Cf,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let h = self.handle(cf)?;
+        self.db
+            .multi_get_cf(keys.iter().map(|k| (h, k.as_slice())))
+            .into_iter()
+            .map(|r| r.map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Up to `limit` (key, value) pairs starting at `from`, forwards or backwards,
+    /// while `keep(key)` holds.
+    pub fn scan_raw(
+        &self,
+        cf: Cf,
+        from: &[u8],
+        forward: bool,
+        limit: usize,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
+        let dir = if forward {
+            Direction::Forward
+        } else {
+            Direction::Reverse
+        };
+        let iter = self
+            .db
+            .iterator_cf(self.handle(cf)?, IteratorMode::From(from, dir));
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item?;
+            if !keep(&k) || out.len() >= limit {
+                break;
+            }
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+
+    /// The last key of a column family, if any.
+    pub fn last_key(&self, cf: Cf) -> Result<Option<Box<[u8]>>, StoreError> {
+        let mut iter = self.db.iterator_cf(self.handle(cf)?, IteratorMode::End);
+        match iter.next() {
+            Some(item) => Ok(Some(item?.0)),
+            None => Ok(None),
+        }
+    }
+
+    /// Total size of the SST and memtable data, for operators.
+    pub fn approximate_size(&self) -> u64 {
+        let prop = |name: &str| {
+            Cf::ALL
+                .iter()
+                .filter_map(|cf| self.db.cf_handle(cf.name()))
+                .filter_map(|h| self.db.property_int_value_cf(h, name).ok().flatten())
+                .sum::<u64>()
+        };
+        prop("rocksdb.total-sst-files-size") + prop("rocksdb.cur-size-all-mem-tables")
+    }
+
+    /// Flushes memtables so a restart replays little WAL.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for cf in Cf::ALL {
+            self.db.flush_cf(self.handle(*cf)?)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_db {
+    //! A store in a temporary directory that lives as long as the value.
+    pub struct TestDb {
+        pub store: super::Store,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestDb {
+        pub fn new() -> TestDb {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = super::Store::open(dir.path()).expect("open store");
+            TestDb { store, _dir: dir }
+        }
+    }
+}

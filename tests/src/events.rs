@@ -1,0 +1,163 @@
+//! Builders for ingest events and batches, a per-producer sequence counter, the wall clock
+//! in Unix milliseconds and a small seeded random number generator.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use stockbell_proto::v1::{
+    event::Kind, AdjustReason, Event, EventBatch, PriceSet, ProductUpsert, Sale, StockAdjust,
+    StockSet, Window,
+};
+
+/// Now, Unix milliseconds.
+pub fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Catalogue data for `sku` at `price_minor` JPY; not backorderable, always visible and on
+/// sale. Change fields with struct update syntax:
+/// `ProductUpsert { backorderable: true, ..catalog("a", 100) }`.
+pub fn catalog(sku: &str, price_minor: i64) -> ProductUpsert {
+    ProductUpsert {
+        sku: sku.into(),
+        title: format!("Product {sku}"),
+        url: format!("https://shop.example/p/{sku}"),
+        image_url: format!("https://shop.example/img/{sku}.jpg"),
+        category_ids: vec!["test".into()],
+        price_minor,
+        currency: "JPY".into(),
+        ..Default::default()
+    }
+}
+
+/// A window `[start_ms, end_ms)`; 0 leaves that side open.
+pub fn window(start_ms: i64, end_ms: i64) -> Option<Window> {
+    Some(Window { start_ms, end_ms })
+}
+
+fn event(kind: Kind) -> Event {
+    Event {
+        event_time_ms: 0,
+        kind: Some(kind),
+    }
+}
+
+pub fn upsert(p: ProductUpsert) -> Event {
+    event(Kind::ProductUpsert(p))
+}
+
+pub fn stock_set(sku: &str, quantity: i64) -> Event {
+    event(Kind::StockSet(StockSet {
+        sku: sku.into(),
+        quantity,
+    }))
+}
+
+pub fn stock_adjust(sku: &str, delta: i64, reason: AdjustReason) -> Event {
+    event(Kind::StockAdjust(StockAdjust {
+        sku: sku.into(),
+        delta,
+        reason: reason as i32,
+    }))
+}
+
+/// A sale with a unique order id.
+pub fn sale(sku: &str, quantity: i64) -> Event {
+    static ORDER: AtomicU64 = AtomicU64::new(1);
+    let n = ORDER.fetch_add(1, Ordering::Relaxed);
+    event(Kind::Sale(Sale {
+        sku: sku.into(),
+        quantity,
+        order_id: format!("order-{n}"),
+    }))
+}
+
+pub fn price_set(sku: &str, price_minor: i64) -> Event {
+    event(Kind::PriceSet(PriceSet {
+        sku: sku.into(),
+        price_minor,
+    }))
+}
+
+/// Sets an event's time.
+pub trait EventExt {
+    /// The event happened at `ms` (Unix milliseconds).
+    fn at(self, ms: i64) -> Event;
+}
+
+impl EventExt for Event {
+    fn at(mut self, ms: i64) -> Event {
+        self.event_time_ms = ms;
+        self
+    }
+}
+
+pub fn batch(producer_id: &str, sequence: u64, events: Vec<Event>) -> EventBatch {
+    EventBatch {
+        producer_id: producer_id.into(),
+        sequence,
+        events,
+    }
+}
+
+/// Hands out batches of one producer with sequences 1, 2, 3, ...
+#[derive(Debug, Clone)]
+pub struct Sequencer {
+    producer_id: String,
+    last: u64,
+}
+
+impl Sequencer {
+    pub fn new(producer_id: &str) -> Self {
+        Self {
+            producer_id: producer_id.into(),
+            last: 0,
+        }
+    }
+
+    pub fn producer_id(&self) -> &str {
+        &self.producer_id
+    }
+
+    /// The sequence of the last batch handed out (0 before the first).
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    pub fn batch(&mut self, events: Vec<Event>) -> EventBatch {
+        self.last += 1;
+        batch(&self.producer_id, self.last, events)
+    }
+}
+
+/// SplitMix64: a tiny deterministic generator for seeded test data.
+#[derive(Debug, Clone)]
+pub struct TestRng(u64);
+
+impl TestRng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform-enough in `lo..=hi` (test data, not statistics).
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        let span = hi.abs_diff(lo) + 1;
+        lo.wrapping_add((self.next_u64() % span) as i64)
+    }
+
+    /// A uniform index below `n` (n > 0).
+    pub fn index(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
