@@ -1,9 +1,7 @@
-//! The `triggers` subcommand: lists a daemon's recent triggers through
-//! `stockbell.v1.Admin/ListTriggers` and prints one aligned line per trigger, newest first
-//! (id, kind, sku, UTC time, stock old→new, price old→new, velocity/day, reason), then
-//! "N triggers".
+//! The `triggers` subcommand: lists a daemon's recent triggers via `Admin/ListTriggers`, one
+//! aligned line per trigger, newest first (id, kind, sku, UTC time, stock old→new,
+//! price old→new, velocity/day, reason), then "N triggers".
 
-use std::cmp::Reverse;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -42,13 +40,8 @@ fn parse_kind(s: &str) -> Result<TriggerKind, String> {
 
 /// "back_in_stock" for `TRIGGER_KIND_BACK_IN_STOCK`, "kind(N)" for unknown values.
 fn kind_name(kind: i32) -> String {
-    match TriggerKind::try_from(kind) {
-        Ok(k) => k
-            .as_str_name()
-            .trim_start_matches("TRIGGER_KIND_")
-            .to_ascii_lowercase(),
-        Err(_) => format!("kind({kind})"),
-    }
+    let name = |k: TriggerKind| k.as_str_name()["TRIGGER_KIND_".len()..].to_ascii_lowercase();
+    TriggerKind::try_from(kind).map_or_else(|_| format!("kind({kind})"), name)
 }
 
 /// Milliseconds since the Unix epoch as UTC "YYYY-MM-DD HH:MM:SS".
@@ -57,8 +50,7 @@ fn utc(ms: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
     let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
@@ -114,18 +106,15 @@ pub async fn run(args: TriggersArgs) -> anyhow::Result<()> {
         .map_err(|s| anyhow!("Admin.ListTriggers failed: {:?}: {}", s.code(), s.message()))?
         .into_inner()
         .triggers;
-    triggers.sort_by_key(|t| Reverse(t.id));
+    triggers.sort_by_key(|t| std::cmp::Reverse(t.id));
 
     let rows: Vec<[String; 8]> = triggers.iter().map(columns).collect();
-    let mut widths = [0usize; 8];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     for row in &rows {
         let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
             // Numbers right-aligned, text left-aligned, the reason last and unpadded.
             match i {
                 7 => line.push_str(cell),
@@ -149,7 +138,7 @@ mod tests {
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(utc(1_735_689_599_999), "2024-12-31 23:59:59");
         assert_eq!(utc(-1), "1969-12-31 23:59:59");
-        assert_eq!(kind_name(TriggerKind::PriceDrop as i32), "price_drop");
+        assert_eq!(kind_name(3), "price_drop");
         assert_eq!(kind_name(99), "kind(99)");
         assert_eq!(parse_kind("new_arrival"), Ok(TriggerKind::NewArrival));
         assert!(parse_kind("unspecified").is_err());

@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 use stockbelld::api::server::{self, Exit};
 use stockbelld::config::Config;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "stockbelld",

@@ -61,18 +61,21 @@ async fn public_listener_without_tokens_is_refused() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_tokens_are_required_when_configured() -> Result<()> {
-    let daemon = Daemon::start(DaemonOptions::new().auth("a", "b")).await?;
+    // The daemon wants tokens of at least 16 characters.
+    const INGEST: &str = "ingest-token-aaaaaaaa";
+    const ADMIN: &str = "admin-token-bbbbbbbbb";
+    let daemon = Daemon::start(DaemonOptions::new().auth(INGEST, ADMIN)).await?;
     let b = || batch("auth", 1, vec![upsert(catalog("au-a", 100))]);
     let producer = || GetProducerRequest {
         producer_id: "auth".into(),
     };
 
-    for token in [None, Some("b"), Some("wrong")] {
+    for token in [None, Some(ADMIN), Some("wrong-token-cccccccc")] {
         let mut ingest = daemon.ingest_client_with_token(token).await?;
         expect_code(ingest.publish(b()).await, &[Code::Unauthenticated])
             .map_err(|e| anyhow!("Publish with token {token:?}: {e}"))?;
     }
-    for token in [None, Some("a"), Some("wrong")] {
+    for token in [None, Some(INGEST), Some("wrong-token-cccccccc")] {
         let mut admin = daemon.admin_client_with_token(token).await?;
         expect_code(
             admin.get_producer(producer()).await,
@@ -81,8 +84,8 @@ async fn bearer_tokens_are_required_when_configured() -> Result<()> {
         .map_err(|e| anyhow!("GetProducer with token {token:?}: {e}"))?;
     }
 
-    let mut ingest = daemon.ingest_client().await?; // sends "a"
-    let mut admin = daemon.admin_client().await?; // sends "b"
+    let mut ingest = daemon.ingest_client().await?; // sends INGEST
+    let mut admin = daemon.admin_client().await?; // sends ADMIN
     let ack = publish_ok(&mut ingest, b()).await?;
     ensure!(!ack.duplicate, "a refused call applied its batch: {ack:?}");
     ensure!(last_sequence(&mut admin, "auth").await? == 1);

@@ -157,6 +157,7 @@ async fn kill9_mid_stream_then_resume_applies_each_batch_once() -> Result<()> {
         last <= sent as u64,
         "last_sequence {last} but only {sent} batches were sent"
     );
+    eprintln!("killed with {highest_acked} acked, {sent} sent; {last} applied at restart");
     // The sequence is stored atomically with the effects: exactly batches 1..=last applied.
     check_stock(
         &mut admin,

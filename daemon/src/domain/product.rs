@@ -318,7 +318,7 @@ fn change_stock(
     }
     let v = st.velocity_per_day(at, cfg);
     let low = triggers::low_stock(new, v, cfg);
-    if (restock || back) && low.is_none() {
+    if restock && low.is_none() {
         st.arming.low_stock = true;
     }
     if let (true, Some(why)) = (st.arming.low_stock, low) {

@@ -14,6 +14,9 @@ use rocksdb::{
 
 pub use schema::Cf;
 
+/// A raw key and value as read from RocksDB.
+pub type KeyValue = (Box<[u8]>, Box<[u8]>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("rocksdb: {0}")]
@@ -38,6 +41,8 @@ impl Store {
         opts.set_max_background_jobs(2);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_keep_log_file_num(5);
+        // The WAL append of one group overlaps the memtable insert of the previous one.
+        opts.set_enable_pipelined_write(true);
         let cache = Cache::new_lru_cache(128 << 20);
         let cfs = Cf::ALL.iter().map(|cf| {
             let mut o = Options::default();
@@ -94,7 +99,7 @@ impl Store {
         forward: bool,
         limit: usize,
         mut keep: impl FnMut(&[u8]) -> bool,
-    ) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
+    ) -> Result<Vec<KeyValue>, StoreError> {
         let dir = if forward {
             Direction::Forward
         } else {
