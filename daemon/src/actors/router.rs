@@ -568,31 +568,17 @@ impl Router {
                     applied,
                     rejections,
                 };
-                let wait = self.writer.submit(batch, d.ticket);
-                Some(
-                    finish(wait, move |ok| {
-                        let _ = reply.send(if ok {
-                            Ok(ack)
-                        } else {
-                            Err(RouterError::Unavailable)
-                        });
-                    })
-                    .boxed(),
-                )
+                Some(ack_when_durable(
+                    self.writer.submit(batch, d.ticket),
+                    ack,
+                    reply,
+                ))
             }
-            DispatchKind::Duplicate { ack, reply } => {
-                let wait = self.writer.submit(batch, d.ticket);
-                Some(
-                    finish(wait, move |ok| {
-                        let _ = reply.send(if ok {
-                            Ok(ack)
-                        } else {
-                            Err(RouterError::Unavailable)
-                        });
-                    })
-                    .boxed(),
-                )
-            }
+            DispatchKind::Duplicate { ack, reply } => Some(ack_when_durable(
+                self.writer.submit(batch, d.ticket),
+                ack,
+                reply,
+            )),
             DispatchKind::Timers { timers, reply } => {
                 for t in &timers {
                     batch.delete(Cf::Timers, t.encode());
@@ -663,6 +649,22 @@ async fn wait_replies(d: Dispatched) -> (Dispatched, Vec<(String, Option<Applied
         results.push((sku, rx.await.ok()));
     }
     (d, results)
+}
+
+/// Answers `reply` with `ack` once the write behind `wait` is durable.
+fn ack_when_durable(
+    wait: oneshot::Receiver<Result<(), String>>,
+    ack: BatchAck,
+    reply: oneshot::Sender<Result<BatchAck, RouterError>>,
+) -> BoxFuture<'static, ()> {
+    finish(wait, move |ok| {
+        let _ = reply.send(if ok {
+            Ok(ack)
+        } else {
+            Err(RouterError::Unavailable)
+        });
+    })
+    .boxed()
 }
 
 async fn finish(wait: oneshot::Receiver<Result<(), String>>, then: impl FnOnce(bool) + Send) {
