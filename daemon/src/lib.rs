@@ -4,6 +4,7 @@ pub mod actors;
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod metrics;
 pub mod store;

@@ -1,7 +1,9 @@
 //! Pure rules of stockbell: product state, sales velocity and stock-linked triggers.
 //! No I/O, no actors, no clock reads: time is always a parameter (Unix milliseconds).
 
+pub mod customer;
 pub mod product;
+pub mod rules;
 pub mod triggers;
 pub mod velocity;
 

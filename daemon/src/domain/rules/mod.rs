@@ -1,0 +1,7 @@
+//! Per-customer delivery rules as pure functions: dedupe, frequency caps (rolling and
+//! local-calendar windows), priority arbitration with digests, and quiet hours.
+//! Time is a parameter; the customer's IANA time zone is an argument.
+
+pub mod arbitration;
+pub mod caps;
+pub mod quiet;
