@@ -189,6 +189,12 @@ pub fn event(e: &pb::Event, now: Millis) -> Result<(String, ProductEvent, Millis
                 price_minor: positive_price("price_set.price_minor", p.price_minor)?,
             },
         ),
+        Some(_) => {
+            return Err(reject(
+                "kind",
+                "customer and interest events are not handled by this build yet",
+            ))
+        }
     };
     Ok((sku, ev, at))
 }
