@@ -76,7 +76,49 @@ pub struct Config {
     pub storage: StorageConfig,
     pub actors: ActorsConfig,
     pub triggers: TriggersConfig,
+    pub interest: InterestConfig,
+    pub customers: CustomersConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InterestConfig {
+    /// Half-life of implicit interest signals and of category affinity.
+    pub half_life: Dur,
+}
+
+impl Default for InterestConfig {
+    fn default() -> Self {
+        InterestConfig {
+            half_life: Dur(Duration::from_secs(30 * 86_400)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CustomersConfig {
+    /// Time zone of customers whose upsert names none (IANA name).
+    pub default_time_zone: String,
+    /// Locale of customers whose upsert names none: "ja" or "en".
+    pub default_locale: String,
+}
+
+impl Default for CustomersConfig {
+    fn default() -> Self {
+        CustomersConfig {
+            default_time_zone: "Asia/Tokyo".into(),
+            default_locale: "ja".into(),
+        }
+    }
+}
+
+/// Defaults applied to customer upserts at ingest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerDefaults {
+    pub time_zone: String,
+    pub locale: crate::domain::customer::Locale,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -293,6 +335,17 @@ impl Config {
         if t.price_history_len == 0 {
             return Err(invalid("triggers.price_history_len", "must be at least 1"));
         }
+        if self.interest.half_life.0 < Duration::from_secs(60) {
+            return Err(invalid("interest.half_life", "must be at least \"1m\""));
+        }
+        crate::domain::rules::quiet::parse_tz(&self.customers.default_time_zone)
+            .map_err(|e| invalid("customers.default_time_zone", e))?;
+        if !matches!(self.customers.default_locale.as_str(), "ja" | "en") {
+            return Err(invalid(
+                "customers.default_locale",
+                "must be \"ja\" or \"en\"",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
@@ -306,6 +359,26 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    pub fn interest_weights(&self) -> crate::domain::interest::InterestWeights {
+        crate::domain::interest::InterestWeights {
+            half_life_ms: self.interest.half_life.ms(),
+            ..Default::default()
+        }
+    }
+
+    pub fn customer_defaults(&self) -> CustomerDefaults {
+        use crate::domain::customer::Locale;
+        let locale = if self.customers.default_locale == "en" {
+            Locale::En
+        } else {
+            Locale::Ja
+        };
+        CustomerDefaults {
+            time_zone: self.customers.default_time_zone.clone(),
+            locale,
+        }
     }
 
     pub fn trigger_config(&self) -> TriggerConfig {

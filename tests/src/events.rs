@@ -161,3 +161,68 @@ impl TestRng {
         (self.next_u64() % n as u64) as usize
     }
 }
+
+/// A customer with an email address, consenting to email, in Asia/Tokyo.
+pub fn customer(id: &str, email: &str) -> Event {
+    event(Kind::CustomerUpsert(stockbell_proto::v1::CustomerUpsert {
+        customer_id: id.into(),
+        email: email.into(),
+        locale: "ja".into(),
+        time_zone: "Asia/Tokyo".into(),
+        consent_email: true,
+        ..Default::default()
+    }))
+}
+
+pub fn favourite(customer_id: &str, sku: &str) -> Event {
+    event(Kind::Favourite(stockbell_proto::v1::Favourite {
+        customer_id: customer_id.into(),
+        sku: sku.into(),
+    }))
+}
+
+pub fn view(customer_id: &str, sku: &str, dwell_ms: u32) -> Event {
+    event(Kind::View(stockbell_proto::v1::View {
+        customer_id: customer_id.into(),
+        sku: sku.into(),
+        dwell_ms,
+    }))
+}
+
+pub fn cart_add(customer_id: &str, sku: &str) -> Event {
+    event(Kind::CartAdd(stockbell_proto::v1::CartAdd {
+        customer_id: customer_id.into(),
+        sku: sku.into(),
+    }))
+}
+
+pub fn notify_me(customer_id: &str, sku: &str) -> Event {
+    event(Kind::NotifyMe(stockbell_proto::v1::NotifyMe {
+        customer_id: customer_id.into(),
+        sku: sku.into(),
+        expires_ms: 0,
+    }))
+}
+
+pub fn purchase(customer_id: &str, order_id: &str, skus: &[&str]) -> Event {
+    event(Kind::Purchase(stockbell_proto::v1::Purchase {
+        customer_id: customer_id.into(),
+        order_id: order_id.into(),
+        items: skus
+            .iter()
+            .map(|s| stockbell_proto::v1::PurchaseItem {
+                sku: (*s).into(),
+                quantity: 1,
+                amount_minor: 1000,
+            })
+            .collect(),
+        currency: "JPY".into(),
+    }))
+}
+
+pub fn unsubscribe(customer_id: &str, channel: stockbell_proto::v1::UnsubscribeChannel) -> Event {
+    event(Kind::Unsubscribe(stockbell_proto::v1::Unsubscribe {
+        customer_id: customer_id.into(),
+        channel: channel as i32,
+    }))
+}

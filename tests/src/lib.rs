@@ -26,8 +26,8 @@ pub use client::{
 };
 pub use daemon::{stockbelld_bin, Daemon, StartRefused};
 pub use events::{
-    batch, catalog, now_ms, price_set, sale, stock_adjust, stock_set, upsert, window, EventExt,
-    Sequencer, TestRng,
+    batch, cart_add, catalog, customer, favourite, notify_me, now_ms, price_set, purchase, sale,
+    stock_adjust, stock_set, unsubscribe, upsert, view, window, EventExt, Sequencer, TestRng,
 };
 pub use options::DaemonOptions;
 pub use poll::poll_until;

@@ -2,8 +2,11 @@
 //! owns the registry and orders every change through the group-commit writer, and the
 //! `Scheduler` actor that fires durable timers.
 
+pub mod customer;
+mod persist;
 pub mod product;
+pub mod registry;
 pub mod router;
 pub mod scheduler;
 
-pub use router::{IngestItem, Router, RouterHandle};
+pub use router::{IngestItem, Router, RouterConfig, RouterHandle};

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use super::registry::Virtual;
 use crate::domain::product::{apply, Effects, ProductState};
 use crate::domain::{Millis, ProductEvent, Rejection, TriggerConfig};
-use crate::store::schema::encode_product;
+use crate::store::schema::{decode_product, encode_product};
+use crate::store::{Cf, StoreError};
 
 /// One event for this product, with its index in the batch.
 #[derive(Debug, Clone)]
@@ -38,6 +40,7 @@ pub enum ProductMsg {
     },
 }
 
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ProductActor;
 
 pub struct ProductArgs {
@@ -92,5 +95,29 @@ impl Actor for ProductActor {
             }
         }
         Ok(())
+    }
+}
+
+impl Virtual for ProductActor {
+    const CF: Cf = Cf::Products;
+    type Loaded = ProductState;
+    type Item = Item;
+    type Reply = Applied;
+    type Shared = Arc<TriggerConfig>;
+
+    fn decode(bytes: &[u8]) -> Result<ProductState, StoreError> {
+        decode_product(bytes)
+    }
+
+    fn args(sku: String, state: Option<ProductState>, cfg: &Arc<TriggerConfig>) -> ProductArgs {
+        ProductArgs {
+            sku,
+            state,
+            cfg: cfg.clone(),
+        }
+    }
+
+    fn apply_msg(items: Vec<Item>, reply: RpcReplyPort<Applied>) -> ProductMsg {
+        ProductMsg::Apply { items, reply }
     }
 }

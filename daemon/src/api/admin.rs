@@ -7,6 +7,7 @@ use stockbell_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
 
 use crate::actors::RouterHandle;
+use crate::domain::interest::InterestWeights;
 use crate::domain::product::{NewArrival, ProductState};
 use crate::domain::{FiredTrigger, TriggerConfig, TriggerKind, Window};
 use crate::store::schema::{self};
@@ -20,6 +21,7 @@ pub struct AdminApi {
     pub router: RouterHandle,
     pub store: Store,
     pub cfg: Arc<TriggerConfig>,
+    pub weights: Arc<InterestWeights>,
 }
 
 fn pb_window(w: &Window) -> Option<pb::Window> {
@@ -241,5 +243,14 @@ impl Admin for AdminApi {
             producer_id: id,
             last_sequence: rec.last_sequence,
         }))
+    }
+
+    async fn get_customer(
+        &self,
+        req: Request<pb::GetCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        self.customer(req.into_inner().customer_id)
+            .await
+            .map(Response::new)
     }
 }

@@ -3,21 +3,23 @@
 
 use stockbell_proto::v1 as pb;
 
+use super::convert_customer as customer;
 use crate::actors::product::Item;
 use crate::actors::IngestItem;
+use crate::config::CustomerDefaults;
 use crate::domain::{AdjustReason, Catalogue, Millis, ProductEvent, Rejection, Window};
 
 const MAX_SKU: usize = 256;
 const MAX_TEXT: usize = 4096;
 
-fn reject(field: &'static str, reason: impl Into<String>) -> Rejection {
+pub(super) fn reject(field: &'static str, reason: impl Into<String>) -> Rejection {
     Rejection {
         field,
         reason: reason.into(),
     }
 }
 
-fn sku(field: &'static str, s: &str) -> Result<String, Rejection> {
+pub(super) fn sku(field: &'static str, s: &str) -> Result<String, Rejection> {
     if s.is_empty() {
         return Err(reject(field, "sku is empty; set the product's SKU"));
     }
@@ -61,7 +63,7 @@ fn positive_price(field: &'static str, p: i64) -> Result<i64, Rejection> {
     Ok(p)
 }
 
-fn text(field: &'static str, s: &str) -> Result<String, Rejection> {
+pub(super) fn text(field: &'static str, s: &str) -> Result<String, Rejection> {
     if s.len() > MAX_TEXT {
         return Err(reject(
             field,
@@ -143,7 +145,15 @@ fn adjust(a: &pb::StockAdjust) -> Result<(String, ProductEvent), Rejection> {
 }
 
 /// Converts one event; `now` fills a missing event time.
-pub fn event(e: &pb::Event, now: Millis) -> Result<(String, ProductEvent, Millis), Rejection> {
+/// Converts event `index` into the items it addresses (a purchase of several skus is
+/// several items); all or nothing. `now` fills a missing event time.
+pub fn event(
+    e: &pb::Event,
+    index: u32,
+    now: Millis,
+    defaults: &CustomerDefaults,
+    out: &mut Vec<IngestItem>,
+) -> Result<(), Rejection> {
     use pb::event::Kind;
     let at = if e.event_time_ms == 0 {
         now
@@ -159,7 +169,7 @@ pub fn event(e: &pb::Event, now: Millis) -> Result<(String, ProductEvent, Millis
     let (sku, ev) = match &e.kind {
         None => return Err(reject(
             "kind",
-            "the event has no kind; set product_upsert, stock_set, stock_adjust, sale or price_set",
+            "the event has no kind; set one of product_upsert, stock_set, stock_adjust, sale, price_set, customer_upsert, favourite, unfavourite, view, cart_add, cart_remove, notify_me, purchase, unsubscribe",
         )),
         Some(Kind::ProductUpsert(u)) => upsert(u)?,
         Some(Kind::StockSet(s)) => (
@@ -189,14 +199,17 @@ pub fn event(e: &pb::Event, now: Millis) -> Result<(String, ProductEvent, Millis
                 price_minor: positive_price("price_set.price_minor", p.price_minor)?,
             },
         ),
-        Some(_) => {
-            return Err(reject(
-                "kind",
-                "customer and interest events are not handled by this build yet",
-            ))
-        }
+        Some(other) => return customer::event(other, index, at, defaults, out),
     };
-    Ok((sku, ev, at))
+    out.push(IngestItem::Product {
+        sku,
+        item: Item {
+            index,
+            at_ms: at,
+            event: ev,
+        },
+    });
+    Ok(())
 }
 
 /// A batch split into valid items and early rejections.
@@ -205,21 +218,13 @@ pub struct Converted {
     pub rejected: Vec<(u32, Rejection)>,
 }
 
-pub fn batch(events: &[pb::Event], now: Millis) -> Converted {
+pub fn batch(events: &[pb::Event], now: Millis, defaults: &CustomerDefaults) -> Converted {
     let mut items = Vec::with_capacity(events.len());
     let mut rejected = Vec::new();
     for (i, e) in events.iter().enumerate() {
         let index = i as u32;
-        match event(e, now) {
-            Ok((sku, event, at_ms)) => items.push(IngestItem {
-                sku,
-                item: Item {
-                    index,
-                    at_ms,
-                    event,
-                },
-            }),
-            Err(r) => rejected.push((index, r)),
+        if let Err(r) = event(e, index, now, defaults, &mut items) {
+            rejected.push((index, r));
         }
     }
     Converted { items, rejected }
@@ -248,9 +253,16 @@ pub fn check_batch(b: &pb::EventBatch, max_events: usize) -> Result<(), String> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use pb::event::Kind;
+
+    pub(crate) fn defaults() -> CustomerDefaults {
+        CustomerDefaults {
+            time_zone: "Asia/Tokyo".into(),
+            locale: crate::domain::customer::Locale::Ja,
+        }
+    }
 
     fn ev(kind: Kind) -> pb::Event {
         pb::Event {
@@ -322,7 +334,12 @@ mod tests {
             ),
         ];
         for (e, field) in cases {
-            assert_eq!(event(&e, 1).map(|_| ()).map_err(|r| r.field), Err(field));
+            let mut out = Vec::new();
+            assert_eq!(
+                event(&e, 0, 1, &defaults(), &mut out).map_err(|r| r.field),
+                Err(field)
+            );
+            assert!(out.is_empty());
         }
     }
 

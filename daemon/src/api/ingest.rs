@@ -1,6 +1,7 @@
 //! `stockbell.v1.Ingest`: Publish (one batch) and Stream (many, pipelined, acked in order).
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt};
 use futures::Stream;
@@ -14,6 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert;
 use crate::actors::router::{BatchAck, RouterError};
 use crate::actors::RouterHandle;
+use crate::config::CustomerDefaults;
 
 /// Batches of one stream being applied at once.
 const STREAM_WINDOW: usize = 64;
@@ -22,6 +24,7 @@ const STREAM_WINDOW: usize = 64;
 pub struct IngestApi {
     pub router: RouterHandle,
     pub max_batch_events: usize,
+    pub defaults: Arc<CustomerDefaults>,
     /// Becomes true when the daemon starts shutting down.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -55,7 +58,7 @@ fn status(e: RouterError) -> Status {
 impl IngestApi {
     async fn apply(&self, batch: &pb::EventBatch) -> Result<pb::Ack, Status> {
         convert::check_batch(batch, self.max_batch_events).map_err(Status::invalid_argument)?;
-        let conv = convert::batch(&batch.events, crate::clock::now_ms());
+        let conv = convert::batch(&batch.events, crate::clock::now_ms(), &self.defaults);
         let ack = self
             .router
             .ingest(
@@ -126,7 +129,8 @@ impl Ingest for IngestApi {
                         futures::future::ready(Ok(ack)).boxed()
                     }
                     Ok(()) => {
-                        let conv = convert::batch(&batch.events, crate::clock::now_ms());
+                        let conv =
+                            convert::batch(&batch.events, crate::clock::now_ms(), &api.defaults);
                         match api
                             .router
                             .submit(

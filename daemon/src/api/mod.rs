@@ -2,7 +2,9 @@
 //! Router (or read the store), map failures to `tonic::Status`.
 
 pub mod admin;
+mod admin_customer;
 pub mod auth;
 pub mod convert;
+pub mod convert_customer;
 pub mod ingest;
 pub mod server;

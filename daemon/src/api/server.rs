@@ -18,7 +18,7 @@ use super::admin::AdminApi;
 use super::auth::BearerAuth;
 use super::ingest::IngestApi;
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
-use crate::actors::Router;
+use crate::actors::{Router, RouterConfig};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::writer::Writer;
@@ -63,13 +63,13 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let metrics = Arc::new(Metrics::default());
     let trig = Arc::new(cfg.trigger_config());
     let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
-    let (router, router_task) = Router::start(
-        store.clone(),
-        writer.clone(),
-        trig.clone(),
-        cfg.actors.idle_timeout.0,
-        metrics.clone(),
-    )?;
+    let router_cfg = RouterConfig {
+        triggers: trig.clone(),
+        idle_timeout: cfg.actors.idle_timeout.0,
+        affinity_half_life_ms: cfg.interest.half_life.ms(),
+    };
+    let (router, router_task) =
+        Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone())?;
     drop(writer);
     let sched_args = SchedulerArgs {
         store: store.clone(),
@@ -100,6 +100,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let max = cfg.server.max_message_bytes;
     let ingest = IngestServer::new(IngestApi {
         router: router.clone(),
+        defaults: Arc::new(cfg.customer_defaults()),
         max_batch_events: cfg.server.max_batch_events,
         shutdown: shutdown_rx.clone(),
     })
@@ -108,6 +109,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         router: router.clone(),
         store: store.clone(),
         cfg: trig,
+        weights: Arc::new(cfg.interest_weights()),
     })
     .max_decoding_message_size(max);
     let ingest_auth = BearerAuth::new("ingest", &cfg.auth.ingest_tokens);

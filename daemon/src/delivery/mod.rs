@@ -1,6 +1,18 @@
 //! Delivery: the outbox entry format, rendered messages, and the channels that send them
 //! (email over SMTP or to `.eml` files, LINE Messaging API push, signed JSON webhook).
 
+pub mod backoff;
+pub mod email;
+pub mod error;
+pub mod http;
+pub mod line;
+pub mod templates;
+#[cfg(test)]
+mod test_support;
+pub mod webhook;
+
+pub use error::{ChannelConfigError, SendError};
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::{Channel, Locale, Scenario};

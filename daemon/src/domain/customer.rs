@@ -35,7 +35,12 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [Scenario::BackInStock, Scenario::LowStock, Scenario::PriceDrop, Scenario::NewArrival];
+    pub const ALL: [Scenario; 4] = [
+        Scenario::BackInStock,
+        Scenario::LowStock,
+        Scenario::PriceDrop,
+        Scenario::NewArrival,
+    ];
 
     pub fn as_str(self) -> &'static str {
         TriggerKind::from(self).as_str()

@@ -2,7 +2,9 @@
 //! No I/O, no actors, no clock reads: time is always a parameter (Unix milliseconds).
 
 pub mod customer;
+pub mod interest;
 pub mod product;
+pub mod profile;
 pub mod rules;
 pub mod triggers;
 pub mod velocity;
@@ -97,6 +99,28 @@ pub enum ProductEvent {
         price_minor: i64,
     },
     Timer(TimerKind),
+    /// A customer's interaction with this product (recorded on the interest edge).
+    Interest {
+        customer_id: String,
+        signal: Signal,
+    },
+}
+
+/// A customer-side interaction with a product, before the product adds its price.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    Favourite,
+    Unfavourite,
+    View {
+        dwell_ms: u32,
+    },
+    CartAdd,
+    CartRemove,
+    /// `until_ms` is absolute; `None` = the default lifetime.
+    NotifyMe {
+        until_ms: Option<Millis>,
+    },
+    Purchase,
 }
 
 /// What a durable timer is for; the due time is part of its key.

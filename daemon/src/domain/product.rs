@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::interest::{InterestOp, NOTIFY_ME_DEFAULT_MS};
 use super::triggers::{self, LowReason};
 use super::velocity::{cover_days, Velocity};
+use super::Signal;
 use super::{
     AdjustReason, Catalogue, FiredTrigger, Millis, ProductEvent, Rejection, TimerKind, TimerOp,
     TriggerConfig, TriggerKind,
@@ -56,11 +58,21 @@ pub struct ProductState {
     pub updated_ms: Millis,
 }
 
+/// An interest edge change for (this product, `customer_id`), with the product's
+/// categories so the customer's category affinity moves too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterestWrite {
+    pub customer_id: String,
+    pub op: InterestOp,
+    pub categories: Vec<String>,
+}
+
 /// What applying events produced, accumulated over a batch.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Effects {
     pub triggers: Vec<FiredTrigger>,
     pub timers: Vec<TimerOp>,
+    pub interest: Vec<InterestWrite>,
 }
 
 impl ProductState {
@@ -228,9 +240,55 @@ pub fn apply(
             }
         }
         ProductEvent::Timer(TimerKind::DisplayStart) => check_new_arrival(st, at, cfg, fx),
+        ProductEvent::Interest {
+            ref customer_id,
+            ref signal,
+        } => {
+            record_interest(st, customer_id, signal, at, fx);
+            // Interest lives on the edge, not in the product state.
+            return Ok(());
+        }
     }
     st.updated_ms = st.updated_ms.max(at);
     Ok(())
+}
+
+fn record_interest(
+    st: &ProductState,
+    customer_id: &str,
+    signal: &Signal,
+    at: Millis,
+    fx: &mut Effects,
+) {
+    let seen_price = st.price_minor;
+    let op = match *signal {
+        Signal::Favourite => InterestOp::Favourite {
+            at_ms: at,
+            seen_price,
+        },
+        Signal::Unfavourite => InterestOp::Unfavourite { at_ms: at },
+        Signal::View { dwell_ms } => InterestOp::View {
+            at_ms: at,
+            dwell_ms,
+            seen_price,
+        },
+        Signal::CartAdd => InterestOp::CartAdd {
+            at_ms: at,
+            seen_price,
+        },
+        Signal::CartRemove => InterestOp::CartRemove { at_ms: at },
+        Signal::NotifyMe { until_ms } => InterestOp::NotifyMe {
+            at_ms: at,
+            until_ms: until_ms.unwrap_or(at.saturating_add(NOTIFY_ME_DEFAULT_MS)),
+            seen_price,
+        },
+        Signal::Purchase => InterestOp::Purchase { at_ms: at },
+    };
+    fx.interest.push(InterestWrite {
+        customer_id: customer_id.to_owned(),
+        op,
+        categories: st.catalogue.category_ids.clone(),
+    });
 }
 
 fn create(

@@ -2,6 +2,7 @@
 //! writer (`writer.rs`) through which every write goes.
 
 pub mod codec;
+pub mod interest;
 pub mod schema;
 pub mod writer;
 
@@ -51,8 +52,19 @@ impl Store {
             table.set_block_cache(&cache);
             table.set_bloom_filter(10.0, false);
             o.set_block_based_table_factory(&table);
-            if *cf == Cf::Products {
-                o.set_write_buffer_size(64 << 20);
+            match cf {
+                Cf::Products => o.set_write_buffer_size(64 << 20),
+                Cf::Interest | Cf::InterestByCustomer => o.set_merge_operator(
+                    "stockbell.interest_edge.v1",
+                    interest::edge_full_merge,
+                    interest::edge_partial_merge,
+                ),
+                Cf::CategoryInterest => o.set_merge_operator(
+                    "stockbell.category_affinity.v1",
+                    interest::affinity_full_merge,
+                    interest::affinity_partial_merge,
+                ),
+                _ => {}
             }
             ColumnFamilyDescriptor::new(cf.name(), o)
         });

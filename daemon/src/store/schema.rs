@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::codec;
 use super::StoreError;
 use crate::domain::product::ProductState;
+use crate::domain::profile::CustomerState;
 use crate::domain::{FiredTrigger, Millis, TimerKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,6 +27,11 @@ pub enum Cf {
     TriggerBySku,
     Timers,
     Meta,
+    Interest,
+    InterestByCustomer,
+    CategoryInterest,
+    Customers,
+    Outbox,
 }
 
 impl Cf {
@@ -36,6 +42,11 @@ impl Cf {
         Cf::TriggerBySku,
         Cf::Timers,
         Cf::Meta,
+        Cf::Interest,
+        Cf::InterestByCustomer,
+        Cf::CategoryInterest,
+        Cf::Customers,
+        Cf::Outbox,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +57,11 @@ impl Cf {
             Cf::TriggerBySku => "trigger_by_sku",
             Cf::Timers => "timers",
             Cf::Meta => "meta",
+            Cf::Interest => "interest",
+            Cf::InterestByCustomer => "interest_by_customer",
+            Cf::CategoryInterest => "category_interest",
+            Cf::Customers => "customers",
+            Cf::Outbox => "outbox",
         }
     }
 }
@@ -58,6 +74,14 @@ pub fn encode_product(p: &ProductState) -> Vec<u8> {
 
 pub fn decode_product(bytes: &[u8]) -> Result<ProductState, StoreError> {
     codec::decode(Cf::Products.name(), V1, bytes)
+}
+
+pub fn encode_customer(c: &CustomerState) -> Vec<u8> {
+    codec::encode(V1, c)
+}
+
+pub fn decode_customer(bytes: &[u8]) -> Result<CustomerState, StoreError> {
+    codec::decode(Cf::Customers.name(), V1, bytes)
 }
 
 /// What a producer last had applied, and the ack it got (returned again on a re-send).

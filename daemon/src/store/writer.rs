@@ -25,6 +25,12 @@ pub enum Op {
         cf: Cf,
         key: Vec<u8>,
     },
+    /// A merge operand, for a column family with a merge operator.
+    Merge {
+        cf: Cf,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
 }
 
 /// Writes applied atomically together.
@@ -46,6 +52,14 @@ impl Batch {
         self.ops.push(Op::Delete {
             cf,
             key: key.into(),
+        });
+    }
+
+    pub fn merge(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.ops.push(Op::Merge {
+            cf,
+            key: key.into(),
+            value,
         });
     }
 }
@@ -127,7 +141,7 @@ fn run(store: Store, sync: bool, mut rx: mpsc::UnboundedReceiver<Job>, durable: 
         for job in &jobs {
             for op in &job.batch.ops {
                 let cf = match op {
-                    Op::Put { cf, .. } | Op::Delete { cf, .. } => *cf,
+                    Op::Put { cf, .. } | Op::Delete { cf, .. } | Op::Merge { cf, .. } => *cf,
                 };
                 let Some(h) = db.cf_handle(cf.name()) else {
                     missing = Some(cf.name());
@@ -136,6 +150,7 @@ fn run(store: Store, sync: bool, mut rx: mpsc::UnboundedReceiver<Job>, durable: 
                 match op {
                     Op::Put { key, value, .. } => wb.put_cf(h, key, value),
                     Op::Delete { key, .. } => wb.delete_cf(h, key),
+                    Op::Merge { key, value, .. } => wb.merge_cf(h, key, value),
                 }
             }
         }

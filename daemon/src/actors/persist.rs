@@ -1,0 +1,189 @@
+//! Turning the actors' answers for one dispatch into one atomic write: product and
+//! customer states, fired triggers (log + per-sku index), timer puts and deletes,
+//! interest-edge and category-affinity merges, and the producer's sequence and ack.
+
+use futures::future::{BoxFuture, FutureExt};
+use tokio::sync::oneshot;
+
+use super::product::Applied;
+use super::router::{Answered, BatchAck, DispatchKind, Router, RouterError};
+use crate::store::interest::{encode_affinity_ops, encode_edge_ops, pair_key, AffinityOp};
+use crate::store::schema::{self, ProducerRecord, TimerKey};
+use crate::store::writer::Batch;
+use crate::store::Cf;
+
+type Rejections = Vec<(u32, String, String)>;
+
+impl Router {
+    /// Builds and queues the write of a dispatch whose actors all answered, in dispatch
+    /// order. Returns a future that answers the caller once the write is durable.
+    pub(super) fn persist(&mut self, a: Answered) -> Option<BoxFuture<'static, ()>> {
+        let mut batch = Batch::default();
+        let mut applied = 0;
+        let mut rejections: Rejections = Vec::new();
+        let mut failed = false;
+        for (sku, result) in a.products {
+            let Some(out) = result else {
+                failed = true;
+                continue;
+            };
+            applied += out.applied;
+            rejections.extend(
+                out.rejections
+                    .iter()
+                    .map(|(i, r)| (*i, r.field.to_owned(), r.reason.clone())),
+            );
+            self.write_product(&mut batch, &sku, out);
+        }
+        for (id, result) in a.customers {
+            let Some(out) = result else {
+                failed = true;
+                continue;
+            };
+            applied += out.applied;
+            rejections.extend(
+                out.rejections
+                    .into_iter()
+                    .map(|(i, r)| (i, r.field.to_owned(), r.reason)),
+            );
+            if let Some(bytes) = out.state {
+                batch.put(Cf::Customers, id.into_bytes(), bytes);
+            }
+        }
+        if failed {
+            // An actor died mid-batch: its memory may be ahead of the store. Stop taking
+            // work; a restart reloads every actor from the durable state.
+            self.metrics
+                .set_fatal("an actor stopped while applying a batch");
+            if let DispatchKind::Batch { reply, .. } | DispatchKind::Duplicate { reply, .. } =
+                a.kind
+            {
+                let _ = reply.send(Err(RouterError::Unavailable));
+            }
+            return None;
+        }
+        let wait = match a.kind {
+            DispatchKind::Batch {
+                producer,
+                sequence,
+                early,
+                reply,
+            } => {
+                rejections.extend(
+                    early
+                        .into_iter()
+                        .map(|(i, r)| (i, r.field.to_owned(), r.reason)),
+                );
+                rejections.sort_by_key(|r| r.0);
+                let record = ProducerRecord {
+                    last_sequence: sequence,
+                    last_applied: applied,
+                    last_rejections: rejections.clone(),
+                };
+                batch.put(
+                    Cf::Producers,
+                    producer.as_bytes().to_vec(),
+                    schema::encode_producer(&record),
+                );
+                self.producers.insert(producer, record);
+                self.metrics
+                    .add_batch(u64::from(applied), rejections.len() as u64);
+                let ack = BatchAck {
+                    duplicate: false,
+                    applied,
+                    rejections,
+                };
+                ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
+            }
+            DispatchKind::Duplicate { ack, reply } => {
+                ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
+            }
+            DispatchKind::Timers { timers, reply } => {
+                for t in &timers {
+                    batch.delete(Cf::Timers, t.encode());
+                }
+                let wait = self.writer.submit(batch, a.ticket);
+                finish(wait, move |_| {
+                    let _ = reply.send(());
+                })
+                .boxed()
+            }
+        };
+        Some(wait)
+    }
+
+    fn write_product(&mut self, batch: &mut Batch, sku: &str, out: Applied) {
+        if let Some(bytes) = out.state {
+            batch.put(Cf::Products, sku.as_bytes().to_vec(), bytes);
+        }
+        for t in &out.effects.timers {
+            let key = TimerKey {
+                due_ms: t.due_ms,
+                kind: t.kind,
+                sku: sku.to_owned(),
+            }
+            .encode();
+            if t.put {
+                batch.put(Cf::Timers, key, schema::timer_value());
+            } else {
+                batch.delete(Cf::Timers, key);
+            }
+        }
+        for trig in &out.effects.triggers {
+            let id = self.next_trigger_id;
+            self.next_trigger_id += 1;
+            batch.put(
+                Cf::Triggers,
+                schema::trigger_key(id).to_vec(),
+                schema::encode_trigger(trig),
+            );
+            batch.put(
+                Cf::TriggerBySku,
+                schema::trigger_by_sku_key(sku, id),
+                Vec::new(),
+            );
+            self.metrics.add_trigger(trig.kind);
+        }
+        for w in &out.effects.interest {
+            let ops = encode_edge_ops(std::slice::from_ref(&w.op));
+            batch.merge(Cf::Interest, pair_key(sku, &w.customer_id), ops.clone());
+            batch.merge(Cf::InterestByCustomer, pair_key(&w.customer_id, sku), ops);
+            let weight = w.op.affinity_weight();
+            if weight > 0.0 {
+                let op = AffinityOp {
+                    weight,
+                    at_ms: w.op.at_ms(),
+                    half_life_ms: self.affinity_half_life_ms,
+                };
+                let bytes = encode_affinity_ops(&[op]);
+                for cat in &w.categories {
+                    batch.merge(
+                        Cf::CategoryInterest,
+                        pair_key(cat, &w.customer_id),
+                        bytes.clone(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Answers `reply` with `ack` once the write behind `wait` is durable.
+fn ack_when_durable(
+    wait: oneshot::Receiver<Result<(), String>>,
+    ack: BatchAck,
+    reply: oneshot::Sender<Result<BatchAck, RouterError>>,
+) -> BoxFuture<'static, ()> {
+    finish(wait, move |ok| {
+        let _ = reply.send(if ok {
+            Ok(ack)
+        } else {
+            Err(RouterError::Unavailable)
+        });
+    })
+    .boxed()
+}
+
+async fn finish(wait: oneshot::Receiver<Result<(), String>>, then: impl FnOnce(bool) + Send) {
+    then(matches!(wait.await, Ok(Ok(()))));
+}

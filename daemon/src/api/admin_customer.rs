@@ -1,0 +1,117 @@
+//! `Admin.GetCustomer`: profile, consent, suppressions, interests with their current
+//! scores (from the `interest_by_customer` index) and the send ledger.
+
+use stockbell_proto::v1 as pb;
+use tonic::Status;
+
+use super::admin::AdminApi;
+use crate::domain::customer::Locale;
+use crate::domain::interest::{score, InterestWeights};
+use crate::domain::profile::CustomerState;
+use crate::store::interest::{decode_edge, pair_prefix, pair_second};
+use crate::store::{Cf, Store, StoreError};
+
+/// Most interests listed for one customer.
+const MAX_INTERESTS: usize = 1000;
+
+fn interests(
+    store: &Store,
+    id: &str,
+    now: i64,
+    w: &InterestWeights,
+) -> Result<Vec<pb::Interest>, StoreError> {
+    let prefix = pair_prefix(id);
+    let rows = store.scan_raw(Cf::InterestByCustomer, &prefix, true, MAX_INTERESTS, |k| {
+        k.starts_with(&prefix)
+    })?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (k, v) in rows {
+        let Some(sku) = pair_second(&k) else { continue };
+        let e = decode_edge(&v)?;
+        out.push(pb::Interest {
+            sku: sku.to_owned(),
+            score: score(&e, now, w),
+            favourite: e.favourite,
+            in_cart: e.in_cart,
+            notify_me_until_ms: e.notify_me_until_ms.filter(|u| *u > now).unwrap_or(0),
+            views: e.views,
+            dwell_ms: e.dwell_ms,
+            seen_price_minor: e.seen_price.unwrap_or(0),
+            first_ms: e.first_ms,
+            last_ms: e.last_ms,
+            purchased_ms: e.purchased_ms.unwrap_or(0),
+        });
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
+    Ok(out)
+}
+
+fn view(
+    id: String,
+    state: Option<(CustomerState, bool)>,
+    interests: Vec<pb::Interest>,
+) -> pb::Customer {
+    let Some((c, active)) = state else {
+        return pb::Customer {
+            customer_id: id,
+            interests,
+            ..Default::default()
+        };
+    };
+    pb::Customer {
+        customer_id: id,
+        email: c.email.unwrap_or_default(),
+        line_user_id: c.line_user_id.unwrap_or_default(),
+        locale: match c.locale {
+            Locale::Ja => "ja".into(),
+            Locale::En => "en".into(),
+        },
+        time_zone: c.time_zone,
+        consent_email: c.consent.email,
+        consent_line: c.consent.line,
+        consent_webhook: c.consent.webhook,
+        tags: c.tags,
+        suppressed: c.suppressed.iter().map(|s| s.as_str().to_owned()).collect(),
+        interests,
+        ledger: c
+            .ledger
+            .iter()
+            .map(|s| pb::SentMessage {
+                at_ms: s.at_ms,
+                scenario: s.scenario.as_str().into(),
+                channel: s.channel.as_str().into(),
+                skus: s.skus.clone(),
+            })
+            .collect(),
+        created_ms: c.created_ms,
+        updated_ms: c.updated_ms,
+        active,
+    }
+}
+
+impl AdminApi {
+    pub(super) async fn customer(&self, id: String) -> Result<pb::Customer, Status> {
+        if id.is_empty() {
+            return Err(Status::invalid_argument(
+                "customer_id is empty; name the customer to show",
+            ));
+        }
+        let state = self
+            .router
+            .get_customer(id.clone())
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let store = self.store.clone();
+        let weights = self.weights.clone();
+        let key = id.clone();
+        let now = crate::clock::now_ms();
+        let interests = tokio::task::spawn_blocking(move || interests(&store, &key, now, &weights))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(e.to_string()))?;
+        if state.is_none() && interests.is_empty() {
+            return Err(Status::not_found(format!("no customer with id {id:?}")));
+        }
+        Ok(view(id, state, interests))
+    }
+}

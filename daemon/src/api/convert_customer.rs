@@ -1,0 +1,346 @@
+//! Validation and conversion of customer and interest events. Interest events go to the
+//! product's actor (it knows the price the customer saw and the categories); customer
+//! upserts and unsubscribes go to the customer's actor.
+
+use stockbell_proto::v1 as pb;
+use stockbell_proto::v1::event::Kind;
+
+use super::convert::{reject, sku, text};
+use crate::actors::customer::CustomerItem;
+use crate::actors::product::Item;
+use crate::actors::IngestItem;
+use crate::config::CustomerDefaults;
+use crate::domain::customer::{Channel, Consent, Locale};
+use crate::domain::profile::{CustomerEvent, ProfileData};
+use crate::domain::{Millis, ProductEvent, Rejection, Signal};
+
+const MAX_ID: usize = 256;
+const MAX_ITEMS: usize = 500;
+
+fn customer_id(field: &'static str, id: &str) -> Result<String, Rejection> {
+    if id.trim().is_empty() {
+        return Err(reject(
+            field,
+            "customer_id is empty; set the shop's id for this customer",
+        ));
+    }
+    if id.len() > MAX_ID {
+        return Err(reject(
+            field,
+            format!("customer_id is {} bytes; the limit is {MAX_ID}", id.len()),
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+fn email(field: &'static str, e: &str) -> Result<Option<String>, Rejection> {
+    let e = e.trim();
+    if e.is_empty() {
+        return Ok(None);
+    }
+    let valid = e.len() <= 254
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+        && e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        });
+    if !valid {
+        return Err(reject(
+            field,
+            format!(
+                "{e:?} is not an email address; send e.g. \"hanako@example.jp\" or leave it empty"
+            ),
+        ));
+    }
+    Ok(Some(e.to_owned()))
+}
+
+fn upsert(
+    u: &pb::CustomerUpsert,
+    defaults: &CustomerDefaults,
+) -> Result<(String, CustomerEvent), Rejection> {
+    let id = customer_id("customer_upsert.customer_id", &u.customer_id)?;
+    let locale = match u.locale.trim().to_ascii_lowercase().as_str() {
+        "" => defaults.locale,
+        "ja" | "ja-jp" => Locale::Ja,
+        "en" | "en-us" | "en-gb" => Locale::En,
+        other => {
+            return Err(reject(
+                "customer_upsert.locale",
+                format!("{other:?} is not supported; send \"ja\" or \"en\""),
+            ))
+        }
+    };
+    let time_zone = if u.time_zone.trim().is_empty() {
+        defaults.time_zone.clone()
+    } else {
+        u.time_zone.trim().to_owned()
+    };
+    crate::domain::rules::quiet::parse_tz(&time_zone)
+        .map_err(|e| reject("customer_upsert.time_zone", e))?;
+    let line = u.line_user_id.trim();
+    if !line.is_empty() && (line.len() > 64 || !line.chars().all(|c| c.is_ascii_alphanumeric())) {
+        return Err(reject("customer_upsert.line_user_id", "a LINE user id is up to 64 letters and digits (e.g. \"U4af4980629…\"); leave it empty if unknown"));
+    }
+    let data = ProfileData {
+        email: email("customer_upsert.email", &u.email)?,
+        line_user_id: (!line.is_empty()).then(|| line.to_owned()),
+        locale,
+        time_zone,
+        consent: Consent {
+            email: u.consent_email,
+            line: u.consent_line,
+            webhook: u.consent_webhook,
+        },
+        tags: u
+            .tags
+            .iter()
+            .map(|t| text("customer_upsert.tags", t))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok((id, CustomerEvent::Upsert(data)))
+}
+
+fn unsubscribe(u: &pb::Unsubscribe) -> Result<(String, CustomerEvent), Rejection> {
+    let id = customer_id("unsubscribe.customer_id", &u.customer_id)?;
+    let channel = match pb::UnsubscribeChannel::try_from(u.channel) {
+        Ok(pb::UnsubscribeChannel::All) => None,
+        Ok(pb::UnsubscribeChannel::Email) => Some(Channel::Email),
+        Ok(pb::UnsubscribeChannel::Line) => Some(Channel::Line),
+        Ok(pb::UnsubscribeChannel::Webhook) => Some(Channel::Webhook),
+        _ => {
+            return Err(reject(
+                "unsubscribe.channel",
+                "set a channel: ALL, EMAIL, LINE or WEBHOOK",
+            ))
+        }
+    };
+    Ok((id, CustomerEvent::Unsubscribe { channel }))
+}
+
+/// (customer field, sku field, customer id, sku) of the simple interest events.
+fn pair<'a>(
+    fields: (&'static str, &'static str),
+    c: &'a str,
+    s: &'a str,
+) -> Result<(String, String), Rejection> {
+    Ok((customer_id(fields.0, c)?, sku(fields.1, s)?))
+}
+
+/// Converts a customer or interest event at `at` into items; all or nothing.
+pub fn event(
+    kind: &Kind,
+    index: u32,
+    at: Millis,
+    defaults: &CustomerDefaults,
+    out: &mut Vec<IngestItem>,
+) -> Result<(), Rejection> {
+    let product =
+        |out: &mut Vec<IngestItem>, (customer_id, sku): (String, String), signal: Signal| {
+            out.push(IngestItem::Product {
+                sku,
+                item: Item {
+                    index,
+                    at_ms: at,
+                    event: ProductEvent::Interest {
+                        customer_id,
+                        signal,
+                    },
+                },
+            });
+        };
+    let customer = |out: &mut Vec<IngestItem>, (id, event): (String, CustomerEvent)| {
+        out.push(IngestItem::Customer {
+            id,
+            item: CustomerItem {
+                index,
+                at_ms: at,
+                event,
+            },
+        });
+    };
+    match kind {
+        Kind::CustomerUpsert(u) => customer(out, upsert(u, defaults)?),
+        Kind::Unsubscribe(u) => customer(out, unsubscribe(u)?),
+        Kind::Favourite(f) => product(
+            out,
+            pair(
+                ("favourite.customer_id", "favourite.sku"),
+                &f.customer_id,
+                &f.sku,
+            )?,
+            Signal::Favourite,
+        ),
+        Kind::Unfavourite(f) => product(
+            out,
+            pair(
+                ("unfavourite.customer_id", "unfavourite.sku"),
+                &f.customer_id,
+                &f.sku,
+            )?,
+            Signal::Unfavourite,
+        ),
+        Kind::View(v) => product(
+            out,
+            pair(("view.customer_id", "view.sku"), &v.customer_id, &v.sku)?,
+            Signal::View {
+                dwell_ms: v.dwell_ms,
+            },
+        ),
+        Kind::CartAdd(c) => product(
+            out,
+            pair(
+                ("cart_add.customer_id", "cart_add.sku"),
+                &c.customer_id,
+                &c.sku,
+            )?,
+            Signal::CartAdd,
+        ),
+        Kind::CartRemove(c) => product(
+            out,
+            pair(
+                ("cart_remove.customer_id", "cart_remove.sku"),
+                &c.customer_id,
+                &c.sku,
+            )?,
+            Signal::CartRemove,
+        ),
+        Kind::NotifyMe(n) => {
+            let ids = pair(
+                ("notify_me.customer_id", "notify_me.sku"),
+                &n.customer_id,
+                &n.sku,
+            )?;
+            if n.expires_ms != 0 && n.expires_ms <= at {
+                return Err(reject("notify_me.expires_ms", format!("expires_ms {} is not after the event time {at}; send a future time or 0 for 90 days", n.expires_ms)));
+            }
+            product(
+                out,
+                ids,
+                Signal::NotifyMe {
+                    until_ms: (n.expires_ms != 0).then_some(n.expires_ms),
+                },
+            );
+        }
+        Kind::Purchase(p) => {
+            let id = customer_id("purchase.customer_id", &p.customer_id)?;
+            if p.items.is_empty() || p.items.len() > MAX_ITEMS {
+                return Err(reject(
+                    "purchase.items",
+                    format!("{} items; send 1 to {MAX_ITEMS}", p.items.len()),
+                ));
+            }
+            let mut skus = Vec::with_capacity(p.items.len());
+            for item in &p.items {
+                if item.quantity <= 0 {
+                    return Err(reject(
+                        "purchase.items.quantity",
+                        format!(
+                            "sku {:?}: quantity {} must be at least 1",
+                            item.sku, item.quantity
+                        ),
+                    ));
+                }
+                skus.push(sku("purchase.items.sku", &item.sku)?);
+            }
+            for s in skus {
+                product(out, (id.clone(), s), Signal::Purchase);
+            }
+        }
+        Kind::ProductUpsert(_)
+        | Kind::StockSet(_)
+        | Kind::StockAdjust(_)
+        | Kind::Sale(_)
+        | Kind::PriceSet(_) => {
+            return Err(reject(
+                "kind",
+                "internal: a product event reached the customer converter",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::convert::tests::defaults;
+
+    fn one(kind: Kind) -> Result<Vec<IngestItem>, &'static str> {
+        let mut out = Vec::new();
+        event(&kind, 3, 1_000, &defaults(), &mut out).map_err(|r| r.field)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn bad_customer_fields_are_named() {
+        let up = |f: fn(&mut pb::CustomerUpsert)| {
+            let mut u = pb::CustomerUpsert {
+                customer_id: "c1".into(),
+                ..Default::default()
+            };
+            f(&mut u);
+            one(Kind::CustomerUpsert(u)).map(|_| ())
+        };
+        assert_eq!(
+            up(|u| u.customer_id.clear()),
+            Err("customer_upsert.customer_id")
+        );
+        assert_eq!(
+            up(|u| u.email = "not-an-address".into()),
+            Err("customer_upsert.email")
+        );
+        assert_eq!(
+            up(|u| u.time_zone = "Tokyo".into()),
+            Err("customer_upsert.time_zone")
+        );
+        assert_eq!(
+            up(|u| u.locale = "fr".into()),
+            Err("customer_upsert.locale")
+        );
+        assert_eq!(up(|u| u.email = "hanako@example.jp".into()), Ok(()));
+        let unsub = pb::Unsubscribe {
+            customer_id: "c1".into(),
+            channel: 0,
+        };
+        assert_eq!(
+            one(Kind::Unsubscribe(unsub)).map(|_| ()),
+            Err("unsubscribe.channel")
+        );
+        let nm = pb::NotifyMe {
+            customer_id: "c1".into(),
+            sku: "A".into(),
+            expires_ms: 500,
+        };
+        assert_eq!(
+            one(Kind::NotifyMe(nm)).map(|_| ()),
+            Err("notify_me.expires_ms")
+        );
+    }
+
+    #[test]
+    fn a_purchase_addresses_each_sku_or_nothing() {
+        let item = |sku: &str, quantity| pb::PurchaseItem {
+            sku: sku.into(),
+            quantity,
+            amount_minor: 100,
+        };
+        let p = |items| {
+            Kind::Purchase(pb::Purchase {
+                customer_id: "c1".into(),
+                order_id: "o1".into(),
+                items,
+                currency: "JPY".into(),
+            })
+        };
+        assert_eq!(
+            one(p(vec![item("A", 1), item("B", 2)])).map(|v| v.len()),
+            Ok(2)
+        );
+        assert_eq!(
+            one(p(vec![item("A", 1), item("B", 0)])).map(|v| v.len()),
+            Err("purchase.items.quantity")
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Test fixtures for the channels: a sample outbox entry and an in-process HTTP server on
+//! 127.0.0.1:0 that records requests and answers with a scripted list of statuses.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{HeaderMap, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::{ItemContext, MessageContext, OutboxEntry, OutboxStatus, Rendered};
+use crate::domain::customer::{Channel, Locale, Scenario};
+
+pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry {
+    let item = ItemContext {
+        sku: "SKU-1".into(),
+        title: "Linen Shirt".into(),
+        url: "https://shop.example/p/1".into(),
+        image_url: String::new(),
+        currency: "JPY".into(),
+        price_minor: 1_980,
+        old_price_minor: None,
+        stock_left: Some(2),
+    };
+    OutboxEntry {
+        seq,
+        customer_id: "cust-42".into(),
+        channel,
+        address: match channel {
+            Channel::Email => "taro@example.jp".into(),
+            Channel::Line => "U4af4980629".into(),
+            Channel::Webhook => "cust-42".into(),
+        },
+        scenario: Scenario::LowStock,
+        marketing,
+        context: MessageContext {
+            scenario: Scenario::LowStock,
+            locale: Locale::Ja,
+            customer_id: "cust-42".into(),
+            items: vec![item],
+            unsubscribe_url: "https://shop.example/unsubscribe/tok-abc".into(),
+        },
+        rendered: Rendered {
+            subject: "【残り2点】Linen Shirtの在庫が残りわずかです".into(),
+            text: "残り2点です。\nhttps://shop.example/p/1\n".into(),
+            html: "<p>残り2点です。</p>".into(),
+        },
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        next_attempt_ms: 0,
+        created_ms: 1_700_000_000_000,
+        delivered_ms: None,
+        last_error: None,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub method: String,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Captured {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Answers each request with the next scripted status (200 once the script runs out).
+pub struct TestServer {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Captured>>>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start(statuses: &[u16]) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(
+            statuses.iter().copied().collect::<VecDeque<_>>(),
+        ));
+        let (tx, mut rx) = oneshot::channel();
+        let recorded = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let stream = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(_) => continue,
+                    },
+                    _ = &mut rx => return,
+                };
+                let (recorded, script) = (recorded.clone(), script.clone());
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let (recorded, script) = (recorded.clone(), script.clone());
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes().to_vec();
+                        recorded.lock().unwrap().push(Captured {
+                            method: parts.method.to_string(),
+                            path: parts.uri.path().to_string(),
+                            headers: parts.headers,
+                            body,
+                        });
+                        let status = script.lock().unwrap().pop_front().unwrap_or(200);
+                        let mut resp = Response::new(Full::new(Bytes::from(format!(
+                            "{{\"message\":\"status {status}\"}}"
+                        ))));
+                        *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        TestServer {
+            addr,
+            requests,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Captured> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An address nothing listens on (bound, then released).
+pub async fn dead_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A server that accepts connections and never answers, for deadline tests.
+pub async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (addr, task)
+}

@@ -1,0 +1,202 @@
+//! A customer's own state: contact addresses, locale, time zone, consent, suppressions
+//! and the ledger of recent sends; and how customer events change it.
+
+use serde::{Deserialize, Serialize};
+
+use super::customer::{Channel, Consent, Locale, Sent};
+use super::{Millis, Rejection};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerState {
+    pub id: String,
+    pub email: Option<String>,
+    pub line_user_id: Option<String>,
+    pub locale: Locale,
+    /// IANA name, validated at ingest.
+    pub time_zone: String,
+    pub consent: Consent,
+    pub tags: Vec<String>,
+    /// Channels whose address bounced permanently or was unsubscribed one-click.
+    pub suppressed: Vec<Channel>,
+    /// Recent sends, for caps and dedupe (pruned to the longest cap window).
+    pub ledger: Vec<Sent>,
+    pub created_ms: Millis,
+    pub updated_ms: Millis,
+}
+
+/// The contact data of an upsert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileData {
+    pub email: Option<String>,
+    pub line_user_id: Option<String>,
+    pub locale: Locale,
+    pub time_zone: String,
+    pub consent: Consent,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerEvent {
+    Upsert(ProfileData),
+    /// `None` = every channel.
+    Unsubscribe {
+        channel: Option<Channel>,
+    },
+}
+
+impl CustomerState {
+    pub fn address(&self, c: Channel) -> Option<&str> {
+        match c {
+            Channel::Email => self.email.as_deref(),
+            Channel::Line => self.line_user_id.as_deref(),
+            Channel::Webhook => Some(self.id.as_str()),
+        }
+    }
+
+    pub fn has_address(&self, c: Channel) -> bool {
+        self.address(c).is_some_and(|a| !a.is_empty())
+    }
+}
+
+/// Applies one customer event at `at`; on `Err` nothing changed.
+pub fn apply(
+    state: &mut Option<CustomerState>,
+    id: &str,
+    ev: &CustomerEvent,
+    at: Millis,
+) -> Result<(), Rejection> {
+    match ev {
+        CustomerEvent::Upsert(p) => match state {
+            Some(st) => {
+                // A changed address is a new address: an old bounce no longer applies.
+                if st.email != p.email {
+                    st.suppressed.retain(|c| *c != Channel::Email);
+                }
+                if st.line_user_id != p.line_user_id {
+                    st.suppressed.retain(|c| *c != Channel::Line);
+                }
+                st.email = p.email.clone();
+                st.line_user_id = p.line_user_id.clone();
+                st.locale = p.locale;
+                st.time_zone = p.time_zone.clone();
+                st.consent = p.consent;
+                st.tags = p.tags.clone();
+                st.updated_ms = st.updated_ms.max(at);
+            }
+            None => {
+                *state = Some(CustomerState {
+                    id: id.to_owned(),
+                    email: p.email.clone(),
+                    line_user_id: p.line_user_id.clone(),
+                    locale: p.locale,
+                    time_zone: p.time_zone.clone(),
+                    consent: p.consent,
+                    tags: p.tags.clone(),
+                    suppressed: Vec::new(),
+                    ledger: Vec::new(),
+                    created_ms: at,
+                    updated_ms: at,
+                })
+            }
+        },
+        CustomerEvent::Unsubscribe { channel } => {
+            let Some(st) = state else {
+                return Err(Rejection {
+                    field: "unsubscribe.customer_id",
+                    reason: format!("unknown customer_id {id:?}: send a customer_upsert first"),
+                });
+            };
+            for c in Channel::ALL {
+                if channel.is_none_or(|only| only == c) {
+                    st.consent.set(c, false);
+                }
+            }
+            st.updated_ms = st.updated_ms.max(at);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(email: &str) -> ProfileData {
+        ProfileData {
+            email: Some(email.into()),
+            line_user_id: None,
+            locale: Locale::Ja,
+            time_zone: "Asia/Tokyo".into(),
+            consent: Consent {
+                email: true,
+                line: true,
+                webhook: false,
+            },
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn unsubscribe_withdraws_consent_and_needs_a_known_customer() {
+        let mut st = None;
+        assert_eq!(
+            apply(
+                &mut st,
+                "c1",
+                &CustomerEvent::Unsubscribe { channel: None },
+                1
+            )
+            .map_err(|r| r.field),
+            Err("unsubscribe.customer_id")
+        );
+        apply(
+            &mut st,
+            "c1",
+            &CustomerEvent::Upsert(data("a@example.com")),
+            1,
+        )
+        .expect("upsert");
+        apply(
+            &mut st,
+            "c1",
+            &CustomerEvent::Unsubscribe {
+                channel: Some(Channel::Email),
+            },
+            2,
+        )
+        .expect("unsubscribe");
+        let c = st.expect("state").consent;
+        assert!(!c.email && c.line);
+    }
+
+    #[test]
+    fn a_new_address_lifts_the_old_suppression() {
+        let mut st = None;
+        apply(
+            &mut st,
+            "c1",
+            &CustomerEvent::Upsert(data("a@example.com")),
+            1,
+        )
+        .expect("upsert");
+        if let Some(s) = st.as_mut() {
+            s.suppressed.push(Channel::Email);
+        }
+        apply(
+            &mut st,
+            "c1",
+            &CustomerEvent::Upsert(data("a@example.com")),
+            2,
+        )
+        .expect("same address");
+        assert_eq!(st.as_ref().map(|s| s.suppressed.len()), Some(1));
+        apply(
+            &mut st,
+            "c1",
+            &CustomerEvent::Upsert(data("b@example.com")),
+            3,
+        )
+        .expect("new address");
+        assert_eq!(st.map(|s| s.suppressed.len()), Some(0));
+    }
+}
