@@ -55,8 +55,9 @@ impl Router {
             // work; a restart reloads every actor from the durable state.
             self.metrics
                 .set_fatal("an actor stopped while applying a batch");
-            if let DispatchKind::Batch { reply, .. } | DispatchKind::Duplicate { reply, .. } =
-                a.kind
+            if let DispatchKind::Batch { reply, .. }
+            | DispatchKind::Duplicate { reply, .. }
+            | DispatchKind::Internal { reply } = a.kind
             {
                 let _ = reply.send(Err(RouterError::Unavailable));
             }
@@ -96,6 +97,15 @@ impl Router {
                 ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
             }
             DispatchKind::Duplicate { ack, reply } => {
+                ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
+            }
+            DispatchKind::Internal { reply } => {
+                rejections.sort_by_key(|r| r.0);
+                let ack = BatchAck {
+                    duplicate: false,
+                    applied,
+                    rejections,
+                };
                 ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
             }
             DispatchKind::Timers { timers, reply } => {

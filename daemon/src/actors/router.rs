@@ -70,6 +70,11 @@ enum Command {
         id: String,
         reply: Reply<Option<(CustomerState, bool)>>,
     },
+    /// Customer events from inside the daemon (one-click unsubscribe, bounces).
+    Internal {
+        items: Vec<IngestItem>,
+        reply: Reply<BatchAck>,
+    },
 }
 
 /// Handle to the router task; cheap to clone.
@@ -140,6 +145,16 @@ impl RouterHandle {
         rx.await.map_err(|_| RouterError::Unavailable)?
     }
 
+    /// Applies customer events raised inside the daemon; resolves once durable.
+    pub async fn internal(&self, items: Vec<IngestItem>) -> Result<BatchAck, RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Internal { items, reply })
+            .await
+            .map_err(|_| RouterError::Unavailable)?;
+        rx.await.map_err(|_| RouterError::Unavailable)?
+    }
+
     /// The customer's state and whether its actor is in memory.
     pub async fn get_customer(
         &self,
@@ -181,6 +196,9 @@ pub(super) enum DispatchKind {
     },
     Duplicate {
         ack: BatchAck,
+        reply: Reply<BatchAck>,
+    },
+    Internal {
         reply: Reply<BatchAck>,
     },
     Timers {
@@ -340,6 +358,24 @@ impl Router {
                     }
                 }
             },
+            Command::Internal { items, reply } => {
+                let (products, customers) = split(items);
+                let ticket = self.ticket();
+                match self.dispatch(products, customers, ticket).await {
+                    Ok((products, customers)) => {
+                        let d = Dispatched {
+                            ticket,
+                            products,
+                            customers,
+                            kind: DispatchKind::Internal { reply },
+                        };
+                        dispatched.push_back(wait_replies(d).boxed());
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
             Command::Timers { timers, reply } => {
                 let items = timers.iter().map(|t| {
                     (

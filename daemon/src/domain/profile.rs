@@ -42,6 +42,10 @@ pub enum CustomerEvent {
     Unsubscribe {
         channel: Option<Channel>,
     },
+    /// The channel's address failed permanently (bounce) or was unsubscribed one-click.
+    Suppress {
+        channel: Channel,
+    },
 }
 
 impl CustomerState {
@@ -110,6 +114,18 @@ pub fn apply(
                 if channel.is_none_or(|only| only == c) {
                     st.consent.set(c, false);
                 }
+            }
+            st.updated_ms = st.updated_ms.max(at);
+        }
+        CustomerEvent::Suppress { channel } => {
+            let Some(st) = state else {
+                return Err(Rejection {
+                    field: "customer_id",
+                    reason: format!("unknown customer_id {id:?}"),
+                });
+            };
+            if !st.suppressed.contains(channel) {
+                st.suppressed.push(*channel);
             }
             st.updated_ms = st.updated_ms.max(at);
         }

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod interest;
+pub mod outbox;
 pub mod schema;
 pub mod writer;
 

@@ -32,6 +32,8 @@ pub enum Cf {
     CategoryInterest,
     Customers,
     Outbox,
+    OutboxDue,
+    OutboxByCustomer,
 }
 
 impl Cf {
@@ -47,6 +49,8 @@ impl Cf {
         Cf::CategoryInterest,
         Cf::Customers,
         Cf::Outbox,
+        Cf::OutboxDue,
+        Cf::OutboxByCustomer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +66,8 @@ impl Cf {
             Cf::CategoryInterest => "category_interest",
             Cf::Customers => "customers",
             Cf::Outbox => "outbox",
+            Cf::OutboxDue => "outbox_due",
+            Cf::OutboxByCustomer => "outbox_by_customer",
         }
     }
 }
