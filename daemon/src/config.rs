@@ -78,6 +78,8 @@ pub struct Config {
     pub triggers: TriggersConfig,
     pub interest: InterestConfig,
     pub customers: CustomersConfig,
+    pub rules: crate::rules_config::RulesConfig,
+    pub scenarios: crate::rules_config::ScenariosConfig,
     pub log: LogConfig,
 }
 
@@ -346,6 +348,7 @@ impl Config {
                 "must be \"ja\" or \"en\"",
             ));
         }
+        crate::rules_config::build(&self.rules, &self.scenarios)?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }

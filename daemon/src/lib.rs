@@ -7,4 +7,5 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod metrics;
+pub mod rules_config;
 pub mod store;

@@ -2,6 +2,7 @@
 //! No I/O, no actors, no clock reads: time is always a parameter (Unix milliseconds).
 
 pub mod customer;
+pub mod decide;
 pub mod interest;
 pub mod product;
 pub mod profile;
@@ -130,6 +131,10 @@ pub enum TimerKind {
     PriceStable,
     /// The display window opens (new-arrival check).
     DisplayStart,
+    /// A customer's arbitration window is over (the key names the customer).
+    CustomerArbitrate,
+    /// A customer's quiet hours are over: release deferred messages.
+    CustomerQuiet,
 }
 
 /// A request to write (`put`) or remove a durable timer for this product.

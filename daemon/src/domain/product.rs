@@ -240,6 +240,8 @@ pub fn apply(
             }
         }
         ProductEvent::Timer(TimerKind::DisplayStart) => check_new_arrival(st, at, cfg, fx),
+        // Customer timers never reach a product.
+        ProductEvent::Timer(TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet) => {}
         ProductEvent::Interest {
             ref customer_id,
             ref signal,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::customer::{Channel, Consent, Locale, Sent};
+use super::decide::{Deferred, Offer};
 use super::{Millis, Rejection};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +21,11 @@ pub struct CustomerState {
     pub suppressed: Vec<Channel>,
     /// Recent sends, for caps and dedupe (pruned to the longest cap window).
     pub ledger: Vec<Sent>,
+    /// Offers waiting for the arbitration window, and when it ends.
+    pub pending: Vec<Offer>,
+    pub pending_due_ms: Option<Millis>,
+    /// Messages held until quiet hours end.
+    pub deferred: Vec<Deferred>,
     pub created_ms: Millis,
     pub updated_ms: Millis,
 }
@@ -98,6 +104,9 @@ pub fn apply(
                     tags: p.tags.clone(),
                     suppressed: Vec::new(),
                     ledger: Vec::new(),
+                    pending: Vec::new(),
+                    pending_due_ms: None,
+                    deferred: Vec::new(),
                     created_ms: at,
                     updated_ms: at,
                 })

@@ -147,6 +147,8 @@ fn timer_kind_byte(kind: TimerKind) -> u8 {
     match kind {
         TimerKind::PriceStable => 1,
         TimerKind::DisplayStart => 2,
+        TimerKind::CustomerArbitrate => 3,
+        TimerKind::CustomerQuiet => 4,
     }
 }
 
@@ -173,6 +175,8 @@ impl TimerKey {
         let kind = match key.get(8)? {
             1 => TimerKind::PriceStable,
             2 => TimerKind::DisplayStart,
+            3 => TimerKind::CustomerArbitrate,
+            4 => TimerKind::CustomerQuiet,
             _ => return None,
         };
         let sku = String::from_utf8(key.get(9..)?.to_vec()).ok()?;

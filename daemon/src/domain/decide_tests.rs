@@ -1,0 +1,164 @@
+//! Tests of a customer's decisions over time.
+
+use super::*;
+use crate::domain::customer::{Consent, Locale};
+use crate::rules_config::{build, RulesConfig, ScenariosConfig};
+
+// 2023-11-14 22:13:20 UTC = 2023-11-15 07:13:20 in Tokyo (inside 21:00–08:00).
+const NIGHT_TOKYO: i64 = 1_700_000_000_000;
+// 03:00 UTC = 12:00 in Tokyo.
+const NOON_TOKYO: i64 = 1_700_017_200_000;
+
+fn rules(window_ms: i64) -> DeliveryRules {
+    let mut r = build(&RulesConfig::default(), &ScenariosConfig::default()).expect("defaults");
+    r.arbitration_window_ms = window_ms;
+    r
+}
+
+fn customer() -> CustomerState {
+    CustomerState {
+        id: "c1".into(),
+        email: Some("a@example.jp".into()),
+        line_user_id: None,
+        locale: Locale::Ja,
+        time_zone: "Asia/Tokyo".into(),
+        consent: Consent {
+            email: true,
+            line: false,
+            webhook: false,
+        },
+        tags: vec![],
+        suppressed: vec![],
+        ledger: vec![],
+        pending: vec![],
+        pending_due_ms: None,
+        deferred: vec![],
+        created_ms: 0,
+        updated_ms: 0,
+    }
+}
+
+fn offer(id: u64, scenario: Scenario, sku: &str, price: i64) -> Offer {
+    Offer {
+        candidate: Candidate {
+            trigger_id: id,
+            scenario,
+            sku: sku.into(),
+            at_ms: 0,
+            score: 1.0,
+        },
+        item: ItemContext {
+            sku: sku.into(),
+            title: sku.into(),
+            url: String::new(),
+            image_url: String::new(),
+            currency: "JPY".into(),
+            price_minor: price,
+            old_price_minor: None,
+            stock_left: None,
+        },
+    }
+}
+
+#[test]
+fn restock_and_price_drop_together_send_one_message_the_higher_priority_one() {
+    let r = rules(60_000);
+    let mut st = customer();
+    let first = receive(
+        &mut st,
+        vec![offer(1, Scenario::PriceDrop, "tee", 900)],
+        NOON_TOKYO,
+        &r,
+    );
+    assert_eq!(
+        first.timers,
+        vec![(NOON_TOKYO + 60_000, TimerKind::CustomerArbitrate)]
+    );
+    let second = receive(
+        &mut st,
+        vec![offer(2, Scenario::BackInStock, "tee", 900)],
+        NOON_TOKYO + 10_000,
+        &r,
+    );
+    assert!(second.timers.is_empty() && second.send.is_empty());
+    // Too early: nothing yet.
+    assert_eq!(
+        arbitrate_due(&mut st, NOON_TOKYO + 30_000, &r),
+        Outcome::default()
+    );
+    let out = arbitrate_due(&mut st, NOON_TOKYO + 60_000, &r);
+    assert_eq!(out.send.len(), 1, "{out:?}");
+    assert_eq!(out.send[0].scenario, Scenario::BackInStock);
+    assert_eq!(
+        out.suppressed,
+        vec![(Scenario::PriceDrop, SuppressReason::Priority)]
+    );
+    assert_eq!(st.ledger.len(), 1);
+}
+
+#[test]
+fn quiet_hours_defer_and_a_stale_offer_is_dropped_with_its_cap_room_returned() {
+    let r = rules(0);
+    let mut st = customer();
+    let out = receive(
+        &mut st,
+        vec![offer(1, Scenario::BackInStock, "tee", 900)],
+        NIGHT_TOKYO,
+        &r,
+    );
+    assert!(out.send.is_empty());
+    let (release, kind) = out.timers[0];
+    assert_eq!(kind, TimerKind::CustomerQuiet);
+    // 08:00 Tokyo = 23:00 UTC.
+    assert_eq!(release, 1_700_002_800_000);
+    assert_eq!(
+        st.ledger.len(),
+        1,
+        "the deferred message holds its cap room"
+    );
+    let out = release_quiet(&mut st, release, |_| false);
+    assert!(out.send.is_empty());
+    assert_eq!(
+        out.suppressed,
+        vec![(Scenario::BackInStock, SuppressReason::QuietHoursStale)]
+    );
+    assert!(st.ledger.is_empty() && st.deferred.is_empty());
+}
+
+#[test]
+fn a_deferred_offer_that_still_holds_is_sent_at_release() {
+    let r = rules(0);
+    let mut st = customer();
+    let out = receive(
+        &mut st,
+        vec![offer(1, Scenario::PriceDrop, "tee", 900)],
+        NIGHT_TOKYO,
+        &r,
+    );
+    let release = out.timers[0].0;
+    assert_eq!(
+        release_quiet(&mut st, release - 1, |_| true),
+        Outcome::default()
+    );
+    let out = release_quiet(&mut st, release, |_| true);
+    assert_eq!(out.send.len(), 1);
+    assert_eq!(st.ledger.len(), 1);
+}
+
+#[test]
+fn no_consent_is_counted_not_sent() {
+    let r = rules(0);
+    let mut st = customer();
+    st.consent.email = false;
+    let out = receive(
+        &mut st,
+        vec![offer(1, Scenario::LowStock, "tee", 900)],
+        NOON_TOKYO,
+        &r,
+    );
+    assert!(out.send.is_empty());
+    assert_eq!(
+        out.suppressed,
+        vec![(Scenario::LowStock, SuppressReason::Consent)]
+    );
+}

@@ -1,0 +1,284 @@
+//! The `[rules]` and `[scenarios.*]` config sections: global caps, quiet hours, the
+//! arbitration window, and per scenario its switch, priority, channels, interest
+//! threshold, cooldown, digest and (back in stock) audience batching.
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Dur};
+use crate::domain::customer::{Channel, Scenario};
+use crate::domain::rules::arbitration::ScenarioRules;
+use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
+use crate::domain::rules::quiet::QuietHours;
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapConfig {
+    /// "marketing", a channel ("email", "line", "webhook") or a scenario name.
+    pub scope: String,
+    pub max: u32,
+    /// A rolling window such as "16h" ...
+    pub window: Option<Dur>,
+    /// ... or local calendar days in the customer's time zone.
+    pub local_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Candidates wait this long so competing scenarios meet (0s = decide at once).
+    pub arbitration_window: Dur,
+    /// Local quiet hours "HH:MM"; equal values turn them off.
+    pub quiet_start: String,
+    pub quiet_end: String,
+    pub caps: Vec<CapConfig>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            arbitration_window: Dur(std::time::Duration::from_secs(60)),
+            quiet_start: "21:00".into(),
+            quiet_end: "08:00".into(),
+            caps: vec![CapConfig {
+                scope: "marketing".into(),
+                max: 1,
+                window: Some(Dur(std::time::Duration::from_secs(16 * 3600))),
+                local_days: None,
+            }],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScenarioConfig {
+    pub enabled: bool,
+    /// Higher wins.
+    pub priority: u32,
+    /// Preference order: "email", "line", "webhook".
+    pub channels: Vec<String>,
+    /// Minimum interest score (category affinity for new arrivals).
+    pub threshold: f64,
+    /// The same scenario and sku is not sent to a customer again within this.
+    pub cooldown: Dur,
+    pub digest: bool,
+    pub digest_max_items: usize,
+    /// Back in stock: customers released per available unit per batch (0 = all at once).
+    pub per_unit: u32,
+    pub batch_interval: Dur,
+}
+
+fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConfig {
+    ScenarioConfig {
+        enabled: true,
+        priority,
+        channels: vec!["email".into(), "line".into()],
+        threshold,
+        cooldown: Dur(std::time::Duration::from_secs(7 * 86_400)),
+        digest,
+        digest_max_items: 5,
+        per_unit: 0,
+        batch_interval: Dur(std::time::Duration::from_secs(600)),
+    }
+}
+
+impl Default for ScenarioConfig {
+    fn default() -> Self {
+        scenario_default(10, 0.5, false)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScenariosConfig {
+    pub back_in_stock: ScenarioConfig,
+    pub price_drop: ScenarioConfig,
+    pub low_stock: ScenarioConfig,
+    pub new_arrival: ScenarioConfig,
+}
+
+impl Default for ScenariosConfig {
+    fn default() -> Self {
+        ScenariosConfig {
+            back_in_stock: scenario_default(40, 0.5, false),
+            price_drop: scenario_default(30, 0.3, false),
+            low_stock: scenario_default(20, 0.4, false),
+            new_arrival: scenario_default(10, 1.0, true),
+        }
+    }
+}
+
+fn channel(s: &str) -> Option<Channel> {
+    Channel::ALL.into_iter().find(|c| c.as_str() == s)
+}
+
+fn scenario(s: &str) -> Option<Scenario> {
+    Scenario::ALL.into_iter().find(|c| c.as_str() == s)
+}
+
+/// Everything the per-customer rules and the fan-out need, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRules {
+    pub scenarios: Vec<ScenarioRules>,
+    pub thresholds: Vec<(Scenario, f64)>,
+    pub batching: Vec<(Scenario, u32, i64)>,
+    pub caps: Vec<CapRule>,
+    pub quiet: QuietHours,
+    pub arbitration_window_ms: i64,
+}
+
+impl DeliveryRules {
+    pub fn threshold(&self, s: Scenario) -> f64 {
+        self.thresholds
+            .iter()
+            .find(|(x, _)| *x == s)
+            .map_or(0.0, |t| t.1)
+    }
+
+    pub fn enabled(&self, s: Scenario) -> bool {
+        self.scenarios.iter().any(|r| r.scenario == s && r.enabled)
+    }
+
+    /// (per_unit, batch_interval_ms) of a scenario.
+    pub fn batching(&self, s: Scenario) -> (u32, i64) {
+        self.batching
+            .iter()
+            .find(|(x, ..)| *x == s)
+            .map_or((0, 0), |b| (b.1, b.2))
+    }
+}
+
+impl ScenariosConfig {
+    fn each(&self) -> [(Scenario, &'static str, &ScenarioConfig); 4] {
+        [
+            (
+                Scenario::BackInStock,
+                "scenarios.back_in_stock",
+                &self.back_in_stock,
+            ),
+            (
+                Scenario::PriceDrop,
+                "scenarios.price_drop",
+                &self.price_drop,
+            ),
+            (Scenario::LowStock, "scenarios.low_stock", &self.low_stock),
+            (
+                Scenario::NewArrival,
+                "scenarios.new_arrival",
+                &self.new_arrival,
+            ),
+        ]
+    }
+}
+
+/// Validates `[rules]` and `[scenarios]` into `DeliveryRules`; errors name the key.
+pub fn build(
+    rules: &RulesConfig,
+    scenarios: &ScenariosConfig,
+) -> Result<DeliveryRules, ConfigError> {
+    let quiet = QuietHours::from_hhmm(&rules.quiet_start, &rules.quiet_end)
+        .map_err(|e| invalid("rules.quiet_start", e))?;
+    let mut caps = Vec::new();
+    for c in &rules.caps {
+        let scope = match c.scope.as_str() {
+            "marketing" => CapScope::AllMarketing,
+            s => match (channel(s), scenario(s)) {
+                (Some(ch), _) => CapScope::Channel(ch),
+                (_, Some(sc)) => CapScope::Scenario(sc),
+                _ => return Err(invalid("rules.caps.scope", format!("{s:?}: use \"marketing\", a channel (email, line, webhook) or a scenario (back_in_stock, price_drop, low_stock, new_arrival)"))),
+            },
+        };
+        let window = match (c.window, c.local_days) {
+            (Some(w), None) if w.ms() > 0 => CapWindow::Rolling { ms: w.ms() },
+            (None, Some(d)) if d > 0 => CapWindow::LocalDays { days: d },
+            _ => {
+                return Err(invalid(
+                    "rules.caps.window",
+                    "set exactly one of window (e.g. \"16h\") or local_days (e.g. 1)",
+                ))
+            }
+        };
+        caps.push(CapRule {
+            scope,
+            max: c.max,
+            window,
+        });
+    }
+    let mut out = DeliveryRules {
+        scenarios: Vec::new(),
+        thresholds: Vec::new(),
+        batching: Vec::new(),
+        caps,
+        quiet,
+        arbitration_window_ms: rules.arbitration_window.ms(),
+    };
+    for (sc, key, cfg) in scenarios.each() {
+        let mut channels = Vec::new();
+        for c in &cfg.channels {
+            channels.push(channel(c).ok_or_else(|| {
+                invalid(
+                    key,
+                    format!(
+                        "channels: {c:?} is not a channel; use \"email\", \"line\" or \"webhook\""
+                    ),
+                )
+            })?);
+        }
+        if channels.is_empty() {
+            return Err(invalid(
+                key,
+                "channels is empty; list at least one of \"email\", \"line\", \"webhook\"",
+            ));
+        }
+        if !(0.0..=100.0).contains(&cfg.threshold) {
+            return Err(invalid(key, "threshold must be between 0 and 100"));
+        }
+        out.scenarios.push(ScenarioRules {
+            scenario: sc,
+            enabled: cfg.enabled,
+            priority: cfg.priority,
+            channels,
+            cooldown_ms: cfg.cooldown.ms(),
+            digest: cfg.digest,
+            digest_max_items: cfg.digest_max_items.max(1),
+        });
+        out.thresholds.push((sc, cfg.threshold));
+        out.batching
+            .push((sc, cfg.per_unit, cfg.batch_interval.ms().max(1000)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_build_and_bad_values_name_the_key() {
+        let r = build(&RulesConfig::default(), &ScenariosConfig::default()).expect("defaults");
+        assert_eq!(r.caps.len(), 1);
+        assert!(r.enabled(Scenario::NewArrival));
+        let mut s = ScenariosConfig::default();
+        s.price_drop.channels = vec!["fax".into()];
+        let err = build(&RulesConfig::default(), &s)
+            .expect_err("fax")
+            .to_string();
+        assert!(
+            err.starts_with("scenarios.price_drop") && err.contains("fax"),
+            "{err}"
+        );
+        let mut r = RulesConfig::default();
+        r.caps[0].local_days = Some(1);
+        assert!(build(&r, &ScenariosConfig::default())
+            .expect_err("both")
+            .to_string()
+            .starts_with("rules.caps.window"));
+    }
+}
