@@ -80,7 +80,31 @@ pub struct Config {
     pub customers: CustomersConfig,
     pub rules: crate::rules_config::RulesConfig,
     pub scenarios: crate::rules_config::ScenariosConfig,
+    pub templates: TemplatesConfig,
+    pub delivery: crate::delivery_config::DeliveryConfig,
+    pub http: crate::delivery_config::HttpConfig,
+    pub email: crate::delivery_config::EmailSection,
+    pub line: Option<crate::delivery::line::LineConfig>,
+    pub webhook: Option<crate::delivery::webhook::WebhookConfig>,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplatesConfig {
+    /// Directory with `ja/` and `en/` template overrides (unset = built-in templates).
+    pub dir: Option<PathBuf>,
+    /// Base URL of this daemon's HTTP server as customers reach it (unsubscribe links).
+    pub public_url: String,
+}
+
+impl Default for TemplatesConfig {
+    fn default() -> Self {
+        TemplatesConfig {
+            dir: None,
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -349,6 +373,13 @@ impl Config {
             ));
         }
         crate::rules_config::build(&self.rules, &self.scenarios)?;
+        crate::delivery_config::validate(
+            &self.delivery,
+            &self.http,
+            &self.email,
+            self.line.as_ref(),
+            self.webhook.as_ref(),
+        )?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }

@@ -4,7 +4,36 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::TriggerKind;
+
+const REASONS: usize = SuppressReason::ALL.len();
+
+/// Per-scenario delivery counters.
+#[derive(Debug, Default)]
+pub struct ScenarioCounters {
+    /// Customers offered this scenario by the fan-out.
+    pub audience: AtomicU64,
+    /// Messages written to the outbox.
+    pub queued: AtomicU64,
+    pub suppressed: [AtomicU64; REASONS],
+}
+
+fn scenario_index(s: Scenario) -> usize {
+    match s {
+        Scenario::BackInStock => 0,
+        Scenario::LowStock => 1,
+        Scenario::PriceDrop => 2,
+        Scenario::NewArrival => 3,
+    }
+}
+
+fn reason_index(r: SuppressReason) -> usize {
+    SuppressReason::ALL
+        .iter()
+        .position(|x| *x == r)
+        .unwrap_or(0)
+}
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -14,6 +43,7 @@ pub struct Metrics {
     pub duplicates: AtomicU64,
     pub triggers: [AtomicU64; 4],
     pub active_actors: AtomicU64,
+    pub scenarios: [ScenarioCounters; 4],
     fatal: Mutex<Option<String>>,
     /// Woken once when a fatal error is recorded.
     pub fatal_notify: tokio::sync::Notify,
@@ -45,6 +75,18 @@ impl Metrics {
 
     pub fn triggers_of(&self, kind: TriggerKind) -> u64 {
         self.triggers[kind_index(kind)].load(Relaxed)
+    }
+
+    pub fn scenario(&self, s: Scenario) -> &ScenarioCounters {
+        &self.scenarios[scenario_index(s)]
+    }
+
+    pub fn add_suppressed(&self, s: Scenario, r: SuppressReason, n: u64) {
+        self.scenario(s).suppressed[reason_index(r)].fetch_add(n, Relaxed);
+    }
+
+    pub fn suppressed(&self, s: Scenario, r: SuppressReason) -> u64 {
+        self.scenario(s).suppressed[reason_index(r)].load(Relaxed)
     }
 
     pub fn set_active_actors(&self, n: usize) {

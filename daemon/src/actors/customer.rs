@@ -1,14 +1,36 @@
 //! CustomerActor: owns one customer's state while active (profile, consent,
-//! suppressions, send ledger). Like products, it is activated from RocksDB by the Router
-//! and passivated when idle; the Router persists what it returns.
+//! suppressions, send ledger, held and deferred offers). Profile events go through
+//! `domain::profile`; offers and timers through `domain::decide`, whose messages it
+//! renders into outbox entries. The Router persists what it returns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::registry::Virtual;
+use super::router::WeakRouter;
+use crate::delivery::templates::Templates;
+use crate::delivery::{MessageContext, OutboxEntry, OutboxStatus};
+use crate::domain::customer::{Channel, Scenario, SuppressReason};
+use crate::domain::decide::{self, Offer, Outcome};
+use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
-use crate::domain::{Millis, Rejection};
+use crate::domain::{Millis, Rejection, TimerKind};
+use crate::rules_config::DeliveryRules;
 use crate::store::schema::{decode_customer, encode_customer};
 use crate::store::{Cf, StoreError};
+
+/// Builds the one-click unsubscribe URL for (customer, channel).
+pub type Links = Arc<dyn Fn(&str, Channel) -> String + Send + Sync>;
+
+/// What every customer actor shares.
+pub struct CustomerShared {
+    pub rules: DeliveryRules,
+    pub templates: Templates,
+    pub links: Links,
+    pub router: WeakRouter,
+}
 
 /// One customer event with its index in the batch.
 #[derive(Debug, Clone)]
@@ -22,8 +44,12 @@ pub struct CustomerItem {
 pub struct CustomerApplied {
     pub applied: u32,
     pub rejections: Vec<(u32, Rejection)>,
-    /// The encoded state, if anything was applied.
+    /// The encoded state, if anything changed.
     pub state: Option<Vec<u8>>,
+    /// New outbox entries (seq 0: the Router numbers them).
+    pub entries: Vec<OutboxEntry>,
+    pub timers: Vec<(Millis, TimerKind)>,
+    pub suppressed: Vec<(Scenario, SuppressReason)>,
 }
 
 pub enum CustomerMsg {
@@ -42,6 +68,7 @@ pub struct CustomerActor;
 pub struct CustomerArgs {
     pub id: String,
     pub state: Option<CustomerState>,
+    pub shared: Arc<CustomerShared>,
 }
 
 impl Actor for CustomerActor {
@@ -66,13 +93,17 @@ impl Actor for CustomerActor {
         match msg {
             CustomerMsg::Apply { items, reply } => {
                 let mut out = CustomerApplied::default();
+                let mut changed = false;
                 for item in items {
-                    match apply(&mut st.state, &st.id, &item.event, item.at_ms) {
-                        Ok(()) => out.applied += 1,
+                    match step(st, item.event, item.at_ms, &mut out).await {
+                        Ok(c) => {
+                            out.applied += 1;
+                            changed |= c;
+                        }
                         Err(r) => out.rejections.push((item.index, r)),
                     }
                 }
-                if out.applied > 0 {
+                if changed {
                     out.state = st.state.as_ref().map(encode_customer);
                 }
                 let _ = reply.send(out);
@@ -85,19 +116,147 @@ impl Actor for CustomerActor {
     }
 }
 
+/// Applies one event; returns whether the state changed.
+async fn step(
+    st: &mut CustomerArgs,
+    event: CustomerEvent,
+    at: Millis,
+    out: &mut CustomerApplied,
+) -> Result<bool, Rejection> {
+    let rules = &st.shared.rules;
+    let outcome = match (event, st.state.as_mut()) {
+        (CustomerEvent::Offers(offers), None) => {
+            // Interest without a customer_upsert: nobody to address.
+            out.suppressed.extend(
+                offers
+                    .iter()
+                    .map(|o| (o.candidate.scenario, SuppressReason::NoAddress)),
+            );
+            return Ok(false);
+        }
+        (CustomerEvent::Offers(offers), Some(c)) => decide::receive(c, offers, at, rules),
+        (CustomerEvent::Timer(_), None) => return Ok(false),
+        (CustomerEvent::Timer(TimerKind::CustomerArbitrate), Some(c)) => {
+            decide::arbitrate_due(c, at, rules)
+        }
+        (CustomerEvent::Timer(TimerKind::CustomerQuiet), Some(c)) => {
+            let skus: Vec<String> = c
+                .deferred
+                .iter()
+                .filter(|d| d.release_ms <= at)
+                .flat_map(|d| d.offers.iter().map(|o| o.item.sku.clone()))
+                .collect();
+            let products = current_products(&st.shared.router, skus).await;
+            let min_restock = 1;
+            match st.state.as_mut() {
+                Some(c) => decide::release_quiet(c, at, |o| {
+                    still_holds(o, products.get(&o.item.sku), at, min_restock)
+                }),
+                None => return Ok(false),
+            }
+        }
+        (CustomerEvent::Timer(_), Some(_)) => return Ok(false),
+        (event, _) => {
+            apply(&mut st.state, &st.id, &event, at)?;
+            return Ok(true);
+        }
+    };
+    render(st, outcome, at, out);
+    Ok(true)
+}
+
+async fn current_products(router: &WeakRouter, skus: Vec<String>) -> HashMap<String, ProductState> {
+    let mut found = HashMap::new();
+    for sku in skus {
+        if found.contains_key(&sku) {
+            continue;
+        }
+        if let Some((p, _)) = router.get_product(sku.clone()).await {
+            found.insert(sku, p);
+        }
+    }
+    found
+}
+
+/// Whether a deferred offer is still true at release: the product can be bought, and
+/// for a price drop it is still at most the announced price.
+fn still_holds(o: &Offer, p: Option<&ProductState>, now: Millis, min_stock: i64) -> bool {
+    let Some(p) = p else { return false };
+    let buyable =
+        p.visible(now) && p.on_sale(now) && (p.stock >= min_stock || p.catalogue.backorderable);
+    match o.candidate.scenario {
+        Scenario::PriceDrop => buyable && p.price_minor <= o.item.price_minor,
+        Scenario::BackInStock | Scenario::LowStock | Scenario::NewArrival => buyable,
+    }
+}
+
+fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {
+    out.timers.extend(outcome.timers);
+    out.suppressed.extend(outcome.suppressed);
+    let Some(c) = st.state.as_ref() else { return };
+    for m in outcome.send {
+        let Some(address) = c.address(m.channel).map(str::to_owned) else {
+            out.suppressed.extend(
+                m.offers
+                    .iter()
+                    .map(|o| (o.candidate.scenario, SuppressReason::NoAddress)),
+            );
+            continue;
+        };
+        let context = MessageContext {
+            scenario: m.scenario,
+            locale: c.locale,
+            customer_id: c.id.clone(),
+            items: m.offers.iter().map(|o| o.item.clone()).collect(),
+            unsubscribe_url: (st.shared.links)(&c.id, m.channel),
+        };
+        let rendered = match st.shared.templates.render(&context) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(customer = %c.id, scenario = m.scenario.as_str(), error = %e, "A message could not be rendered; fix the template override.");
+                continue;
+            }
+        };
+        out.entries.push(OutboxEntry {
+            seq: 0,
+            customer_id: c.id.clone(),
+            channel: m.channel,
+            address,
+            scenario: m.scenario,
+            marketing: true,
+            context,
+            rendered,
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            next_attempt_ms: now,
+            created_ms: now,
+            delivered_ms: None,
+            last_error: None,
+        });
+    }
+}
+
 impl Virtual for CustomerActor {
     const CF: Cf = Cf::Customers;
     type Loaded = CustomerState;
     type Item = CustomerItem;
     type Reply = CustomerApplied;
-    type Shared = ();
+    type Shared = Arc<CustomerShared>;
 
     fn decode(bytes: &[u8]) -> Result<CustomerState, StoreError> {
         decode_customer(bytes)
     }
 
-    fn args(id: String, state: Option<CustomerState>, _: &()) -> CustomerArgs {
-        CustomerArgs { id, state }
+    fn args(
+        id: String,
+        state: Option<CustomerState>,
+        shared: &Arc<CustomerShared>,
+    ) -> CustomerArgs {
+        CustomerArgs {
+            id,
+            state,
+            shared: shared.clone(),
+        }
     }
 
     fn apply_msg(items: Vec<CustomerItem>, reply: RpcReplyPort<CustomerApplied>) -> CustomerMsg {

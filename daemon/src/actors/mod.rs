@@ -4,6 +4,10 @@
 
 pub mod customer;
 mod persist;
+/// Keys the Router writes that other parts read.
+pub mod persist_keys {
+    pub use super::persist::FANOUT_CURSOR;
+}
 pub mod product;
 pub mod registry;
 pub mod router;

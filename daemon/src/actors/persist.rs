@@ -10,7 +10,10 @@ use super::router::{Answered, BatchAck, DispatchKind, Router, RouterError};
 use crate::store::interest::{encode_affinity_ops, encode_edge_ops, pair_key, AffinityOp};
 use crate::store::schema::{self, ProducerRecord, TimerKey};
 use crate::store::writer::Batch;
-use crate::store::Cf;
+use crate::store::{outbox, Cf};
+
+/// `meta` key of the last trigger id whose fan-out is durable.
+pub const FANOUT_CURSOR: &[u8] = b"fanout_cursor";
 
 type Rejections = Vec<(u32, String, String)>;
 
@@ -22,6 +25,7 @@ impl Router {
         let mut applied = 0;
         let mut rejections: Rejections = Vec::new();
         let mut failed = false;
+        let mut new_entries = false;
         for (sku, result) in a.products {
             let Some(out) = result else {
                 failed = true;
@@ -47,7 +51,43 @@ impl Router {
                     .map(|(i, r)| (i, r.field.to_owned(), r.reason)),
             );
             if let Some(bytes) = out.state {
-                batch.put(Cf::Customers, id.into_bytes(), bytes);
+                batch.put(Cf::Customers, id.as_bytes().to_vec(), bytes);
+            }
+            for (due_ms, kind) in &out.timers {
+                let key = TimerKey {
+                    due_ms: *due_ms,
+                    kind: *kind,
+                    sku: id.clone(),
+                }
+                .encode();
+                batch.put(Cf::Timers, key, schema::timer_value());
+            }
+            for (scenario, reason) in &out.suppressed {
+                self.metrics.add_suppressed(*scenario, *reason, 1);
+            }
+            for mut entry in out.entries {
+                entry.seq = self.next_outbox_seq;
+                self.next_outbox_seq += 1;
+                self.metrics
+                    .scenario(entry.scenario)
+                    .queued
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                batch.put(
+                    Cf::Outbox,
+                    outbox::key(entry.seq).to_vec(),
+                    outbox::encode_entry(&entry),
+                );
+                batch.put(
+                    Cf::OutboxDue,
+                    outbox::due_key(entry.next_attempt_ms, entry.seq),
+                    Vec::new(),
+                );
+                batch.put(
+                    Cf::OutboxByCustomer,
+                    outbox::by_customer_key(&entry.customer_id, entry.seq),
+                    Vec::new(),
+                );
+                new_entries = true;
             }
         }
         if failed {
@@ -57,7 +97,8 @@ impl Router {
                 .set_fatal("an actor stopped while applying a batch");
             if let DispatchKind::Batch { reply, .. }
             | DispatchKind::Duplicate { reply, .. }
-            | DispatchKind::Internal { reply } = a.kind
+            | DispatchKind::Internal { reply }
+            | DispatchKind::Fanout { reply, .. } = a.kind
             {
                 let _ = reply.send(Err(RouterError::Unavailable));
             }
@@ -99,6 +140,19 @@ impl Router {
             DispatchKind::Duplicate { ack, reply } => {
                 ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
             }
+            DispatchKind::Fanout { cursor, reply } => {
+                batch.put(
+                    Cf::Meta,
+                    FANOUT_CURSOR.to_vec(),
+                    cursor.to_be_bytes().to_vec(),
+                );
+                let ack = BatchAck {
+                    duplicate: false,
+                    applied,
+                    rejections,
+                };
+                ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
+            }
             DispatchKind::Internal { reply } => {
                 rejections.sort_by_key(|r| r.0);
                 let ack = BatchAck {
@@ -119,6 +173,16 @@ impl Router {
                 .boxed()
             }
         };
+        if new_entries {
+            let notify = self.outbox_notify.clone();
+            return Some(
+                async move {
+                    wait.await;
+                    notify.notify_one();
+                }
+                .boxed(),
+            );
+        }
         Some(wait)
     }
 

@@ -14,13 +14,19 @@ use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::customer::{CustomerActor, CustomerApplied, CustomerItem, CustomerMsg};
+use super::customer::{
+    CustomerActor, CustomerApplied, CustomerItem, CustomerMsg, CustomerShared, Links,
+};
 use super::product::{Applied, Item, ProductActor, ProductMsg};
 use super::registry::{group, Registry, Replies};
+use crate::delivery::templates::Templates;
+use crate::domain::decide::Offer;
 use crate::domain::product::ProductState;
-use crate::domain::profile::CustomerState;
+use crate::domain::profile::{CustomerEvent, CustomerState};
+use crate::domain::TimerKind;
 use crate::domain::{ProductEvent, Rejection, TriggerConfig};
 use crate::metrics::Metrics;
+use crate::rules_config::DeliveryRules;
 use crate::store::schema::{self, ProducerRecord, TimerKey};
 use crate::store::writer::Writer;
 use crate::store::{Cf, Store, StoreError};
@@ -75,6 +81,28 @@ enum Command {
         items: Vec<IngestItem>,
         reply: Reply<BatchAck>,
     },
+    /// The fan-out of triggers up to `cursor`: offers per customer.
+    Offers {
+        cursor: u64,
+        offers: Vec<(String, Offer)>,
+        reply: Reply<BatchAck>,
+    },
+}
+
+/// A handle that does not keep the router alive (held by the router's own actors).
+#[derive(Clone)]
+pub struct WeakRouter {
+    tx: mpsc::WeakSender<Command>,
+}
+
+impl WeakRouter {
+    /// The product's current state, if the router is still running and knows it.
+    pub async fn get_product(&self, sku: String) -> Option<(ProductState, bool)> {
+        let handle = RouterHandle {
+            tx: self.tx.upgrade()?,
+        };
+        handle.get_product(sku).await.ok().flatten()
+    }
 }
 
 /// Handle to the router task; cheap to clone.
@@ -145,6 +173,25 @@ impl RouterHandle {
         rx.await.map_err(|_| RouterError::Unavailable)?
     }
 
+    /// Hands the fan-out of every trigger up to `cursor` to the customers; the cursor is
+    /// stored with their decisions, so a restart resumes after it.
+    pub async fn offers(
+        &self,
+        cursor: u64,
+        offers: Vec<(String, Offer)>,
+    ) -> Result<BatchAck, RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Offers {
+                cursor,
+                offers,
+                reply,
+            })
+            .await
+            .map_err(|_| RouterError::Unavailable)?;
+        rx.await.map_err(|_| RouterError::Unavailable)?
+    }
+
     /// Applies customer events raised inside the daemon; resolves once durable.
     pub async fn internal(&self, items: Vec<IngestItem>) -> Result<BatchAck, RouterError> {
         let (reply, rx) = oneshot::channel();
@@ -201,6 +248,10 @@ pub(super) enum DispatchKind {
     Internal {
         reply: Reply<BatchAck>,
     },
+    Fanout {
+        cursor: u64,
+        reply: Reply<BatchAck>,
+    },
     Timers {
         timers: Vec<TimerKey>,
         reply: oneshot::Sender<()>,
@@ -220,6 +271,9 @@ pub struct Router {
     pub(super) producers: HashMap<String, ProducerRecord>,
     next_ticket: u64,
     pub(super) next_trigger_id: u64,
+    pub(super) next_outbox_seq: u64,
+    /// Woken when new outbox entries are durable.
+    pub(super) outbox_notify: Arc<tokio::sync::Notify>,
 }
 
 /// What the Router needs besides the store and writer.
@@ -227,6 +281,10 @@ pub struct RouterConfig {
     pub triggers: Arc<TriggerConfig>,
     pub idle_timeout: Duration,
     pub affinity_half_life_ms: i64,
+    pub rules: DeliveryRules,
+    pub templates: Templates,
+    pub links: Links,
+    pub outbox_notify: Arc<tokio::sync::Notify>,
 }
 
 impl Router {
@@ -241,7 +299,17 @@ impl Router {
             Some(k) => schema::decode_trigger_key(&k).map_or(1, |id| id + 1),
             None => 1,
         };
+        let next_outbox_seq = match store.last_key(Cf::Outbox)? {
+            Some(k) => crate::store::outbox::decode_key(&k).map_or(1, |s| s + 1),
+            None => 1,
+        };
         let (tx, rx) = mpsc::channel(1024);
+        let shared = CustomerShared {
+            rules: cfg.rules,
+            templates: cfg.templates,
+            links: cfg.links,
+            router: WeakRouter { tx: tx.downgrade() },
+        };
         let router = Router {
             store,
             writer,
@@ -249,10 +317,12 @@ impl Router {
             affinity_half_life_ms: cfg.affinity_half_life_ms,
             idle_timeout: cfg.idle_timeout,
             products: Registry::new(cfg.triggers),
-            customers: Registry::new(()),
+            customers: Registry::new(Arc::new(shared)),
             producers: HashMap::new(),
             next_ticket: 0,
             next_trigger_id,
+            next_outbox_seq,
+            outbox_notify: cfg.outbox_notify,
         };
         Ok((RouterHandle { tx }, tokio::spawn(router.run(rx))))
     }
@@ -376,8 +446,50 @@ impl Router {
                     }
                 }
             }
+            Command::Offers {
+                cursor,
+                offers,
+                reply,
+            } => {
+                let mut per_customer: HashMap<String, Vec<Offer>> = HashMap::new();
+                for (id, o) in offers {
+                    per_customer.entry(id).or_default().push(o);
+                }
+                let now = crate::clock::now_ms();
+                let customers: Vec<(String, Vec<CustomerItem>)> = per_customer
+                    .into_iter()
+                    .map(|(id, offers)| {
+                        (
+                            id,
+                            vec![CustomerItem {
+                                index: 0,
+                                at_ms: now,
+                                event: CustomerEvent::Offers(offers),
+                            }],
+                        )
+                    })
+                    .collect();
+                let ticket = self.ticket();
+                match self.dispatch(Vec::new(), customers, ticket).await {
+                    Ok((products, customers)) => {
+                        let d = Dispatched {
+                            ticket,
+                            products,
+                            customers,
+                            kind: DispatchKind::Fanout { cursor, reply },
+                        };
+                        dispatched.push_back(wait_replies(d).boxed());
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
             Command::Timers { timers, reply } => {
-                let items = timers.iter().map(|t| {
+                let is_customer = |k: TimerKind| {
+                    matches!(k, TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet)
+                };
+                let product_items = timers.iter().filter(|t| !is_customer(t.kind)).map(|t| {
                     (
                         t.sku.clone(),
                         Item {
@@ -387,8 +499,21 @@ impl Router {
                         },
                     )
                 });
+                let customer_items = timers.iter().filter(|t| is_customer(t.kind)).map(|t| {
+                    (
+                        t.sku.clone(),
+                        CustomerItem {
+                            index: 0,
+                            at_ms: t.due_ms,
+                            event: CustomerEvent::Timer(t.kind),
+                        },
+                    )
+                });
                 let ticket = self.ticket();
-                match self.dispatch(group(items), Vec::new(), ticket).await {
+                match self
+                    .dispatch(group(product_items), group(customer_items), ticket)
+                    .await
+                {
                     Ok((products, customers)) => {
                         let d = Dispatched {
                             ticket,

@@ -22,6 +22,10 @@ pub struct AdminApi {
     pub store: Store,
     pub cfg: Arc<TriggerConfig>,
     pub weights: Arc<InterestWeights>,
+    pub writer: crate::store::writer::Writer,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes the dispatcher (after a retry).
+    pub outbox_notify: Arc<tokio::sync::Notify>,
 }
 
 fn pb_window(w: &Window) -> Option<pb::Window> {
@@ -252,5 +256,26 @@ impl Admin for AdminApi {
         self.customer(req.into_inner().customer_id)
             .await
             .map(Response::new)
+    }
+
+    async fn list_outbox(
+        &self,
+        req: Request<pb::ListOutboxRequest>,
+    ) -> Result<Response<pb::ListOutboxResponse>, Status> {
+        self.outbox(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn retry_outbox(
+        &self,
+        req: Request<pb::RetryOutboxRequest>,
+    ) -> Result<Response<pb::OutboxEntry>, Status> {
+        self.retry(req.into_inner().seq).await.map(Response::new)
+    }
+
+    async fn get_scenario_stats(
+        &self,
+        _req: Request<pb::GetScenarioStatsRequest>,
+    ) -> Result<Response<pb::ScenarioStatsResponse>, Status> {
+        Ok(Response::new(self.scenario_stats()))
     }
 }

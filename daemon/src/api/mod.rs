@@ -3,8 +3,10 @@
 
 pub mod admin;
 mod admin_customer;
+mod admin_outbox;
 pub mod auth;
 pub mod convert;
 pub mod convert_customer;
+pub mod http;
 pub mod ingest;
 pub mod server;

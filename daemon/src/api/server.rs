@@ -17,12 +17,18 @@ use tonic_health::ServingStatus;
 use super::admin::AdminApi;
 use super::auth::BearerAuth;
 use super::ingest::IngestApi;
+use crate::actors::customer::Links;
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::actors::{Router, RouterConfig};
 use crate::config::Config;
+use crate::delivery::templates::Templates;
+use crate::delivery::unsubscribe::{load_or_create_secret, UnsubscribeLinks};
 use crate::metrics::Metrics;
 use crate::store::writer::Writer;
 use crate::store::Store;
+
+/// How long an unsubscribe link in a message stays valid.
+const UNSUBSCRIBE_TTL_MS: i64 = 60 * 86_400_000;
 
 const SERVICES: [&str; 2] = ["stockbell.v1.Ingest", "stockbell.v1.Admin"];
 
@@ -41,19 +47,24 @@ fn notify(state: sd_notify::NotifyState<'_>) {
     }
 }
 
-async fn signal() -> anyhow::Result<&'static str> {
+/// Installs the SIGTERM/SIGINT handlers now (before readiness is announced, so a signal
+/// right after READY is never lost) and returns a future for the first signal.
+fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     })
 }
 
 /// Runs until SIGTERM/SIGINT (or a fatal internal error).
 pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exit> {
     let addr = cfg.listen_addr()?;
+    let signal = signals().context("cannot install signal handlers")?;
     std::fs::create_dir_all(&cfg.storage.path)
         .with_context(|| format!("cannot create storage.path {}", cfg.storage.path.display()))?;
     let path = cfg.storage.path.clone();
@@ -63,19 +74,45 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let metrics = Arc::new(Metrics::default());
     let trig = Arc::new(cfg.trigger_config());
     let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
+    let rules = crate::rules_config::build(&cfg.rules, &cfg.scenarios)?;
+    let templates = Templates::new(cfg.templates.dir.as_deref())
+        .context("cannot load the message templates (templates.dir)")?;
+    let secret = load_or_create_secret(&store, &writer, "")
+        .await
+        .context("cannot load the unsubscribe secret")?;
+    let unsubscribe = UnsubscribeLinks::new(secret, &cfg.templates.public_url, UNSUBSCRIBE_TTL_MS);
+    let links_for_router = unsubscribe.clone();
+    let links: Links = Arc::new(move |customer: &str, channel| {
+        links_for_router.url(customer, Some(channel), crate::clock::now_ms())
+    });
+    let outbox_notify = Arc::new(tokio::sync::Notify::new());
     let router_cfg = RouterConfig {
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
         affinity_half_life_ms: cfg.interest.half_life.ms(),
+        rules: rules.clone(),
+        templates,
+        links,
+        outbox_notify: outbox_notify.clone(),
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone())?;
-    drop(writer);
     let sched_args = SchedulerArgs {
         store: store.clone(),
         router: router.clone(),
         tick: Duration::from_millis(200),
     };
+    let fanout = crate::fanout::Fanout {
+        store: store.clone(),
+        router: router.clone(),
+        rules: Arc::new(rules),
+        weights: cfg.interest_weights(),
+        triggers: trig.clone(),
+        metrics: metrics.clone(),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    };
+    let (fanout_stop, fanout_stop_rx) = watch::channel(false);
+    let fanout_task = tokio::spawn(fanout.run(fanout_stop_rx));
     let (scheduler, scheduler_task) = Actor::spawn(Some("scheduler".into()), Scheduler, sched_args)
         .await
         .context("cannot start the timer scheduler")?;
@@ -110,6 +147,9 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         store: store.clone(),
         cfg: trig,
         weights: Arc::new(cfg.interest_weights()),
+        writer: writer.clone(),
+        metrics: metrics.clone(),
+        outbox_notify: outbox_notify.clone(),
     })
     .max_decoding_message_size(max);
     let ingest_auth = BearerAuth::new("ingest", &cfg.auth.ingest_tokens);
@@ -140,8 +180,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     tracing::info!(addr = %bound, store = %cfg.storage.path.display(), sync = cfg.storage.sync, "stockbelld is ready.");
 
     let exit = tokio::select! {
-        sig = signal() => {
-            tracing::info!(signal = sig.unwrap_or("signal"), "Shutting down: no new batches; finishing those in flight.");
+        sig = signal => {
+            tracing::info!(signal = sig, "Shutting down: no new batches; finishing those in flight.");
             Exit::Clean
         }
         _ = metrics.fatal_notify.notified() => Exit::Fatal(metrics.fatal().unwrap_or_default()),
@@ -170,6 +210,9 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     }
     scheduler.stop(None);
     let _ = scheduler_task.await;
+    let _ = fanout_stop.send(true);
+    let _ = fanout_task.await;
+    drop(writer);
     drop(router);
     router_task.await.context("the router task failed")?;
     tokio::task::spawn_blocking(move || writer_thread.join())

@@ -52,6 +52,10 @@ pub enum CustomerEvent {
     Suppress {
         channel: Channel,
     },
+    /// Triggers offered to this customer by the fan-out (handled by `decide`).
+    Offers(Vec<Offer>),
+    /// A durable customer timer fired (handled by `decide`).
+    Timer(super::TimerKind),
 }
 
 impl CustomerState {
@@ -126,6 +130,7 @@ pub fn apply(
             }
             st.updated_ms = st.updated_ms.max(at);
         }
+        CustomerEvent::Offers(_) | CustomerEvent::Timer(_) => {}
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {

@@ -1,0 +1,144 @@
+//! `Admin.ListOutbox`, `Admin.RetryOutbox` and `Admin.GetScenarioStats`.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use stockbell_proto::v1 as pb;
+use tonic::Status;
+
+use super::admin::AdminApi;
+use crate::delivery::outbox_ops;
+use crate::delivery::{OutboxEntry, OutboxStatus};
+use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::TriggerKind;
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1000;
+
+fn status_name(s: OutboxStatus) -> &'static str {
+    match s {
+        OutboxStatus::Pending => "pending",
+        OutboxStatus::Delivered => "delivered",
+        OutboxStatus::Failed => "failed",
+        OutboxStatus::Cancelled => "cancelled",
+    }
+}
+
+fn parse_status(s: &str) -> Result<Option<OutboxStatus>, Status> {
+    Ok(match s {
+        "" => None,
+        "pending" => Some(OutboxStatus::Pending),
+        "delivered" => Some(OutboxStatus::Delivered),
+        "failed" => Some(OutboxStatus::Failed),
+        "cancelled" => Some(OutboxStatus::Cancelled),
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "status {other:?}: use pending, delivered, failed, cancelled or leave it empty"
+            )))
+        }
+    })
+}
+
+pub fn entry_view(e: &OutboxEntry) -> pb::OutboxEntry {
+    pb::OutboxEntry {
+        seq: e.seq,
+        customer_id: e.customer_id.clone(),
+        channel: e.channel.as_str().into(),
+        address: e.address.clone(),
+        scenario: e.scenario.as_str().into(),
+        status: status_name(e.status).into(),
+        attempts: e.attempts,
+        next_attempt_ms: e.next_attempt_ms,
+        created_ms: e.created_ms,
+        delivered_ms: e.delivered_ms.unwrap_or(0),
+        last_error: e.last_error.clone().unwrap_or_default(),
+        subject: e.rendered.subject.clone(),
+        skus: e.context.items.iter().map(|i| i.sku.clone()).collect(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+impl AdminApi {
+    pub(super) async fn outbox(
+        &self,
+        r: pb::ListOutboxRequest,
+    ) -> Result<pb::ListOutboxResponse, Status> {
+        let status = parse_status(&r.status)?;
+        let limit = match r.limit as usize {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        let store = self.store.clone();
+        let before = (r.before_seq != 0).then_some(r.before_seq);
+        let customer = r.customer_id;
+        let entries = tokio::task::spawn_blocking(
+            move || -> Result<Vec<pb::OutboxEntry>, crate::store::StoreError> {
+                let mut out = Vec::new();
+                let mut before = before;
+                // Filter by customer page by page so the limit counts matching entries.
+                loop {
+                    let page = outbox_ops::list(&store, status, limit, before)?;
+                    out.extend(
+                        page.entries
+                            .iter()
+                            .filter(|e| customer.is_empty() || e.customer_id == customer)
+                            .map(entry_view),
+                    );
+                    match page.next_before {
+                        Some(next) if out.len() < limit && !customer.is_empty() => {
+                            before = Some(next)
+                        }
+                        _ => break,
+                    }
+                }
+                out.truncate(limit);
+                Ok(out)
+            },
+        )
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+        Ok(pb::ListOutboxResponse { entries })
+    }
+
+    pub(super) async fn retry(&self, seq: u64) -> Result<pb::OutboxEntry, Status> {
+        let e = outbox_ops::retry(&self.store, &self.writer, seq, crate::clock::now_ms())
+            .await
+            .map_err(|e| match e {
+                outbox_ops::OutboxError::NotFound(_) => Status::not_found(e.to_string()),
+                outbox_ops::OutboxError::NotRetryable { .. } => {
+                    Status::failed_precondition(e.to_string())
+                }
+                other => Status::internal(other.to_string()),
+            })?;
+        self.outbox_notify.notify_one();
+        Ok(entry_view(&e))
+    }
+
+    pub(super) fn scenario_stats(&self) -> pb::ScenarioStatsResponse {
+        let m = &self.metrics;
+        let scenarios = Scenario::ALL
+            .iter()
+            .map(|&s| {
+                let c = m.scenario(s);
+                pb::ScenarioStats {
+                    scenario: s.as_str().into(),
+                    triggered: m.triggers_of(TriggerKind::from(s)),
+                    audience: c.audience.load(Relaxed),
+                    queued: c.queued.load(Relaxed),
+                    suppressed: SuppressReason::ALL
+                        .iter()
+                        .map(|&r| pb::SuppressionCount {
+                            reason: r.as_str().into(),
+                            count: m.suppressed(s, r),
+                        })
+                        .filter(|c| c.count > 0)
+                        .collect(),
+                }
+            })
+            .collect();
+        pb::ScenarioStatsResponse { scenarios }
+    }
+}

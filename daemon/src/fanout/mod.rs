@@ -1,0 +1,123 @@
+//! Fan-out: follows the trigger log from a durable cursor and hands each trigger's
+//! audience to the customers through the Router, which stores their decisions and the
+//! cursor in one write — so every trigger is fanned out exactly once, across restarts.
+
+pub mod audience;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::actors::persist_keys::FANOUT_CURSOR;
+use crate::actors::RouterHandle;
+use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::interest::InterestWeights;
+use crate::domain::TriggerConfig;
+use crate::metrics::Metrics;
+use crate::rules_config::DeliveryRules;
+use crate::store::schema::{decode_trigger, decode_trigger_key, trigger_key};
+use crate::store::{Cf, Store};
+
+/// Triggers read per round.
+const ROUND: usize = 16;
+
+pub struct Fanout {
+    pub store: Store,
+    pub router: RouterHandle,
+    pub rules: Arc<DeliveryRules>,
+    pub weights: InterestWeights,
+    pub triggers: Arc<TriggerConfig>,
+    pub metrics: Arc<Metrics>,
+    /// Woken when new triggers are durable.
+    pub wake: Arc<Notify>,
+}
+
+impl Fanout {
+    fn cursor(&self) -> u64 {
+        match self.store.get_raw(Cf::Meta, FANOUT_CURSOR) {
+            Ok(Some(b)) => b
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_be_bytes),
+            _ => 0,
+        }
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut cursor = self.cursor();
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            loop {
+                match self.round(cursor).await {
+                    Ok(Some(next)) => cursor = next,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, cursor, "Fan-out paused; retrying shortly.");
+                        break;
+                    }
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Fans out the triggers after `cursor`; returns the new cursor, or None when idle.
+    async fn round(&self, cursor: u64) -> anyhow::Result<Option<u64>> {
+        let store = self.store.clone();
+        let from = trigger_key(cursor.saturating_add(1));
+        let rows = tokio::task::spawn_blocking(move || {
+            store.scan_raw(Cf::Triggers, &from, true, ROUND, |_| true)
+        })
+        .await??;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut offers = Vec::new();
+        let mut last = cursor;
+        let now = crate::clock::now_ms();
+        for (k, v) in rows {
+            let (Some(id), Ok(t)) = (decode_trigger_key(&k), decode_trigger(&v)) else {
+                continue;
+            };
+            last = id;
+            let scenario = Scenario::from(t.kind);
+            if !self.rules.enabled(scenario) {
+                continue;
+            }
+            let Some((product, _)) = self.router.get_product(t.sku.clone()).await? else {
+                continue;
+            };
+            let (store, rules, weights, trig) = (
+                self.store.clone(),
+                self.rules.clone(),
+                self.weights.clone(),
+                self.triggers.clone(),
+            );
+            let found = tokio::task::spawn_blocking(move || {
+                audience::audience(&store, id, &t, &product, &rules, &weights, &trig, now)
+            })
+            .await??;
+            let counters = self.metrics.scenario(scenario);
+            counters.audience.fetch_add(
+                found.offers.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            for (reason, n) in found.left_out {
+                if n > 0 && reason != SuppressReason::BelowThreshold {
+                    self.metrics.add_suppressed(scenario, reason, n);
+                }
+            }
+            offers.extend(found.offers);
+        }
+        self.router.offers(last, offers).await?;
+        Ok(Some(last))
+    }
+}
