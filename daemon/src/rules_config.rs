@@ -107,7 +107,7 @@ pub struct ScenariosConfig {
 impl Default for ScenariosConfig {
     fn default() -> Self {
         ScenariosConfig {
-            back_in_stock: scenario_default(40, 0.5, false),
+            back_in_stock: scenario_default(40, 0.4, false),
             price_drop: scenario_default(30, 0.3, false),
             low_stock: scenario_default(20, 0.4, false),
             new_arrival: scenario_default(10, 1.0, true),

@@ -139,6 +139,17 @@ impl Daemon {
         self.addr
     }
 
+    /// The address of the daemon's HTTP server (unsubscribe page, `/healthz`), from the
+    /// `ready.http` file it writes next to the ready file.
+    pub fn http_addr(&self) -> Result<SocketAddr> {
+        let path = self.dir.path().join("ready.http");
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        text.trim()
+            .parse()
+            .with_context(|| format!("{} holds {text:?}, not an address", path.display()))
+    }
+
     /// The test's temp dir (config, `data/`, `daemon.log`, `ready`).
     pub fn dir(&self) -> &Path {
         self.dir.path()

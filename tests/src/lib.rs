@@ -8,6 +8,7 @@
 //! - [`events`]: event, batch and sequence builders.
 //! - [`check_config`]: `stockbelld check-config FILE`.
 //! - [`client`]: helpers over Publish, GetProduct, ListTriggers and GetProducer.
+//! - [`SmtpServer`]: a real SMTP server (aiosmtpd) that records what it receives.
 //!
 //! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
 //! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod events;
 pub mod options;
 pub mod poll;
+pub mod smtp;
 
 pub use cli::{check_config, CliOutput};
 pub use client::{
@@ -31,5 +33,6 @@ pub use events::{
 };
 pub use options::DaemonOptions;
 pub use poll::poll_until;
+pub use smtp::{Headers, ReceivedMail, SmtpServer};
 /// The generated stockbell.v1 API.
 pub use stockbell_proto::v1 as pb;

@@ -1,6 +1,6 @@
-//! The configuration a test daemon runs with: the harness's base TOML (loopback listener on
-//! an ephemeral port, storage in the test's temp dir, `info` logging) with the caller's
-//! sections and keys merged over it, key by key.
+//! The configuration a test daemon runs with: the harness's base TOML (loopback gRPC and
+//! HTTP listeners on ephemeral ports, storage in the test's temp dir, `info` logging)
+//! with the caller's sections and keys merged over it, key by key.
 
 use std::path::Path;
 
@@ -70,6 +70,14 @@ impl DaemonOptions {
         let mut base = Table::new();
         base.insert(
             "server".into(),
+            Value::Table(Table::from_iter([(
+                "listen".to_owned(),
+                Value::from("127.0.0.1:0"),
+            )])),
+        );
+        // The HTTP server (unsubscribe page) too: parallel daemons must not share 8080.
+        base.insert(
+            "http".into(),
             Value::Table(Table::from_iter([(
                 "listen".to_owned(),
                 Value::from("127.0.0.1:0"),

@@ -140,7 +140,17 @@ impl Router {
             DispatchKind::Duplicate { ack, reply } => {
                 ack_when_durable(self.writer.submit(batch, a.ticket), ack, reply)
             }
-            DispatchKind::Fanout { cursor, reply } => {
+            DispatchKind::Fanout {
+                cursor,
+                meta,
+                reply,
+            } => {
+                for (key, value) in meta {
+                    match value {
+                        Some(v) => batch.put(Cf::Meta, key, v),
+                        None => batch.delete(Cf::Meta, key),
+                    }
+                }
                 batch.put(
                     Cf::Meta,
                     FANOUT_CURSOR.to_vec(),

@@ -85,9 +85,13 @@ enum Command {
     Offers {
         cursor: u64,
         offers: Vec<(String, Offer)>,
+        meta: MetaOps,
         reply: Reply<BatchAck>,
     },
 }
+
+/// `meta` puts (Some) and deletes (None) written with a fan-out.
+pub type MetaOps = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// A handle that does not keep the router alive (held by the router's own actors).
 #[derive(Clone)]
@@ -179,12 +183,14 @@ impl RouterHandle {
         &self,
         cursor: u64,
         offers: Vec<(String, Offer)>,
+        meta: MetaOps,
     ) -> Result<BatchAck, RouterError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Offers {
                 cursor,
                 offers,
+                meta,
                 reply,
             })
             .await
@@ -250,6 +256,7 @@ pub(super) enum DispatchKind {
     },
     Fanout {
         cursor: u64,
+        meta: MetaOps,
         reply: Reply<BatchAck>,
     },
     Timers {
@@ -449,6 +456,7 @@ impl Router {
             Command::Offers {
                 cursor,
                 offers,
+                meta,
                 reply,
             } => {
                 let mut per_customer: HashMap<String, Vec<Offer>> = HashMap::new();
@@ -476,7 +484,11 @@ impl Router {
                             ticket,
                             products,
                             customers,
-                            kind: DispatchKind::Fanout { cursor, reply },
+                            kind: DispatchKind::Fanout {
+                                cursor,
+                                meta,
+                                reply,
+                            },
                         };
                         dispatched.push_back(wait_replies(d).boxed());
                     }

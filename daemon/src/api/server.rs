@@ -16,19 +16,18 @@ use tonic_health::ServingStatus;
 
 use super::admin::AdminApi;
 use super::auth::BearerAuth;
+use super::http::{HttpServer, HttpState};
 use super::ingest::IngestApi;
 use crate::actors::customer::Links;
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::actors::{Router, RouterConfig};
 use crate::config::Config;
+use crate::delivery::dispatcher::{Dispatcher, DispatcherArgs};
 use crate::delivery::templates::Templates;
 use crate::delivery::unsubscribe::{load_or_create_secret, UnsubscribeLinks};
 use crate::metrics::Metrics;
 use crate::store::writer::Writer;
 use crate::store::Store;
-
-/// How long an unsubscribe link in a message stays valid.
-const UNSUBSCRIBE_TTL_MS: i64 = 60 * 86_400_000;
 
 const SERVICES: [&str; 2] = ["stockbell.v1.Ingest", "stockbell.v1.Admin"];
 
@@ -77,10 +76,14 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let rules = crate::rules_config::build(&cfg.rules, &cfg.scenarios)?;
     let templates = Templates::new(cfg.templates.dir.as_deref())
         .context("cannot load the message templates (templates.dir)")?;
-    let secret = load_or_create_secret(&store, &writer, "")
+    let secret = load_or_create_secret(&store, &writer, &cfg.delivery.unsubscribe_secret)
         .await
         .context("cannot load the unsubscribe secret")?;
-    let unsubscribe = UnsubscribeLinks::new(secret, &cfg.templates.public_url, UNSUBSCRIBE_TTL_MS);
+    let unsubscribe = UnsubscribeLinks::new(
+        secret,
+        &cfg.templates.public_url,
+        cfg.delivery.unsubscribe_ttl.ms(),
+    );
     let links_for_router = unsubscribe.clone();
     let links: Links = Arc::new(move |customer: &str, channel| {
         links_for_router.url(customer, Some(channel), crate::clock::now_ms())
@@ -122,6 +125,12 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         .await
         .with_context(|| format!("cannot listen on {addr} (server.listen)"))?;
     let bound = listener.local_addr()?;
+    let http_addr = cfg.http.listen_addr()?;
+    let http_listener = TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {http_addr} (http.listen)"))?;
+    let channels =
+        crate::delivery_config::channels(&cfg).context("cannot set up the delivery channels")?;
 
     let (health, health_svc) = tonic_health::server::health_reporter();
     for s in SERVICES {
@@ -169,15 +178,37 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             let _ = stop_rx.wait_for(|s| *s).await;
         });
     let mut server = tokio::spawn(server);
+    let dispatcher = Dispatcher::start(DispatcherArgs {
+        store: store.clone(),
+        writer: writer.clone(),
+        router: router.clone(),
+        channels,
+        config: cfg.delivery.dispatcher(),
+        wake: outbox_notify.clone(),
+        shutdown: shutdown_rx.clone(),
+    });
+    let http_state = HttpState {
+        store: store.clone(),
+        writer: writer.clone(),
+        router: router.clone(),
+        links: unsubscribe.clone(),
+    };
+    let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
 
     if let Some(path) = &ready_file {
+        // The HTTP address first: once the ready file exists, both are there.
+        let http_file = path.with_extension("http");
+        let tmp = path.with_extension("http.tmp");
+        std::fs::write(&tmp, format!("{}\n", http.addr()))
+            .and_then(|()| std::fs::rename(&tmp, &http_file))
+            .with_context(|| format!("cannot write {}", http_file.display()))?;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, format!("{bound}\n"))
             .and_then(|()| std::fs::rename(&tmp, path))
             .with_context(|| format!("cannot write the ready file {}", path.display()))?;
     }
     notify(sd_notify::NotifyState::Ready);
-    tracing::info!(addr = %bound, store = %cfg.storage.path.display(), sync = cfg.storage.sync, "stockbelld is ready.");
+    tracing::info!(addr = %bound, http = %http.addr(), store = %cfg.storage.path.display(), sync = cfg.storage.sync, "stockbelld is ready.");
 
     let exit = tokio::select! {
         sig = signal => {
@@ -208,6 +239,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         tracing::warn!(grace = ?cfg.server.shutdown_grace.0, "Connections still open after the shutdown grace; closing them.");
         server.abort();
     }
+    http.join(cfg.server.shutdown_grace.0).await;
+    dispatcher.join(cfg.server.shutdown_grace.0).await;
     scheduler.stop(None);
     let _ = scheduler_task.await;
     let _ = fanout_stop.send(true);

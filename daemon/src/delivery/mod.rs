@@ -2,13 +2,16 @@
 //! (email over SMTP or to `.eml` files, LINE Messaging API push, signed JSON webhook).
 
 pub mod backoff;
+pub mod dispatcher;
 pub mod email;
 pub mod error;
 pub mod http;
 pub mod line;
+pub mod outbox_ops;
 pub mod templates;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
+pub mod unsubscribe;
 pub mod webhook;
 
 pub use error::{ChannelConfigError, SendError};

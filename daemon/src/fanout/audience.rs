@@ -20,6 +20,7 @@ const PAGE: usize = 4096;
 /// The offers of one trigger and the customers left out before the per-customer rules.
 #[derive(Debug, Default)]
 pub struct Audience {
+    /// Best interest first, then the oldest interest (first signal) first.
     pub offers: Vec<(String, Offer)>,
     pub left_out: Vec<(SuppressReason, u64)>,
 }
@@ -62,23 +63,30 @@ fn scan_prefix(
     }
 }
 
+/// The settings an audience depends on.
+pub struct Policy<'a> {
+    pub rules: &'a DeliveryRules,
+    pub weights: &'a InterestWeights,
+    pub triggers: &'a TriggerConfig,
+}
+
 /// Computes the audience of trigger `id` for product `p` at `now`.
 pub fn audience(
     store: &Store,
     id: u64,
     t: &FiredTrigger,
     p: &ProductState,
-    rules: &DeliveryRules,
-    w: &InterestWeights,
-    trig: &TriggerConfig,
+    policy: &Policy<'_>,
     now: Millis,
 ) -> Result<Audience, StoreError> {
+    let (rules, w, trig) = (policy.rules, policy.weights, policy.triggers);
     let scenario = Scenario::from(t.kind);
     let threshold = rules.threshold(scenario);
     let mut out = Audience::default();
     let mut below = 0u64;
     let mut purchased = 0u64;
-    let offer = |customer: &str, s: f64, old: Option<i64>| {
+    let mut ranked: Vec<(String, Offer, Millis)> = Vec::new();
+    let offer = |customer: &str, s: f64, old: Option<i64>, since: Millis| {
         let candidate = Candidate {
             trigger_id: id,
             scenario,
@@ -92,6 +100,7 @@ pub fn audience(
                 candidate,
                 item: item(p, scenario, old),
             },
+            since,
         )
     };
     if scenario == Scenario::NewArrival {
@@ -111,7 +120,7 @@ pub fn audience(
         }
         for (customer, a) in best {
             if a >= threshold {
-                out.offers.push(offer(&customer, a, None));
+                ranked.push(offer(&customer, a, None, 0));
             } else {
                 below += 1;
             }
@@ -135,9 +144,9 @@ pub fn audience(
                     below += 1;
                     return Ok(());
                 }
-                out.offers.push(offer(customer, s, Some(seen)));
+                ranked.push(offer(customer, s, Some(seen), e.first_ms));
             } else {
-                out.offers.push(offer(customer, s, None));
+                ranked.push(offer(customer, s, None, e.first_ms));
             }
             Ok(())
         })?;
@@ -146,13 +155,14 @@ pub fn audience(
         (SuppressReason::BelowThreshold, below),
         (SuppressReason::Purchased, purchased),
     ];
-    // Best interest first, then the oldest trigger time (all equal here) — what batch
-    // release and operators see.
-    out.offers.sort_by(|a, b| {
+    // Best interest first, then the oldest interest: the order batches are released in.
+    ranked.sort_by(|a, b| {
         b.1.candidate
             .score
             .total_cmp(&a.1.candidate.score)
+            .then(a.2.cmp(&b.2))
             .then_with(|| a.0.cmp(&b.0))
     });
+    out.offers = ranked.into_iter().map(|(c, o, _)| (c, o)).collect();
     Ok(out)
 }

@@ -3,6 +3,7 @@
 //! cursor in one write — so every trigger is fanned out exactly once, across restarts.
 
 pub mod audience;
+pub mod release;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,9 @@ impl Fanout {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
+            if let Err(e) = self.release_due(cursor).await {
+                tracing::warn!(error = %e, "Batch release paused; retrying shortly.");
+            }
             loop {
                 match self.round(cursor).await {
                     Ok(Some(next)) => cursor = next,
@@ -81,6 +85,7 @@ impl Fanout {
             return Ok(None);
         }
         let mut offers = Vec::new();
+        let mut meta = Vec::new();
         let mut last = cursor;
         let now = crate::clock::now_ms();
         for (k, v) in rows {
@@ -95,6 +100,7 @@ impl Fanout {
             let Some((product, _)) = self.router.get_product(t.sku.clone()).await? else {
                 continue;
             };
+            let (sku, product_stock) = (product.sku.clone(), product.stock);
             let (store, rules, weights, trig) = (
                 self.store.clone(),
                 self.rules.clone(),
@@ -102,7 +108,12 @@ impl Fanout {
                 self.triggers.clone(),
             );
             let found = tokio::task::spawn_blocking(move || {
-                audience::audience(&store, id, &t, &product, &rules, &weights, &trig, now)
+                let policy = audience::Policy {
+                    rules: &rules,
+                    weights: &weights,
+                    triggers: &trig,
+                };
+                audience::audience(&store, id, &t, &product, &policy, now)
             })
             .await??;
             let counters = self.metrics.scenario(scenario);
@@ -115,9 +126,72 @@ impl Fanout {
                     self.metrics.add_suppressed(scenario, reason, n);
                 }
             }
-            offers.extend(found.offers);
+            let (per_unit, interval_ms) = self.rules.batching(scenario);
+            if scenario == Scenario::BackInStock && per_unit > 0 {
+                let (now_batch, rest) =
+                    release::take(found.offers, release::batch_size(per_unit, product_stock));
+                offers.extend(now_batch);
+                if !rest.is_empty() {
+                    let r = release::Release {
+                        sku: sku.clone(),
+                        offers: rest,
+                        due_ms: now + interval_ms,
+                        per_unit,
+                        interval_ms,
+                    };
+                    meta.push((release::key(id), Some(release::encode(&r))));
+                }
+            } else {
+                offers.extend(found.offers);
+            }
         }
-        self.router.offers(last, offers).await?;
+        self.router.offers(last, offers, meta).await?;
         Ok(Some(last))
+    }
+
+    /// Releases the next batch of every waiting back-in-stock audience that is due.
+    async fn release_due(&self, cursor: u64) -> anyhow::Result<()> {
+        let store = self.store.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            store.scan_raw(Cf::Meta, release::PREFIX, true, 1000, |k| {
+                k.starts_with(release::PREFIX)
+            })
+        })
+        .await??;
+        let now = crate::clock::now_ms();
+        for (k, v) in rows {
+            let mut r = release::decode(&v)?;
+            if r.due_ms > now {
+                continue;
+            }
+            let product = self
+                .router
+                .get_product(r.sku.clone())
+                .await?
+                .map(|(p, _)| p);
+            let mut offers = Vec::new();
+            let value = match product
+                .filter(|p| release::still_in_stock(p, now, self.triggers.min_restock_qty))
+            {
+                None => {
+                    tracing::info!(sku = %r.sku, waiting = r.offers.len(), "Sold out again: the rest of the back-in-stock audience is not notified.");
+                    None
+                }
+                Some(p) => {
+                    let (next, rest) = release::take(
+                        std::mem::take(&mut r.offers),
+                        release::batch_size(r.per_unit, p.stock),
+                    );
+                    offers = next;
+                    r.offers = rest;
+                    r.due_ms = now + r.interval_ms;
+                    (!r.offers.is_empty()).then(|| release::encode(&r))
+                }
+            };
+            self.router
+                .offers(cursor, offers, vec![(k.to_vec(), value)])
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,330 @@
+//! The small public HTTP/1 server: `GET /healthz`, and the one-click unsubscribe page
+//! (`GET /unsubscribe?token=T` shows a confirmation form, `POST` — RFC 8058 one-click or
+//! that form — unsubscribes and cancels the customer's queued marketing).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Bytes};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+pub use crate::delivery::unsubscribe::{
+    sign_token, unsubscribe_url, verify_token, TokenError, UnsubscribeLinks,
+};
+
+use crate::actors::customer::CustomerItem;
+use crate::actors::{IngestItem, RouterHandle};
+use crate::clock::now_ms;
+use crate::delivery::outbox_ops;
+use crate::domain::customer::Channel;
+use crate::domain::profile::CustomerEvent;
+use crate::store::writer::Writer;
+use crate::store::Store;
+
+/// A POST body is only read to keep the connection usable; a larger one is refused.
+const MAX_BODY: usize = 8 * 1024;
+const MAX_CONNECTIONS: usize = 256;
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers use.
+#[derive(Clone)]
+pub struct HttpState {
+    pub store: Store,
+    pub writer: Writer,
+    pub router: RouterHandle,
+    pub links: UnsubscribeLinks,
+}
+
+/// The running server.
+pub struct HttpServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Serves on `listener` (bound by the caller, so a taken port fails early) until
+    /// `shutdown` turns true.
+    pub fn start(
+        listener: TcpListener,
+        state: HttpState,
+        shutdown: watch::Receiver<bool>,
+    ) -> std::io::Result<HttpServer> {
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(serve(listener, Arc::new(state), shutdown));
+        Ok(HttpServer { addr, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// After shutdown was signalled: waits up to `grace` for open requests, then closes.
+    pub async fn join(mut self, grace: Duration) {
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            self.task.abort();
+            let _ = self.task.await;
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut conns = JoinSet::new();
+    loop {
+        let slot_and_stream = async {
+            let permit = slots.clone().acquire_owned().await;
+            (permit, listener.accept().await)
+        };
+        let (permit, stream) = tokio::select! {
+            _ = async { drop(shutdown.wait_for(|s| *s).await) } => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            (permit, accepted) = slot_and_stream => match (permit, accepted) {
+                (Ok(permit), Ok((stream, _))) => (permit, stream),
+                (Err(_), _) => break,
+                (_, Err(e)) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "HTTP accept failed.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        let mut stop = shutdown.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = async { drop(stop.wait_for(|s| *s).await) } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
+
+/// Routes one request.
+pub async fn handle<B>(state: &HttpState, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let path = req.uri().path().to_string();
+    let token = req.uri().query().and_then(query_token);
+    match (path.as_str(), req.method()) {
+        ("/healthz", &Method::GET | &Method::HEAD) => text(StatusCode::OK, "ok\n"),
+        ("/unsubscribe", &Method::GET | &Method::HEAD) => confirm_page(state, token.as_deref()),
+        ("/unsubscribe", &Method::POST) => {
+            let body = Limited::new(req.into_body(), MAX_BODY).collect();
+            match tokio::time::timeout(READ_TIMEOUT, body).await {
+                Ok(Ok(_)) => unsubscribe(state, token.as_deref()).await,
+                Ok(Err(_)) => text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+                Err(_) => text(StatusCode::REQUEST_TIMEOUT, "request body too slow\n"),
+            }
+        }
+        ("/healthz", _) => not_allowed("GET, HEAD"),
+        ("/unsubscribe", _) => not_allowed("GET, HEAD, POST"),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// The `token` query parameter, percent-decoded.
+fn query_token(query: &str) -> Option<String> {
+    let raw = query.split('&').find_map(|p| p.strip_prefix("token="))?;
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |j: usize| {
+            bytes
+                .get(j)
+                .and_then(|b| char::from(*b).to_digit(16))
+                .and_then(|d| u8::try_from(d).ok())
+        };
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn verify(state: &HttpState, token: Option<&str>) -> Result<(String, Option<Channel>), TokenError> {
+    state
+        .links
+        .verify(token.ok_or(TokenError::Malformed)?, now_ms())
+}
+
+fn confirm_page(state: &HttpState, token: Option<&str>) -> Response<Full<Bytes>> {
+    match verify(state, token) {
+        Err(e) => bad_token(&e),
+        Ok((_, channel)) => {
+            let (ja, en) = channel_words(channel);
+            // No action attribute: the form posts back to this URL, token included, so
+            // it works behind a proxy that serves the daemon under a path prefix.
+            let body = format!(
+                "<p>{ja}のお知らせの配信を停止します。</p>\
+                 <p>Stop {en} notifications from this shop.</p>\
+                 <form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+                 <button type=\"submit\">配信を停止する / Unsubscribe</button></form>"
+            );
+            html(StatusCode::OK, "配信停止 / Unsubscribe", &body)
+        }
+    }
+}
+
+async fn unsubscribe(state: &HttpState, token: Option<&str>) -> Response<Full<Bytes>> {
+    let (customer_id, channel) = match verify(state, token) {
+        Ok(v) => v,
+        Err(e) => return bad_token(&e),
+    };
+    let item = IngestItem::Customer {
+        id: customer_id.clone(),
+        item: CustomerItem {
+            index: 0,
+            at_ms: now_ms(),
+            event: CustomerEvent::Unsubscribe { channel },
+        },
+    };
+    match state.router.internal(vec![item]).await {
+        // Rejected = the customer no longer exists: nothing left to send them.
+        Ok(ack) if !ack.rejections.is_empty() => {
+            tracing::info!(customer_id, rejections = ?ack.rejections, "One-click unsubscribe for an unknown customer.");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(customer_id, error = %e, "One-click unsubscribe could not be applied.");
+            return unavailable();
+        }
+    }
+    match outbox_ops::cancel_marketing(&state.store, &state.writer, &customer_id, channel).await {
+        Ok(n) => {
+            tracing::info!(
+                customer_id,
+                channel = channel.map_or("all", Channel::as_str),
+                cancelled = n,
+                "Customer unsubscribed one-click."
+            );
+        }
+        Err(e) => {
+            tracing::error!(customer_id, error = %e, "Unsubscribed, but queued marketing could not be cancelled.");
+            return unavailable();
+        }
+    }
+    let (ja, en) = channel_words(channel);
+    let body = format!(
+        "<p>{ja}のお知らせの配信を停止しました。</p><p>You will no longer receive {en} notifications.</p>"
+    );
+    html(StatusCode::OK, "配信を停止しました / Unsubscribed", &body)
+}
+
+fn channel_words(channel: Option<Channel>) -> (&'static str, &'static str) {
+    match channel {
+        Some(Channel::Email) => ("メール", "email"),
+        Some(Channel::Line) => ("LINE", "LINE"),
+        Some(Channel::Webhook) => ("Webhook", "webhook"),
+        None => ("すべて", "any"),
+    }
+}
+
+fn bad_token(e: &TokenError) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<p>このリンクは使用できません。</p><p>{}</p>",
+        escape(&e.to_string())
+    );
+    html(
+        StatusCode::BAD_REQUEST,
+        "無効なリンク / Invalid link",
+        &body,
+    )
+}
+
+fn unavailable() -> Response<Full<Bytes>> {
+    let body = "<p>ただいま処理できません。しばらくしてからもう一度お試しください。</p>\
+                <p>We cannot process this right now; please try again in a few minutes.</p>";
+    html(StatusCode::SERVICE_UNAVAILABLE, "Try again later", body)
+}
+
+fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    respond(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(body.as_bytes()),
+    )
+}
+
+fn html(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {
+    let page = format!(
+        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:34rem;\
+         margin:3rem auto;padding:0 1rem;line-height:1.6}}button{{font-size:1rem;\
+         padding:.5rem 1.2rem}}</style></head><body><h1>{title}</h1>{body}</body></html>\n"
+    );
+    respond(status, "text/html; charset=utf-8", Bytes::from(page))
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The token is in the URL: never send it on as a Referer.
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ),
+    );
+    resp
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

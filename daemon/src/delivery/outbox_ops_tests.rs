@@ -1,0 +1,280 @@
+//! Outbox operations against a real store: due scans, results, cancel, list, retry.
+
+use super::*;
+use crate::delivery::test_support::sample_entry;
+use crate::store::test_db::TestDb;
+
+const POLICY: RetryPolicy = RetryPolicy {
+    base_ms: 1_000,
+    max_ms: 60_000,
+    max_attempts: 3,
+};
+
+struct Fixture {
+    db: TestDb,
+    writer: Writer,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let db = TestDb::new();
+        let (writer, thread) = Writer::start(db.store.clone(), false);
+        Fixture { db, writer, thread }
+    }
+
+    /// Closes the database before the process exits (RocksDB aborts otherwise).
+    async fn close(self) {
+        drop(self.writer);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("join")
+            .expect("writer thread");
+        drop(self.db);
+    }
+
+    async fn insert(&self, e: &OutboxEntry) {
+        self.writer.write(create_batch(e), 0).await.expect("write");
+    }
+
+    fn entry(&self, seq: u64) -> OutboxEntry {
+        load(&self.db.store, seq).expect("read").expect("exists")
+    }
+
+    fn due_keys(&self) -> Vec<(Millis, u64)> {
+        self.db
+            .store
+            .scan_raw(Cf::OutboxDue, &[], true, usize::MAX, |_| true)
+            .expect("scan")
+            .iter()
+            .filter_map(|(k, _)| outbox::decode_due_key(k))
+            .collect()
+    }
+}
+
+fn entry(seq: u64, channel: Channel, marketing: bool, next: Millis) -> OutboxEntry {
+    let mut e = sample_entry(seq, channel, marketing);
+    e.next_attempt_ms = next;
+    e
+}
+
+#[tokio::test]
+async fn due_returns_pending_entries_up_to_now_in_time_order() {
+    let f = Fixture::new();
+    f.insert(&entry(1, Channel::Email, true, 300)).await;
+    f.insert(&entry(2, Channel::Email, true, 100)).await;
+    f.insert(&entry(3, Channel::Email, true, 500)).await;
+    let seqs = |v: Vec<OutboxEntry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(due(&f.db.store, 300, 10).expect("due")), [2, 1]);
+    assert_eq!(seqs(due(&f.db.store, 1_000, 1).expect("due")), [2]);
+    let scan = scan_due(&f.db.store, 1_000, 2, |s| s != 2).expect("scan");
+    assert_eq!(seqs(scan.entries), [1, 3]);
+    // An index key whose entry is not Pending any more is reported, not returned.
+    let mut done = entry(4, Channel::Email, true, 50);
+    done.status = OutboxStatus::Delivered;
+    f.insert(&done).await;
+    let mut b = Batch::default();
+    b.put(Cf::OutboxDue, outbox::due_key(50, 4), Vec::new());
+    f.writer.write(b, 0).await.expect("write");
+    let scan = scan_due(&f.db.store, 1_000, 10, |_| true).expect("scan");
+    assert_eq!(seqs(scan.entries), [2, 1, 3]);
+    assert_eq!(scan.stale, vec![outbox::due_key(50, 4)]);
+    remove_stale(&f.writer, scan.stale).await.expect("remove");
+    assert_eq!(f.due_keys(), [(100, 2), (300, 1), (500, 3)]);
+    f.close().await;
+}
+
+#[test]
+fn results_move_the_entry_along() {
+    let e = entry(7, Channel::Email, false, 100);
+    let (d, b) = record_result(&e, &Ok(()), 150, &POLICY);
+    assert_eq!(
+        (d.status, d.delivered_ms),
+        (OutboxStatus::Delivered, Some(150))
+    );
+    assert!(b.ops.contains(&crate::store::writer::Op::Delete {
+        cf: Cf::OutboxDue,
+        key: outbox::due_key(100, 7)
+    }));
+
+    let (t, b) = record_result(&e, &Err(SendError::Transient("421".into())), 150, &POLICY);
+    assert_eq!((t.status, t.attempts), (OutboxStatus::Pending, 1));
+    assert_eq!(t.next_attempt_ms, 150 + POLICY.base_ms);
+    assert_eq!(t.last_error.as_deref(), Some("421"));
+    assert!(b.ops.contains(&crate::store::writer::Op::Put {
+        cf: Cf::OutboxDue,
+        key: outbox::due_key(t.next_attempt_ms, 7),
+        value: Vec::new()
+    }));
+
+    let (t2, _) = record_result(&t, &Err(SendError::Transient("421".into())), 2_000, &POLICY);
+    assert_eq!(t2.status, OutboxStatus::Pending);
+    assert!(t2.next_attempt_ms > 2_000 && t2.next_attempt_ms <= 2_000 + 2 * POLICY.base_ms);
+    let (t3, b) = record_result(
+        &t2,
+        &Err(SendError::Transient("421".into())),
+        9_000,
+        &POLICY,
+    );
+    assert_eq!((t3.status, t3.attempts), (OutboxStatus::Failed, 3));
+    assert!(!b.ops.iter().any(|op| matches!(
+        op,
+        crate::store::writer::Op::Put {
+            cf: Cf::OutboxDue,
+            ..
+        }
+    )));
+
+    let (p, _) = record_result(&e, &Err(SendError::Permanent("550".into())), 150, &POLICY);
+    assert_eq!((p.status, p.attempts), (OutboxStatus::Failed, 1));
+}
+
+#[tokio::test]
+async fn commit_result_respects_a_cancellation_in_flight() {
+    let f = Fixture::new();
+    f.insert(&entry(1, Channel::Email, true, 0)).await;
+    f.insert(&entry(2, Channel::Email, true, 0)).await;
+    assert_eq!(
+        cancel_marketing(&f.db.store, &f.writer, "cust-42", None)
+            .await
+            .expect("cancel"),
+        2
+    );
+    let failed = Err(SendError::Transient("timeout".into()));
+    let r = commit_result(&f.db.store, &f.writer, 1, &failed, 10, &POLICY).await;
+    assert!(r.expect("commit").is_none());
+    assert_eq!(f.entry(1).status, OutboxStatus::Cancelled);
+    assert!(f.due_keys().is_empty(), "a failure must not reschedule it");
+    // It went out anyway: that is recorded.
+    let r = commit_result(&f.db.store, &f.writer, 2, &Ok(()), 10, &POLICY).await;
+    assert_eq!(
+        r.expect("commit").map(|e| e.status),
+        Some(OutboxStatus::Delivered)
+    );
+    f.close().await;
+}
+
+#[tokio::test]
+async fn cancel_marketing_touches_only_pending_marketing_of_that_customer() {
+    let f = Fixture::new();
+    f.insert(&entry(1, Channel::Email, true, 0)).await;
+    f.insert(&entry(2, Channel::Email, false, 0)).await;
+    f.insert(&entry(3, Channel::Line, true, 0)).await;
+    let mut other = entry(4, Channel::Email, true, 0);
+    other.customer_id = "cust-420".into();
+    f.insert(&other).await;
+    let mut delivered = entry(5, Channel::Email, true, 0);
+    delivered.status = OutboxStatus::Delivered;
+    f.insert(&delivered).await;
+
+    let n = cancel_marketing(&f.db.store, &f.writer, "cust-42", Some(Channel::Email))
+        .await
+        .expect("cancel");
+    assert_eq!(n, 1);
+    let status = |s| f.entry(s).status;
+    assert_eq!(status(1), OutboxStatus::Cancelled);
+    for s in [2, 3, 4] {
+        assert_eq!(status(s), OutboxStatus::Pending, "seq {s}");
+    }
+    assert_eq!(status(5), OutboxStatus::Delivered);
+    assert_eq!(f.due_keys(), [(0, 2), (0, 3), (0, 4)]);
+    let n = cancel_marketing(&f.db.store, &f.writer, "cust-42", None)
+        .await
+        .expect("cancel");
+    assert_eq!((n, status(3)), (1, OutboxStatus::Cancelled));
+    f.close().await;
+}
+
+#[tokio::test]
+async fn list_pages_newest_first_with_a_filter() {
+    let f = Fixture::new();
+    for seq in 1..=600u64 {
+        let mut e = entry(seq, Channel::Webhook, false, 0);
+        if seq % 3 == 0 {
+            e.status = OutboxStatus::Failed;
+        }
+        f.insert(&e).await;
+    }
+    let page = list(&f.db.store, None, 5, None).expect("list");
+    let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        (seqs, page.next_before),
+        (vec![600, 599, 598, 597, 596], Some(596))
+    );
+
+    let mut all_failed = Vec::new();
+    let mut before = None;
+    loop {
+        let page = list(&f.db.store, Some(OutboxStatus::Failed), 70, before).expect("list");
+        all_failed.extend(page.entries.iter().map(|e| e.seq));
+        match page.next_before {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    let expected: Vec<u64> = (1..=600).rev().filter(|s| s % 3 == 0).collect();
+    assert_eq!(all_failed, expected);
+    assert!(list(&f.db.store, None, 5, Some(1))
+        .expect("list")
+        .entries
+        .is_empty());
+    f.close().await;
+}
+
+#[tokio::test]
+async fn retry_makes_failed_entries_due_now() {
+    let f = Fixture::new();
+    let mut e = entry(9, Channel::Email, false, 100);
+    e.status = OutboxStatus::Failed;
+    e.attempts = 5;
+    f.insert(&e).await;
+    let r = retry(&f.db.store, &f.writer, 9, 777).await.expect("retry");
+    assert_eq!(
+        (r.status, r.attempts, r.next_attempt_ms),
+        (OutboxStatus::Pending, 0, 777)
+    );
+    assert_eq!(f.due_keys(), [(777, 9)]);
+    // A Pending entry moves to now, leaving no old key behind.
+    retry(&f.db.store, &f.writer, 9, 800).await.expect("retry");
+    assert_eq!(f.due_keys(), [(800, 9)]);
+    assert!(matches!(
+        retry(&f.db.store, &f.writer, 10, 0).await,
+        Err(OutboxError::NotFound(10))
+    ));
+    let mut d = entry(11, Channel::Email, false, 0);
+    d.status = OutboxStatus::Delivered;
+    f.insert(&d).await;
+    let err = retry(&f.db.store, &f.writer, 11, 0)
+        .await
+        .expect_err("delivered");
+    assert!(err.to_string().contains("Delivered"), "{err}");
+    f.close().await;
+}
+
+#[tokio::test]
+async fn list_customer_uses_the_index() {
+    let f = Fixture::new();
+    for seq in 1..=300u64 {
+        let mut e = entry(seq, Channel::Email, false, 0);
+        if seq % 2 == 0 {
+            e.customer_id = "cust-7".into();
+        }
+        f.insert(&e).await;
+    }
+    let mut got = Vec::new();
+    let mut before = None;
+    loop {
+        let page = list_customer(&f.db.store, "cust-7", None, 40, before).expect("list");
+        got.extend(page.entries.iter().map(|e| e.seq));
+        match page.next_before {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    let expected: Vec<u64> = (1..=300).rev().filter(|s| s % 2 == 0).collect();
+    assert_eq!(got, expected);
+    let none = list_customer(&f.db.store, "cust-7", Some(OutboxStatus::Failed), 10, None);
+    assert!(none.expect("list").entries.is_empty());
+    f.close().await;
+}

@@ -1,0 +1,338 @@
+//! The `[delivery]`, `[http]`, `[email]`, `[line]` and `[webhook]` config sections: the
+//! dispatcher's pacing and retries, the public HTTP server, and the channels' settings,
+//! with checks that name the offending key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{Config, ConfigError, Dur};
+use crate::delivery::dispatcher::{Channels, DispatcherConfig};
+use crate::delivery::email::{EmailConfig, EmailSender, SmtpConfig};
+use crate::delivery::line::{LineConfig, LineSender};
+use crate::delivery::outbox_ops::RetryPolicy;
+use crate::delivery::webhook::{WebhookConfig, WebhookSender};
+use crate::delivery::ChannelConfigError;
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+fn channel_error(e: ChannelConfigError) -> ConfigError {
+    invalid(e.key, e.message)
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Signs unsubscribe links; empty = generated once and kept in the database.
+    pub unsubscribe_secret: String,
+    /// How long an unsubscribe link in a message stays valid.
+    pub unsubscribe_ttl: Dur,
+    pub poll_interval: Dur,
+    pub batch_size: usize,
+    pub retry_base: Dur,
+    pub retry_max: Dur,
+    pub max_attempts: u32,
+    pub email_concurrency: usize,
+    pub line_concurrency: usize,
+    pub webhook_concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            unsubscribe_secret: String::new(),
+            unsubscribe_ttl: Dur(Duration::from_secs(60 * 86_400)),
+            poll_interval: Dur(Duration::from_millis(100)),
+            batch_size: 256,
+            retry_base: Dur(Duration::from_secs(30)),
+            retry_max: Dur(Duration::from_secs(3_600)),
+            max_attempts: 8,
+            email_concurrency: 8,
+            line_concurrency: 8,
+            webhook_concurrency: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// The unsubscribe page and `/healthz`. Loopback unless `allow_public`.
+    pub listen: String,
+    pub allow_public: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            allow_public: false,
+        }
+    }
+}
+
+/// `[email]`: like [`EmailConfig`], but `eml_dir` defaults to `{storage.path}/eml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSection {
+    pub from: String,
+    pub smtp: Option<SmtpConfig>,
+    pub eml_dir: Option<PathBuf>,
+}
+
+impl Default for EmailSection {
+    fn default() -> Self {
+        EmailSection {
+            from: EmailConfig::default().from,
+            smtp: None,
+            eml_dir: None,
+        }
+    }
+}
+
+impl EmailSection {
+    /// The channel's config; a relative `eml_dir` is under `storage_path`.
+    pub fn resolve(&self, storage_path: &Path) -> EmailConfig {
+        let eml_dir = match &self.eml_dir {
+            Some(d) if d.is_absolute() => d.clone(),
+            Some(d) => storage_path.join(d),
+            None => storage_path.join("eml"),
+        };
+        EmailConfig {
+            from: self.from.clone(),
+            smtp: self.smtp.clone(),
+            eml_dir,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    pub fn dispatcher(&self) -> DispatcherConfig {
+        DispatcherConfig {
+            poll: self.poll_interval.0,
+            batch: self.batch_size,
+            retry: RetryPolicy {
+                base_ms: self.retry_base.ms(),
+                max_ms: self.retry_max.ms(),
+                max_attempts: self.max_attempts,
+            },
+            email_concurrency: self.email_concurrency,
+            line_concurrency: self.line_concurrency,
+            webhook_concurrency: self.webhook_concurrency,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            invalid(
+                "http.listen",
+                format!(
+                    "{:?} is not an address; write e.g. \"127.0.0.1:8080\"",
+                    self.listen
+                ),
+            )
+        })
+    }
+}
+
+/// The senders for the configured channels. With SMTP this must run inside a Tokio
+/// runtime; nothing connects yet.
+pub fn channels(cfg: &Config) -> Result<Channels, ChannelConfigError> {
+    Ok(Channels {
+        email: EmailSender::new(&cfg.email.resolve(&cfg.storage.path))?,
+        line: cfg.line.as_ref().map(LineSender::new).transpose()?,
+        webhook: cfg.webhook.as_ref().map(WebhookSender::new).transpose()?,
+    })
+}
+
+/// Checks the five sections.
+pub fn validate(
+    delivery: &DeliveryConfig,
+    http: &HttpConfig,
+    email: &EmailSection,
+    line: Option<&LineConfig>,
+    webhook: Option<&WebhookConfig>,
+) -> Result<(), ConfigError> {
+    let d = delivery;
+    let secret = &d.unsubscribe_secret;
+    if !secret.is_empty() && secret.len() < 16 {
+        return Err(invalid(
+            "delivery.unsubscribe_secret",
+            "must be at least 16 characters, or empty to have one generated",
+        ));
+    }
+    if d.unsubscribe_ttl.0 < Duration::from_secs(86_400) {
+        return Err(invalid(
+            "delivery.unsubscribe_ttl",
+            "must be at least \"1d\"",
+        ));
+    }
+    if d.poll_interval.0 < Duration::from_millis(10) || d.poll_interval.0 > Duration::from_secs(60)
+    {
+        return Err(invalid(
+            "delivery.poll_interval",
+            "must be from \"10ms\" to \"60s\"",
+        ));
+    }
+    if d.batch_size == 0 {
+        return Err(invalid("delivery.batch_size", "must be at least 1"));
+    }
+    if d.retry_base.0 < Duration::from_millis(10) {
+        return Err(invalid("delivery.retry_base", "must be at least \"10ms\""));
+    }
+    if d.retry_max.0 < d.retry_base.0 {
+        return Err(invalid(
+            "delivery.retry_max",
+            "must be at least delivery.retry_base",
+        ));
+    }
+    if d.max_attempts == 0 {
+        return Err(invalid("delivery.max_attempts", "must be at least 1"));
+    }
+    for (key, n) in [
+        ("delivery.email_concurrency", d.email_concurrency),
+        ("delivery.line_concurrency", d.line_concurrency),
+        ("delivery.webhook_concurrency", d.webhook_concurrency),
+    ] {
+        if !(1..=1024).contains(&n) {
+            return Err(invalid(key, "must be from 1 to 1024"));
+        }
+    }
+    let addr = http.listen_addr()?;
+    if !addr.ip().is_loopback() && !http.allow_public {
+        return Err(invalid(
+            "http.listen",
+            format!("{addr} is not a loopback address; set http.allow_public = true to serve the unsubscribe page there (usually behind a TLS proxy)"),
+        ));
+    }
+    email
+        .from
+        .parse::<lettre::message::Mailbox>()
+        .map_err(|e| {
+            invalid(
+                "email.from",
+                format!(
+                    "{:?} is not a mailbox ({e}); write e.g. \"Shop <news@shop.example>\"",
+                    email.from
+                ),
+            )
+        })?;
+    if let Some(smtp) = &email.smtp {
+        if smtp.host.trim().is_empty() {
+            return Err(invalid(
+                "email.smtp.host",
+                "is empty; set the SMTP server's host name, or remove [email.smtp] to write .eml files",
+            ));
+        }
+        if smtp.pool_size == 0 {
+            return Err(invalid("email.smtp.pool_size", "must be at least 1"));
+        }
+        if smtp.username.is_some() != smtp.password.is_some() {
+            return Err(invalid(
+                "email.smtp.username",
+                "username and password must be set together",
+            ));
+        }
+    }
+    // Building a sender checks its URL, token and TLS setup; nothing connects yet.
+    if let Some(l) = line {
+        LineSender::new(l).map_err(channel_error)?;
+    }
+    if let Some(w) = webhook {
+        WebhookSender::new(w).map_err(channel_error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn err(text: &str) -> String {
+        Config::parse(text)
+            .expect("parses")
+            .validate()
+            .expect_err(text)
+            .to_string()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_eml_follows_storage() {
+        let cfg = Config::parse("[storage]\npath = \"/data/sb\"\n").expect("parses");
+        cfg.validate().expect("valid");
+        let email = cfg.email.resolve(&cfg.storage.path);
+        assert_eq!(email.eml_dir, std::path::Path::new("/data/sb/eml"));
+        assert_eq!(cfg.delivery.dispatcher().retry.max_attempts, 8);
+    }
+
+    #[test]
+    fn example_config_documents_the_defaults() {
+        let cfg = Config::parse(include_str!("../../deploy/stockbelld.toml")).expect("parses");
+        assert_eq!(cfg.delivery, super::DeliveryConfig::default());
+        assert_eq!(cfg.http, super::HttpConfig::default());
+        assert_eq!(cfg.email.from, super::EmailSection::default().from);
+        assert!(cfg.email.smtp.is_none() && cfg.email.eml_dir.is_none());
+        assert!(cfg.line.is_none() && cfg.webhook.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            (
+                "[delivery]\nunsubscribe_secret = \"short\"\n",
+                "delivery.unsubscribe_secret",
+            ),
+            ("[delivery]\nmax_attempts = 0\n", "delivery.max_attempts"),
+            ("[delivery]\nretry_base = \"2h\"\n", "delivery.retry_max"),
+            (
+                "[delivery]\nline_concurrency = 0\n",
+                "delivery.line_concurrency",
+            ),
+            ("[http]\nlisten = \"0.0.0.0:8080\"\n", "http.listen"),
+            ("[http]\nlisten = \"here\"\n", "http.listen"),
+            ("[email]\nfrom = \"not a mailbox\"\n", "email.from"),
+            ("[email.smtp]\nhost = \"\"\n", "email.smtp.host"),
+            (
+                "[email.smtp]\nhost = \"mx\"\nusername = \"u\"\n",
+                "email.smtp.username",
+            ),
+            ("[line]\nchannel_token = \"\"\n", "line.channel_token"),
+            (
+                "[webhook]\nurl = \"ftp://x/\"\nsecret = \"s\"\n",
+                "webhook.url",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.starts_with(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn public_http_needs_allow_public() {
+        let e = err("[http]\nlisten = \"0.0.0.0:8080\"\n");
+        assert!(e.contains("http.allow_public"), "{e}");
+        let cfg = Config::parse("[http]\nlisten = \"0.0.0.0:8080\"\nallow_public = true\n")
+            .expect("parses");
+        cfg.validate().expect("allowed");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        for text in [
+            "[delivery]\nretries = 3\n",
+            "[http]\nport = 1\n",
+            "[email]\nto = \"x\"\n",
+        ] {
+            assert!(Config::parse(text).is_err(), "{text}");
+        }
+    }
+}

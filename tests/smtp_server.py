@@ -1,0 +1,72 @@
+"""A real SMTP server for stockbell's integration tests (aiosmtpd).
+
+Usage: python3 smtp_server.py PORT DIR
+
+Listens on 127.0.0.1:PORT. Each accepted message is written to DIR/mail/NNNNNN.eml (the
+raw DATA) with its envelope recipients in DIR/mail/NNNNNN.rcpt, one per line; the .eml
+appears last (atomic rename), so a reader that sees it sees both. DIR/rules, re-read
+on every RCPT, holds lines "ADDRESS CODE TEXT" to refuse a recipient (e.g. 550 or 451).
+Runs until killed; a new process on the same port continues the numbering.
+"""
+
+import os
+import signal
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Handler:
+    def __init__(self, directory):
+        self.mail = os.path.join(directory, "mail")
+        self.rules = os.path.join(directory, "rules")
+        os.makedirs(self.mail, exist_ok=True)
+        self.lock = threading.Lock()
+
+    def rule_for(self, address):
+        try:
+            with open(self.rules, encoding="utf-8") as f:
+                for line in f:
+                    parts = line.strip().split(" ", 2)
+                    if len(parts) >= 2 and parts[0].lower() == address.lower():
+                        return f"{parts[1]} {parts[2] if len(parts) > 2 else 'refused'}"
+        except FileNotFoundError:
+            pass
+        return None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        refusal = self.rule_for(address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            n = len([f for f in os.listdir(self.mail) if f.endswith(".eml")]) + 1
+            base = os.path.join(self.mail, f"{n:06d}")
+            with open(base + ".rcpt", "w", encoding="utf-8") as f:
+                f.write("".join(r + "\n" for r in envelope.rcpt_tos))
+            with open(base + ".tmp", "wb") as f:
+                f.write(envelope.original_content or envelope.content)
+            os.rename(base + ".tmp", base + ".eml")
+        return "250 Message accepted for delivery"
+
+
+def main():
+    port, directory = int(sys.argv[1]), sys.argv[2]
+    controller = Controller(
+        Handler(directory), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True
+    )
+    controller.start()
+    print("ready", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
