@@ -56,8 +56,7 @@ impl Default for RulesConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct ScenarioConfig {
     pub enabled: bool,
     /// Higher wins.
@@ -89,18 +88,70 @@ fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConf
     }
 }
 
-impl Default for ScenarioConfig {
-    fn default() -> Self {
-        scenario_default(10, 0.5, false)
+/// A scenario section as written: keys left out keep that scenario's own default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialScenario {
+    enabled: Option<bool>,
+    priority: Option<u32>,
+    channels: Option<Vec<String>>,
+    threshold: Option<f64>,
+    cooldown: Option<Dur>,
+    digest: Option<bool>,
+    digest_max_items: Option<usize>,
+    per_unit: Option<u32>,
+    batch_interval: Option<Dur>,
+}
+
+impl PartialScenario {
+    fn over(self, d: ScenarioConfig) -> ScenarioConfig {
+        ScenarioConfig {
+            enabled: self.enabled.unwrap_or(d.enabled),
+            priority: self.priority.unwrap_or(d.priority),
+            channels: self.channels.unwrap_or(d.channels),
+            threshold: self.threshold.unwrap_or(d.threshold),
+            cooldown: self.cooldown.unwrap_or(d.cooldown),
+            digest: self.digest.unwrap_or(d.digest),
+            digest_max_items: self.digest_max_items.unwrap_or(d.digest_max_items),
+            per_unit: self.per_unit.unwrap_or(d.per_unit),
+            batch_interval: self.batch_interval.unwrap_or(d.batch_interval),
+        }
     }
+}
+
+fn overlay<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    base: ScenarioConfig,
+) -> Result<ScenarioConfig, D::Error> {
+    PartialScenario::deserialize(d).map(|p| p.over(base))
+}
+
+fn back_in_stock<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ScenarioConfig, D::Error> {
+    overlay(d, ScenariosConfig::default().back_in_stock)
+}
+
+fn price_drop<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ScenarioConfig, D::Error> {
+    overlay(d, ScenariosConfig::default().price_drop)
+}
+
+fn low_stock<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ScenarioConfig, D::Error> {
+    overlay(d, ScenariosConfig::default().low_stock)
+}
+
+fn new_arrival<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ScenarioConfig, D::Error> {
+    overlay(d, ScenariosConfig::default().new_arrival)
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScenariosConfig {
+    #[serde(deserialize_with = "back_in_stock")]
     pub back_in_stock: ScenarioConfig,
+    #[serde(deserialize_with = "price_drop")]
     pub price_drop: ScenarioConfig,
+    #[serde(deserialize_with = "low_stock")]
     pub low_stock: ScenarioConfig,
+    #[serde(deserialize_with = "new_arrival")]
     pub new_arrival: ScenarioConfig,
 }
 
@@ -280,5 +331,22 @@ mod tests {
             .expect_err("both")
             .to_string()
             .starts_with("rules.caps.window"));
+    }
+
+    #[test]
+    fn a_section_keeps_the_scenarios_other_defaults() {
+        let cfg = crate::config::Config::parse("[scenarios.back_in_stock]\nper_unit = 2\n")
+            .expect("parses");
+        let r = build(&cfg.rules, &cfg.scenarios).expect("valid");
+        let bis = r
+            .scenarios
+            .iter()
+            .find(|x| x.scenario == Scenario::BackInStock)
+            .expect("bis");
+        assert_eq!((bis.priority, r.batching(Scenario::BackInStock).0), (40, 2));
+        assert!((r.threshold(Scenario::BackInStock) - 0.4).abs() < 1e-9);
+        let err = crate::config::Config::parse("[scenarios.low_stock]\nprioritee = 3\n")
+            .expect_err("unknown key");
+        assert!(err.contains("prioritee"), "{err}");
     }
 }
