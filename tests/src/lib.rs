@@ -36,3 +36,12 @@ pub use poll::poll_until;
 pub use smtp::{Headers, ReceivedMail, SmtpServer};
 /// The generated stockbell.v1 API.
 pub use stockbell_proto::v1 as pb;
+
+/// The tests crate's directory at run time (`cargo test` sets `CARGO_MANIFEST_DIR` for the
+/// test process), so a test binary reused from another checkout of the same build cache
+/// still finds this checkout's files; the compile-time path is the fallback.
+pub fn crate_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}

@@ -238,7 +238,7 @@ impl SmtpServer {
     }
 
     async fn spawn(&mut self) -> Result<()> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp_server.py");
+        let script = crate::crate_dir().join("smtp_server.py");
         let python = std::env::var("STOCKBELL_PYTHON").unwrap_or_else(|_| "python3".into());
         let log = fs::OpenOptions::new()
             .create(true)

@@ -2,8 +2,6 @@
 //! non-loopback listener without auth tokens is refused; with tokens configured a call
 //! without (or with the wrong) bearer token is UNAUTHENTICATED and with it succeeds.
 
-use std::path::Path;
-
 use anyhow::{anyhow, ensure, Result};
 use stockbell_tests::pb::GetProducerRequest;
 use stockbell_tests::{
@@ -14,7 +12,7 @@ use tonic::Code;
 
 #[test]
 fn check_config_accepts_the_example() -> Result<()> {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/stockbelld.toml");
+    let example = stockbell_tests::crate_dir().join("../deploy/stockbelld.toml");
     let out = check_config(&example)?;
     ensure!(out.status.success(), "check-config failed: {}", out.text());
     ensure!(

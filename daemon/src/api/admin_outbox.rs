@@ -73,30 +73,15 @@ impl AdminApi {
         let store = self.store.clone();
         let before = (r.before_seq != 0).then_some(r.before_seq);
         let customer = r.customer_id;
-        let entries = tokio::task::spawn_blocking(
-            move || -> Result<Vec<pb::OutboxEntry>, crate::store::StoreError> {
-                let mut out = Vec::new();
-                let mut before = before;
-                // Filter by customer page by page so the limit counts matching entries.
-                loop {
-                    let page = outbox_ops::list(&store, status, limit, before)?;
-                    out.extend(
-                        page.entries
-                            .iter()
-                            .filter(|e| customer.is_empty() || e.customer_id == customer)
-                            .map(entry_view),
-                    );
-                    match page.next_before {
-                        Some(next) if out.len() < limit && !customer.is_empty() => {
-                            before = Some(next)
-                        }
-                        _ => break,
-                    }
-                }
-                out.truncate(limit);
-                Ok(out)
-            },
-        )
+        let entries = tokio::task::spawn_blocking(move || {
+            // A customer's entries come from the per-customer index, not a full scan.
+            let page = if customer.is_empty() {
+                outbox_ops::list(&store, status, limit, before)
+            } else {
+                outbox_ops::list_customer(&store, &customer, status, limit, before)
+            };
+            page.map(|p| p.entries.iter().map(entry_view).collect::<Vec<_>>())
+        })
         .await
         .map_err(internal)?
         .map_err(internal)?;
