@@ -27,16 +27,12 @@ impl Router {
         let mut failed = false;
         let mut new_entries = false;
         for (sku, result) in a.products {
-            let Some(out) = result else {
+            let Some(mut out) = result else {
                 failed = true;
                 continue;
             };
             applied += out.applied;
-            rejections.extend(
-                out.rejections
-                    .iter()
-                    .map(|(i, r)| (*i, r.field.to_owned(), r.reason.clone())),
-            );
+            absorb(&mut rejections, std::mem::take(&mut out.rejections));
             self.write_product(&mut batch, &sku, out);
         }
         for (id, result) in a.customers {
@@ -45,11 +41,7 @@ impl Router {
                 continue;
             };
             applied += out.applied;
-            rejections.extend(
-                out.rejections
-                    .into_iter()
-                    .map(|(i, r)| (i, r.field.to_owned(), r.reason)),
-            );
+            absorb(&mut rejections, out.rejections);
             if let Some(bytes) = out.state {
                 batch.put(Cf::Customers, id.as_bytes().to_vec(), bytes);
             }
@@ -111,11 +103,7 @@ impl Router {
                 early,
                 reply,
             } => {
-                rejections.extend(
-                    early
-                        .into_iter()
-                        .map(|(i, r)| (i, r.field.to_owned(), r.reason)),
-                );
+                absorb(&mut rejections, early);
                 rejections.sort_by_key(|r| r.0);
                 let record = ProducerRecord {
                     last_sequence: sequence,
@@ -250,6 +238,14 @@ impl Router {
             }
         }
     }
+}
+
+/// Adds an actor's rejections to the batch's, in the ack's (index, field, reason) form.
+fn absorb(all: &mut Rejections, from: Vec<(u32, crate::domain::Rejection)>) {
+    all.extend(
+        from.into_iter()
+            .map(|(i, r)| (i, r.field.to_owned(), r.reason)),
+    );
 }
 
 /// Answers `reply` with `ack` once the write behind `wait` is durable.

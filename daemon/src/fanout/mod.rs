@@ -35,8 +35,11 @@ pub struct Fanout {
 }
 
 impl Fanout {
-    fn cursor(&self) -> u64 {
-        match self.store.get_raw(Cf::Meta, FANOUT_CURSOR) {
+    /// The durable cursor, read on a blocking thread (it is a RocksDB read).
+    async fn cursor(&self) -> u64 {
+        let store = self.store.clone();
+        let raw = tokio::task::spawn_blocking(move || store.get_raw(Cf::Meta, FANOUT_CURSOR)).await;
+        match raw.unwrap_or(Ok(None)) {
             Ok(Some(b)) => b
                 .get(..8)
                 .and_then(|b| b.try_into().ok())
@@ -47,7 +50,7 @@ impl Fanout {
 
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut cursor = self.cursor();
+        let mut cursor = self.cursor().await;
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
