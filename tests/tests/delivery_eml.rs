@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use stockbell_tests::pb::{CustomerUpsert, Event, GetScenarioStatsRequest, ListOutboxRequest};
+use stockbell_tests::pb::{
+    CustomerUpsert, Event, GetCustomerRequest, GetScenarioStatsRequest, ListOutboxRequest,
+};
 use stockbell_tests::{
     cart_add, catalog, customer, favourite, notify_me, poll_until, publish_ok, purchase, sale,
     stock_set, upsert, view, Daemon, DaemonOptions, Sequencer,
@@ -156,5 +158,73 @@ async fn restock_reaches_exactly_the_interested_customers() -> Result<()> {
         reasons.contains(&("consent", 1)) && reasons.contains(&("purchased", 1)),
         "{reasons:?}"
     );
+    // The operator sees the message with the customer.
+    let wants = admin
+        .get_customer(GetCustomerRequest {
+            customer_id: "wants".into(),
+        })
+        .await?
+        .into_inner();
+    ensure!(wants.held.is_empty(), "{:?}", wants.held);
+    let [m] = wants.recent_messages.as_slice() else {
+        anyhow::bail!("recent messages {:?}", wants.recent_messages);
+    };
+    ensure!(
+        m.status == "delivered" && m.scenario == "back_in_stock" && m.skus == ["tee"],
+        "{m:?}"
+    );
+    Ok(())
+}
+
+/// While the arbitration window is open the message is held, not sent, and the customer
+/// view says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_in_its_arbitration_window_shows_as_held() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let eml = tmp.path().join("eml");
+    let daemon = Daemon::start(options(&eml).set("rules", "arbitration_window", "1h")).await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut seq = Sequencer::new("shop");
+    let events = vec![
+        upsert(stockbell_tests::pb::ProductUpsert {
+            imported: true,
+            ..catalog("tee", 1980)
+        }),
+        stock_set("tee", 1),
+        sale("tee", 1),
+        customer("wants", "wants@example.jp"),
+        notify_me("wants", "tee"),
+    ];
+    publish_ok(&mut ingest, seq.batch(events)).await?;
+    let restocked_ms = stockbell_tests::now_ms();
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;
+
+    let admin = daemon.admin_client().await?;
+    let held = poll_until(Duration::from_secs(20), || async {
+        let c = admin
+            .clone()
+            .get_customer(GetCustomerRequest {
+                customer_id: "wants".into(),
+            })
+            .await?
+            .into_inner();
+        ensure!(!c.held.is_empty(), "nothing held yet: {c:?}");
+        ensure!(c.recent_messages.is_empty(), "{:?}", c.recent_messages);
+        Ok(c.held)
+    })
+    .await?;
+    let [h] = held.as_slice() else {
+        anyhow::bail!("held {held:?}");
+    };
+    let hour = 3_600_000;
+    ensure!(
+        h.state == "arbitrating"
+            && h.scenario == "back_in_stock"
+            && h.skus == ["tee"]
+            && h.due_ms >= restocked_ms + hour
+            && h.due_ms <= stockbell_tests::now_ms() + hour,
+        "{h:?}"
+    );
+    ensure!(emls(&eml).is_empty(), "sent during the window");
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Offer, Outcome};
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
-use crate::domain::{Millis, Rejection, TimerKind};
+use crate::domain::{Millis, Rejection, TimerKind, TriggerConfig};
 use crate::rules_config::DeliveryRules;
 use crate::store::schema::{decode_customer, encode_customer};
 use crate::store::{Cf, StoreError};
@@ -29,6 +29,8 @@ pub struct CustomerShared {
     pub rules: DeliveryRules,
     pub templates: Templates,
     pub links: Links,
+    /// The stock minimums a deferred message is re-checked against at release.
+    pub triggers: Arc<TriggerConfig>,
     pub router: WeakRouter,
 }
 
@@ -147,10 +149,10 @@ async fn step(
                 .flat_map(|d| d.offers.iter().map(|o| o.item.sku.clone()))
                 .collect();
             let products = current_products(&st.shared.router, skus).await;
-            let min_restock = 1;
+            let cfg = st.shared.triggers.clone();
             match st.state.as_mut() {
                 Some(c) => decide::release_quiet(c, at, |o| {
-                    still_holds(o, products.get(&o.item.sku), at, min_restock)
+                    still_holds(o, products.get(&o.item.sku), at, &cfg)
                 }),
                 None => return Ok(false),
             }
@@ -178,10 +180,18 @@ async fn current_products(router: &WeakRouter, skus: Vec<String>) -> HashMap<Str
     found
 }
 
-/// Whether a deferred offer is still true at release: the product can be bought, and
-/// for a price drop it is still at most the announced price.
-fn still_holds(o: &Offer, p: Option<&ProductState>, now: Millis, min_stock: i64) -> bool {
+/// Whether a deferred offer is still true at release: the product can be bought (with at
+/// least the stock its trigger needed: `min_restock_qty` for a restock,
+/// `new_arrival_min_stock` for a new arrival), and for a price drop it is still at most
+/// the announced price.
+fn still_holds(o: &Offer, p: Option<&ProductState>, now: Millis, cfg: &TriggerConfig) -> bool {
     let Some(p) = p else { return false };
+    let min_stock = match o.candidate.scenario {
+        Scenario::BackInStock => cfg.min_restock_qty,
+        Scenario::NewArrival => cfg.new_arrival_min_stock,
+        Scenario::PriceDrop | Scenario::LowStock => 1,
+    }
+    .max(1);
     let buyable =
         p.visible(now) && p.on_sale(now) && (p.stock >= min_stock || p.catalogue.backorderable);
     match o.candidate.scenario {
@@ -261,5 +271,78 @@ impl Virtual for CustomerActor {
 
     fn apply_msg(items: Vec<CustomerItem>, reply: RpcReplyPort<CustomerApplied>) -> CustomerMsg {
         CustomerMsg::Apply { items, reply }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::ItemContext;
+    use crate::domain::customer::Candidate;
+    use crate::domain::product::apply as apply_product;
+    use crate::domain::product::Effects;
+    use crate::domain::ProductEvent;
+
+    const T0: Millis = 1_700_000_000_000;
+
+    fn product(stock: i64, price: i64) -> ProductState {
+        let cfg = TriggerConfig::default();
+        let mut st = None;
+        let mut fx = Effects::default();
+        let events = [
+            ProductEvent::Upsert {
+                catalogue: Default::default(),
+                price_minor: price,
+                imported: false,
+            },
+            ProductEvent::StockSet { quantity: stock },
+        ];
+        for e in &events {
+            assert!(apply_product(&mut st, "tee", e, T0, &cfg, &mut fx).is_ok());
+        }
+        st.expect("the upsert creates the product")
+    }
+
+    fn offer(scenario: Scenario, price: i64) -> Offer {
+        Offer {
+            candidate: Candidate {
+                trigger_id: 1,
+                scenario,
+                sku: "tee".into(),
+                at_ms: T0,
+                score: 1.0,
+            },
+            item: ItemContext {
+                sku: "tee".into(),
+                price_minor: price,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_deferred_restock_needs_the_restock_minimum_at_release() {
+        let cfg = TriggerConfig {
+            min_restock_qty: 3,
+            ..TriggerConfig::default()
+        };
+        let restock = offer(Scenario::BackInStock, 1000);
+        assert!(!still_holds(&restock, Some(&product(2, 1000)), T0, &cfg));
+        assert!(still_holds(&restock, Some(&product(3, 1000)), T0, &cfg));
+        assert!(!still_holds(&restock, None, T0, &cfg));
+        // Low stock only needs something left to buy.
+        let low = offer(Scenario::LowStock, 1000);
+        assert!(still_holds(&low, Some(&product(1, 1000)), T0, &cfg));
+        assert!(!still_holds(&low, Some(&product(0, 1000)), T0, &cfg));
+    }
+
+    #[test]
+    fn a_deferred_price_drop_holds_only_while_the_price_is_at_most_the_announced_one() {
+        let cfg = TriggerConfig::default();
+        let drop = offer(Scenario::PriceDrop, 800);
+        assert!(still_holds(&drop, Some(&product(5, 800)), T0, &cfg));
+        assert!(still_holds(&drop, Some(&product(5, 700)), T0, &cfg));
+        assert!(!still_holds(&drop, Some(&product(5, 900)), T0, &cfg));
+        assert!(!still_holds(&drop, Some(&product(0, 800)), T0, &cfg));
     }
 }

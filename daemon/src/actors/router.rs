@@ -315,6 +315,7 @@ impl Router {
             rules: cfg.rules,
             templates: cfg.templates,
             links: cfg.links,
+            triggers: cfg.triggers.clone(),
             router: WeakRouter { tx: tx.downgrade() },
         };
         let router = Router {

@@ -1,10 +1,13 @@
 //! `Admin.GetCustomer`: profile, consent, suppressions, interests with their current
-//! scores (from the `interest_by_customer` index) and the send ledger.
+//! scores (from the `interest_by_customer` index), the send ledger, messages held for
+//! arbitration or quiet hours, and the latest outbox entries.
 
 use stockbell_proto::v1 as pb;
 use tonic::Status;
 
 use super::admin::AdminApi;
+use super::admin_outbox::entry_view;
+use crate::delivery::outbox_ops;
 use crate::domain::customer::Locale;
 use crate::domain::interest::{score, InterestWeights};
 use crate::domain::profile::CustomerState;
@@ -13,6 +16,8 @@ use crate::store::{Cf, Store, StoreError};
 
 /// Most interests listed for one customer.
 const MAX_INTERESTS: usize = 1000;
+/// Outbox entries shown with a customer (ListOutbox pages through the rest).
+const RECENT_MESSAGES: usize = 20;
 
 fn interests(
     store: &Store,
@@ -46,18 +51,40 @@ fn interests(
     Ok(out)
 }
 
+/// Offers waiting for the arbitration window, then messages held for quiet hours.
+fn held(c: &CustomerState) -> Vec<pb::HeldMessage> {
+    let arbitrating = c.pending.iter().map(|o| pb::HeldMessage {
+        state: "arbitrating".into(),
+        scenario: o.candidate.scenario.as_str().into(),
+        channel: String::new(),
+        skus: vec![o.candidate.sku.clone()],
+        due_ms: c.pending_due_ms.unwrap_or(0),
+    });
+    let quiet = c.deferred.iter().map(|d| pb::HeldMessage {
+        state: "quiet_hours".into(),
+        scenario: d.scenario.as_str().into(),
+        channel: d.channel.as_str().into(),
+        skus: d.offers.iter().map(|o| o.candidate.sku.clone()).collect(),
+        due_ms: d.release_ms,
+    });
+    arbitrating.chain(quiet).collect()
+}
+
 fn view(
     id: String,
     state: Option<(CustomerState, bool)>,
     interests: Vec<pb::Interest>,
+    recent_messages: Vec<pb::OutboxEntry>,
 ) -> pb::Customer {
     let Some((c, active)) = state else {
         return pb::Customer {
             customer_id: id,
             interests,
+            recent_messages,
             ..Default::default()
         };
     };
+    let held = held(&c);
     pb::Customer {
         customer_id: id,
         email: c.email.unwrap_or_default(),
@@ -86,6 +113,8 @@ fn view(
         created_ms: c.created_ms,
         updated_ms: c.updated_ms,
         active,
+        held,
+        recent_messages,
     }
 }
 
@@ -105,13 +134,18 @@ impl AdminApi {
         let weights = self.weights.clone();
         let key = id.clone();
         let now = crate::clock::now_ms();
-        let interests = tokio::task::spawn_blocking(move || interests(&store, &key, now, &weights))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(|e| Status::internal(e.to_string()))?;
-        if state.is_none() && interests.is_empty() {
+        let (interests, recent) = tokio::task::spawn_blocking(move || {
+            let interests = interests(&store, &key, now, &weights)?;
+            let recent = outbox_ops::list_customer(&store, &key, None, RECENT_MESSAGES, None)?;
+            Ok::<_, StoreError>((interests, recent.entries))
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::internal(e.to_string()))?;
+        if state.is_none() && interests.is_empty() && recent.is_empty() {
             return Err(Status::not_found(format!("no customer with id {id:?}")));
         }
-        Ok(view(id, state, interests))
+        let recent = recent.iter().map(entry_view).collect();
+        Ok(view(id, state, interests, recent))
     }
 }

@@ -22,7 +22,7 @@ use crate::domain::customer::{Channel, Locale, Scenario};
 use crate::domain::Millis;
 
 /// One product in a message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ItemContext {
     pub sku: String,
     pub title: String,
