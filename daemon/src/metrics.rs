@@ -16,6 +16,9 @@ pub struct ScenarioCounters {
     pub audience: AtomicU64,
     /// Messages written to the outbox.
     pub queued: AtomicU64,
+    /// Messages the channel accepted / that failed permanently.
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
     pub suppressed: [AtomicU64; REASONS],
 }
 

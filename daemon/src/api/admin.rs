@@ -82,6 +82,8 @@ pub fn product_view(p: &ProductState, active: bool, now: i64, cfg: &TriggerConfi
         created_ms: p.created_ms,
         updated_ms: p.updated_ms,
         active,
+        interested_customers: 0,
+        interested_above_threshold: 0,
     }
 }
 
@@ -277,5 +279,46 @@ impl Admin for AdminApi {
         _req: Request<pb::GetScenarioStatsRequest>,
     ) -> Result<Response<pb::ScenarioStatsResponse>, Status> {
         Ok(Response::new(self.scenario_stats()))
+    }
+
+    type WatchOverviewStream = super::overview::OverviewStream;
+
+    async fn watch_overview(
+        &self,
+        req: Request<pb::WatchOverviewRequest>,
+    ) -> Result<Response<Self::WatchOverviewStream>, Status> {
+        self.watch(req.into_inner()).map(Response::new)
+    }
+
+    async fn list_scenarios(
+        &self,
+        _req: Request<pb::ListScenariosRequest>,
+    ) -> Result<Response<pb::ListScenariosResponse>, Status> {
+        Ok(Response::new(self.scenarios()))
+    }
+
+    async fn update_scenario(
+        &self,
+        req: Request<pb::UpdateScenarioRequest>,
+    ) -> Result<Response<pb::ScenarioSettings>, Status> {
+        self.update_scenario(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn estimate_reach(
+        &self,
+        req: Request<pb::EstimateReachRequest>,
+    ) -> Result<Response<pb::ReachEstimate>, Status> {
+        self.reach(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn search_products(
+        &self,
+        req: Request<pb::SearchProductsRequest>,
+    ) -> Result<Response<pb::SearchProductsResponse>, Status> {
+        self.search_products(req.into_inner())
+            .await
+            .map(Response::new)
     }
 }

@@ -121,6 +121,9 @@ impl AdminApi {
                         })
                         .filter(|c| c.count > 0)
                         .collect(),
+                    sent: c.sent.load(Relaxed),
+                    failed: c.failed.load(Relaxed),
+                    enabled: true,
                 }
             })
             .collect();

@@ -4,9 +4,11 @@
 pub mod admin;
 mod admin_customer;
 mod admin_outbox;
+mod admin_scenarios;
 pub mod auth;
 pub mod convert;
 pub mod convert_customer;
 pub mod http;
 pub mod ingest;
+pub mod overview;
 pub mod server;
