@@ -10,4 +10,5 @@ pub mod domain;
 pub mod fanout;
 pub mod metrics;
 pub mod rules_config;
+pub mod scenario_control;
 pub mod store;

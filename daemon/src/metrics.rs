@@ -46,7 +46,15 @@ pub struct Metrics {
     pub duplicates: AtomicU64,
     pub triggers: [AtomicU64; 4],
     pub active_actors: AtomicU64,
+    pub active_products: AtomicU64,
+    pub active_customers: AtomicU64,
+    /// Actors dropped from memory after idling, since start.
+    pub passivated: AtomicU64,
     pub scenarios: [ScenarioCounters; 4],
+    /// Outbox transitions the dispatcher does not count: cancelled (unsubscribe, scenario
+    /// disabled) and failed entries an operator sent again.
+    pub outbox_cancelled: AtomicU64,
+    pub outbox_requeued: AtomicU64,
     fatal: Mutex<Option<String>>,
     /// Woken once when a fatal error is recorded.
     pub fatal_notify: tokio::sync::Notify,
@@ -92,8 +100,11 @@ impl Metrics {
         self.scenario(s).suppressed[reason_index(r)].load(Relaxed)
     }
 
-    pub fn set_active_actors(&self, n: usize) {
-        self.active_actors.store(n as u64, Relaxed);
+    pub fn set_active_actors(&self, products: usize, customers: usize) {
+        self.active_products.store(products as u64, Relaxed);
+        self.active_customers.store(customers as u64, Relaxed);
+        self.active_actors
+            .store((products + customers) as u64, Relaxed);
     }
 
     /// Records an internal error after which the daemon must restart to stay correct.

@@ -17,7 +17,7 @@ use crate::domain::decide::{self, Offer, Outcome};
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
 use crate::domain::{Millis, Rejection, TimerKind, TriggerConfig};
-use crate::rules_config::DeliveryRules;
+use crate::scenario_control::LiveRules;
 use crate::store::schema::{decode_customer, encode_customer};
 use crate::store::{Cf, StoreError};
 
@@ -26,7 +26,8 @@ pub type Links = Arc<dyn Fn(&str, Channel) -> String + Send + Sync>;
 
 /// What every customer actor shares.
 pub struct CustomerShared {
-    pub rules: DeliveryRules,
+    /// The rules in force (operators change them at run time).
+    pub rules: Arc<LiveRules>,
     pub templates: Templates,
     pub links: Links,
     /// The stock minimums a deferred message is re-checked against at release.
@@ -125,7 +126,8 @@ async fn step(
     at: Millis,
     out: &mut CustomerApplied,
 ) -> Result<bool, Rejection> {
-    let rules = &st.shared.rules;
+    let rules = st.shared.rules.get();
+    let rules = rules.as_ref();
     let outcome = match (event, st.state.as_mut()) {
         (CustomerEvent::Offers(offers), None) => {
             // Interest without a customer_upsert: nobody to address.
@@ -152,7 +154,13 @@ async fn step(
             let cfg = st.shared.triggers.clone();
             match st.state.as_mut() {
                 Some(c) => decide::release_quiet(c, at, |o| {
-                    still_holds(o, products.get(&o.item.sku), at, &cfg)
+                    if !rules.enabled(o.candidate.scenario) {
+                        Err(SuppressReason::Disabled)
+                    } else if still_holds(o, products.get(&o.item.sku), at, &cfg) {
+                        Ok(())
+                    } else {
+                        Err(SuppressReason::QuietHoursStale)
+                    }
                 }),
                 None => return Ok(false),
             }

@@ -26,7 +26,7 @@ use crate::domain::profile::{CustomerEvent, CustomerState};
 use crate::domain::TimerKind;
 use crate::domain::{ProductEvent, Rejection, TriggerConfig};
 use crate::metrics::Metrics;
-use crate::rules_config::DeliveryRules;
+use crate::scenario_control::LiveRules;
 use crate::store::schema::{self, ProducerRecord, TimerKey};
 use crate::store::writer::Writer;
 use crate::store::{Cf, Store, StoreError};
@@ -288,7 +288,7 @@ pub struct RouterConfig {
     pub triggers: Arc<TriggerConfig>,
     pub idle_timeout: Duration,
     pub affinity_half_life_ms: i64,
-    pub rules: DeliveryRules,
+    pub rules: Arc<LiveRules>,
     pub templates: Templates,
     pub links: Links,
     pub outbox_notify: Arc<tokio::sync::Notify>,
@@ -362,7 +362,7 @@ impl Router {
         }
         self.products.stop_all();
         self.customers.stop_all();
-        self.metrics.set_active_actors(0);
+        self.metrics.set_active_actors(0, 0);
     }
 
     async fn command(&mut self, cmd: Command, dispatched: &mut FuturesOrdered<Pending>) {
@@ -617,7 +617,7 @@ impl Router {
                 .await?
         };
         self.metrics
-            .set_active_actors(self.products.len() + self.customers.len());
+            .set_active_actors(self.products.len(), self.customers.len());
         Ok((p, c))
     }
 
@@ -636,7 +636,10 @@ impl Router {
                 "Passivated idle actors."
             );
             self.metrics
-                .set_active_actors(self.products.len() + self.customers.len());
+                .set_active_actors(self.products.len(), self.customers.len());
+            self.metrics
+                .passivated
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -26,6 +26,14 @@ pub struct AdminApi {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Wakes the dispatcher (after a retry).
     pub outbox_notify: Arc<tokio::sync::Notify>,
+    /// Scenario settings changed at run time.
+    pub control: Arc<crate::scenario_control::ScenarioControl>,
+    pub started_ms: i64,
+    pub delivery: Arc<crate::delivery::dispatcher::DeliveryStats>,
+    /// The outbox by state when the daemon started.
+    pub census: crate::delivery::outbox_ops::Census,
+    /// `true` once the daemon shuts down: live streams end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 fn pb_window(w: &Window) -> Option<pb::Window> {
@@ -182,16 +190,35 @@ impl Admin for AdminApi {
                 "sku is empty; name the product to show",
             ));
         }
-        match self.router.get_product(sku.clone()).await {
-            Ok(Some((p, active))) => Ok(Response::new(product_view(
-                &p,
-                active,
-                crate::clock::now_ms(),
-                &self.cfg,
-            ))),
-            Ok(None) => Err(Status::not_found(format!("no product with sku {sku:?}"))),
-            Err(e) => Err(Status::unavailable(e.to_string())),
-        }
+        let p = match self.router.get_product(sku.clone()).await {
+            Ok(Some((p, active))) => (p, active),
+            Ok(None) => return Err(Status::not_found(format!("no product with sku {sku:?}"))),
+            Err(e) => return Err(Status::unavailable(e.to_string())),
+        };
+        let now = crate::clock::now_ms();
+        let mut view = product_view(&p.0, p.1, now, &self.cfg);
+        // How many customers a restock would reach (the exact audience scan).
+        let (store, weights) = (self.store.clone(), self.weights.clone());
+        let threshold = self
+            .control
+            .live
+            .get()
+            .threshold(crate::domain::customer::Scenario::BackInStock);
+        let reach = tokio::task::spawn_blocking(move || {
+            crate::fanout::reach::product(
+                &store,
+                &p.0,
+                crate::domain::customer::Scenario::BackInStock,
+                now,
+                &weights,
+            )
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+        view.interested_customers = reach.at(0.0);
+        view.interested_above_threshold = reach.at(threshold);
+        Ok(Response::new(view))
     }
 
     async fn list_triggers(
@@ -255,7 +282,7 @@ impl Admin for AdminApi {
         &self,
         req: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        self.customer(req.into_inner().customer_id)
+        self.customer_lookup(req.into_inner())
             .await
             .map(Response::new)
     }

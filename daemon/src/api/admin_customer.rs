@@ -12,6 +12,7 @@ use crate::domain::customer::Locale;
 use crate::domain::interest::{score, InterestWeights};
 use crate::domain::profile::CustomerState;
 use crate::store::interest::{decode_edge, pair_prefix, pair_second};
+use crate::store::schema::decode_customer;
 use crate::store::{Cf, Store, StoreError};
 
 /// Most interests listed for one customer.
@@ -118,13 +119,59 @@ fn view(
     }
 }
 
-impl AdminApi {
-    pub(super) async fn customer(&self, id: String) -> Result<pb::Customer, Status> {
-        if id.is_empty() {
-            return Err(Status::invalid_argument(
-                "customer_id is empty; name the customer to show",
-            ));
+/// Customers read at most when looking one up by email.
+const EMAIL_MAX_SCAN: u64 = 5_000_000;
+
+/// The id of the customer with this email (case-insensitive), by a scan of the
+/// customers column family (an operator lookup, not a hot path).
+fn id_by_email(store: &Store, email: &str) -> Result<Option<String>, StoreError> {
+    let want = email.trim().to_lowercase();
+    let mut found = None;
+    let mut read = 0u64;
+    store.visit_raw(Cf::Customers, &[], |_, v| {
+        read += 1;
+        let c = decode_customer(v)?;
+        if c.email.as_deref().is_some_and(|e| e.to_lowercase() == want) {
+            found = Some(c.id);
+            return Ok(false);
         }
+        Ok(read < EMAIL_MAX_SCAN)
+    })?;
+    Ok(found)
+}
+
+impl AdminApi {
+    pub(super) async fn customer_lookup(
+        &self,
+        r: pb::GetCustomerRequest,
+    ) -> Result<pb::Customer, Status> {
+        match (r.customer_id.is_empty(), r.email.is_empty()) {
+            (false, true) => self.customer(r.customer_id).await,
+            (true, false) => {
+                let store = self.store.clone();
+                let email = r.email.clone();
+                let id = tokio::task::spawn_blocking(move || id_by_email(&store, &email))
+                    .await
+                    .map_err(|e| Status::internal(e.to_string()))?
+                    .map_err(|e| Status::internal(e.to_string()))?;
+                match id {
+                    Some(id) => self.customer(id).await,
+                    None => Err(Status::not_found(format!(
+                        "no customer with email {:?}",
+                        r.email
+                    ))),
+                }
+            }
+            (false, false) => Err(Status::invalid_argument(
+                "customer_id and email are both set; look up by one of them",
+            )),
+            (true, true) => Err(Status::invalid_argument(
+                "customer_id is empty; name the customer to show (or set email)",
+            )),
+        }
+    }
+
+    async fn customer(&self, id: String) -> Result<pb::Customer, Status> {
         let state = self
             .router
             .get_customer(id.clone())

@@ -89,6 +89,11 @@ impl AdminApi {
     }
 
     pub(super) async fn retry(&self, seq: u64) -> Result<pb::OutboxEntry, Status> {
+        // For the overview's depth: a failed entry going back to pending.
+        let was_failed = matches!(
+            outbox_ops::load(&self.store, seq),
+            Ok(Some(e)) if e.status == OutboxStatus::Failed
+        );
         let e = outbox_ops::retry(&self.store, &self.writer, seq, crate::clock::now_ms())
             .await
             .map_err(|e| match e {
@@ -98,12 +103,16 @@ impl AdminApi {
                 }
                 other => Status::internal(other.to_string()),
             })?;
+        if was_failed {
+            self.metrics.outbox_requeued.fetch_add(1, Relaxed);
+        }
         self.outbox_notify.notify_one();
         Ok(entry_view(&e))
     }
 
     pub(super) fn scenario_stats(&self) -> pb::ScenarioStatsResponse {
         let m = &self.metrics;
+        let rules = self.control.live.get();
         let scenarios = Scenario::ALL
             .iter()
             .map(|&s| {
@@ -123,7 +132,7 @@ impl AdminApi {
                         .collect(),
                     sent: c.sent.load(Relaxed),
                     failed: c.failed.load(Relaxed),
-                    enabled: true,
+                    enabled: rules.enabled(s),
                 }
             })
             .collect();

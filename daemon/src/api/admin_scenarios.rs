@@ -1,34 +1,263 @@
 //! `Admin.ListScenarios`, `Admin.UpdateScenario`, `Admin.EstimateReach` and
-//! `Admin.SearchProducts`.
+//! `Admin.SearchProducts`: what the console's Scenarios and Products views steer with.
 
 use stockbell_proto::v1 as pb;
 use tonic::Status;
 
 use super::admin::AdminApi;
+use crate::domain::customer::Scenario;
+use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
+use crate::fanout::reach;
+use crate::rules_config::DeliveryRules;
+use crate::scenario_control::{ControlError, ScenarioOverride};
+use crate::store::schema::decode_product;
+use crate::store::Cf;
+
+/// Index rows a catalogue-wide reach estimate reads before it extrapolates.
+const REACH_MAX_ROWS: u64 = 2_000_000;
+/// Products a search reads at most.
+const SEARCH_MAX_SCAN: u64 = 200_000;
+
+fn parse_scenario(s: &str) -> Result<Scenario, Status> {
+    Scenario::ALL
+        .into_iter()
+        .find(|x| x.as_str() == s)
+        .ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "scenario {s:?}: use back_in_stock, price_drop, low_stock or new_arrival"
+            ))
+        })
+}
+
+fn cap_view(c: &CapRule) -> pb::CapSetting {
+    let (window_ms, local_days) = match c.window {
+        CapWindow::Rolling { ms } => (ms, 0),
+        CapWindow::LocalDays { days } => (0, days),
+    };
+    pb::CapSetting {
+        max: c.max,
+        window_ms,
+        local_days,
+        describe: c.describe(),
+    }
+}
+
+fn cap_rule(s: Scenario, c: &pb::CapSetting) -> Result<CapRule, Status> {
+    let window = match (c.window_ms, c.local_days) {
+        (ms, 0) if ms > 0 => CapWindow::Rolling { ms },
+        (0, days) if days > 0 => CapWindow::LocalDays { days },
+        _ => {
+            return Err(Status::invalid_argument(
+                "caps.window_ms / caps.local_days: set exactly one, above zero",
+            ))
+        }
+    };
+    Ok(CapRule {
+        scope: CapScope::Scenario(s),
+        max: c.max,
+        window,
+    })
+}
+
+pub fn settings_view(
+    rules: &DeliveryRules,
+    s: Scenario,
+    overridden: Vec<String>,
+) -> pb::ScenarioSettings {
+    let r = rules.scenarios.iter().find(|r| r.scenario == s);
+    pb::ScenarioSettings {
+        scenario: s.as_str().into(),
+        enabled: r.is_some_and(|r| r.enabled),
+        priority: r.map_or(0, |r| r.priority),
+        threshold: rules.threshold(s),
+        channels: r.map_or_else(Vec::new, |r| {
+            r.channels.iter().map(|c| c.as_str().into()).collect()
+        }),
+        cooldown_ms: r.map_or(0, |r| r.cooldown_ms),
+        digest: r.is_some_and(|r| r.digest),
+        caps: rules
+            .caps
+            .iter()
+            .filter(|c| c.scope == CapScope::Scenario(s))
+            .map(cap_view)
+            .collect(),
+        overridden,
+    }
+}
+
+fn control_status(e: ControlError) -> Status {
+    match e {
+        ControlError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+        other => Status::unavailable(other.to_string()),
+    }
+}
+
+fn blocking_error(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
 
 impl AdminApi {
+    fn settings(&self, s: Scenario) -> pb::ScenarioSettings {
+        let overridden = self
+            .control
+            .overrides()
+            .get(s.as_str())
+            .map(ScenarioOverride::fields)
+            .unwrap_or_default();
+        settings_view(&self.control.live.get(), s, overridden)
+    }
+
     pub(super) fn scenarios(&self) -> pb::ListScenariosResponse {
-        pb::ListScenariosResponse::default()
+        pb::ListScenariosResponse {
+            scenarios: Scenario::ALL.iter().map(|&s| self.settings(s)).collect(),
+        }
     }
 
     pub(super) async fn update_scenario(
         &self,
-        _r: pb::UpdateScenarioRequest,
+        r: pb::UpdateScenarioRequest,
     ) -> Result<pb::ScenarioSettings, Status> {
-        Err(Status::unimplemented("UpdateScenario is being built"))
+        let s = parse_scenario(&r.scenario)?;
+        let change = if r.reset {
+            if r.enabled.is_some()
+                || r.priority.is_some()
+                || r.threshold.is_some()
+                || r.caps.is_some()
+            {
+                return Err(Status::invalid_argument(
+                    "reset: leave enabled, priority, threshold and caps unset when resetting",
+                ));
+            }
+            None
+        } else {
+            let caps = match &r.caps {
+                Some(list) => Some(
+                    list.caps
+                        .iter()
+                        .map(|c| cap_rule(s, c))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                None => None,
+            };
+            let change = ScenarioOverride {
+                enabled: r.enabled,
+                priority: r.priority,
+                threshold: r.threshold,
+                caps,
+            };
+            if change.fields().is_empty() {
+                return Err(Status::invalid_argument(
+                    "nothing to change: set enabled, priority, threshold or caps (or reset)",
+                ));
+            }
+            Some(change)
+        };
+        self.control
+            .update(s, change)
+            .await
+            .map_err(control_status)?;
+        tracing::info!(
+            scenario = s.as_str(),
+            "An operator changed a scenario's settings."
+        );
+        Ok(self.settings(s))
     }
 
     pub(super) async fn reach(
         &self,
-        _r: pb::EstimateReachRequest,
+        r: pb::EstimateReachRequest,
     ) -> Result<pb::ReachEstimate, Status> {
-        Err(Status::unimplemented("EstimateReach is being built"))
+        let s = parse_scenario(&r.scenario)?;
+        if !r.threshold.is_finite() || !(0.0..=100.0).contains(&r.threshold) {
+            return Err(Status::invalid_argument(format!(
+                "threshold {}: use a score between 0 and 100, e.g. 0.4",
+                r.threshold
+            )));
+        }
+        let product = if r.sku.is_empty() {
+            None
+        } else {
+            match self.router.get_product(r.sku.clone()).await {
+                Ok(Some((p, _))) => Some(p),
+                Ok(None) => {
+                    return Err(Status::not_found(format!(
+                        "no product with sku {:?}",
+                        r.sku
+                    )))
+                }
+                Err(e) => return Err(Status::unavailable(e.to_string())),
+            }
+        };
+        let (store, weights) = (self.store.clone(), self.weights.clone());
+        let now = crate::clock::now_ms();
+        let found = tokio::task::spawn_blocking(move || match product {
+            Some(p) => reach::product(&store, &p, s, now, &weights),
+            None => reach::catalogue(&store, s, now, &weights, REACH_MAX_ROWS),
+        })
+        .await
+        .map_err(blocking_error)?
+        .map_err(blocking_error)?;
+        let current = self.control.live.get().threshold(s);
+        Ok(pb::ReachEstimate {
+            scenario: s.as_str().into(),
+            threshold: r.threshold,
+            customers: found.at(r.threshold),
+            current_threshold: current,
+            customers_at_current: found.at(current),
+            customers_with_interest: found.with_interest(),
+            curve: reach::ladder(&[r.threshold, current])
+                .into_iter()
+                .map(|t| pb::ReachPoint {
+                    threshold: t,
+                    customers: found.at(t),
+                })
+                .collect(),
+            sampled: found.scale.is_some(),
+            edges_read: found.rows_read,
+        })
     }
 
     pub(super) async fn search_products(
         &self,
-        _r: pb::SearchProductsRequest,
+        r: pb::SearchProductsRequest,
     ) -> Result<pb::SearchProductsResponse, Status> {
-        Err(Status::unimplemented("SearchProducts is being built"))
+        let limit = match r.limit as usize {
+            0 => 50,
+            n => n.min(500),
+        };
+        let needle = r.query.trim().to_lowercase();
+        let (store, cfg) = (self.store.clone(), self.cfg.clone());
+        let now = crate::clock::now_ms();
+        tokio::task::spawn_blocking(move || {
+            let mut out = pb::SearchProductsResponse::default();
+            let mut read = 0u64;
+            store.visit_raw(Cf::Products, &[], |k, v| {
+                read += 1;
+                let sku = String::from_utf8_lossy(k);
+                let p = decode_product(v)?;
+                if needle.is_empty()
+                    || sku.to_lowercase().contains(&needle)
+                    || p.catalogue.title.to_lowercase().contains(&needle)
+                {
+                    out.products.push(pb::ProductSummary {
+                        sku: p.sku.clone(),
+                        title: p.catalogue.title.clone(),
+                        stock: p.stock,
+                        price_minor: p.price_minor,
+                        currency: p.catalogue.currency.clone(),
+                        velocity_per_day: p.velocity_per_day(now, &cfg),
+                    });
+                }
+                if out.products.len() >= limit {
+                    return Ok(false);
+                }
+                out.truncated = read >= SEARCH_MAX_SCAN;
+                Ok(!out.truncated)
+            })?;
+            Ok::<_, crate::store::StoreError>(out)
+        })
+        .await
+        .map_err(blocking_error)?
+        .map_err(blocking_error)
     }
 }

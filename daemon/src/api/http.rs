@@ -41,6 +41,7 @@ pub struct HttpState {
     pub writer: Writer,
     pub router: RouterHandle,
     pub links: UnsubscribeLinks,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The running server.
@@ -225,6 +226,10 @@ async fn unsubscribe(state: &HttpState, token: Option<&str>) -> Response<Full<By
     }
     match outbox_ops::cancel_marketing(&state.store, &state.writer, &customer_id, channel).await {
         Ok(n) => {
+            state
+                .metrics
+                .outbox_cancelled
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(
                 customer_id,
                 channel = channel.map_or("all", Channel::as_str),

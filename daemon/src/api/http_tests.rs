@@ -24,6 +24,7 @@ impl Fixture {
             writer: stack.writer.clone(),
             router: stack.router.clone(),
             links: UnsubscribeLinks::new(SECRET.to_vec(), "http://127.0.0.1:8080", 60_000),
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
         };
         Fixture { stack, state }
     }

@@ -23,6 +23,7 @@ use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::actors::{Router, RouterConfig};
 use crate::config::Config;
 use crate::delivery::dispatcher::{Dispatcher, DispatcherArgs};
+use crate::delivery::outbox_ops;
 use crate::delivery::templates::Templates;
 use crate::delivery::unsubscribe::{load_or_create_secret, UnsubscribeLinks};
 use crate::metrics::Metrics;
@@ -71,9 +72,18 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         .await?
         .with_context(|| format!("cannot open the store in {}", cfg.storage.path.display()))?;
     let metrics = Arc::new(Metrics::default());
+    // Outbox entries by state as of now; the overview adds what happens from here on.
+    let census_store = store.clone();
+    let census = tokio::task::spawn_blocking(move || outbox_ops::census(&census_store))
+        .await?
+        .context("cannot read the outbox")?;
     let trig = Arc::new(cfg.trigger_config());
     let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
     let rules = crate::rules_config::build(&cfg.rules, &cfg.scenarios)?;
+    let control = Arc::new(
+        crate::scenario_control::ScenarioControl::load(rules, &store, writer.clone())
+            .context("cannot load the operator's scenario changes")?,
+    );
     let templates = Templates::new(cfg.templates.dir.as_deref())
         .context("cannot load the message templates (templates.dir)")?;
     let secret = load_or_create_secret(&store, &writer, &cfg.delivery.unsubscribe_secret)
@@ -93,7 +103,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
         affinity_half_life_ms: cfg.interest.half_life.ms(),
-        rules: rules.clone(),
+        rules: control.live.clone(),
         templates,
         links,
         outbox_notify: outbox_notify.clone(),
@@ -108,7 +118,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let fanout = crate::fanout::Fanout {
         store: store.clone(),
         router: router.clone(),
-        rules: Arc::new(rules),
+        rules: control.live.clone(),
         weights: cfg.interest_weights(),
         triggers: trig.clone(),
         metrics: metrics.clone(),
@@ -151,6 +161,17 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         shutdown: shutdown_rx.clone(),
     })
     .max_decoding_message_size(max);
+    let dispatcher = Dispatcher::start(DispatcherArgs {
+        store: store.clone(),
+        writer: writer.clone(),
+        router: router.clone(),
+        channels,
+        config: cfg.delivery.dispatcher(),
+        wake: outbox_notify.clone(),
+        shutdown: shutdown_rx.clone(),
+        rules: control.live.clone(),
+        metrics: metrics.clone(),
+    });
     let admin = AdminServer::new(AdminApi {
         router: router.clone(),
         store: store.clone(),
@@ -159,6 +180,11 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         writer: writer.clone(),
         metrics: metrics.clone(),
         outbox_notify: outbox_notify.clone(),
+        control: control.clone(),
+        started_ms: crate::clock::now_ms(),
+        delivery: dispatcher.stats(),
+        census,
+        shutdown: shutdown_rx.clone(),
     })
     .max_decoding_message_size(max);
     let ingest_auth = BearerAuth::new("ingest", &cfg.auth.ingest_tokens);
@@ -178,20 +204,12 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             let _ = stop_rx.wait_for(|s| *s).await;
         });
     let mut server = tokio::spawn(server);
-    let dispatcher = Dispatcher::start(DispatcherArgs {
-        store: store.clone(),
-        writer: writer.clone(),
-        router: router.clone(),
-        channels,
-        config: cfg.delivery.dispatcher(),
-        wake: outbox_notify.clone(),
-        shutdown: shutdown_rx.clone(),
-    });
     let http_state = HttpState {
         store: store.clone(),
         writer: writer.clone(),
         router: router.clone(),
         links: unsubscribe.clone(),
+        metrics: metrics.clone(),
     };
     let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
 

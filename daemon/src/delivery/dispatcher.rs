@@ -20,6 +20,8 @@ use crate::actors::{IngestItem, RouterHandle};
 use crate::clock::now_ms;
 use crate::domain::customer::Channel;
 use crate::domain::profile::CustomerEvent;
+use crate::metrics::Metrics;
+use crate::scenario_control::LiveRules;
 use crate::store::writer::Writer;
 use crate::store::Store;
 
@@ -74,8 +76,9 @@ pub struct DispatcherConfig {
 }
 
 /// Upper bounds (ms) of the delivery-latency buckets; the last bucket is everything above.
-pub const LATENCY_BOUNDS_MS: [i64; 9] = [
-    1_000, 5_000, 30_000, 60_000, 300_000, 1_800_000, 3_600_000, 21_600_000, 86_400_000,
+pub const LATENCY_BOUNDS_MS: [i64; 16] = [
+    50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000, 1_800_000, 3_600_000,
+    21_600_000, 43_200_000, 86_400_000,
 ];
 
 /// Counters for operators; plain atomics.
@@ -93,6 +96,25 @@ pub struct DeliveryStats {
 }
 
 impl DeliveryStats {
+    /// The latency under which `q` (0..1) of the deliveries so far fell, as the upper
+    /// bound of its bucket (`None` before the first delivery; `i64::MAX` past the last).
+    pub fn latency_quantile(&self, q: f64) -> Option<i64> {
+        let counts: Vec<u64> = self.latency.iter().map(|c| c.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in counts.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(LATENCY_BOUNDS_MS.get(i).copied().unwrap_or(i64::MAX));
+            }
+        }
+        Some(i64::MAX)
+    }
+
     fn record_delivery(&self, latency_ms: i64) {
         let latency_ms = latency_ms.max(0);
         let bucket = LATENCY_BOUNDS_MS
@@ -118,6 +140,9 @@ pub struct DispatcherArgs {
     pub wake: Arc<Notify>,
     /// `true` stops polling; sends in flight finish first.
     pub shutdown: watch::Receiver<bool>,
+    /// The scenario settings in force: entries of a disabled scenario are cancelled.
+    pub rules: Arc<LiveRules>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Handle to the running dispatcher.
@@ -135,6 +160,8 @@ struct Shared {
     retry: RetryPolicy,
     stats: Arc<DeliveryStats>,
     in_flight: Mutex<HashSet<u64>>,
+    rules: Arc<LiveRules>,
+    metrics: Arc<Metrics>,
 }
 
 /// Removes its seq from the in-flight set however the send task ends (panic included).
@@ -162,6 +189,8 @@ impl Dispatcher {
             retry: args.config.retry,
             stats: stats.clone(),
             in_flight: Mutex::new(HashSet::new()),
+            rules: args.rules,
+            metrics: args.metrics,
         });
         let task = tokio::spawn(run(shared, args.config, args.wake.clone(), args.shutdown));
         Dispatcher {
@@ -303,6 +332,29 @@ async fn deliver(shared: &Shared, seq: u64) {
             return;
         }
     };
+    if !shared.rules.get().enabled(entry.scenario) {
+        let why = format!(
+            "not sent: scenario {} was disabled by an operator",
+            entry.scenario.as_str()
+        );
+        match outbox_ops::cancel_one(&shared.store, &shared.writer, seq, &why).await {
+            Ok(Some(_)) => {
+                shared.metrics.outbox_cancelled.fetch_add(1, Relaxed);
+                tracing::info!(
+                    seq,
+                    scenario = entry.scenario.as_str(),
+                    "Cancelled a queued message of a disabled scenario."
+                );
+            }
+            Ok(None) => {
+                shared.stats.skipped.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(seq, error = %e, "Cannot cancel an outbox entry; it stays Pending.")
+            }
+        }
+        return;
+    }
     let result = shared.channels.send(&entry).await;
     let now = now_ms();
     let recorded = outbox_ops::commit_result(
@@ -329,6 +381,8 @@ async fn deliver(shared: &Shared, seq: u64) {
     match (&result, updated.status) {
         (Ok(()), _) => {
             shared.stats.record_delivery(now - entry.created_ms);
+            let c = shared.metrics.scenario(entry.scenario);
+            c.sent.fetch_add(1, Relaxed);
             tracing::debug!(seq, channel = entry.channel.as_str(), "Delivered.");
         }
         (Err(e), OutboxStatus::Pending) => {
@@ -337,6 +391,8 @@ async fn deliver(shared: &Shared, seq: u64) {
         }
         (Err(e), _) => {
             shared.stats.failed.fetch_add(1, Relaxed);
+            let c = shared.metrics.scenario(entry.scenario);
+            c.failed.fetch_add(1, Relaxed);
             tracing::warn!(seq, channel = entry.channel.as_str(), customer_id = %entry.customer_id, attempts = updated.attempts, error = %e, "Delivery failed for good.");
             // A channel the operator has not set up says nothing about the address.
             if e.is_permanent() && shared.channels.configured(entry.channel) {

@@ -34,7 +34,7 @@ impl Stack {
             triggers: Arc::new(cfg.trigger_config()),
             idle_timeout: Duration::from_secs(60),
             affinity_half_life_ms: cfg.interest.half_life.ms(),
-            rules,
+            rules: crate::scenario_control::LiveRules::new(rules),
             templates: crate::delivery::templates::Templates::new(None).expect("templates"),
             links: Arc::new(|_: &str, _| String::new()),
             outbox_notify: Arc::new(Notify::new()),
@@ -164,6 +164,14 @@ impl Fixture {
             config: config(max_attempts),
             wake: Arc::new(Notify::new()),
             shutdown: self.stop.subscribe(),
+            rules: crate::scenario_control::LiveRules::new(
+                crate::rules_config::build(
+                    &crate::rules_config::RulesConfig::default(),
+                    &crate::rules_config::ScenariosConfig::default(),
+                )
+                .expect("default rules"),
+            ),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         })
     }
 
@@ -225,7 +233,9 @@ async fn email_is_delivered_once_and_latency_recorded() {
     let stats = d.stats();
     assert_eq!(stats.delivered.load(Relaxed), 5);
     // Two seconds old: all in the "≤ 5 s" bucket.
-    assert_eq!(stats.latency[1].load(Relaxed), 5);
+    assert_eq!(stats.latency[6].load(Relaxed), 5);
+    assert_eq!(stats.latency_quantile(0.5), Some(5_000));
+    assert_eq!(stats.latency_quantile(0.99), Some(5_000));
     assert!(outbox_ops::due(&f.stack.db.store, i64::MAX, 10)
         .expect("due")
         .is_empty());

@@ -242,6 +242,67 @@ pub async fn cancel_marketing(
     Ok(cancelled)
 }
 
+/// Cancels one Pending entry, saying why in its `last_error`; `None` when it is gone or
+/// no longer Pending.
+pub async fn cancel_one(
+    store: &Store,
+    writer: &Writer,
+    seq: u64,
+    why: &str,
+) -> Result<Option<OutboxEntry>, StoreError> {
+    let _guard = lock_seqs([seq]).await;
+    let Some(mut e) = load(store, seq)? else {
+        return Ok(None);
+    };
+    if e.status != OutboxStatus::Pending {
+        return Ok(None);
+    }
+    let mut batch = Batch::default();
+    batch.delete(Cf::OutboxDue, outbox::due_key(e.next_attempt_ms, e.seq));
+    e.status = OutboxStatus::Cancelled;
+    e.last_error = Some(why.to_owned());
+    put_entry(&mut batch, &e);
+    writer.write(batch, TICKET).await?;
+    Ok(Some(e))
+}
+
+/// Entries by status over the whole outbox (one scan; at start, for the overview).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Census {
+    pub pending: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+pub fn census(store: &Store) -> Result<Census, StoreError> {
+    let mut c = Census::default();
+    store.visit_raw(Cf::Outbox, &[], |_, v| {
+        match outbox::decode_entry(v)?.status {
+            OutboxStatus::Pending => c.pending += 1,
+            OutboxStatus::Delivered => c.delivered += 1,
+            OutboxStatus::Failed => c.failed += 1,
+            OutboxStatus::Cancelled => c.cancelled += 1,
+        }
+        Ok(true)
+    })?;
+    Ok(c)
+}
+
+/// Pending entries due at `now_ms`, counted up to `max`.
+pub fn count_due(store: &Store, now_ms: Millis, max: u64) -> Result<u64, StoreError> {
+    let end = outbox::due_key(now_ms, u64::MAX);
+    let mut n = 0u64;
+    store.visit_raw(Cf::OutboxDue, &[], |k, _| {
+        if k > end.as_slice() {
+            return Ok(false);
+        }
+        n += 1;
+        Ok(n < max)
+    })?;
+    Ok(n)
+}
+
 /// One page of [`list`], newest first.
 #[derive(Debug, Default)]
 pub struct OutboxPage {

@@ -157,12 +157,14 @@ fn longest_cooldown(rules: &DeliveryRules) -> i64 {
         .unwrap_or(0)
 }
 
-/// Quiet hours are over: send each due deferred message with the offers that still hold
-/// (`still_holds`), or drop it as stale (and give its cap room back).
+/// Quiet hours are over: send each due deferred message with the offers `check` still
+/// passes, and drop the others for the reason it gives (the trigger no longer holds:
+/// quiet-hours-stale; the scenario was disabled meanwhile: disabled). A message left
+/// with no offers gives its cap room back.
 pub fn release_quiet(
     st: &mut CustomerState,
     now: Millis,
-    still_holds: impl Fn(&Offer) -> bool,
+    check: impl Fn(&Offer) -> Result<(), SuppressReason>,
 ) -> Outcome {
     let mut out = Outcome::default();
     let (due, later): (Vec<Deferred>, Vec<Deferred>) = std::mem::take(&mut st.deferred)
@@ -170,13 +172,13 @@ pub fn release_quiet(
         .partition(|d| d.release_ms <= now);
     st.deferred = later;
     for d in due {
-        let (keep, stale): (Vec<Offer>, Vec<Offer>) =
-            d.offers.into_iter().partition(|o| still_holds(o));
-        out.suppressed.extend(
-            stale
-                .iter()
-                .map(|o| (o.candidate.scenario, SuppressReason::QuietHoursStale)),
-        );
+        let mut keep = Vec::new();
+        for o in d.offers {
+            match check(&o) {
+                Ok(()) => keep.push(o),
+                Err(reason) => out.suppressed.push((o.candidate.scenario, reason)),
+            }
+        }
         if keep.is_empty() {
             let planned = Sent {
                 at_ms: d.planned_ms,

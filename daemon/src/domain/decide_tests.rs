@@ -116,7 +116,7 @@ fn quiet_hours_defer_and_a_stale_offer_is_dropped_with_its_cap_room_returned() {
         1,
         "the deferred message holds its cap room"
     );
-    let out = release_quiet(&mut st, release, |_| false);
+    let out = release_quiet(&mut st, release, |_| Err(SuppressReason::QuietHoursStale));
     assert!(out.send.is_empty());
     assert_eq!(
         out.suppressed,
@@ -137,10 +137,10 @@ fn a_deferred_offer_that_still_holds_is_sent_at_release() {
     );
     let release = out.timers[0].0;
     assert_eq!(
-        release_quiet(&mut st, release - 1, |_| true),
+        release_quiet(&mut st, release - 1, |_| Ok(())),
         Outcome::default()
     );
-    let out = release_quiet(&mut st, release, |_| true);
+    let out = release_quiet(&mut st, release, |_| Ok(()));
     assert_eq!(out.send.len(), 1);
     assert_eq!(st.ledger.len(), 1);
 }

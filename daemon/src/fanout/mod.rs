@@ -3,6 +3,7 @@
 //! cursor in one write — so every trigger is fanned out exactly once, across restarts.
 
 pub mod audience;
+pub mod reach;
 pub mod release;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::interest::InterestWeights;
 use crate::domain::TriggerConfig;
 use crate::metrics::Metrics;
-use crate::rules_config::DeliveryRules;
+use crate::scenario_control::LiveRules;
 use crate::store::schema::{decode_trigger, decode_trigger_key, trigger_key};
 use crate::store::{Cf, Store};
 
@@ -26,7 +27,7 @@ const ROUND: usize = 16;
 pub struct Fanout {
     pub store: Store,
     pub router: RouterHandle,
-    pub rules: Arc<DeliveryRules>,
+    pub rules: Arc<LiveRules>,
     pub weights: InterestWeights,
     pub triggers: Arc<TriggerConfig>,
     pub metrics: Arc<Metrics>,
@@ -90,6 +91,8 @@ impl Fanout {
         let mut offers = Vec::new();
         let mut meta = Vec::new();
         let mut last = cursor;
+        // One snapshot of the rules per round (operators may change them meanwhile).
+        let rules = self.rules.get();
         let now = crate::clock::now_ms();
         for (k, v) in rows {
             let (Some(id), Ok(t)) = (decode_trigger_key(&k), decode_trigger(&v)) else {
@@ -97,22 +100,22 @@ impl Fanout {
             };
             last = id;
             let scenario = Scenario::from(t.kind);
-            if !self.rules.enabled(scenario) {
+            if !rules.enabled(scenario) {
                 continue;
             }
             let Some((product, _)) = self.router.get_product(t.sku.clone()).await? else {
                 continue;
             };
             let (sku, product_stock) = (product.sku.clone(), product.stock);
-            let (store, rules, weights, trig) = (
+            let (store, snapshot, weights, trig) = (
                 self.store.clone(),
-                self.rules.clone(),
+                rules.clone(),
                 self.weights.clone(),
                 self.triggers.clone(),
             );
             let found = tokio::task::spawn_blocking(move || {
                 let policy = audience::Policy {
-                    rules: &rules,
+                    rules: &snapshot,
                     weights: &weights,
                     triggers: &trig,
                 };
@@ -129,7 +132,7 @@ impl Fanout {
                     self.metrics.add_suppressed(scenario, reason, n);
                 }
             }
-            let (per_unit, interval_ms) = self.rules.batching(scenario);
+            let (per_unit, interval_ms) = rules.batching(scenario);
             if scenario == Scenario::BackInStock && per_unit > 0 {
                 let (now_batch, rest) =
                     release::take(found.offers, release::batch_size(per_unit, product_stock));

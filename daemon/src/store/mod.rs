@@ -132,6 +132,38 @@ impl Store {
         Ok(out)
     }
 
+    /// Visits (key, value) pairs from `from` forwards until `visit` returns false or the
+    /// column family ends, without collecting them; returns how many were visited. For
+    /// long operator scans (reach estimates, searches) on a blocking thread.
+    pub fn visit_raw(
+        &self,
+        cf: Cf,
+        from: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<u64, StoreError> {
+        let iter = self.db.iterator_cf(
+            self.handle(cf)?,
+            IteratorMode::From(from, Direction::Forward),
+        );
+        let mut n = 0;
+        for item in iter {
+            let (k, v) = item?;
+            n += 1;
+            if !visit(&k, &v)? {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// RocksDB's estimate of the number of keys in a column family.
+    pub fn estimate_keys(&self, cf: Cf) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .property_int_value_cf(self.handle(cf)?, "rocksdb.estimate-num-keys")?
+            .unwrap_or(0))
+    }
+
     /// The last key of a column family, if any.
     pub fn last_key(&self, cf: Cf) -> Result<Option<Box<[u8]>>, StoreError> {
         let mut iter = self.db.iterator_cf(self.handle(cf)?, IteratorMode::End);

@@ -1,0 +1,197 @@
+//! Reach estimates for operators: how many customers a scenario would reach at an
+//! interest threshold. Each customer counts once, with their best score: over the
+//! product's edges (one product) or over all their interests (the whole catalogue);
+//! for new arrivals, category affinities stand in for product interest.
+
+use std::collections::HashMap;
+
+use crate::domain::customer::Scenario;
+use crate::domain::interest::{score, InterestWeights};
+use crate::domain::product::ProductState;
+use crate::domain::Millis;
+use crate::store::interest::{decode_affinity, decode_edge, pair_prefix, pair_second};
+use crate::store::{Cf, Store, StoreError};
+
+/// Best score per customer, highest first.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Reach {
+    pub best: Vec<f64>,
+    pub rows_read: u64,
+    /// Set when the scan stopped at its row limit: the factor counts are scaled by.
+    pub scale: Option<f64>,
+}
+
+impl Reach {
+    fn from_scores(mut best: Vec<f64>, rows_read: u64, scale: Option<f64>) -> Reach {
+        best.sort_by(|a, b| b.total_cmp(a));
+        Reach {
+            best,
+            rows_read,
+            scale,
+        }
+    }
+
+    /// Customers at or above `threshold` (scaled up when sampled).
+    pub fn at(&self, threshold: f64) -> u64 {
+        let n = self.best.partition_point(|s| *s >= threshold) as f64;
+        (n * self.scale.unwrap_or(1.0)).round() as u64
+    }
+
+    /// Customers with any live interest (score above zero).
+    pub fn with_interest(&self) -> u64 {
+        let n = self.best.partition_point(|s| *s > 0.0) as f64;
+        (n * self.scale.unwrap_or(1.0)).round() as u64
+    }
+}
+
+/// The first part of a pair key (customer or sku or category).
+fn pair_first(key: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
+    key.get(2..2 + len)
+}
+
+/// The audience of one product at every threshold (exact).
+pub fn product(
+    store: &Store,
+    p: &ProductState,
+    scenario: Scenario,
+    now: Millis,
+    w: &InterestWeights,
+) -> Result<Reach, StoreError> {
+    let mut rows = 0u64;
+    if scenario == Scenario::NewArrival {
+        let mut best: HashMap<String, f64> = HashMap::new();
+        for cat in &p.catalogue.category_ids {
+            let prefix = pair_prefix(cat);
+            rows += store.visit_raw(Cf::CategoryInterest, &prefix, |k, v| {
+                if !k.starts_with(&prefix) {
+                    return Ok(false);
+                }
+                if let Some(c) = pair_second(k) {
+                    let a = decode_affinity(v)?.value_at(now, w.half_life_ms);
+                    let e = best.entry(c.to_owned()).or_insert(0.0);
+                    *e = e.max(a);
+                }
+                Ok(true)
+            })?;
+        }
+        return Ok(Reach::from_scores(best.into_values().collect(), rows, None));
+    }
+    let prefix = pair_prefix(&p.sku);
+    let mut best = Vec::new();
+    rows += store.visit_raw(Cf::Interest, &prefix, |k, v| {
+        if !k.starts_with(&prefix) {
+            return Ok(false);
+        }
+        let e = decode_edge(v)?;
+        if !e.purchased() {
+            best.push(score(&e, now, w));
+        }
+        Ok(true)
+    })?;
+    Ok(Reach::from_scores(best, rows, None))
+}
+
+/// Distinct customers over the whole catalogue, reading at most `max_rows` index rows;
+/// past that the counts are scaled by RocksDB's key estimate.
+pub fn catalogue(
+    store: &Store,
+    scenario: Scenario,
+    now: Millis,
+    w: &InterestWeights,
+    max_rows: u64,
+) -> Result<Reach, StoreError> {
+    let mut rows = 0u64;
+    let mut stopped = false;
+    let cf;
+    let best: Vec<f64> = if scenario == Scenario::NewArrival {
+        // Category-major keys: a customer appears under each of their categories.
+        cf = Cf::CategoryInterest;
+        let mut best: HashMap<String, f64> = HashMap::new();
+        store.visit_raw(cf, &[], |k, v| {
+            rows += 1;
+            if let Some(c) = pair_second(k) {
+                let a = decode_affinity(v)?.value_at(now, w.half_life_ms);
+                let e = best.entry(c.to_owned()).or_insert(0.0);
+                *e = e.max(a);
+            }
+            stopped = rows >= max_rows;
+            Ok(!stopped)
+        })?;
+        best.into_values().collect()
+    } else {
+        // Customer-major keys: one customer's interests are adjacent.
+        cf = Cf::InterestByCustomer;
+        let mut best = Vec::new();
+        let mut current: Vec<u8> = Vec::new();
+        let mut top: Option<f64> = None;
+        store.visit_raw(cf, &[], |k, v| {
+            rows += 1;
+            let first = pair_first(k).unwrap_or_default();
+            if first != current.as_slice() {
+                if let Some(t) = top.take() {
+                    best.push(t);
+                }
+                current = first.to_vec();
+            }
+            let e = decode_edge(v)?;
+            if !e.purchased() {
+                let s = score(&e, now, w);
+                top = Some(top.map_or(s, |t| t.max(s)));
+            }
+            stopped = rows >= max_rows;
+            Ok(!stopped)
+        })?;
+        best.extend(top);
+        best
+    };
+    let scale = if stopped {
+        let total = store.estimate_keys(cf)?.max(rows);
+        Some(total as f64 / rows.max(1) as f64)
+    } else {
+        None
+    };
+    Ok(Reach::from_scores(best, rows, scale))
+}
+
+/// Thresholds to show the reach curve at: a fixed ladder plus the two being compared.
+pub fn ladder(extra: &[f64]) -> Vec<f64> {
+    let mut t: Vec<f64> = [
+        0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .filter(|x| x.is_finite())
+    .collect();
+    t.sort_by(f64::total_cmp);
+    t.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_at_thresholds_and_scales_when_sampled() {
+        let r = Reach::from_scores(vec![0.2, 1.5, 0.0, 0.4, 0.4], 5, None);
+        assert_eq!(r.at(0.0), 5);
+        assert_eq!(r.with_interest(), 4);
+        assert_eq!(r.at(0.4), 3);
+        assert_eq!(r.at(0.41), 1);
+        assert_eq!(r.at(2.0), 0);
+        let sampled = Reach {
+            scale: Some(10.0),
+            ..r
+        };
+        assert_eq!(sampled.at(0.4), 30);
+    }
+
+    #[test]
+    fn the_ladder_is_sorted_and_holds_the_compared_thresholds() {
+        let l = ladder(&[0.45, 0.4, f64::NAN]);
+        assert!(l.windows(2).all(|w| w[0] < w[1]), "{l:?}");
+        assert!(l.contains(&0.45));
+        assert_eq!(l.iter().filter(|x| (**x - 0.4).abs() < 1e-9).count(), 1);
+    }
+}

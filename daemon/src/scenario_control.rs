@@ -1,0 +1,238 @@
+//! Scenario settings an operator changes at run time (enable / disable, priority,
+//! threshold, the scenario's own caps) on top of the config file's. The changes are kept
+//! in the meta column family, so they outlive restarts, and published through
+//! [`LiveRules`], which the fan-out and every customer actor read per decision.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::customer::Scenario;
+use crate::domain::rules::caps::{CapRule, CapScope};
+use crate::rules_config::DeliveryRules;
+use crate::store::writer::{Batch, Writer};
+use crate::store::{Cf, Store, StoreError};
+
+/// Meta key of the operator's changes (JSON, so an operator can read it with ldb).
+pub const OVERRIDES_KEY: &[u8] = b"scenario_overrides";
+
+/// The delivery rules in force. Readers take a cheap snapshot per decision.
+#[derive(Debug)]
+pub struct LiveRules(RwLock<Arc<DeliveryRules>>);
+
+impl LiveRules {
+    pub fn new(rules: DeliveryRules) -> Arc<LiveRules> {
+        Arc::new(LiveRules(RwLock::new(Arc::new(rules))))
+    }
+
+    pub fn get(&self) -> Arc<DeliveryRules> {
+        match self.0.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, rules: DeliveryRules) {
+        let mut w = match self.0.write() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *w = Arc::new(rules);
+    }
+}
+
+/// One scenario's operator changes; `None` = the config's value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioOverride {
+    pub enabled: Option<bool>,
+    pub priority: Option<u32>,
+    pub threshold: Option<f64>,
+    /// Replaces the scenario's own caps (scope = this scenario).
+    pub caps: Option<Vec<CapRule>>,
+}
+
+impl ScenarioOverride {
+    /// Names of the changed settings, as the API spells them.
+    pub fn fields(&self) -> Vec<String> {
+        [
+            ("enabled", self.enabled.is_some()),
+            ("priority", self.priority.is_some()),
+            ("threshold", self.threshold.is_some()),
+            ("caps", self.caps.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+
+    fn merge(&mut self, change: ScenarioOverride) {
+        self.enabled = change.enabled.or(self.enabled);
+        self.priority = change.priority.or(self.priority);
+        self.threshold = change.threshold.or(self.threshold);
+        if change.caps.is_some() {
+            self.caps = change.caps;
+        }
+    }
+}
+
+pub type Overrides = BTreeMap<String, ScenarioOverride>;
+
+/// The config's rules with `overrides` applied.
+pub fn apply(base: &DeliveryRules, overrides: &Overrides) -> DeliveryRules {
+    let mut out = base.clone();
+    for s in Scenario::ALL {
+        let Some(o) = overrides.get(s.as_str()) else {
+            continue;
+        };
+        if let Some(r) = out.scenarios.iter_mut().find(|r| r.scenario == s) {
+            r.enabled = o.enabled.unwrap_or(r.enabled);
+            r.priority = o.priority.unwrap_or(r.priority);
+        }
+        if let (Some(t), Some(slot)) = (
+            o.threshold,
+            out.thresholds.iter_mut().find(|(x, _)| *x == s),
+        ) {
+            slot.1 = t;
+        }
+        if let Some(caps) = &o.caps {
+            out.caps.retain(|c| c.scope != CapScope::Scenario(s));
+            out.caps.extend(caps.iter().map(|c| CapRule {
+                scope: CapScope::Scenario(s),
+                ..*c
+            }));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Error)]
+pub enum ControlError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored scenario changes are unreadable ({0}); delete meta key scenario_overrides")]
+    Corrupt(String),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ControlError {
+    ControlError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Checks one change; the error names the field and the fix.
+pub fn validate(change: &ScenarioOverride) -> Result<(), ControlError> {
+    if let Some(t) = change.threshold {
+        if !t.is_finite() || !(0.0..=100.0).contains(&t) {
+            return Err(invalid(
+                "threshold",
+                format!("{t} is outside 0..100; use a score such as 0.4"),
+            ));
+        }
+    }
+    for c in change.caps.iter().flatten() {
+        if c.max == 0 {
+            return Err(invalid(
+                "caps.max",
+                "0 would block the scenario; disable it instead (enabled = false)",
+            ));
+        }
+        let window_ok = match c.window {
+            crate::domain::rules::caps::CapWindow::Rolling { ms } => ms > 0,
+            crate::domain::rules::caps::CapWindow::LocalDays { days } => days > 0,
+        };
+        if !window_ok {
+            return Err(invalid(
+                "caps.window_ms",
+                "set window_ms > 0 (rolling) or local_days > 0 (calendar days)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Owns the operator's changes: loads them at start, applies and stores updates.
+pub struct ScenarioControl {
+    base: DeliveryRules,
+    overrides: Mutex<Overrides>,
+    pub live: Arc<LiveRules>,
+    writer: Writer,
+    /// One update at a time: read, store, publish.
+    updating: tokio::sync::Mutex<()>,
+}
+
+impl ScenarioControl {
+    /// The config's rules plus whatever operators changed before the last stop.
+    pub fn load(
+        base: DeliveryRules,
+        store: &Store,
+        writer: Writer,
+    ) -> Result<ScenarioControl, ControlError> {
+        let overrides: Overrides = match store.get_raw(Cf::Meta, OVERRIDES_KEY)? {
+            Some(raw) => {
+                serde_json::from_slice(&raw).map_err(|e| ControlError::Corrupt(e.to_string()))?
+            }
+            None => Overrides::new(),
+        };
+        let live = LiveRules::new(apply(&base, &overrides));
+        Ok(ScenarioControl {
+            base,
+            overrides: Mutex::new(overrides),
+            live,
+            writer,
+            updating: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn overrides(&self) -> Overrides {
+        match self.overrides.lock() {
+            Ok(o) => o.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Applies `change` to `scenario` (or drops its changes when `reset`), stores it and
+    /// publishes the new rules. Nothing changes if the write fails.
+    pub async fn update(
+        &self,
+        scenario: Scenario,
+        change: Option<ScenarioOverride>,
+    ) -> Result<(), ControlError> {
+        if let Some(c) = &change {
+            validate(c)?;
+        }
+        let _one_at_a_time = self.updating.lock().await;
+        let mut next = self.overrides();
+        match change {
+            Some(c) => next.entry(scenario.as_str().into()).or_default().merge(c),
+            None => {
+                next.remove(scenario.as_str());
+            }
+        }
+        let json = serde_json::to_vec(&next).map_err(|e| ControlError::Corrupt(e.to_string()))?;
+        let mut batch = Batch::default();
+        batch.put(Cf::Meta, OVERRIDES_KEY.to_vec(), json);
+        self.writer.write(batch, 0).await?;
+        // Store first, then publish: a crash in between leaves the stored (newer) value,
+        // which the next start loads.
+        let rules = apply(&self.base, &next);
+        match self.overrides.lock() {
+            Ok(mut o) => *o = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        self.live.set(rules);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "scenario_control_tests.rs"]
+mod tests;
