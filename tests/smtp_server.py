@@ -6,13 +6,22 @@ Listens on 127.0.0.1:PORT. Each accepted message is written to DIR/mail/NNNNNN.e
 raw DATA) with its envelope recipients in DIR/mail/NNNNNN.rcpt, one per line; the .eml
 appears last (atomic rename), so a reader that sees it sees both. DIR/rules, re-read
 on every RCPT, holds lines "ADDRESS CODE TEXT" to refuse a recipient (e.g. 550 or 451).
+
+DIR/delay, if present, holds a number of seconds: the 250 reply to each DATA is held
+until that long after the message was recorded, re-reading the file while waiting (so
+raising it holds replies already waiting, and lowering it releases them). While a reply
+is held, DIR/held/NNNNNN exists; once the 250 is about to go out, DIR/mail/NNNNNN.replied
+is created. A client that disconnects meanwhile never gets the 250: its message is
+recorded without the client knowing, the crash window of at-least-once delivery.
 Runs until killed; a new process on the same port continues the numbering.
 """
 
+import asyncio
 import os
 import signal
 import sys
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -21,7 +30,10 @@ class Handler:
     def __init__(self, directory):
         self.mail = os.path.join(directory, "mail")
         self.rules = os.path.join(directory, "rules")
+        self.delay_file = os.path.join(directory, "delay")
+        self.held = os.path.join(directory, "held")
         os.makedirs(self.mail, exist_ok=True)
+        os.makedirs(self.held, exist_ok=True)
         self.lock = threading.Lock()
 
     def rule_for(self, address):
@@ -34,6 +46,13 @@ class Handler:
         except FileNotFoundError:
             pass
         return None
+
+    def delay(self):
+        try:
+            with open(self.delay_file, encoding="utf-8") as f:
+                return float(f.read().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         refusal = self.rule_for(address)
@@ -51,6 +70,17 @@ class Handler:
             with open(base + ".tmp", "wb") as f:
                 f.write(envelope.original_content or envelope.content)
             os.rename(base + ".tmp", base + ".eml")
+        recorded = time.monotonic()
+        if self.delay() > 0:
+            held = os.path.join(self.held, f"{n:06d}")
+            open(held, "w").close()
+            try:
+                # Cancelled (no reply) if the client goes away meanwhile.
+                while time.monotonic() - recorded < self.delay():
+                    await asyncio.sleep(0.02)
+            finally:
+                os.remove(held)
+        open(base + ".replied", "w").close()
         return "250 Message accepted for delivery"
 
 

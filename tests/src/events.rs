@@ -226,3 +226,21 @@ pub fn unsubscribe(customer_id: &str, channel: stockbell_proto::v1::UnsubscribeC
         channel: channel as i32,
     }))
 }
+
+/// A customer upsert as given, e.g. with a LINE user id and consent per channel:
+/// `customer_upsert(CustomerUpsert { consent_line: true, ..Default::default() })`.
+pub fn customer_upsert(u: stockbell_proto::v1::CustomerUpsert) -> Event {
+    event(Kind::CustomerUpsert(u))
+}
+
+/// A customer reachable on LINE only (user id, LINE consent), in Asia/Tokyo, locale "en".
+pub fn line_customer(id: &str, line_user_id: &str) -> Event {
+    customer_upsert(stockbell_proto::v1::CustomerUpsert {
+        customer_id: id.into(),
+        line_user_id: line_user_id.into(),
+        locale: "en".into(),
+        time_zone: "Asia/Tokyo".into(),
+        consent_line: true,
+        ..Default::default()
+    })
+}

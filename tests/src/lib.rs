@@ -9,6 +9,7 @@
 //! - [`check_config`]: `stockbelld check-config FILE`.
 //! - [`client`]: helpers over Publish, GetProduct, ListTriggers and GetProducer.
 //! - [`SmtpServer`]: a real SMTP server (aiosmtpd) that records what it receives.
+//! - [`HttpPeer`]: a local HTTP server playing LINE's push API and a webhook receiver.
 //!
 //! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
 //! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod daemon;
 pub mod events;
+pub mod http_peer;
 pub mod options;
 pub mod poll;
 pub mod smtp;
@@ -28,9 +30,11 @@ pub use client::{
 };
 pub use daemon::{stockbelld_bin, Daemon, StartRefused};
 pub use events::{
-    batch, cart_add, catalog, customer, favourite, notify_me, now_ms, price_set, purchase, sale,
-    stock_adjust, stock_set, unsubscribe, upsert, view, window, EventExt, Sequencer, TestRng,
+    batch, cart_add, catalog, customer, customer_upsert, favourite, line_customer, notify_me,
+    now_ms, price_set, purchase, sale, stock_adjust, stock_set, unsubscribe, upsert, view, window,
+    EventExt, Sequencer, TestRng,
 };
+pub use http_peer::{HttpPeer, PeerRequest};
 pub use options::DaemonOptions;
 pub use poll::poll_until;
 pub use smtp::{Headers, ReceivedMail, SmtpServer};

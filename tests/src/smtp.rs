@@ -1,6 +1,7 @@
 //! A real SMTP server process (`tests/smtp_server.py`, aiosmtpd) on 127.0.0.1 for tests
 //! that send mail: received messages with parsed headers, recipients refused on demand,
-//! and stop/restart on the same port to simulate an outage.
+//! replies held back on demand (to crash a sender mid-delivery), and stop/restart on the
+//! same port to simulate an outage.
 
 use std::fs;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -230,6 +231,38 @@ impl SmtpServer {
         let mut rules = fs::read_to_string(&path).unwrap_or_default();
         rules.push_str(&format!("{address} {code} {text}\n"));
         fs::write(&path, rules).context("writing the SMTP rules")
+    }
+
+    /// Holds the 250 reply to each message until `delay` after it was recorded (zero
+    /// replies at once). Replies already held follow the new value: raising it keeps
+    /// them waiting, lowering it releases them.
+    pub fn set_reply_delay(&self, delay: Duration) -> Result<()> {
+        let path = self.dir.path().join("delay");
+        let tmp = self.dir.path().join("delay.tmp");
+        fs::write(&tmp, format!("{}\n", delay.as_secs_f64()))
+            .context("writing the SMTP reply delay")?;
+        fs::rename(&tmp, &path).context("writing the SMTP reply delay")
+    }
+
+    /// How many messages are recorded but their 250 reply is being held right now.
+    pub fn held_replies(&self) -> usize {
+        fs::read_dir(self.dir.path().join("held"))
+            .map(|rd| rd.filter(|e| e.is_ok()).count())
+            .unwrap_or(0)
+    }
+
+    /// How many recorded messages never had their 250 reply sent (the client went away
+    /// while it was held, or it is still held): the sender cannot know they arrived.
+    pub fn unreplied(&self) -> usize {
+        let mail = self.dir.path().join("mail");
+        fs::read_dir(&mail)
+            .map(|rd| {
+                rd.filter_map(|e| Some(e.ok()?.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .filter(|p| !p.with_extension("replied").exists())
+                    .count()
+            })
+            .unwrap_or(0)
     }
 
     /// Accepts every recipient again.
