@@ -55,6 +55,10 @@ pub struct Metrics {
     /// disabled) and failed entries an operator sent again.
     pub outbox_cancelled: AtomicU64,
     pub outbox_requeued: AtomicU64,
+    /// The newest trigger written and the last one the fan-out has handled: the
+    /// difference is the fan-out's backlog.
+    pub last_trigger_id: AtomicU64,
+    pub fanout_cursor: AtomicU64,
     fatal: Mutex<Option<String>>,
     /// Woken once when a fatal error is recorded.
     pub fatal_notify: tokio::sync::Notify,

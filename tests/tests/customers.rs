@@ -14,6 +14,7 @@ async fn get(admin: &mut AdminClient, id: &str) -> Result<stockbell_tests::pb::C
     let c = admin
         .get_customer(GetCustomerRequest {
             customer_id: id.into(),
+            ..Default::default()
         })
         .await
         .with_context(|| format!("GetCustomer {id}"))?;
@@ -139,6 +140,7 @@ async fn bad_customer_events_name_their_field_and_change_nothing() -> Result<()>
     let missing = admin
         .get_customer(GetCustomerRequest {
             customer_id: "c1".into(),
+            ..Default::default()
         })
         .await;
     ensure!(

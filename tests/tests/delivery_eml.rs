@@ -162,6 +162,7 @@ async fn restock_reaches_exactly_the_interested_customers() -> Result<()> {
     let wants = admin
         .get_customer(GetCustomerRequest {
             customer_id: "wants".into(),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -205,6 +206,7 @@ async fn a_message_in_its_arbitration_window_shows_as_held() -> Result<()> {
             .clone()
             .get_customer(GetCustomerRequest {
                 customer_id: "wants".into(),
+                ..Default::default()
             })
             .await?
             .into_inner();

@@ -120,6 +120,7 @@ async fn queued_during_an_outage_then_one_click_unsubscribe() -> Result<()> {
         .clone()
         .get_customer(GetCustomerRequest {
             customer_id: "wants".into(),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -150,6 +151,7 @@ async fn a_refused_address_fails_and_is_suppressed() -> Result<()> {
             .clone()
             .get_customer(GetCustomerRequest {
                 customer_id: "bounce".into(),
+                ..Default::default()
             })
             .await?
             .into_inner();

@@ -215,6 +215,9 @@ impl Router {
                 Vec::new(),
             );
             self.metrics.add_trigger(trig.kind);
+            self.metrics
+                .last_trigger_id
+                .fetch_max(id, std::sync::atomic::Ordering::Relaxed);
         }
         for w in &out.effects.interest {
             let ops = encode_edge_ops(std::slice::from_ref(&w.op));

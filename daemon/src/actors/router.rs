@@ -306,6 +306,10 @@ impl Router {
             Some(k) => schema::decode_trigger_key(&k).map_or(1, |id| id + 1),
             None => 1,
         };
+        metrics.last_trigger_id.store(
+            next_trigger_id.saturating_sub(1),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let next_outbox_seq = match store.last_key(Cf::Outbox)? {
             Some(k) => crate::store::outbox::decode_key(&k).map_or(1, |s| s + 1),
             None => 1,

@@ -110,6 +110,10 @@ impl AdminApi {
                 passivated: m.passivated.load(Relaxed),
             }),
             store_bytes: size,
+            triggers_waiting: m
+                .last_trigger_id
+                .load(Relaxed)
+                .saturating_sub(m.fanout_cursor.load(Relaxed)),
             totals: Some(t),
         }
     }

@@ -263,7 +263,9 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let _ = scheduler_task.await;
     let _ = fanout_stop.send(true);
     let _ = fanout_task.await;
+    // Every Writer handle must be gone for the writer thread to finish.
     drop(writer);
+    drop(control);
     drop(router);
     router_task.await.context("the router task failed")?;
     tokio::task::spawn_blocking(move || writer_thread.join())

@@ -52,6 +52,12 @@ impl Fanout {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut cursor = self.cursor().await;
+        let published = |c: u64| {
+            self.metrics
+                .fanout_cursor
+                .store(c, std::sync::atomic::Ordering::Relaxed)
+        };
+        published(cursor);
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
@@ -63,7 +69,10 @@ impl Fanout {
             }
             loop {
                 match self.round(cursor).await {
-                    Ok(Some(next)) => cursor = next,
+                    Ok(Some(next)) => {
+                        cursor = next;
+                        published(cursor);
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, cursor, "Fan-out paused; retrying shortly.");

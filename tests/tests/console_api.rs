@@ -1,0 +1,405 @@
+//! The admin API the console is built on, against a real daemon: reach estimates, product
+//! search and interest counts, customer lookup by email, scenario control (kept across a
+//! restart; a disabled scenario sends nothing and its queued messages are cancelled),
+//! and the live overview stream.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use stockbell_tests::pb::{
+    EstimateReachRequest, GetCustomerRequest, GetProductRequest, GetScenarioStatsRequest,
+    ListOutboxRequest, ListScenariosRequest, ScenarioStats, SearchProductsRequest,
+    UpdateScenarioRequest, WatchOverviewRequest,
+};
+use stockbell_tests::{
+    cart_add, catalog, customer, favourite, notify_me, poll_until, publish_ok, purchase, sale,
+    stock_set, upsert, view, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
+};
+use tonic::Code;
+
+fn eml_options(eml: &Path) -> DaemonOptions {
+    DaemonOptions::new()
+        .set("email", "eml_dir", eml.display().to_string())
+        .set("rules", "arbitration_window", "0s")
+        .set("rules", "quiet_start", "00:00")
+        .set("rules", "quiet_end", "00:00")
+}
+
+fn imported(sku: &str, title: &str) -> stockbell_tests::pb::Event {
+    upsert(stockbell_tests::pb::ProductUpsert {
+        imported: true,
+        title: title.into(),
+        ..catalog(sku, 1980)
+    })
+}
+
+/// "tee" sold out with four interested customers (scores: notify-me 1.0, favourite 0.5,
+/// one view ≈ 0.10, and a buyer who no longer counts); "n1" also likes "cap".
+async fn shop(daemon: &Daemon, seq: &mut Sequencer) -> Result<()> {
+    let mut ingest = daemon.ingest_client().await?;
+    let mut events = vec![
+        imported("tee", "Linen tee navy"),
+        imported("cap", "Canvas cap"),
+        stock_set("tee", 1),
+        sale("tee", 1),
+    ];
+    for id in ["n1", "f1", "v1", "b1"] {
+        events.push(customer(id, &format!("{id}@example.jp")));
+    }
+    events.extend([
+        notify_me("n1", "tee"),
+        favourite("n1", "cap"),
+        favourite("f1", "tee"),
+        view("v1", "tee", 0),
+        cart_add("b1", "tee"),
+    ]);
+    publish_ok(&mut ingest, seq.batch(events)).await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![purchase("b1", "o-1", &["tee"])]),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn reach(admin: &AdminClient, sku: &str, threshold: f64) -> Result<(u64, u64, u64)> {
+    let r = admin
+        .clone()
+        .estimate_reach(EstimateReachRequest {
+            scenario: "back_in_stock".into(),
+            threshold,
+            sku: sku.into(),
+        })
+        .await?
+        .into_inner();
+    ensure!(!r.sampled && !r.curve.is_empty(), "{r:?}");
+    Ok((
+        r.customers,
+        r.customers_at_current,
+        r.customers_with_interest,
+    ))
+}
+
+async fn stats(admin: &AdminClient, scenario: &str) -> Result<ScenarioStats> {
+    admin
+        .clone()
+        .get_scenario_stats(GetScenarioStatsRequest {})
+        .await?
+        .into_inner()
+        .scenarios
+        .into_iter()
+        .find(|s| s.scenario == scenario)
+        .context("scenario stats")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reach_search_and_lookups() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let daemon = Daemon::start(eml_options(&tmp.path().join("eml"))).await?;
+    let mut seq = Sequencer::new("shop");
+    shop(&daemon, &mut seq).await?;
+    let admin = daemon.admin_client().await?;
+
+    // One product: n1 and f1 at the default 0.4; v1 only at 0; b1 bought it.
+    ensure!(reach(&admin, "tee", 0.4).await? == (2, 2, 3));
+    ensure!(reach(&admin, "tee", 0.6).await?.0 == 1);
+    ensure!(reach(&admin, "tee", 0.0).await?.0 == 3);
+    // The whole catalogue: n1 counts once although they like two products.
+    ensure!(reach(&admin, "", 0.4).await? == (2, 2, 3));
+
+    let p = admin
+        .clone()
+        .get_product(GetProductRequest { sku: "tee".into() })
+        .await?
+        .into_inner();
+    ensure!(
+        p.interested_customers == 3 && p.interested_above_threshold == 2,
+        "{p:?}"
+    );
+
+    let found = admin
+        .clone()
+        .search_products(SearchProductsRequest {
+            query: "LINEN".into(),
+            limit: 0,
+        })
+        .await?
+        .into_inner();
+    let skus: Vec<&str> = found.products.iter().map(|p| p.sku.as_str()).collect();
+    ensure!(skus == ["tee"], "{found:?}");
+    let all = admin
+        .clone()
+        .search_products(SearchProductsRequest::default())
+        .await?
+        .into_inner();
+    ensure!(all.products.len() == 2, "{all:?}");
+
+    let c = admin
+        .clone()
+        .get_customer(GetCustomerRequest {
+            email: "F1@example.jp".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    ensure!(c.customer_id == "f1", "{c:?}");
+    let missing = admin
+        .clone()
+        .get_customer(GetCustomerRequest {
+            email: "nobody@example.jp".into(),
+            ..Default::default()
+        })
+        .await;
+    ensure!(
+        matches!(&missing, Err(s) if s.code() == Code::NotFound),
+        "{missing:?}"
+    );
+
+    // Bad requests name the field.
+    let bad = admin
+        .clone()
+        .estimate_reach(EstimateReachRequest {
+            scenario: "back_in_stock".into(),
+            threshold: 101.0,
+            sku: String::new(),
+        })
+        .await;
+    ensure!(
+        matches!(&bad, Err(s) if s.code() == Code::InvalidArgument && s.message().contains("threshold")),
+        "{bad:?}"
+    );
+    let bad = admin
+        .clone()
+        .estimate_reach(EstimateReachRequest {
+            scenario: "flash_sale".into(),
+            threshold: 0.4,
+            sku: String::new(),
+        })
+        .await;
+    ensure!(
+        matches!(&bad, Err(s) if s.code() == Code::InvalidArgument && s.message().contains("scenario")),
+        "{bad:?}"
+    );
+    Ok(())
+}
+
+async fn update(admin: &AdminClient, r: UpdateScenarioRequest) -> Result<Vec<String>> {
+    Ok(admin
+        .clone()
+        .update_scenario(r)
+        .await?
+        .into_inner()
+        .overridden)
+}
+
+/// Waits until the fan-out has handled every trigger written (at least `triggers`).
+async fn fanned_out(admin: &AdminClient, triggers: u64) -> Result<()> {
+    let mut overview = admin
+        .clone()
+        .watch_overview(WatchOverviewRequest { interval_ms: 200 })
+        .await?
+        .into_inner();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = tokio::time::timeout_at(deadline, overview.message())
+            .await
+            .context("the fan-out did not catch up in time")??
+            .context("overview stream ended")?;
+        let t = o.totals.unwrap_or_default();
+        if t.triggers >= triggers && o.triggers_waiting == 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn eml_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_scenario_sends_nothing_and_the_change_survives_a_restart() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let eml = tmp.path().join("eml");
+    let mut daemon = Daemon::start(eml_options(&eml)).await?;
+    let mut seq = Sequencer::new("shop");
+    shop(&daemon, &mut seq).await?;
+    let admin = daemon.admin_client().await?;
+
+    let overridden = update(
+        &admin,
+        UpdateScenarioRequest {
+            scenario: "back_in_stock".into(),
+            enabled: Some(false),
+            ..Default::default()
+        },
+    )
+    .await?;
+    ensure!(overridden == ["enabled"], "{overridden:?}");
+    // A bad change is refused and changes nothing.
+    let bad = admin
+        .clone()
+        .update_scenario(UpdateScenarioRequest {
+            scenario: "back_in_stock".into(),
+            threshold: Some(-1.0),
+            ..Default::default()
+        })
+        .await;
+    ensure!(
+        matches!(&bad, Err(s) if s.code() == Code::InvalidArgument && s.message().contains("threshold")),
+        "{bad:?}"
+    );
+
+    daemon.terminate().await?;
+    daemon.restart().await?;
+    let admin = daemon.admin_client().await?;
+    let listed = admin
+        .clone()
+        .list_scenarios(ListScenariosRequest {})
+        .await?
+        .into_inner();
+    let bis = listed
+        .scenarios
+        .iter()
+        .find(|s| s.scenario == "back_in_stock")
+        .context("back_in_stock")?;
+    ensure!(
+        !bis.enabled && bis.overridden == ["enabled"] && bis.threshold == 0.4,
+        "{bis:?}"
+    );
+
+    // Restock while disabled: the trigger fires, nobody is offered it.
+    let mut ingest = daemon.ingest_client().await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;
+    poll_until(Duration::from_secs(10), || async {
+        let s = stats(&admin, "back_in_stock").await?;
+        ensure!(s.triggered == 1 && !s.enabled, "{s:?}");
+        Ok(())
+    })
+    .await?;
+    fanned_out(&admin, 1).await?;
+    let s = stats(&admin, "back_in_stock").await?;
+    ensure!(s.audience == 0 && s.queued == 0, "{s:?}");
+
+    // Back to the config's settings, then a second sell-out and restock.
+    let overridden = update(
+        &admin,
+        UpdateScenarioRequest {
+            scenario: "back_in_stock".into(),
+            reset: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    ensure!(overridden.is_empty(), "{overridden:?}");
+    publish_ok(&mut ingest, seq.batch(vec![sale("tee", 20)])).await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;
+    poll_until(Duration::from_secs(20), || async {
+        ensure!(eml_count(&eml) == 2, "{} messages", eml_count(&eml));
+        Ok(())
+    })
+    .await?;
+    // The first restock was passed over (nothing to dedupe now); the second reached n1
+    // and f1, and left out only the buyer.
+    let s = stats(&admin, "back_in_stock").await?;
+    let reasons: Vec<(&str, u64)> = s
+        .suppressed
+        .iter()
+        .map(|c| (c.reason.as_str(), c.count))
+        .collect();
+    ensure!(
+        s.triggered == 2 && s.audience == 2 && s.queued == 2 && reasons == [("purchased", 1)],
+        "{s:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_messages_of_a_disabled_scenario_are_cancelled_and_the_overview_shows_it(
+) -> Result<()> {
+    // The mail server is down: messages wait in the outbox.
+    let mut smtp = SmtpServer::start(None).await?;
+    smtp.stop().await?;
+    let daemon = Daemon::start(
+        DaemonOptions::new()
+            .toml(&smtp.email_toml())
+            .toml("[delivery]\nretry_base = \"200ms\"\nretry_max = \"400ms\"\nmax_attempts = 100")
+            .set("rules", "arbitration_window", "0s")
+            .set("rules", "quiet_start", "00:00")
+            .set("rules", "quiet_end", "00:00"),
+    )
+    .await?;
+    let admin = daemon.admin_client().await?;
+    let mut overview = admin
+        .clone()
+        .watch_overview(WatchOverviewRequest { interval_ms: 250 })
+        .await?
+        .into_inner();
+    let mut seq = Sequencer::new("shop");
+    shop(&daemon, &mut seq).await?;
+    let mut ingest = daemon.ingest_client().await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;
+
+    // The live overview sees the events and the two waiting messages.
+    let mut saw_rate = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = tokio::time::timeout_at(deadline, overview.message())
+            .await
+            .context("no overview with two pending messages in time")??
+            .context("overview stream ended")?;
+        let rates = o.rates.unwrap_or_default();
+        saw_rate |= rates.events > 0.0;
+        let depth = o.outbox.unwrap_or_default();
+        let totals = o.totals.unwrap_or_default();
+        ensure!(o.health == "ok", "{o:?}");
+        if saw_rate && depth.pending == 2 && totals.queued == 2 {
+            ensure!(totals.events >= 12 && totals.sent == 0, "{o:?}");
+            break;
+        }
+    }
+
+    update(
+        &admin,
+        UpdateScenarioRequest {
+            scenario: "back_in_stock".into(),
+            enabled: Some(false),
+            ..Default::default()
+        },
+    )
+    .await?;
+    poll_until(Duration::from_secs(20), || async {
+        let cancelled = admin
+            .clone()
+            .list_outbox(ListOutboxRequest {
+                status: "cancelled".into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .entries;
+        ensure!(cancelled.len() == 2, "{cancelled:?}");
+        ensure!(
+            cancelled.iter().all(|e| e.last_error.contains("disabled")),
+            "{cancelled:?}"
+        );
+        Ok(())
+    })
+    .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = tokio::time::timeout_at(deadline, overview.message())
+            .await
+            .context("the overview did not show the cancellations")??
+            .context("overview stream ended")?;
+        let depth = o.outbox.unwrap_or_default();
+        if depth.cancelled == 2 && depth.pending == 0 {
+            break;
+        }
+    }
+    // Nothing reaches the mail server once it is back.
+    smtp.restart().await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(smtp.messages().is_empty(), "{:?}", smtp.messages().len());
+    Ok(())
+}
