@@ -36,9 +36,14 @@ fn ready_after_bind_and_stopping_on_sigterm() -> Result<()> {
     let sock = UnixDatagram::bind(&sock_path)?;
     sock.set_read_timeout(Some(Duration::from_millis(100)))?;
     let ready = dir.path().join("ready");
+    // Defaults otherwise; the HTTP port too is any free one (8080 may be taken here).
+    let config = dir.path().join("stockbelld.toml");
+    std::fs::write(&config, "[http]\nlisten = \"127.0.0.1:0\"\n")?;
     let mut child = std::process::Command::new(stockbelld_bin()?)
         .args(["run", "--listen", "127.0.0.1:0", "--ready-file"])
         .arg(&ready)
+        .arg("--config")
+        .arg(&config)
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .env("NOTIFY_SOCKET", &sock_path)
