@@ -161,7 +161,7 @@ impl Default for ScenariosConfig {
             back_in_stock: scenario_default(40, 0.4, false),
             price_drop: scenario_default(30, 0.3, false),
             low_stock: scenario_default(20, 0.4, false),
-            new_arrival: scenario_default(10, 1.0, true),
+            new_arrival: scenario_default(10, 0.8, true),
         }
     }
 }
