@@ -1,0 +1,71 @@
+//! The terminal: raw mode and the alternate screen for as long as a [`TerminalGuard`]
+//! lives. Dropping it, or a panic anywhere, puts the terminal back as it was.
+
+use std::io::{self, IsTerminal, Stdout};
+use std::sync::Once;
+
+use anyhow::{bail, Context};
+use crossterm::cursor::Show;
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Owns the terminal; restores it on drop.
+pub struct TerminalGuard {
+    pub terminal: Term,
+}
+
+impl TerminalGuard {
+    pub fn enter() -> anyhow::Result<Self> {
+        if !io::stdout().is_terminal() {
+            bail!("stockbell-console needs a terminal (stdout is not one)");
+        }
+        install_panic_hook();
+        enable_raw_mode().context("switching the terminal to raw mode")?;
+        let mut stdout = io::stdout();
+        if let Err(e) = execute!(stdout, EnterAlternateScreen) {
+            restore();
+            return Err(e).context("entering the alternate screen");
+        }
+        match Terminal::new(CrosstermBackend::new(stdout)) {
+            Ok(mut terminal) => {
+                let _ = terminal.clear();
+                Ok(Self { terminal })
+            }
+            Err(e) => {
+                restore();
+                Err(e).context("opening the terminal")
+            }
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor. Safe to call twice.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+}
+
+/// Restores the terminal before the default panic message is printed, so the message is
+/// readable and the shell is usable.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}

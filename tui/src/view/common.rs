@@ -1,0 +1,74 @@
+//! Pieces the views share: bordered blocks, label styles, text inputs and what to show
+//! for data that is loading or failed.
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::state::Remote;
+
+pub const LABEL: Style = Style::new().fg(Color::DarkGray);
+pub const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
+pub const ERROR: Style = Style::new().fg(Color::Red);
+pub const GOOD: Style = Style::new().fg(Color::Green);
+pub const WARN: Style = Style::new().fg(Color::Yellow);
+pub const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
+pub const KEY: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+
+/// A bordered block with a title.
+pub fn block(title: impl Into<Line<'static>>) -> Block<'static> {
+    Block::bordered().title(title.into())
+}
+
+/// `label value`, the label dimmed.
+pub fn kv(label: &str, value: impl Into<String>) -> Vec<Span<'static>> {
+    vec![
+        Span::styled(format!("{label} "), LABEL),
+        Span::raw(value.into()),
+    ]
+}
+
+/// Joins span groups with ` · `.
+pub fn joined(parts: Vec<Vec<Span<'static>>>) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", LABEL));
+        }
+        spans.extend(part);
+    }
+    Line::from(spans)
+}
+
+/// A one-line text box: `label: text_` (with a cursor and highlighted while typing).
+pub fn input(label: &str, text: &str, typing: bool, hint: &str) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!("{label}: "), TITLE)];
+    if typing {
+        spans.push(Span::styled(format!("{text}_"), WARN));
+    } else if text.is_empty() {
+        spans.push(Span::styled(hint.to_string(), LABEL));
+    } else {
+        spans.push(Span::raw(text.to_string()));
+    }
+    Line::from(spans)
+}
+
+/// What to draw instead of data that is not there: `None` when it is ready.
+pub fn pending<T>(r: &Remote<T>, idle: &str) -> Option<Paragraph<'static>> {
+    let line = match r {
+        Remote::Ready(_) => return None,
+        Remote::Idle => Line::styled(idle.to_string(), LABEL),
+        Remote::Loading => Line::styled("loading…", LABEL),
+        Remote::Failed(e) => Line::styled(e.to_string(), ERROR),
+    };
+    Some(Paragraph::new(line).wrap(Wrap { trim: true }))
+}
+
+/// `✓` / `✗`.
+pub fn mark(on: bool) -> Span<'static> {
+    if on {
+        Span::styled("✓", GOOD)
+    } else {
+        Span::styled("✗", ERROR)
+    }
+}

@@ -1,0 +1,224 @@
+//! Scenarios: one row per scenario with its settings and live counts, and below it the
+//! selected scenario's details — or the edit in progress.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use super::common::{block, joined, kv, pending, ERROR, GOOD, LABEL, SELECTED, TITLE};
+use super::scenario_edit;
+use crate::app::App;
+use crate::fmt;
+use crate::state::scenarios::ScenarioRow;
+use crate::state::Remote;
+
+/// Table columns, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Name,
+    On,
+    Prio,
+    Threshold,
+    Triggered,
+    Audience,
+    Queued,
+    Sent,
+    Failed,
+    Suppressed,
+    Channels,
+}
+
+impl Col {
+    const ALL: [Col; 11] = [
+        Col::Name,
+        Col::On,
+        Col::Prio,
+        Col::Threshold,
+        Col::Triggered,
+        Col::Audience,
+        Col::Queued,
+        Col::Sent,
+        Col::Failed,
+        Col::Suppressed,
+        Col::Channels,
+    ];
+
+    /// (header, width, rank): columns are kept in rank order while they fit.
+    fn spec(self) -> (&'static str, u16, u8) {
+        match self {
+            Col::Name => ("scenario", 13, 0),
+            Col::On => ("on", 3, 1),
+            Col::Prio => ("prio", 4, 2),
+            Col::Threshold => ("thr", 4, 3),
+            Col::Triggered => ("trig", 5, 4),
+            Col::Audience => ("aud", 5, 5),
+            Col::Sent => ("sent", 5, 6),
+            Col::Failed => ("fail", 4, 7),
+            Col::Suppressed => ("supp", 5, 8),
+            Col::Queued => ("queued", 6, 9),
+            Col::Channels => ("channels", 14, 10),
+        }
+    }
+
+    fn cell(self, r: &ScenarioRow<'_>) -> Cell<'static> {
+        let stat = |f: fn(&stockbell_proto::v1::ScenarioStats) -> u64| {
+            r.stats.map_or("-".to_string(), |s| fmt::count(f(s)))
+        };
+        match self {
+            Col::Name => Cell::from(r.name.to_string()),
+            Col::On => match r.enabled() {
+                Some(true) => Cell::from(Span::styled("on", GOOD)),
+                Some(false) => Cell::from(Span::styled("off", ERROR)),
+                None => Cell::from("?"),
+            },
+            Col::Prio => Cell::from(r.settings.map_or("-".into(), |s| s.priority.to_string())),
+            Col::Threshold => {
+                Cell::from(r.settings.map_or("-".into(), |s| fmt::score(s.threshold)))
+            }
+            Col::Triggered => Cell::from(stat(|s| s.triggered)),
+            Col::Audience => Cell::from(stat(|s| s.audience)),
+            Col::Queued => Cell::from(stat(|s| s.queued)),
+            Col::Sent => Cell::from(stat(|s| s.sent)),
+            Col::Failed => match r.stats.map(|s| s.failed) {
+                Some(n) if n > 0 => Cell::from(Span::styled(fmt::count(n), ERROR)),
+                _ => Cell::from(stat(|s| s.failed)),
+            },
+            Col::Suppressed => {
+                Cell::from(r.stats.map_or("-".into(), |_| fmt::count(r.suppressed())))
+            }
+            Col::Channels => Cell::from(r.settings.map_or("-".into(), |s| s.channels.join(","))),
+        }
+    }
+}
+
+/// The columns that fit in `width` (after borders and the selection marker).
+fn columns(width: u16, name_w: u16) -> Vec<Col> {
+    let mut by_rank = Col::ALL.to_vec();
+    by_rank.sort_by_key(|c| c.spec().2);
+    let mut used = 0u16;
+    let mut keep = Vec::new();
+    for c in by_rank {
+        let w = if c == Col::Name { name_w } else { c.spec().1 };
+        let need = w + u16::from(!keep.is_empty());
+        if used + need > width {
+            break;
+        }
+        used += need;
+        keep.push(c);
+    }
+    Col::ALL.into_iter().filter(|c| keep.contains(c)).collect()
+}
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let rows = app.scenario_rows();
+    let table_h = (rows.len() as u16 + 3).clamp(4, (area.height / 2).max(4));
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
+    table(app, &rows, frame, top);
+    if app.scenarios.edit.is_some() {
+        scenario_edit::render(app, frame, bottom);
+    } else {
+        details(rows.get(app.scenarios.selected), frame, bottom);
+    }
+}
+
+fn table(app: &App, rows: &[ScenarioRow<'_>], frame: &mut Frame, area: Rect) {
+    let title = format!(" scenarios ({}) ", rows.len());
+    if rows.is_empty() {
+        let idle = "no scenarios yet";
+        let p = match (
+            &app.scenarios.settings,
+            pending(&app.scenarios.settings, idle),
+        ) {
+            (Remote::Ready(_), _) | (_, None) => {
+                Paragraph::new(Line::styled("the daemon reported no scenarios yet", LABEL))
+            }
+            (_, Some(p)) => p,
+        };
+        frame.render_widget(p.block(block(title)), area);
+        return;
+    }
+    let name_w = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 24) as u16;
+    let cols = columns(area.width.saturating_sub(4), name_w);
+    let header = Row::new(cols.iter().map(|c| Cell::from(c.spec().0))).style(TITLE);
+    let body = rows
+        .iter()
+        .map(|r| Row::new(cols.iter().map(|c| c.cell(r))));
+    let widths = cols.iter().map(|c| match c {
+        Col::Name => Constraint::Length(name_w),
+        Col::Channels => Constraint::Fill(1),
+        c => Constraint::Length(c.spec().1),
+    });
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(block(title))
+        .row_highlight_style(SELECTED)
+        .highlight_symbol("> ");
+    let mut state = TableState::default().with_selected(Some(app.scenarios.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
+    let Some(r) = row else {
+        frame.render_widget(block(" details "), area);
+        return;
+    };
+    let mut lines = Vec::new();
+    match r.settings {
+        Some(s) => {
+            lines.push(joined(vec![
+                vec![if s.enabled {
+                    Span::styled("enabled", GOOD)
+                } else {
+                    Span::styled("disabled", ERROR)
+                }],
+                kv("priority", s.priority.to_string()),
+                kv("threshold", fmt::score(s.threshold)),
+                kv("cooldown", fmt::millis(s.cooldown_ms)),
+                kv("digest", if s.digest { "on" } else { "off" }),
+            ]));
+            lines.push(Line::from(kv("channels", s.channels.join(", "))));
+            let caps: Vec<&str> = s.caps.iter().map(|c| c.describe.as_str()).collect();
+            if !caps.is_empty() {
+                lines.push(Line::from(kv("caps", caps.join("; "))));
+            }
+            if !s.overridden.is_empty() {
+                lines.push(Line::from(kv(
+                    "changed by an operator:",
+                    s.overridden.join(", "),
+                )));
+            }
+        }
+        None => lines.push(Line::styled(
+            "settings not known (ListScenarios did not list this scenario)",
+            LABEL,
+        )),
+    }
+    if let Some(st) = r.stats {
+        let mut reasons: Vec<_> = st.suppressed.iter().filter(|c| c.count > 0).collect();
+        reasons.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
+        let mut line = joined(
+            reasons
+                .iter()
+                .map(|c| kv(&c.reason, fmt::count(c.count)))
+                .collect(),
+        );
+        if reasons.is_empty() {
+            line = Line::raw("none");
+        }
+        line.spans.insert(0, Span::styled("suppressed: ", LABEL));
+        lines.push(line);
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(format!(" {} ", r.name))),
+        area,
+    );
+}

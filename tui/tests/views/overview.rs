@@ -1,0 +1,84 @@
+//! Overview view.
+
+use crate::support::*;
+
+#[test]
+fn narrow() {
+    let app = with_overview(connected());
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            " events/s 1.0k  peak 1.0k                                   ",
+            "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
+            " triggers/s 2  peak 2                                       ",
+            "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
+            " sent/s 74  peak 74                                         ",
+            "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
+            "outbox   pending 49 (due 7) · failed 3 · delivered 3.3k ·   ",
+            "cancelled 1                                                 ",
+            "latency  p50 420ms · p90 1.8s · p99 12s · max 1m01s (1.0k   ",
+            "sent)                                                       ",
+            "supp.    cap 400 · consent 300 · dedupe 50 · priority 50    ",
+            "actors   products 140 · customers 2.3k · passivated 51      ",
+            "store    1.5 GiB · fan-out waiting 2 · failing now 0/s ·    ",
+            "rejected 0/s                                                ",
+            "totals   events 1.2M · triggers 16 · queued 3.4k · sent 3.3k",
+            "· failed 3                                                  ",
+            "                                                            ",
+            "Tab/1-5 views  q quit                                       ",
+        ],
+    );
+}
+
+#[test]
+fn wide() {
+    let app = with_overview(connected());
+    let s = draw(&app, 120, 30);
+    assert_row(
+        &s,
+        "● connected · health ok · stockbelld 0.1.0 · up 2h03m · 127.0.0.1:50051",
+    );
+    assert_row(&s, "┌ events/s 1.0k  peak 1.0k ────────────────────────────────┐┌ daemon ──────────────────────────────────────────────────┐");
+    assert_row(&s, "│                                                ██████████││outbox   pending 49 (due 7) · failed 3 · delivered 3.3k · │");
+    assert_row(&s, "│                                                ██████████││latency  p50 420ms · p90 1.8s · p99 12s · max 1m01s (1.0k │");
+    assert_row(&s, "│▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆██████████││store    1.5 GiB · fan-out waiting 2 · failing now 0/s ·  │");
+    assert_row(&s, "│                                                ██████████│┌ suppressed, all scenarios ───────────────────────────────┐");
+    assert_row(&s, "│                                                ██████████││     400 cap                                              │");
+    assert_row(&s, "│                                                ██████████││     300 consent                                          │");
+    assert_row(&s, "│▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄██████████││      50 dedupe                                           │");
+    assert_row(&s, "Tab/1-5 views  q quit");
+}
+
+#[test]
+fn disconnected_narrow() {
+    let app = disconnected();
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "○ disconnected · retry in 1.5s (#4) · transport error: Conne",
+            "waiting for the daemon…                                     ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "                                                            ",
+            "no overview yet                                             ",
+            "supp.    none                                               ",
+            "                                                            ",
+            "Tab/1-5 views  q quit                                       ",
+        ],
+    );
+}

@@ -1,0 +1,106 @@
+//! Products view: search results and the product detail.
+
+use stockbell_console::rpc::RpcError;
+use stockbell_console::state::{Remote, ViewId};
+use stockbell_console::App;
+use tonic::Code;
+
+use crate::support::*;
+
+fn app() -> App {
+    let mut app = connected();
+    app.view = ViewId::Products;
+    let p = &mut app.products;
+    p.query = "mug".into();
+    p.searched = "mug".into();
+    p.results = Remote::Ready(search_results());
+    p.sku = Some("MUG-BLUE".into());
+    p.detail = Remote::Ready(product());
+    p.triggers = Remote::Ready(triggers());
+    app
+}
+
+#[test]
+fn narrow() {
+    let s = draw(&app(), 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · 127.0.0.1:50051                               ",
+            "search: mug                                                 ",
+            "┌ results for \"mug\": 3 ────────────────────────────────────┐",
+            "│  sku        title                     stock  price       │",
+            "│> MUG-BLUE   Blue mug                  3      1,200 JPY   │",
+            "│  MUG-RED    Red mug                   0      1,200 JPY   │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ MUG-BLUE Blue mug ───────────────────────────────────────┐",
+            "│stock 3 · 1,200 JPY (ref 1,500) · 1.50/day                │",
+            "│sells out in 2d00h · visible · on sale · in memory        │",
+            "│armed: price drop to 1,000 JPY in 40m00s                  │",
+            "│interested: 1,250 (310 ≥ the back-in-stock threshold)     │",
+            "│prices 1,500 → 1,400 → 1,200 · in kitchen, mugs           │",
+            "│recent triggers                                           │",
+            "│5m00s ago low stock 3 left, 2.0 days of cover             │",
+            "│3d00h ago back in stock restocked from 0 to 20            │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "/ search  ↑↓ select  Enter open  Tab/1-5 views  q quit      ",
+        ],
+    );
+}
+
+#[test]
+fn wide() {
+    let s = draw(&app(), 120, 30);
+    assert_row(&s, "search: mug");
+    assert_row(&s, "┌ results for \"mug\": 3 ────────────────────────┐┌ MUG-BLUE Blue mug ───────────────────────────────────────────────────┐");
+    assert_row(&s, "│  sku        title                      stock ││stock 3 · 1,200 JPY (ref 1,500) · 1.50/day                            │");
+    assert_row(&s, "│> MUG-BLUE   Blue mug                   3     ││sells out in 2d00h · visible · on sale · in memory                    │");
+    assert_row(&s, "│  MUG-RED    Red mug                    0     ││armed: price drop to 1,000 JPY in 40m00s                              │");
+    assert_row(&s, "│  MUG-XL     Extra large travel mug wit 25    ││interested: 1,250 (310 ≥ the back-in-stock threshold)                 │");
+    assert_row(&s, "│                                              ││prices 1,500 → 1,400 → 1,200 · in kitchen, mugs                       │");
+    assert_row(&s, "│                                              ││recent triggers                                                       │");
+    assert_row(&s, "│                                              ││5m00s ago low stock 3 left, 2.0 days of cover                         │");
+    assert_row(&s, "│                                              ││3d00h ago back in stock restocked from 0 to 20                        │");
+    assert_row(&s, "│                                              ││                                                                      │");
+}
+
+#[test]
+fn search_not_implemented_and_typing() {
+    let mut app = connected();
+    app.view = ViewId::Products;
+    app.products.query = "MUG-BLU".into();
+    app.products.typing = true;
+    app.products.results = Remote::Failed(RpcError::new(
+        "SearchProducts",
+        Code::Unimplemented,
+        "UNIMPLEMENTED: SearchProducts is being built",
+    ));
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · 127.0.0.1:50051                               ",
+            "search: MUG-BLU_                                            ",
+            "┌ results ─────────────────────────────────────────────────┐",
+            "│search is not available in this daemon yet: type an exact │",
+            "│SKU and press Enter                                       │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ product ─────────────────────────────────────────────────┐",
+            "│select a result and press Enter                           │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "Enter search  Esc stop typing  Ctrl-C quit                  ",
+        ],
+    );
+}

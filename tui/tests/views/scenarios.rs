@@ -1,0 +1,215 @@
+//! Scenarios view: the table, the details of the selection and the edit panels.
+
+use stockbell_console::conn::{ConnState, Feed};
+use stockbell_console::state::scenarios::{Edit, ThresholdEdit};
+use stockbell_console::state::{Remote, ViewId};
+use stockbell_console::App;
+use stockbell_proto::v1 as pb;
+
+use crate::support::*;
+
+fn app() -> App {
+    let mut app = with_overview(connected());
+    app.view = ViewId::Scenarios;
+    app
+}
+
+fn estimate() -> pb::ReachEstimate {
+    pb::ReachEstimate {
+        scenario: "back_in_stock".into(),
+        threshold: 60.0,
+        customers: 1_200,
+        current_threshold: 40.0,
+        customers_at_current: 3_400,
+        customers_with_interest: 9_000,
+        curve: (0..=10)
+            .map(|i| pb::ReachPoint {
+                threshold: f64::from(i * 10),
+                customers: 9_000 / (1 + u64::from(i as u32)),
+            })
+            .collect(),
+        sampled: false,
+        edges_read: 0,
+    }
+}
+
+fn editing(app: &mut App) {
+    app.scenarios.edit = Some(Edit::Threshold(ThresholdEdit {
+        scenario: "back_in_stock".into(),
+        input: "60".into(),
+        current: Some(40.0),
+        estimate: Remote::Ready(estimate()),
+        ticket: 3,
+    }));
+}
+
+#[test]
+fn narrow() {
+    let s = draw(&app(), 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            "┌ scenarios (2) ───────────────────────────────────────────┐",
+            "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
+            "│> back_in_stock on  10   40   12    3.4k  2.9k  3    500  │",
+            "│  price_drop    off 5    55.5 4     800   498   0    300  │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ back_in_stock ───────────────────────────────────────────┐",
+            "│enabled · priority 10 · threshold 40 · cooldown 3d00h ·   │",
+            "│digest off                                                │",
+            "│channels email, line                                      │",
+            "│suppressed: consent 300 · cap 150 · dedupe 50             │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "↑↓ select  e on/off  p priority  Tab/1-5 views  q quit      ",
+        ],
+    );
+}
+
+#[test]
+fn wide() {
+    let mut app = app();
+    app.scenarios.selected = 1;
+    let s = draw(&app, 120, 30);
+    assert_row(&s, "│  scenario      on  prio thr  trig  aud   queued sent  fail supp  channels                                            │");
+    assert_row(&s, "│  back_in_stock on  10   40   12    3.4k  2.9k   2.9k  3    500   email,line                                          │");
+    assert_row(&s, "│> price_drop    off 5    55.5 4     800   500    498   0    300   email                                               │");
+    assert_row(&s, "┌ price_drop ──────────────────────────────────────────────────────────────────────────────────────────────────────────┐");
+    assert_row(&s, "│disabled · priority 5 · threshold 55.5 · cooldown 7d00h · digest on                                                   │");
+    assert_row(&s, "│channels email                                                                                                        │");
+    assert_row(&s, "│caps at most 2 price_drop messages per 7d                                                                             │");
+    assert_row(&s, "│changed by an operator: enabled                                                                                       │");
+    assert_row(
+        &s,
+        "↑↓ select  e on/off  p priority  t threshold  R reload  Tab/1-5 views  q quit",
+    );
+}
+
+#[test]
+fn threshold_edit_narrow() {
+    let mut app = app();
+    editing(&mut app);
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            "┌ scenarios (2) ───────────────────────────────────────────┐",
+            "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
+            "│> back_in_stock on  10   40   12    3.4k  2.9k  3    500  │",
+            "│  price_drop    off 5    55.5 4     800   498   0    300  │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ threshold: back_in_stock ────────────────────────────────┐",
+            "│new threshold: 60_   current: 40                          │",
+            "│reach at 60: 1,200   at current 40: 3,400 (-65%)          │",
+            "│with any interest: 9,000                                  │",
+            "│████                                                      │",
+            "│████                                                      │",
+            "│████ ████ ▂▂▂▂                                            │",
+            "│████ ████ ████ ████ ▆▆▆▆ ▅▅▅▅ ▄▄▄▄ ▄▄▄▄ ▃▃▃▃ ▃▃▃▃ ▂▂▂▂    │",
+            "│9.0k 4.5k 3.0k 2.2k 1.8k 1.5k 1.3k 1.1k 1.0k 900  818     │",
+            "│ 0    10   20   30   40   50   60   70   80   90  100     │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "0-100 threshold  Enter save  Esc cancel  Ctrl-C quit        ",
+        ],
+    );
+}
+
+#[test]
+fn threshold_edit_wide() {
+    let mut app = app();
+    editing(&mut app);
+    let s = draw(&app, 120, 30);
+    assert_row(&s, "┌ threshold: back_in_stock ────────────────────────────────────────────────────────────────────────────────────────────┐");
+    assert_row(&s, "│new threshold: 60_   current: 40                                                                                      │");
+    assert_row(&s, "│reach at 60: 1,200   at current 40: 3,400 (-65%)                                                                      │");
+    assert_row(&s, "│██████ ██████ ██████ ██████ ██████ ██████ ██████ ██████ ██████ ██████ ██████                                          │");
+    assert_row(&s, "│ 9.0k   4.5k   3.0k   2.2k   1.8k   1.5k   1.3k   1.1k   1.0k   900    818                                            │");
+    assert_row(&s, "│  0      10     20     30     40     50     60     70     80     90    100                                            │");
+    assert_row(&s, "0-100 threshold  Enter save  Esc cancel  Ctrl-C quit");
+}
+
+#[test]
+fn confirm_disable() {
+    let mut app = app();
+    app.scenarios.edit = Some(Edit::Toggle {
+        scenario: "back_in_stock".into(),
+        enable: false,
+    });
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            "┌ scenarios (2) ───────────────────────────────────────────┐",
+            "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
+            "│> back_in_stock on  10   40   12    3.4k  2.9k  3    500  │",
+            "│  price_drop    off 5    55.5 4     800   498   0    300  │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ confirm ─────────────────────────────────────────────────┐",
+            "│Disable back_in_stock?                                    │",
+            "│Its triggers will notify no one until it is enabled again.│",
+            "│y/Enter yes   n/Esc no                                    │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "y/Enter yes  n/Esc no                                       ",
+        ],
+    );
+}
+
+#[test]
+fn polling_daemon_without_settings() {
+    let mut app = App::new("127.0.0.1:50051", NOW);
+    app.conn = ConnState::Connected {
+        since_ms: NOW,
+        feed: Feed::Polling {
+            why: "WatchOverview is not implemented by this daemon yet; polling scenario counters"
+                .into(),
+        },
+    };
+    app.view = ViewId::Scenarios;
+    app.overview.set_polled(stats(), NOW);
+    app.scenarios.settings = Remote::Ready(vec![]);
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected (polling) · 127.0.0.1:50051                     ",
+            "┌ scenarios (2) ───────────────────────────────────────────┐",
+            "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
+            "│> back_in_stock on  -    -    12    3.4k  2.9k  3    500  │",
+            "│  price_drop    off -    -    4     800   498   0    300  │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ back_in_stock ───────────────────────────────────────────┐",
+            "│settings not known (ListScenarios did not list this       │",
+            "│scenario)                                                 │",
+            "│suppressed: consent 300 · cap 150 · dedupe 50             │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "↑↓ select  e on/off  p priority  Tab/1-5 views  q quit      ",
+        ],
+    );
+}
