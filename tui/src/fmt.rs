@@ -120,10 +120,14 @@ pub fn group(n: u64) -> String {
     out
 }
 
-/// An interest threshold or score: `40`, `42.5`.
+/// An interest threshold or score: `40`, `42.5`, `0.35` (two decimals below 10).
 pub fn score(v: f64) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    let s = if v.abs() < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    };
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Cuts `s` to at most `width` characters, ending in `…` when cut.
@@ -173,5 +177,9 @@ mod tests {
         assert_eq!(time(86_400_000 + 3_723_000), "01-02 01:02:03");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(score(42.0), "42");
+        assert_eq!(score(0.35), "0.35");
+        assert_eq!(score(0.4), "0.4");
+        assert_eq!(score(0.0), "0");
+        assert_eq!(score(55.55), "55.5");
     }
 }

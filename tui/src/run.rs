@@ -95,7 +95,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
                 Some(Err(e)) => break Err(e).context("reading the terminal"),
                 None => break Ok(()),
             },
-            Some(ev) = conn_rx.recv() => {
+            ev = conn_rx.recv() => {
+                let Some(ev) = ev else {
+                    break Err(anyhow::anyhow!("the connection task stopped unexpectedly"));
+                };
                 match &ev {
                     ConnEvent::Client(c) => client = Some(c.clone()),
                     ConnEvent::State(ConnState::Disconnected { .. }) => client = None,

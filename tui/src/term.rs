@@ -57,15 +57,20 @@ pub fn restore() {
     let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
 }
 
-/// Restores the terminal before the default panic message is printed, so the message is
-/// readable and the shell is usable.
+/// A panic on the UI thread restores the terminal before the default message is printed,
+/// so the message is readable and the shell usable. A panic in a background task (an RPC,
+/// the connection) goes to the log only: the UI keeps the terminal.
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
+            if std::thread::current().name() == Some("main") {
+                restore();
+                previous(info);
+            } else {
+                tracing::error!(panic = %info, "a background task panicked");
+            }
         }));
     });
 }

@@ -103,13 +103,18 @@ impl OverviewState {
     }
 
     /// The last `n` points of a series, scaled to integers for a sparkline (×100 keeps
-    /// fractional rates visible).
-    pub fn series(&self, which: Series, n: usize) -> Vec<u64> {
+    /// fractional rates visible), padded with gaps on the left so the newest point is
+    /// always at the right edge.
+    pub fn series(&self, which: Series, n: usize) -> Vec<Option<u64>> {
         let skip = self.history.len().saturating_sub(n);
-        self.history
-            .iter()
-            .skip(skip)
-            .map(|s| (which.of(s).max(0.0) * 100.0).round() as u64)
+        let pad = n.saturating_sub(self.history.len());
+        std::iter::repeat_n(None, pad)
+            .chain(
+                self.history
+                    .iter()
+                    .skip(skip)
+                    .map(|s| Some((which.of(s).max(0.0) * 100.0).round() as u64)),
+            )
             .collect()
     }
 
@@ -142,11 +147,15 @@ mod tests {
         }
         assert_eq!(s.history.len(), 121);
         assert_eq!(s.history.front().map(|x| x.at_ms), Some(79_000));
-        assert_eq!(s.series(Series::Events, 2), vec![19_800, 19_900]);
+        assert_eq!(
+            s.series(Series::Events, 2),
+            vec![Some(19_800), Some(19_900)]
+        );
         assert_eq!(s.peak(Series::Events), 199.0);
         // Time going backwards (a restarted daemon) starts a new history.
         s.push(ov(5, 1.0));
         assert_eq!(s.history.len(), 1);
+        assert_eq!(s.series(Series::Events, 3), vec![None, None, Some(100)]);
     }
 
     #[test]

@@ -140,8 +140,9 @@ fn interests(c: &pb::Customer, now: i64) -> Vec<Line<'static>> {
         }
         if i.views > 0 {
             parts.push(vec![Span::raw(format!(
-                "{} views, {} dwell",
+                "{} view{}, {} dwell",
                 i.views,
+                if i.views == 1 { "" } else { "s" },
                 fmt::millis(i64::try_from(i.dwell_ms).unwrap_or(i64::MAX))
             ))]);
         }

@@ -143,7 +143,7 @@ fn rates(app: &App, frame: &mut Frame, area: Rect, bordered: bool) {
             frame.render_widget(b, *row);
         }
         let data = app.overview.series(*series, usize::from(spark_area.width));
-        frame.render_widget(Sparkline::default().data(&data).style(*color), spark_area);
+        frame.render_widget(Sparkline::default().data(data).style(*color), spark_area);
     }
 }
 
