@@ -22,6 +22,7 @@ pub mod http_peer;
 pub mod options;
 pub mod poll;
 pub mod smtp;
+pub mod tmux;
 
 pub use cli::{check_config, CliOutput};
 pub use client::{
