@@ -38,6 +38,11 @@ pub struct Args {
     /// Diagnostics: log how many frames were drawn each second (target `frames`).
     #[arg(long, hide = true)]
     pub frames_log: bool,
+
+    /// Diagnostics: panic on the UI thread after this many milliseconds, to check that
+    /// the terminal is restored on a panic.
+    #[arg(long, hide = true)]
+    pub panic_after_ms: Option<u64>,
 }
 
 impl Args {

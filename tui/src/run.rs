@@ -77,6 +77,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut frames = FrameCounter::new(args.frames_log);
+    let panic_at = args
+        .panic_after_ms
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
     tracing::info!(addr = %args.addr, "console started");
 
     let result = loop {
@@ -115,6 +118,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         }
         if app.quit {
             break Ok(());
+        }
+        if panic_at.is_some_and(|t| Instant::now() >= t) {
+            panic!("--panic-after-ms: the deliberate panic of a terminal-restore check");
         }
     };
     conn_task.abort();

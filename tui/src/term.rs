@@ -2,6 +2,7 @@
 //! lives. Dropping it, or a panic anywhere, puts the terminal back as it was.
 
 use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use anyhow::{bail, Context};
@@ -27,6 +28,7 @@ impl TerminalGuard {
         }
         install_panic_hook();
         enable_raw_mode().context("switching the terminal to raw mode")?;
+        ACTIVE.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();
         if let Err(e) = execute!(stdout, EnterAlternateScreen) {
             restore();
@@ -51,10 +53,17 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor. Safe to call twice.
+/// Whether the terminal is in raw mode on the alternate screen (ours to restore).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen and shows the cursor. Only the first call
+/// after [`TerminalGuard::enter`] does anything: leaving the alternate screen twice would
+/// move the cursor back over a panic message printed in between.
 pub fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+    }
 }
 
 /// A panic on the UI thread restores the terminal before the default message is printed,
