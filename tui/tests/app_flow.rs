@@ -152,8 +152,11 @@ fn threshold_edit_cancels_and_rejects_out_of_range() {
     assert!(press(&mut app, KeyCode::Enter).is_empty());
     assert!(app.scenarios.edit.is_some());
     assert!(app.scenarios.note.as_ref().is_some_and(|n| n.error));
-    // Backspace makes it valid again and asks for a new estimate.
+    // Backspace makes it valid again and asks for a new estimate; an empty box asks for
+    // the current threshold's reach.
     reach_ticket(&press(&mut app, KeyCode::Backspace), 15.0);
+    reach_ticket(&press(&mut app, KeyCode::Backspace), 1.0);
+    reach_ticket(&press(&mut app, KeyCode::Backspace), 40.0);
     // Esc cancels: nothing is saved.
     assert!(press(&mut app, KeyCode::Esc).is_empty());
     assert!(app.scenarios.edit.is_none());

@@ -266,7 +266,13 @@ impl ScenariosState {
 
     fn reestimate(&mut self, t: &mut ThresholdEdit) -> Vec<Request> {
         t.ticket = self.ticket();
-        match parse_threshold(&t.input) {
+        // An emptied box shows the current threshold's reach again.
+        let value = if t.input.is_empty() {
+            t.current
+        } else {
+            parse_threshold(&t.input)
+        };
+        match value {
             Some(v) => {
                 t.estimate = Remote::Loading;
                 vec![reach(t.ticket, &t.scenario, v)]
