@@ -1,7 +1,8 @@
 # The two commands of the README. Both install what they need on a fresh machine.
 .PHONY: demo test bench
 
-# Build everything, run the daemon with built-in defaults and feed it a simulated shop.
+# Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
+# DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
 demo:
 	bash scripts/demo.sh
 

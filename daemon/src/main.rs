@@ -1,4 +1,7 @@
-//! `stockbelld`: run the daemon or check a config file.
+//! `stockbelld`: run the daemon, check a config file, or run the demo (the daemon fed
+//! by a built-in simulated shop, see `demo/`).
+
+mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +43,10 @@ enum Cmd {
     },
     /// Check a config file and exit: prints "ok", or the offending key and how to fix it.
     CheckConfig { file: PathBuf },
+    /// Run the daemon with demo settings, fed over gRPC by a built-in simulated shop.
+    Demo(demo::DemoArgs),
+    /// Print a summary of a running demo: triggers, scenarios, outbox, .eml files.
+    DemoStatus(demo::status::StatusArgs),
 }
 
 fn init_logging(cfg: &Config) {
@@ -52,6 +59,30 @@ fn init_logging(cfg: &Config) {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("stockbelld: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+fn exit_code(res: anyhow::Result<Exit>) -> ExitCode {
+    match res {
+        Ok(Exit::Clean) => ExitCode::SUCCESS,
+        Ok(Exit::Fatal(why)) => {
+            eprintln!("stockbelld: stopped after an internal error: {why}");
+            ExitCode::from(70)
+        }
+        Err(e) => {
+            eprintln!("stockbelld: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -92,26 +123,37 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             init_logging(&cfg);
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
+            match runtime() {
+                Ok(rt) => exit_code(rt.block_on(server::run(cfg, ready_file))),
+                Err(code) => code,
+            }
+        }
+        Cmd::Demo(args) => {
+            let cfg = match demo::config(&args) {
+                Ok(cfg) => cfg,
                 Err(e) => {
-                    eprintln!("stockbelld: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
+                    eprintln!("stockbelld demo: {e}");
+                    return ExitCode::from(2);
                 }
             };
-            match rt.block_on(server::run(cfg, ready_file)) {
-                Ok(Exit::Clean) => ExitCode::SUCCESS,
-                Ok(Exit::Fatal(why)) => {
-                    eprintln!("stockbelld: stopped after an internal error: {why}");
-                    ExitCode::from(70)
+            init_logging(&cfg);
+            match runtime() {
+                Ok(rt) => exit_code(rt.block_on(demo::run(cfg, args))),
+                Err(code) => code,
+            }
+        }
+        Cmd::DemoStatus(args) => {
+            let summary = runtime().map(|rt| rt.block_on(demo::status::summary(&args)));
+            match summary {
+                Ok(Ok(text)) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("stockbelld: {e:#}");
+                Ok(Err(e)) => {
+                    eprintln!("stockbelld demo-status: {e:#}");
                     ExitCode::FAILURE
                 }
+                Err(code) => code,
             }
         }
     }
