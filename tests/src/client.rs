@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use stockbell_proto::v1::{
-    admin_client, ingest_client, Ack, EventBatch, GetProducerRequest, GetProductRequest,
-    ListTriggersRequest, Product, Trigger, TriggerKind,
+    admin_client, ingest_client, Ack, Customer, EventBatch, GetCustomerRequest, GetProducerRequest,
+    GetProductRequest, GetScenarioStatsRequest, ListTriggersRequest, Product, ScenarioStats,
+    Trigger, TriggerKind, WatchOverviewRequest,
 };
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -130,5 +131,45 @@ pub fn expect_code<T: std::fmt::Debug>(
             s.code(),
             s.message()
         ),
+    }
+}
+
+/// One scenario's counters from `Admin.GetScenarioStats`.
+pub async fn scenario_stats(admin: &AdminClient, scenario: &str) -> Result<ScenarioStats> {
+    admin
+        .clone()
+        .get_scenario_stats(GetScenarioStatsRequest {})
+        .await?
+        .into_inner()
+        .scenarios
+        .into_iter()
+        .find(|s| s.scenario == scenario)
+        .with_context(|| format!("no stats for scenario {scenario:?}"))
+}
+
+/// `Admin.GetCustomer` by id.
+pub async fn customer_view(admin: &AdminClient, id: &str) -> Result<Customer> {
+    let req = GetCustomerRequest {
+        customer_id: id.into(),
+        ..Default::default()
+    };
+    Ok(admin.clone().get_customer(req).await?.into_inner())
+}
+
+/// Waits (on `Admin.WatchOverview`) until at least `triggers` triggers were written since
+/// the daemon started and the fan-out has handled every one of them.
+pub async fn fanned_out(admin: &AdminClient, triggers: u64, timeout: Duration) -> Result<()> {
+    let req = WatchOverviewRequest { interval_ms: 200 };
+    let mut overview = admin.clone().watch_overview(req).await?.into_inner();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let o = tokio::time::timeout_at(deadline, overview.message())
+            .await
+            .context("the fan-out did not catch up in time")??
+            .context("the overview stream ended")?;
+        let written = o.totals.map_or(0, |t| t.triggers);
+        if written >= triggers && o.triggers_waiting == 0 {
+            return Ok(());
+        }
     }
 }

@@ -26,8 +26,8 @@ pub mod tmux;
 
 pub use cli::{check_config, CliOutput};
 pub use client::{
-    expect_code, last_sequence, next_ack, product, product_error, publish, publish_ok, triggers,
-    AdminClient, Bearer, IngestClient,
+    customer_view, expect_code, fanned_out, last_sequence, next_ack, product, product_error,
+    publish, publish_ok, scenario_stats, triggers, AdminClient, Bearer, IngestClient,
 };
 pub use daemon::{stockbelld_bin, Daemon, StartRefused};
 pub use events::{

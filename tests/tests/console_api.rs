@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::{
-    EstimateReachRequest, GetCustomerRequest, GetProductRequest, GetScenarioStatsRequest,
-    ListOutboxRequest, ListScenariosRequest, ScenarioStats, SearchProductsRequest,
-    UpdateScenarioRequest, WatchOverviewRequest,
+    EstimateReachRequest, GetCustomerRequest, GetProductRequest, ListOutboxRequest,
+    ListScenariosRequest, SearchProductsRequest, UpdateScenarioRequest, WatchOverviewRequest,
 };
 use stockbell_tests::{
-    cart_add, catalog, customer, favourite, notify_me, poll_until, publish_ok, purchase, sale,
-    stock_set, upsert, view, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
+    cart_add, catalog, customer, fanned_out, favourite, notify_me, poll_until, publish_ok,
+    purchase, sale, scenario_stats, stock_set, upsert, view, AdminClient, Daemon, DaemonOptions,
+    Sequencer, SmtpServer,
 };
 use tonic::Code;
 
@@ -79,18 +79,6 @@ async fn reach(admin: &AdminClient, sku: &str, threshold: f64) -> Result<(u64, u
         r.customers_at_current,
         r.customers_with_interest,
     ))
-}
-
-async fn stats(admin: &AdminClient, scenario: &str) -> Result<ScenarioStats> {
-    admin
-        .clone()
-        .get_scenario_stats(GetScenarioStatsRequest {})
-        .await?
-        .into_inner()
-        .scenarios
-        .into_iter()
-        .find(|s| s.scenario == scenario)
-        .context("scenario stats")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,26 +181,6 @@ async fn update(admin: &AdminClient, r: UpdateScenarioRequest) -> Result<Vec<Str
         .overridden)
 }
 
-/// Waits until the fan-out has handled every trigger written (at least `triggers`).
-async fn fanned_out(admin: &AdminClient, triggers: u64) -> Result<()> {
-    let mut overview = admin
-        .clone()
-        .watch_overview(WatchOverviewRequest { interval_ms: 200 })
-        .await?
-        .into_inner();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let o = tokio::time::timeout_at(deadline, overview.message())
-            .await
-            .context("the fan-out did not catch up in time")??
-            .context("overview stream ended")?;
-        let t = o.totals.unwrap_or_default();
-        if t.triggers >= triggers && o.triggers_waiting == 0 {
-            return Ok(());
-        }
-    }
-}
-
 fn eml_count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
@@ -272,13 +240,13 @@ async fn a_disabled_scenario_sends_nothing_and_the_change_survives_a_restart() -
     let mut ingest = daemon.ingest_client().await?;
     publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;
     poll_until(Duration::from_secs(10), || async {
-        let s = stats(&admin, "back_in_stock").await?;
+        let s = scenario_stats(&admin, "back_in_stock").await?;
         ensure!(s.triggered == 1 && !s.enabled, "{s:?}");
         Ok(())
     })
     .await?;
-    fanned_out(&admin, 1).await?;
-    let s = stats(&admin, "back_in_stock").await?;
+    fanned_out(&admin, 1, Duration::from_secs(10)).await?;
+    let s = scenario_stats(&admin, "back_in_stock").await?;
     ensure!(s.audience == 0 && s.queued == 0, "{s:?}");
 
     // Back to the config's settings, then a second sell-out and restock.
@@ -301,7 +269,7 @@ async fn a_disabled_scenario_sends_nothing_and_the_change_survives_a_restart() -
     .await?;
     // The first restock was passed over (nothing to dedupe now); the second reached n1
     // and f1, and left out only the buyer.
-    let s = stats(&admin, "back_in_stock").await?;
+    let s = scenario_stats(&admin, "back_in_stock").await?;
     let reasons: Vec<(&str, u64)> = s
         .suppressed
         .iter()

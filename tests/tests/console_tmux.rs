@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use stockbell_tests::pb::{GetScenarioStatsRequest, ListScenariosRequest, WatchOverviewRequest};
+use stockbell_tests::pb::ListScenariosRequest;
 use stockbell_tests::tmux::{console_bin, Tmux};
 use stockbell_tests::{
-    catalog, customer, notify_me, poll_until, publish_ok, sale, stock_set, upsert, AdminClient,
-    Daemon, DaemonOptions, Sequencer,
+    catalog, customer, fanned_out, notify_me, poll_until, publish_ok, sale, scenario_stats,
+    stock_set, upsert, AdminClient, Daemon, DaemonOptions, Sequencer,
 };
 
 /// A free loopback port, so the restarted daemon listens where the console looks.
@@ -148,31 +148,8 @@ async fn console_watches_steers_and_survives_a_daemon_restart() -> Result<()> {
 
     // A restock now reaches nobody: the fan-out passes it over.
     publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 30)])).await?;
-    let mut overview = admin
-        .clone()
-        .watch_overview(WatchOverviewRequest { interval_ms: 200 })
-        .await?
-        .into_inner();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let o = tokio::time::timeout_at(deadline, overview.message())
-            .await
-            .context("the fan-out did not catch up")??
-            .context("overview ended")?;
-        if o.totals.is_some_and(|t| t.triggers >= 1) && o.triggers_waiting == 0 {
-            break;
-        }
-    }
-    let stats = admin
-        .clone()
-        .get_scenario_stats(GetScenarioStatsRequest {})
-        .await?
-        .into_inner();
-    let bis = stats
-        .scenarios
-        .iter()
-        .find(|s| s.scenario == "back_in_stock")
-        .context("stats")?;
+    fanned_out(&admin, 1, Duration::from_secs(15)).await?;
+    let bis = scenario_stats(&admin, "back_in_stock").await?;
     ensure!(
         bis.triggered == 1 && bis.audience == 0 && bis.queued == 0 && bis.sent == 0,
         "{bis:?}"

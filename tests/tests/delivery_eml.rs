@@ -6,12 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use stockbell_tests::pb::{
-    CustomerUpsert, Event, GetCustomerRequest, GetScenarioStatsRequest, ListOutboxRequest,
-};
+use stockbell_tests::pb::{CustomerUpsert, Event, GetScenarioStatsRequest, ListOutboxRequest};
 use stockbell_tests::{
-    cart_add, catalog, customer, favourite, notify_me, poll_until, publish_ok, purchase, sale,
-    stock_set, upsert, view, Daemon, DaemonOptions, Sequencer,
+    cart_add, catalog, customer, customer_view, favourite, notify_me, poll_until, publish_ok,
+    purchase, sale, stock_set, upsert, view, Daemon, DaemonOptions, Sequencer,
 };
 
 fn options(eml: &Path) -> DaemonOptions {
@@ -159,13 +157,7 @@ async fn restock_reaches_exactly_the_interested_customers() -> Result<()> {
         "{reasons:?}"
     );
     // The operator sees the message with the customer.
-    let wants = admin
-        .get_customer(GetCustomerRequest {
-            customer_id: "wants".into(),
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
+    let wants = customer_view(&admin, "wants").await?;
     ensure!(wants.held.is_empty(), "{:?}", wants.held);
     let [m] = wants.recent_messages.as_slice() else {
         anyhow::bail!("recent messages {:?}", wants.recent_messages);
@@ -202,14 +194,7 @@ async fn a_message_in_its_arbitration_window_shows_as_held() -> Result<()> {
 
     let admin = daemon.admin_client().await?;
     let held = poll_until(Duration::from_secs(20), || async {
-        let c = admin
-            .clone()
-            .get_customer(GetCustomerRequest {
-                customer_id: "wants".into(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
+        let c = customer_view(&admin, "wants").await?;
         ensure!(!c.held.is_empty(), "nothing held yet: {c:?}");
         ensure!(c.recent_messages.is_empty(), "{:?}", c.recent_messages);
         Ok(c.held)
