@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what they need on a fresh machine.
-.PHONY: demo test bench
+.PHONY: demo test bench bench-fanout bench-smtp bench-rss
 
 # Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
 # DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
@@ -15,3 +15,34 @@ bench:
 	bash scripts/setup.sh
 	cargo build --release --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load compare --products 100000 --batch 500 --events 1000000
+
+# The delivery benchmarks of BENCHMARKS.md (issue 3). Each starts its own daemon on
+# 127.0.0.1 with a temporary data directory and prints its numbers (last line: JSON).
+# One restock to 100,000 interested customers, timed until all decisions are in the outbox.
+bench-fanout:
+	bash scripts/setup.sh
+	cargo build --release --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load restock-fanout --customers 100000
+
+# SMTP delivery rate into Postfix's smtp-sink, next to Postfix's smtp-source. Installs the
+# postfix package for its two test tools if they are missing, answering "No configuration"
+# so that no mail server is set up or started.
+bench-smtp:
+	bash scripts/setup.sh
+	@if [ ! -x /usr/sbin/smtp-sink ] || [ ! -x /usr/sbin/smtp-source ]; then \
+	  echo "bench-smtp: installing postfix (for smtp-sink and smtp-source only)"; \
+	  s=""; [ "$$(id -u)" -eq 0 ] || s=sudo; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$s debconf-set-selections; \
+	  $$s apt-get update -qq; \
+	  $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+	fi
+	cargo build --release --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load smtp-rate --messages 20000 --concurrency 8
+
+# Peak RSS with 1,000,000 customers and 10,000,000 interest edges, then a burst of
+# restocks reaching about 100,000 customers. With its defaults the daemon peaks at about
+# 11 GiB here (BENCHMARKS.md); add --idle-timeout 1s for the passivating variant.
+bench-rss:
+	bash scripts/setup.sh
+	cargo build --release --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load interest-rss --customers 1000000 --edges 10000000

@@ -29,6 +29,25 @@ impl ChildGuard {
         })
     }
 
+    /// The child's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The child's stdout, if it was piped and not taken yet.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// Whether the child has exited (it is reaped then).
+    pub fn exited(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        let status = self.child()?.try_wait()?;
+        if status.is_some() {
+            self.child = None;
+        }
+        Ok(status)
+    }
+
     fn child(&mut self) -> anyhow::Result<&mut Child> {
         let name = &self.name;
         self.child

@@ -45,7 +45,7 @@ pub fn generate_timed(spec: &Spec) -> Workload {
 }
 
 /// Our stderr, for a child's stdout, so that our stdout carries only the results.
-fn stderr_stdio() -> anyhow::Result<Stdio> {
+pub(crate) fn stderr_stdio() -> anyhow::Result<Stdio> {
     let fd = std::io::stderr()
         .as_fd()
         .try_clone_to_owned()
@@ -54,7 +54,7 @@ fn stderr_stdio() -> anyhow::Result<Stdio> {
 }
 
 /// `stockbelld` next to this executable.
-fn default_daemon_bin() -> anyhow::Result<PathBuf> {
+pub(crate) fn default_daemon_bin() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find the current executable")?;
     let dir = exe
         .parent()

@@ -75,16 +75,31 @@ pub async fn run_phase(
     batches: Vec<EventBatch>,
     inflight: usize,
 ) -> anyhow::Result<PhaseStats> {
+    let n = batches.len();
+    run_iter(client, producer_id, batches.into_iter(), n, inflight).await
+}
+
+/// Like [`run_phase`], for batches generated while they are sent (so a large workload
+/// never has to be in memory at once). `n_batches` must be the number `batches` yields.
+pub async fn run_iter<I>(
+    client: &mut Client,
+    producer_id: &str,
+    batches: I,
+    n_batches: usize,
+    inflight: usize,
+) -> anyhow::Result<PhaseStats>
+where
+    I: Iterator<Item = EventBatch> + Send + 'static,
+{
     let mut stats = PhaseStats::new()?;
-    stats.batches = batches.len();
-    stats.events = batches.iter().map(|b| b.events.len()).sum();
-    if batches.is_empty() {
+    stats.batches = n_batches;
+    if n_batches == 0 {
         return Ok(stats);
     }
     let window = Arc::new(Semaphore::new(inflight.max(1)));
     let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<Sent>();
     let outbound = futures::stream::unfold(
-        (batches.into_iter(), Arc::clone(&window), sent_tx),
+        (batches, Arc::clone(&window), sent_tx),
         |(mut rest, window, sent_tx)| async move {
             let batch = rest.next()?;
             window.acquire().await.ok()?.forget();
@@ -134,6 +149,7 @@ pub async fn run_phase(
             );
         }
         stats.record_latency(now.duration_since(sent.at));
+        stats.events += sent.events;
         stats.applied += u64::from(ack.applied);
         stats.rejected += ack.rejected.len() as u64;
         stats.duplicates += u64::from(ack.duplicate);

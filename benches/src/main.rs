@@ -4,17 +4,26 @@
 //!   mix) to a server and reports throughput and ack latency;
 //! * `sink` serves a no-op `Ingest` for baseline measurements;
 //! * `compare` runs the same workload against a fresh sink and a fresh daemon;
-//! * `triggers` lists a daemon's recent triggers via `Admin.ListTriggers`.
+//! * `triggers` lists a daemon's recent triggers via `Admin.ListTriggers`;
+//! * `restock-fanout`, `smtp-rate` and `interest-rss` are the delivery benchmarks (a
+//!   restock to 100k customers, SMTP delivery rate against Postfix's `smtp-source`, peak
+//!   memory with 1M customers and 10M interest edges); each starts its own daemon.
 //!
-//! Human summaries go to stdout; for `run` and `compare` the last stdout line is one JSON
-//! object.
+//! Human summaries go to stdout; for `run`, `compare` and the delivery benchmarks the last
+//! stdout line is one JSON object.
 
+mod admin;
 mod child;
 mod compare;
+mod daemon;
 mod driver;
+mod fanout;
 mod mix;
 mod report;
+mod rss;
+mod shop;
 mod sink;
+mod smtp_rate;
 mod triggers;
 mod workload;
 
@@ -49,6 +58,12 @@ enum Cmd {
     Compare(CompareArgs),
     /// List a daemon's recent triggers, newest first.
     Triggers(triggers::TriggersArgs),
+    /// Time one restock to N interested customers until all N decisions are in the outbox.
+    RestockFanout(fanout::FanoutArgs),
+    /// SMTP delivery rate of the daemon into Postfix's smtp-sink, next to smtp-source.
+    SmtpRate(smtp_rate::SmtpRateArgs),
+    /// Peak RSS of the daemon holding many customers and interest edges, through a burst.
+    InterestRss(rss::RssArgs),
 }
 
 /// The workload shared by `run` and `compare`.
@@ -169,6 +184,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Run(args) => run(args).await,
         Cmd::Triggers(args) => triggers::run(args).await,
+        Cmd::RestockFanout(args) => fanout::run(args).await,
+        Cmd::SmtpRate(args) => smtp_rate::run(args).await,
+        Cmd::InterestRss(args) => rss::run(args).await,
         Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
         Cmd::Compare(args) => {
             let producer = format!("stockbell-load-compare-{}", args.workload.seed);

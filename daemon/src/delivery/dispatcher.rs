@@ -235,25 +235,40 @@ async fn run(
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut tick = tokio::time::interval(cfg.poll.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Whether the last poll left due entries behind for lack of a free slot.
-    let mut backlog = false;
+    // Due entries read by the last scan and not started yet, per channel (as in
+    // `limits`), oldest due first. A finished send starts the next one from here; the
+    // outbox is read again only when they run dry (so a backlog costs one scan per
+    // `cfg.batch` sends, not one per send).
+    let mut queue = Queue::default();
+    // Whether a scan is owed once the queue is empty: the last one stopped at
+    // `cfg.batch`, or a wake-up or tick came while the queue was still full.
+    let mut owed = false;
     loop {
-        tokio::select! {
+        let rescan = tokio::select! {
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => break,
-            _ = wake.notified() => {}
-            _ = tick.tick() => {}
+            _ = wake.notified() => true,
+            _ = tick.tick() => true,
             Some(done) = tasks.join_next() => {
                 if let Err(e) = done {
                     if e.is_panic() {
                         tracing::error!(error = %e, "A delivery task panicked; its entry stays Pending.");
                     }
                 }
-                if !backlog {
+                if queue.is_empty() && !owed {
                     continue;
                 }
+                false
             }
+        };
+        if queue.is_empty() && (rescan || owed) {
+            if let Some((entries, full)) = scan(&shared, &cfg).await {
+                queue = Queue::from_scan(entries, &limits);
+                owed = full;
+            }
+        } else if rescan {
+            owed = true;
         }
-        backlog = poll(&shared, &cfg, &limits, &mut tasks).await;
+        start_sends(&shared, &limits, &mut tasks, &mut queue);
     }
     let n = tasks.len();
     if n > 0 {
@@ -265,16 +280,12 @@ async fn run(
     while tasks.join_next().await.is_some() {}
 }
 
-/// Starts sends for due entries while their channel has room; true if some were left.
-async fn poll(
-    shared: &Arc<Shared>,
-    cfg: &DispatcherConfig,
-    limits: &[(Channel, Arc<Semaphore>); 3],
-    tasks: &mut JoinSet<()>,
-) -> bool {
+/// Reads up to `cfg.batch` due entries that are not in flight and drops stale due keys;
+/// also says whether the read stopped at the limit (more may be due).
+async fn scan(shared: &Arc<Shared>, cfg: &DispatcherConfig) -> Option<(Vec<OutboxEntry>, bool)> {
     let busy = match shared.in_flight.lock() {
         Ok(set) => set.clone(),
-        Err(_) => return false,
+        Err(_) => return None,
     };
     let scan = match outbox_ops::scan_due(&shared.store, now_ms(), cfg.batch, |seq| {
         !busy.contains(&seq)
@@ -282,40 +293,70 @@ async fn poll(
         Ok(scan) => scan,
         Err(e) => {
             tracing::error!(error = %e, "Cannot read the outbox; retrying at the next poll.");
-            return false;
+            return None;
         }
     };
+    let full = scan.entries.len() + scan.stale.len() >= cfg.batch;
     if let Err(e) = outbox_ops::remove_stale(&shared.writer, scan.stale).await {
         tracing::warn!(error = %e, "Cannot remove stale outbox_due keys.");
     }
-    let mut left = false;
-    for entry in scan.entries {
-        let Some((_, sem)) = limits.iter().find(|(c, _)| *c == entry.channel) else {
-            continue;
-        };
-        let Ok(permit) = sem.clone().try_acquire_owned() else {
-            left = true;
-            continue;
-        };
-        let inserted = shared
-            .in_flight
-            .lock()
-            .map(|mut set| set.insert(entry.seq))
-            .unwrap_or(false);
-        if !inserted {
-            continue;
+    Some((scan.entries, full))
+}
+
+/// Scanned entries waiting for a free slot of their channel, in the order of `limits`.
+#[derive(Default)]
+struct Queue([std::collections::VecDeque<OutboxEntry>; 3]);
+
+impl Queue {
+    fn from_scan(entries: Vec<OutboxEntry>, limits: &[(Channel, Arc<Semaphore>); 3]) -> Queue {
+        let mut q = Queue::default();
+        for e in entries {
+            if let Some(i) = limits.iter().position(|(c, _)| *c == e.channel) {
+                q.0[i].push_back(e);
+            }
         }
-        let guard = InFlight {
-            shared: shared.clone(),
-            seq: entry.seq,
-        };
-        tasks.spawn(async move {
-            let _permit = permit;
-            deliver(&guard.shared, entry.seq).await;
-            drop(guard);
-        });
+        q
     }
-    left
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|q| q.is_empty())
+    }
+}
+
+/// Starts sends for queued entries while their channel has room.
+fn start_sends(
+    shared: &Arc<Shared>,
+    limits: &[(Channel, Arc<Semaphore>); 3],
+    tasks: &mut JoinSet<()>,
+    queue: &mut Queue,
+) {
+    for ((_, sem), waiting) in limits.iter().zip(queue.0.iter_mut()) {
+        while !waiting.is_empty() {
+            let Ok(permit) = sem.clone().try_acquire_owned() else {
+                break;
+            };
+            let Some(entry) = waiting.pop_front() else {
+                break;
+            };
+            let inserted = shared
+                .in_flight
+                .lock()
+                .map(|mut set| set.insert(entry.seq))
+                .unwrap_or(false);
+            if !inserted {
+                continue;
+            }
+            let guard = InFlight {
+                shared: shared.clone(),
+                seq: entry.seq,
+            };
+            tasks.spawn(async move {
+                let _permit = permit;
+                deliver(&guard.shared, entry.seq).await;
+                drop(guard);
+            });
+        }
+    }
 }
 
 /// One attempt at one entry, from the re-read to the recorded result.

@@ -3,6 +3,8 @@
 use super::*;
 use crate::delivery::test_support::sample_entry;
 use crate::domain::customer::Channel;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 fn eml_sender(dir: &Path) -> EmailSender {
     EmailSender::new(&EmailConfig {
@@ -243,4 +245,123 @@ async fn smtp_refused_connection_is_transient() {
         .await
         .unwrap_err();
     assert!(matches!(err, SendError::Transient(_)), "{err}");
+}
+
+#[test]
+fn dot_stuffing_matches_rfc5321() {
+    assert_eq!(
+        dot_stuffed(b"a\r\n.b\r\n..c").unwrap(),
+        "a\r\n..b\r\n...c\r\n.\r\n"
+    );
+    assert_eq!(dot_stuffed(b".x").unwrap(), "..x\r\n.\r\n");
+    // Only a dot right after CRLF starts a line; "\r\r\n" still ends one.
+    assert_eq!(
+        dot_stuffed(b"a.\n.b\r\r\n.c").unwrap(),
+        "a.\n.b\r\r\n..c\r\n.\r\n"
+    );
+    assert!(dot_stuffed(&[0xff, 0xfe]).is_none());
+}
+
+/// A minimal SMTP server: answers every command, counts connections and messages, and
+/// closes each connection after `per_connection` messages without a word.
+async fn tiny_smtp(
+    per_connection: usize,
+) -> (SocketAddr, Arc<std::sync::Mutex<(usize, Vec<String>)>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new((0usize, Vec::new())));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            log.lock().unwrap().0 += 1;
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = socket.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 tiny ESMTP\r\n").await.unwrap();
+                let (mut in_data, mut body, mut sent) = (false, String::new(), 0);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            log.lock().unwrap().1.push(std::mem::take(&mut body));
+                            w.write_all(b"250 queued\r\n").await.unwrap();
+                            sent += 1;
+                            if sent == per_connection {
+                                return;
+                            }
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let reply: &[u8] = match line.get(..4).map(|c| c.to_ascii_uppercase()) {
+                        Some(c) if c == "EHLO" => b"250-tiny\r\n250 8BITMIME\r\n",
+                        Some(c) if c == "DATA" => {
+                            in_data = true;
+                            b"354 go on\r\n"
+                        }
+                        Some(c) if c == "QUIT" => b"221 bye\r\n",
+                        _ => b"250 ok\r\n",
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+fn smtp_sender(addr: SocketAddr) -> EmailSender {
+    EmailSender::new(&EmailConfig {
+        from: "Shop <news@shop.example>".into(),
+        smtp: Some(SmtpConfig {
+            host: addr.ip().to_string(),
+            port: Some(addr.port()),
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+            pool_size: 1,
+            timeout: Dur(Duration::from_secs(5)),
+        }),
+        eml_dir: PathBuf::new(),
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn smtp_connection_is_reused() {
+    let (addr, seen) = tiny_smtp(usize::MAX).await;
+    let sender = smtp_sender(addr);
+    for seq in 1..=3 {
+        sender
+            .send(&sample_entry(seq, Channel::Email, true))
+            .await
+            .unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!((seen.0, seen.1.len()), (1, 3));
+    assert!(
+        seen.1[2].contains("Message-ID: <stockbell-3@shop.example>"),
+        "{}",
+        seen.1[2]
+    );
+}
+
+#[tokio::test]
+async fn smtp_closed_pooled_connection_is_replaced() {
+    // The server hangs up after every message: the parked connection is dead when the
+    // next message comes, and that message goes out on a new one.
+    let (addr, seen) = tiny_smtp(1).await;
+    let sender = smtp_sender(addr);
+    for seq in 1..=3 {
+        sender
+            .send(&sample_entry(seq, Channel::Email, true))
+            .await
+            .unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!((seen.0, seen.1.len()), (3, 3));
 }
