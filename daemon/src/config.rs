@@ -174,6 +174,9 @@ pub struct StorageConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ActorsConfig {
     pub idle_timeout: Dur,
+    /// Most product actors, and most customer actors, in memory at once; past it the
+    /// least recently used go first (their state is on disk).
+    pub max_active: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -222,6 +225,7 @@ impl Default for ActorsConfig {
     fn default() -> Self {
         ActorsConfig {
             idle_timeout: Dur(Duration::from_secs(300)),
+            max_active: 50_000,
         }
     }
 }
@@ -320,6 +324,12 @@ impl Config {
         }
         if self.storage.path.as_os_str().is_empty() {
             return Err(invalid("storage.path", "set a directory for the database"));
+        }
+        if self.actors.max_active < 100 {
+            return Err(invalid(
+                "actors.max_active",
+                "must be at least 100 (each kind keeps its busiest actors in memory)",
+            ));
         }
         if self.actors.idle_timeout.0 < Duration::from_secs(1) {
             return Err(invalid("actors.idle_timeout", "must be at least \"1s\""));

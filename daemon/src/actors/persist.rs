@@ -26,6 +26,7 @@ impl Router {
         let mut rejections: Rejections = Vec::new();
         let mut failed = false;
         let mut new_entries = false;
+        let first_trigger = self.next_trigger_id;
         for (sku, result) in a.products {
             let Some(mut out) = result else {
                 failed = true;
@@ -171,17 +172,21 @@ impl Router {
                 .boxed()
             }
         };
-        if new_entries {
-            let notify = self.outbox_notify.clone();
-            return Some(
-                async move {
-                    wait.await;
-                    notify.notify_one();
-                }
-                .boxed(),
-            );
+        // Once durable, wake whoever follows what this write added.
+        let outbox = new_entries.then(|| self.outbox_notify.clone());
+        let fanout = (self.next_trigger_id != first_trigger).then(|| self.fanout_notify.clone());
+        if outbox.is_none() && fanout.is_none() {
+            return Some(wait);
         }
-        Some(wait)
+        Some(
+            async move {
+                wait.await;
+                for n in outbox.iter().chain(fanout.iter()) {
+                    n.notify_one();
+                }
+            }
+            .boxed(),
+        )
     }
 
     fn write_product(&mut self, batch: &mut Batch, sku: &str, out: Applied) {

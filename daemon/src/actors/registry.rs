@@ -142,6 +142,35 @@ impl<A: Virtual> Registry<A> {
         before - self.slots.len()
     }
 
+    /// Passivates the least recently used actors whose last batch is durable until at
+    /// most `keep` remain (fewer go when the rest are not durable yet); returns how many.
+    pub fn trim_to(&mut self, keep: usize, durable_ticket: u64) -> usize {
+        let excess = self.slots.len().saturating_sub(keep);
+        let mut idle: Vec<Instant> = self
+            .slots
+            .values()
+            .filter(|s| s.last_ticket <= durable_ticket)
+            .map(|s| s.last_used)
+            .collect();
+        let take = excess.min(idle.len());
+        if take == 0 {
+            return 0;
+        }
+        let (_, cutoff, _) = idle.select_nth_unstable(take - 1);
+        let cutoff = *cutoff;
+        let mut stopped = 0;
+        self.slots.retain(|_, slot| {
+            let go =
+                stopped < take && slot.last_ticket <= durable_ticket && slot.last_used <= cutoff;
+            if go {
+                slot.actor.stop(None);
+                stopped += 1;
+            }
+            !go
+        });
+        stopped
+    }
+
     pub fn stop_all(&mut self) {
         for (_, slot) in self.slots.drain() {
             slot.actor.stop(None);

@@ -281,6 +281,10 @@ pub struct Router {
     pub(super) next_outbox_seq: u64,
     /// Woken when new outbox entries are durable.
     pub(super) outbox_notify: Arc<tokio::sync::Notify>,
+    pub(super) fanout_notify: Arc<tokio::sync::Notify>,
+    /// Most actors of each kind kept in memory (`actors.max_active`).
+    max_active: usize,
+    last_trim: Instant,
 }
 
 /// What the Router needs besides the store and writer.
@@ -292,6 +296,10 @@ pub struct RouterConfig {
     pub templates: Templates,
     pub links: Links,
     pub outbox_notify: Arc<tokio::sync::Notify>,
+    /// Woken once new triggers are durable (the fan-out follows the trigger log).
+    pub fanout_notify: Arc<tokio::sync::Notify>,
+    /// Most product actors, and most customer actors, kept in memory at once.
+    pub max_active: usize,
 }
 
 impl Router {
@@ -335,6 +343,9 @@ impl Router {
             next_trigger_id,
             next_outbox_seq,
             outbox_notify: cfg.outbox_notify,
+            fanout_notify: cfg.fanout_notify,
+            max_active: cfg.max_active.max(1),
+            last_trim: Instant::now(),
         };
         Ok((RouterHandle { tx }, tokio::spawn(router.run(rx))))
     }
@@ -344,6 +355,9 @@ impl Router {
         let mut durable: FuturesOrdered<BoxFuture<'static, ()>> = FuturesOrdered::new();
         let mut sweep =
             tokio::time::interval((self.idle_timeout / 4).max(Duration::from_millis(250)));
+        // Checks the max_active limit (cheap when under it) between bursts too.
+        let mut limit = tokio::time::interval(Duration::from_millis(250));
+        limit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut open = true;
         loop {
             tokio::select! {
@@ -358,6 +372,11 @@ impl Router {
                 }
                 Some(()) = durable.next() => {}
                 _ = sweep.tick() => self.passivate_idle(),
+                _ = limit.tick() => {
+                    self.enforce_limit();
+                    self.metrics
+                        .set_active_actors(self.products.len(), self.customers.len());
+                }
                 else => break,
             }
             if !open && dispatched.is_empty() && durable.is_empty() {
@@ -620,9 +639,36 @@ impl Router {
                 .dispatch(&self.store, customers, ticket)
                 .await?
         };
+        self.enforce_limit();
         self.metrics
             .set_active_actors(self.products.len(), self.customers.len());
         Ok((p, c))
+    }
+
+    /// Above `max_active` of a kind, passivates its least recently used (durable) actors
+    /// down to 90% of the limit, so memory stays bounded during a burst that touches more
+    /// customers or products than the idle timeout would let go in time.
+    fn enforce_limit(&mut self) {
+        let max = self.max_active;
+        if (self.products.len() <= max && self.customers.len() <= max)
+            || self.last_trim.elapsed() < Duration::from_millis(100)
+        {
+            return;
+        }
+        self.last_trim = Instant::now();
+        let durable = self.writer.durable_ticket();
+        let keep = max - max / 10;
+        let n = self.products.trim_to(keep, durable) + self.customers.trim_to(keep, durable);
+        if n > 0 {
+            tracing::debug!(
+                passivated = n,
+                max_active = max,
+                "Passivated the least recently used actors over the limit."
+            );
+            self.metrics
+                .passivated
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     fn passivate_idle(&mut self) {

@@ -99,6 +99,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         links_for_router.url(customer, Some(channel), crate::clock::now_ms())
     });
     let outbox_notify = Arc::new(tokio::sync::Notify::new());
+    let fanout_notify = Arc::new(tokio::sync::Notify::new());
     let router_cfg = RouterConfig {
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
@@ -107,6 +108,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         templates,
         links,
         outbox_notify: outbox_notify.clone(),
+        fanout_notify: fanout_notify.clone(),
+        max_active: cfg.actors.max_active,
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone())?;
@@ -122,7 +125,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         weights: cfg.interest_weights(),
         triggers: trig.clone(),
         metrics: metrics.clone(),
-        wake: Arc::new(tokio::sync::Notify::new()),
+        wake: fanout_notify,
     };
     let (fanout_stop, fanout_stop_rx) = watch::channel(false);
     let fanout_task = tokio::spawn(fanout.run(fanout_stop_rx));

@@ -38,6 +38,8 @@ impl Stack {
             templates: crate::delivery::templates::Templates::new(None).expect("templates"),
             links: Arc::new(|_: &str, _| String::new()),
             outbox_notify: Arc::new(Notify::new()),
+            fanout_notify: Arc::new(Notify::new()),
+            max_active: 100_000,
         };
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let (router, router_task) =
