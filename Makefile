@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what they need on a fresh machine.
-.PHONY: demo test bench bench-fanout bench-smtp bench-rss
+.PHONY: demo test bench bench-fanout bench-smtp bench-rss bench-console
 
 # Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
 # DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
@@ -40,9 +40,16 @@ bench-smtp:
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load smtp-rate --messages 20000 --concurrency 8
 
 # Peak RSS with 1,000,000 customers and 10,000,000 interest edges, then a burst of
-# restocks reaching about 100,000 customers. With its defaults the daemon peaks at about
-# 11 GiB here (BENCHMARKS.md); add --idle-timeout 1s for the passivating variant.
+# restocks reaching about 100,000 customers. With its defaults (actors.max_active 50000)
+# the daemon peaked at 1.9 GiB here (BENCHMARKS.md).
 bench-rss:
 	bash scripts/setup.sh
 	cargo build --release --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load interest-rss --customers 1000000 --edges 10000000
+
+# The console under load: its CPU use, frames per second and input latency while the
+# daemon ingests at full speed from stockbell-load (tmux, loopback, stops by itself).
+bench-console:
+	bash scripts/setup.sh
+	cargo build --release --workspace --bins
+	bash scripts/console-load.sh
