@@ -45,7 +45,6 @@ pub struct Metrics {
     pub events_rejected: AtomicU64,
     pub duplicates: AtomicU64,
     pub triggers: [AtomicU64; 4],
-    pub active_actors: AtomicU64,
     pub active_products: AtomicU64,
     pub active_customers: AtomicU64,
     /// Actors dropped from memory after idling, since start.
@@ -107,8 +106,6 @@ impl Metrics {
     pub fn set_active_actors(&self, products: usize, customers: usize) {
         self.active_products.store(products as u64, Relaxed);
         self.active_customers.store(customers as u64, Relaxed);
-        self.active_actors
-            .store((products + customers) as u64, Relaxed);
     }
 
     /// Records an internal error after which the daemon must restart to stay correct.

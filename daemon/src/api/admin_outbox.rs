@@ -89,12 +89,7 @@ impl AdminApi {
     }
 
     pub(super) async fn retry(&self, seq: u64) -> Result<pb::OutboxEntry, Status> {
-        // For the overview's depth: a failed entry going back to pending.
-        let was_failed = matches!(
-            outbox_ops::load(&self.store, seq),
-            Ok(Some(e)) if e.status == OutboxStatus::Failed
-        );
-        let e = outbox_ops::retry(&self.store, &self.writer, seq, crate::clock::now_ms())
+        let (was, e) = outbox_ops::retry(&self.store, &self.writer, seq, crate::clock::now_ms())
             .await
             .map_err(|e| match e {
                 outbox_ops::OutboxError::NotFound(_) => Status::not_found(e.to_string()),
@@ -103,7 +98,8 @@ impl AdminApi {
                 }
                 other => Status::internal(other.to_string()),
             })?;
-        if was_failed {
+        // For the overview's depth: a failed entry going back to pending.
+        if was == OutboxStatus::Failed {
             self.metrics.outbox_requeued.fetch_add(1, Relaxed);
         }
         self.outbox_notify.notify_one();

@@ -397,15 +397,16 @@ pub fn list_customer(
 }
 
 /// Makes a Failed or Pending entry Pending again and due at `now_ms`, with a fresh
-/// attempt count; returns the entry as written.
+/// attempt count; returns the status it had and the entry as written.
 pub async fn retry(
     store: &Store,
     writer: &Writer,
     seq: u64,
     now_ms: Millis,
-) -> Result<OutboxEntry, OutboxError> {
+) -> Result<(OutboxStatus, OutboxEntry), OutboxError> {
     let _guard = lock_seqs([seq]).await;
     let mut e = load(store, seq)?.ok_or(OutboxError::NotFound(seq))?;
+    let was = e.status;
     if !matches!(e.status, OutboxStatus::Failed | OutboxStatus::Pending) {
         return Err(OutboxError::NotRetryable {
             seq,
@@ -420,7 +421,7 @@ pub async fn retry(
     batch.put(Cf::OutboxDue, outbox::due_key(now_ms, seq), Vec::new());
     put_entry(&mut batch, &e);
     writer.write(batch, TICKET).await?;
-    Ok(e)
+    Ok((was, e))
 }
 
 /// Deletes `outbox_due` keys that [`scan_due`] reported stale.

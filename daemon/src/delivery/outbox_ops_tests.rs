@@ -229,7 +229,7 @@ async fn retry_makes_failed_entries_due_now() {
     e.status = OutboxStatus::Failed;
     e.attempts = 5;
     f.insert(&e).await;
-    let r = retry(&f.db.store, &f.writer, 9, 777).await.expect("retry");
+    let (_, r) = retry(&f.db.store, &f.writer, 9, 777).await.expect("retry");
     assert_eq!(
         (r.status, r.attempts, r.next_attempt_ms),
         (OutboxStatus::Pending, 0, 777)

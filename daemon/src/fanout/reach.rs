@@ -9,7 +9,7 @@ use crate::domain::customer::Scenario;
 use crate::domain::interest::{score, InterestWeights};
 use crate::domain::product::ProductState;
 use crate::domain::Millis;
-use crate::store::interest::{decode_affinity, decode_edge, pair_prefix, pair_second};
+use crate::store::interest::{decode_affinity, decode_edge, pair_first, pair_prefix, pair_second};
 use crate::store::{Cf, Store, StoreError};
 
 /// Best score per customer, highest first.
@@ -42,12 +42,6 @@ impl Reach {
         let n = self.best.partition_point(|s| *s > 0.0) as f64;
         (n * self.scale.unwrap_or(1.0)).round() as u64
     }
-}
-
-/// The first part of a pair key (customer or sku or category).
-fn pair_first(key: &[u8]) -> Option<&[u8]> {
-    let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
-    key.get(2..2 + len)
 }
 
 /// The audience of one product at every threshold (exact).

@@ -34,6 +34,12 @@ pub fn pair_prefix(a: &str) -> Vec<u8> {
     k
 }
 
+/// The first part of a `pair_key` (raw bytes).
+pub fn pair_first(key: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
+    key.get(2..2 + len)
+}
+
 /// The second part of a `pair_key`.
 pub fn pair_second(key: &[u8]) -> Option<&str> {
     let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
