@@ -3,7 +3,7 @@
 //! IANA zone name and an `HH:MM` wall-clock time.
 
 use chrono::{
-    DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike,
+    DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -82,10 +82,14 @@ pub(crate) fn local_date(at_ms: Millis, tz: Tz) -> Option<NaiveDate> {
     local(at_ms, tz).map(|l| l.date_naive())
 }
 
-/// If `now_ms` is inside the quiet window in `tz`, the UTC instant it ends: the next time
-/// the local clock reads `end_min`. DST: an end time skipped by spring-forward ends at the
-/// first instant after the gap; one repeated by fall-back ends at its first occurrence
-/// after `now_ms`. `None` when not quiet (or `now_ms` is outside chrono's range).
+/// If `now_ms` is inside the quiet window in `tz`, the UTC instant it ends: the first
+/// instant after `now_ms` at which the local clock is outside the window. That is normally
+/// the next time the clock reads `end_min`. DST: an end time skipped by spring-forward ends
+/// at the first instant after the gap, unless the clock lands inside the window again (then
+/// the next day's end); one repeated by fall-back ends at its first occurrence after
+/// `now_ms`; and a transition that sets the clock back to before the window's start
+/// (Antarctica/Troll falls back two hours, 03:00 to 01:00) ends it at the transition
+/// itself. `None` when not quiet (or `now_ms` is outside chrono's range).
 pub fn quiet_until(now_ms: Millis, tz: Tz, q: &QuietHours) -> Option<Millis> {
     let now = local(now_ms, tz)?;
     if !q.contains_minute(minute_of_day(&now)) {
@@ -94,12 +98,63 @@ pub fn quiet_until(now_ms: Millis, tz: Tz, q: &QuietHours) -> Option<Millis> {
     let end_min = u32::from(q.end_min % MIN_PER_DAY);
     let end = NaiveTime::from_hms_opt(end_min / 60, end_min % 60, 0)?;
     let today = now.date_naive();
-    // The window lasts under a day, but a skipped calendar day can push its end to d+2.
-    (0..4u64).find_map(|k| {
+    // Each time the clock reads `end` is a candidate, in order. One can still be quiet:
+    // America/Nuuk sprang forward 22:00 to 23:00 on 2017-03-25, so a 22:46-22:00 window
+    // never ended that day. The window lasts under a day, but a skipped calendar day can
+    // push its end to d+2, and a skipped end to the day after.
+    let mut from = now_ms;
+    for k in 0..4u64 {
         let day = today.checked_add_days(Days::new(k))?;
-        let (early, late) = instants_at(tz, day.and_time(end))?;
-        [early, late].into_iter().find(|&t| t > now_ms)
-    })
+        let Some((early, late)) = instants_at(tz, day.and_time(end)) else {
+            continue;
+        };
+        for t in [early, late] {
+            if t <= from {
+                continue;
+            }
+            if let Some(out) = first_transition_out(from, t, tz, q) {
+                return Some(out);
+            }
+            if !q.contains(t, tz) {
+                return Some(t);
+            }
+            from = t;
+        }
+    }
+    None
+}
+
+/// The first zone transition in `(from, to)` after which the local clock is outside `q`.
+/// Walks the span an hour at a time (zones change offset at most a few times a year, never
+/// twice within an hour) and bisects each hour whose offset differs to the millisecond.
+fn first_transition_out(from: Millis, to: Millis, tz: Tz, q: &QuietHours) -> Option<Millis> {
+    const HOUR_MS: Millis = 3_600_000;
+    let offset = |t: Millis| local(t, tz).map(|l| l.offset().fix().local_minus_utc());
+    let mut lo = from;
+    let mut lo_offset = offset(lo)?;
+    while lo < to {
+        let hi = lo.saturating_add(HOUR_MS).min(to);
+        if offset(hi)? == lo_offset {
+            lo = hi;
+            continue;
+        }
+        // offset(lo) == lo_offset != offset(hi): bisect to the first differing instant.
+        let (mut a, mut b) = (lo, hi);
+        while b - a > 1 {
+            let mid = a + (b - a) / 2;
+            if offset(mid)? == lo_offset {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+        if b < to && !q.contains(b, tz) {
+            return Some(b);
+        }
+        lo = b;
+        lo_offset = offset(b)?;
+    }
+    None
 }
 
 /// When a message wanted at `now_ms` may go out: the end of quiet hours, or `now_ms`.

@@ -105,6 +105,41 @@ fn new_york_end_repeated_by_fall_back_uses_next_occurrence() {
     );
 }
 
+/// Found by the property test below in CI: Troll falls back two hours (03:00 +02 to
+/// 01:00 +00). A 01:32-03:00 window entered at 01:52 +02 ends at the transition, when the
+/// clock reads 01:00 again, not at 03:00 +00 two hours later (01:00-01:32 is not quiet).
+#[test]
+fn troll_fall_back_before_the_window_start_ends_the_window_at_the_transition() {
+    let troll: Tz = "Antarctica/Troll".parse().unwrap();
+    let w = QuietHours {
+        start_min: 92,
+        end_min: 180,
+    };
+    let now = utc(2005, 10, 29, 23, 52);
+    assert!(w.contains(now, troll));
+    let transition = utc(2005, 10, 30, 1, 0);
+    assert_eq!(quiet_until(now, troll, &w), Some(transition));
+    assert!(!w.contains(transition, troll));
+    assert!(w.contains(transition - 1, troll));
+}
+
+/// Also from the property test: Nuuk sprang forward 22:00 to 23:00 (-03 to -02) on
+/// 2017-03-25. A 22:46-22:00 window never ended that evening (the clock skipped the only
+/// free minutes), so it ends at 22:00 the next day.
+#[test]
+fn nuuk_spring_forward_over_the_free_minutes_ends_the_window_a_day_later() {
+    let nuuk: Tz = "America/Nuuk".parse().unwrap();
+    let w = QuietHours {
+        start_min: 1366,
+        end_min: 1320,
+    };
+    let now = utc(2017, 3, 25, 1, 53);
+    assert!(w.contains(now, nuuk));
+    let next_evening = at(nuuk, 2017, 3, 26, 22, 0);
+    assert_eq!(next_evening, utc(2017, 3, 27, 0, 0));
+    assert_eq!(quiet_until(now, nuuk, &w), Some(next_evening));
+}
+
 #[test]
 fn parse_tz_accepts_iana_and_suggests_a_fix() {
     assert_eq!(parse_tz("Asia/Tokyo"), Ok(Tokyo));
