@@ -231,7 +231,6 @@ fn daemon_message_size(dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
         scenario: Scenario::BackInStock,
         marketing: true,
         context,
-        rendered,
         status: OutboxStatus::Pending,
         attempts: 0,
         next_attempt_ms: now,
@@ -246,7 +245,7 @@ fn daemon_message_size(dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
     })
     .context("cannot set up the sample email sender")?;
     let bytes = sender
-        .build_message(&entry)
+        .build_message(&entry, &rendered)
         .map_err(|e| anyhow::anyhow!("cannot build the sample message: {e}"))?
         .formatted();
     let body = bytes

@@ -1,7 +1,8 @@
 //! CustomerActor: owns one customer's state while active (profile, consent,
 //! suppressions, send ledger, held and deferred offers). Profile events go through
 //! `domain::profile`; offers and timers through `domain::decide`, whose messages it
-//! renders into outbox entries. The Router persists what it returns.
+//! turns into outbox entries (address and message context; the dispatcher renders them
+//! when it sends). The Router persists what it returns.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,6 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::registry::Virtual;
 use super::router::WeakRouter;
-use crate::delivery::templates::Templates;
 use crate::delivery::{MessageContext, OutboxEntry, OutboxStatus};
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Offer, Outcome};
@@ -28,7 +28,6 @@ pub type Links = Arc<dyn Fn(&str, Channel) -> String + Send + Sync>;
 pub struct CustomerShared {
     /// The rules in force (operators change them at run time).
     pub rules: Arc<LiveRules>,
-    pub templates: Templates,
     pub links: Links,
     /// The stock minimums a deferred message is re-checked against at release.
     pub triggers: Arc<TriggerConfig>,
@@ -228,13 +227,6 @@ fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut Custom
             items: m.offers.iter().map(|o| o.item.clone()).collect(),
             unsubscribe_url: (st.shared.links)(&c.id, m.channel),
         };
-        let rendered = match st.shared.templates.render(&context) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(customer = %c.id, scenario = m.scenario.as_str(), error = %e, "A message could not be rendered; fix the template override.");
-                continue;
-            }
-        };
         out.entries.push(OutboxEntry {
             seq: 0,
             customer_id: c.id.clone(),
@@ -243,7 +235,6 @@ fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut Custom
             scenario: m.scenario,
             marketing: true,
             context,
-            rendered,
             status: OutboxStatus::Pending,
             attempts: 0,
             next_attempt_ms: now,

@@ -19,7 +19,6 @@ use super::customer::{
 };
 use super::product::{Applied, Item, ProductActor, ProductMsg};
 use super::registry::{group, Registry, Replies};
-use crate::delivery::templates::Templates;
 use crate::domain::decide::Offer;
 use crate::domain::product::ProductState;
 use crate::domain::profile::{CustomerEvent, CustomerState};
@@ -293,7 +292,6 @@ pub struct RouterConfig {
     pub idle_timeout: Duration,
     pub affinity_half_life_ms: i64,
     pub rules: Arc<LiveRules>,
-    pub templates: Templates,
     pub links: Links,
     pub outbox_notify: Arc<tokio::sync::Notify>,
     /// Woken once new triggers are durable (the fan-out follows the trigger log).
@@ -325,7 +323,6 @@ impl Router {
         let (tx, rx) = mpsc::channel(1024);
         let shared = CustomerShared {
             rules: cfg.rules,
-            templates: cfg.templates,
             links: cfg.links,
             triggers: cfg.triggers.clone(),
             router: WeakRouter { tx: tx.downgrade() },

@@ -30,6 +30,8 @@ pub struct AdminApi {
     pub control: Arc<crate::scenario_control::ScenarioControl>,
     pub started_ms: i64,
     pub delivery: Arc<crate::delivery::dispatcher::DeliveryStats>,
+    /// Renders the subject lines the outbox listings show.
+    pub templates: Arc<crate::delivery::templates::Templates>,
     /// The outbox by state when the daemon started.
     pub census: crate::delivery::outbox_ops::Census,
     /// `true` once the daemon shuts down: live streams end.

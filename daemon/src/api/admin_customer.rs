@@ -192,7 +192,10 @@ impl AdminApi {
         if state.is_none() && interests.is_empty() && recent.is_empty() {
             return Err(Status::not_found(format!("no customer with id {id:?}")));
         }
-        let recent = recent.iter().map(entry_view).collect();
+        let recent = recent
+            .iter()
+            .map(|e| entry_view(e, &self.templates))
+            .collect();
         Ok(view(id, state, interests, recent))
     }
 }

@@ -7,6 +7,7 @@ use tonic::Status;
 
 use super::admin::AdminApi;
 use crate::delivery::outbox_ops;
+use crate::delivery::templates::Templates;
 use crate::delivery::{OutboxEntry, OutboxStatus};
 use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::TriggerKind;
@@ -38,7 +39,9 @@ fn parse_status(s: &str) -> Result<Option<OutboxStatus>, Status> {
     })
 }
 
-pub fn entry_view(e: &OutboxEntry) -> pb::OutboxEntry {
+/// The admin view of an entry; its subject is rendered now from the entry's context (the
+/// outbox stores the context, not the text).
+pub fn entry_view(e: &OutboxEntry, templates: &Templates) -> pb::OutboxEntry {
     pb::OutboxEntry {
         seq: e.seq,
         customer_id: e.customer_id.clone(),
@@ -51,7 +54,9 @@ pub fn entry_view(e: &OutboxEntry) -> pb::OutboxEntry {
         created_ms: e.created_ms,
         delivered_ms: e.delivered_ms.unwrap_or(0),
         last_error: e.last_error.clone().unwrap_or_default(),
-        subject: e.rendered.subject.clone(),
+        subject: templates
+            .subject(&e.context)
+            .unwrap_or_else(|err| format!("(cannot render the subject: {err})")),
         skus: e.context.items.iter().map(|i| i.sku.clone()).collect(),
     }
 }
@@ -73,6 +78,7 @@ impl AdminApi {
         let store = self.store.clone();
         let before = (r.before_seq != 0).then_some(r.before_seq);
         let customer = r.customer_id;
+        let templates = self.templates.clone();
         let entries = tokio::task::spawn_blocking(move || {
             // A customer's entries come from the per-customer index, not a full scan.
             let page = if customer.is_empty() {
@@ -80,7 +86,12 @@ impl AdminApi {
             } else {
                 outbox_ops::list_customer(&store, &customer, status, limit, before)
             };
-            page.map(|p| p.entries.iter().map(entry_view).collect::<Vec<_>>())
+            page.map(|p| {
+                p.entries
+                    .iter()
+                    .map(|e| entry_view(e, &templates))
+                    .collect::<Vec<_>>()
+            })
         })
         .await
         .map_err(internal)?
@@ -103,7 +114,7 @@ impl AdminApi {
             self.metrics.outbox_requeued.fetch_add(1, Relaxed);
         }
         self.outbox_notify.notify_one();
-        Ok(entry_view(&e))
+        Ok(entry_view(&e, &self.templates))
     }
 
     pub(super) fn scenario_stats(&self) -> pb::ScenarioStatsResponse {

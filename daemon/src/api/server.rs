@@ -84,8 +84,10 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         crate::scenario_control::ScenarioControl::load(rules, &store, writer.clone())
             .context("cannot load the operator's scenario changes")?,
     );
-    let templates = Templates::new(cfg.templates.dir.as_deref())
-        .context("cannot load the message templates (templates.dir)")?;
+    let templates = Arc::new(
+        Templates::new(cfg.templates.dir.as_deref())
+            .context("cannot load the message templates (templates.dir)")?,
+    );
     let secret = load_or_create_secret(&store, &writer, &cfg.delivery.unsubscribe_secret)
         .await
         .context("cannot load the unsubscribe secret")?;
@@ -105,7 +107,6 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         idle_timeout: cfg.actors.idle_timeout.0,
         affinity_half_life_ms: cfg.interest.half_life.ms(),
         rules: control.live.clone(),
-        templates,
         links,
         outbox_notify: outbox_notify.clone(),
         fanout_notify: fanout_notify.clone(),
@@ -169,6 +170,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         writer: writer.clone(),
         router: router.clone(),
         channels,
+        templates: templates.clone(),
         config: cfg.delivery.dispatcher(),
         wake: outbox_notify.clone(),
         shutdown: shutdown_rx.clone(),
@@ -186,6 +188,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         control: control.clone(),
         started_ms: crate::clock::now_ms(),
         delivery: dispatcher.stats(),
+        templates,
         census,
         shutdown: shutdown_rx.clone(),
     })

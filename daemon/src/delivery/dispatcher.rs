@@ -13,8 +13,9 @@ use tokio::task::JoinSet;
 use super::email::EmailSender;
 use super::line::LineSender;
 use super::outbox_ops::{self, RetryPolicy};
+use super::templates::Templates;
 use super::webhook::WebhookSender;
-use super::{OutboxEntry, OutboxStatus, SendError};
+use super::{OutboxEntry, OutboxStatus, Rendered, SendError};
 use crate::actors::customer::CustomerItem;
 use crate::actors::{IngestItem, RouterHandle};
 use crate::clock::now_ms;
@@ -41,7 +42,7 @@ impl Channels {
         }
     }
 
-    async fn send(&self, entry: &OutboxEntry) -> Result<(), SendError> {
+    async fn send(&self, entry: &OutboxEntry, rendered: &Rendered) -> Result<(), SendError> {
         let missing = |section: &str| {
             SendError::Permanent(format!(
                 "{} is not configured: add a [{section}] section to the config",
@@ -49,13 +50,13 @@ impl Channels {
             ))
         };
         match entry.channel {
-            Channel::Email => self.email.send(entry).await,
+            Channel::Email => self.email.send(entry, rendered).await,
             Channel::Line => match &self.line {
-                Some(s) => s.send(entry).await,
+                Some(s) => s.send(entry, rendered).await,
                 None => Err(missing("line")),
             },
             Channel::Webhook => match &self.webhook {
-                Some(s) => s.send(entry).await,
+                Some(s) => s.send(entry, rendered).await,
                 None => Err(missing("webhook")),
             },
         }
@@ -134,6 +135,8 @@ pub struct DispatcherArgs {
     pub writer: Writer,
     pub router: RouterHandle,
     pub channels: Channels,
+    /// Each attempt renders its message from the entry's context with these.
+    pub templates: Arc<Templates>,
     pub config: DispatcherConfig,
     /// Woken (`notify_one`) by whoever writes new entries, so they go out without
     /// waiting for the next poll. Create it first and hand a clone to the writers.
@@ -157,6 +160,7 @@ struct Shared {
     writer: Writer,
     router: RouterHandle,
     channels: Channels,
+    templates: Arc<Templates>,
     retry: RetryPolicy,
     stats: Arc<DeliveryStats>,
     in_flight: Mutex<HashSet<u64>>,
@@ -186,6 +190,7 @@ impl Dispatcher {
             writer: args.writer,
             router: args.router,
             channels: args.channels,
+            templates: args.templates,
             retry: args.config.retry,
             stats: stats.clone(),
             in_flight: Mutex::new(HashSet::new()),
@@ -396,7 +401,12 @@ async fn deliver(shared: &Shared, seq: u64) {
         }
         return;
     }
-    let result = shared.channels.send(&entry).await;
+    let result = match shared.templates.render(&entry.context) {
+        Ok(rendered) => shared.channels.send(&entry, &rendered).await,
+        Err(e) => Err(SendError::Unrenderable(format!(
+            "{e}; fix the template override and retry the entry"
+        ))),
+    };
     let now = now_ms();
     let recorded = outbox_ops::commit_result(
         &shared.store,
@@ -435,8 +445,9 @@ async fn deliver(shared: &Shared, seq: u64) {
             let c = shared.metrics.scenario(entry.scenario);
             c.failed.fetch_add(1, Relaxed);
             tracing::warn!(seq, channel = entry.channel.as_str(), customer_id = %entry.customer_id, attempts = updated.attempts, error = %e, "Delivery failed for good.");
-            // A channel the operator has not set up says nothing about the address.
-            if e.is_permanent() && shared.channels.configured(entry.channel) {
+            // Neither a template error nor a channel the operator has not set up says
+            // anything about the address.
+            if e.blames_address() && shared.channels.configured(entry.channel) {
                 suppress(shared, &entry).await;
             }
         }

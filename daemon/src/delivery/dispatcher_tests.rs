@@ -35,7 +35,6 @@ impl Stack {
             idle_timeout: Duration::from_secs(60),
             affinity_half_life_ms: cfg.interest.half_life.ms(),
             rules: crate::scenario_control::LiveRules::new(rules),
-            templates: crate::delivery::templates::Templates::new(None).expect("templates"),
             links: Arc::new(|_: &str, _| String::new()),
             outbox_notify: Arc::new(Notify::new()),
             fanout_notify: Arc::new(Notify::new()),
@@ -163,6 +162,9 @@ impl Fixture {
                 line: None,
                 webhook,
             },
+            templates: Arc::new(
+                crate::delivery::templates::Templates::new(None).expect("built-in templates"),
+            ),
             config: config(max_attempts),
             wake: Arc::new(Notify::new()),
             shutdown: self.stop.subscribe(),
@@ -299,6 +301,43 @@ async fn permanent_failure_fails_the_entry_and_suppresses_the_channel() {
         customer(&f.stack.router, "cust-42").await.suppressed,
         [Channel::Webhook]
     );
+    f.stop(d).await;
+}
+
+/// Messages are rendered when they are sent: one that cannot be rendered fails alone,
+/// says why, and does not suppress the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_that_cannot_be_rendered_fails_without_suppressing_the_address() {
+    let f = Fixture::new().await;
+    let server = TestServer::start(&[]).await;
+    let d = f.start(Some(&server), 5);
+    let mut broken = sample_entry(1, Channel::Webhook, false);
+    broken.context.items.clear();
+    f.insert(&broken).await;
+    f.insert(&sample_entry(2, Channel::Webhook, false)).await;
+    let e = f.wait_status(1, OutboxStatus::Failed).await;
+    assert_eq!(e.attempts, 1);
+    let why = e.last_error.as_deref().unwrap_or("");
+    assert!(
+        why.contains("no items to render") && why.contains("template"),
+        "{why}"
+    );
+    f.wait_status(2, OutboxStatus::Delivered).await;
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1, "only the renderable entry goes out");
+    let body: serde_json::Value = serde_json::from_slice(&sent[0].body).expect("json");
+    assert!(
+        body["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Linen Shirt"),
+        "rendered at send time from the context: {body}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(customer(&f.stack.router, "cust-42")
+        .await
+        .suppressed
+        .is_empty());
     f.stop(d).await;
 }
 

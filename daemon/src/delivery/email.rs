@@ -24,7 +24,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::Message;
 use serde::Deserialize;
 
-use super::{ChannelConfigError, OutboxEntry, SendError};
+use super::{ChannelConfigError, OutboxEntry, Rendered, SendError};
 use crate::config::Dur;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,12 +170,16 @@ impl EmailSender {
         }
     }
 
-    pub fn build_message(&self, entry: &OutboxEntry) -> Result<Message, SendError> {
-        build_message(&self.from, &self.domain, entry)
+    pub fn build_message(
+        &self,
+        entry: &OutboxEntry,
+        rendered: &Rendered,
+    ) -> Result<Message, SendError> {
+        build_message(&self.from, &self.domain, entry, rendered)
     }
 
-    pub async fn send(&self, entry: &OutboxEntry) -> Result<(), SendError> {
-        let message = self.build_message(entry)?;
+    pub async fn send(&self, entry: &OutboxEntry, rendered: &Rendered) -> Result<(), SendError> {
+        let message = self.build_message(entry, rendered)?;
         match &self.transport {
             Transport::Smtp(pool) => pool.send(message.envelope(), &message.formatted()).await,
             Transport::Eml(dir) => write_eml(dir, entry.seq, &message.formatted()).await,
@@ -467,6 +471,7 @@ pub fn build_message(
     from: &Mailbox,
     domain: &str,
     entry: &OutboxEntry,
+    rendered: &Rendered,
 ) -> Result<Message, SendError> {
     let to: Mailbox = entry.address.parse().map_err(|e| {
         SendError::Permanent(format!("{:?} is not an email address: {e}", entry.address))
@@ -475,7 +480,7 @@ pub fn build_message(
     let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(entry.rendered.subject.clone())
+        .subject(rendered.subject.clone())
         .date(created)
         .message_id(Some(message_id(entry.seq, domain)));
     if entry.marketing {
@@ -504,8 +509,8 @@ pub fn build_message(
     }
     builder
         .multipart(MultiPart::alternative_plain_html(
-            entry.rendered.text.clone(),
-            entry.rendered.html.clone(),
+            rendered.text.clone(),
+            rendered.html.clone(),
         ))
         .map_err(|e| SendError::Permanent(format!("cannot build email: {e}")))
 }

@@ -1,7 +1,7 @@
 //! Tests for `email.rs`: headers parsed from the formatted bytes, .eml files, config.
 
 use super::*;
-use crate::delivery::test_support::sample_entry;
+use crate::delivery::test_support::{sample_entry, sample_rendered};
 use crate::domain::customer::Channel;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ fn marketing_mail_has_one_click_unsubscribe() {
     let dir = tempfile::tempdir().unwrap();
     let sender = eml_sender(dir.path());
     let msg = sender
-        .build_message(&sample_entry(7, Channel::Email, true))
+        .build_message(&sample_entry(7, Channel::Email, true), &sample_rendered())
         .unwrap();
     let hs = headers(&msg.formatted());
     assert_eq!(
@@ -76,7 +76,7 @@ fn transactional_mail_has_no_unsubscribe_headers() {
     let dir = tempfile::tempdir().unwrap();
     let sender = eml_sender(dir.path());
     let msg = sender
-        .build_message(&sample_entry(8, Channel::Email, false))
+        .build_message(&sample_entry(8, Channel::Email, false), &sample_rendered())
         .unwrap();
     let hs = headers(&msg.formatted());
     assert_eq!(
@@ -93,7 +93,12 @@ fn unusable_unsubscribe_url_is_left_out() {
     let sender = eml_sender(dir.path());
     let mut entry = sample_entry(9, Channel::Email, true);
     entry.context.unsubscribe_url = "https://shop.example/u/a b\r\nBcc: x@y".into();
-    let hs = headers(&sender.build_message(&entry).unwrap().formatted());
+    let hs = headers(
+        &sender
+            .build_message(&entry, &sample_rendered())
+            .unwrap()
+            .formatted(),
+    );
     assert_eq!(header(&hs, "List-Unsubscribe"), None);
     assert_eq!(header(&hs, "List-Unsubscribe-Post"), None);
     assert_eq!(header(&hs, "Bcc"), None);
@@ -122,7 +127,9 @@ fn bad_address_is_permanent() {
     let dir = tempfile::tempdir().unwrap();
     let mut entry = sample_entry(1, Channel::Email, false);
     entry.address = "not an address".into();
-    let err = eml_sender(dir.path()).build_message(&entry).unwrap_err();
+    let err = eml_sender(dir.path())
+        .build_message(&entry, &sample_rendered())
+        .unwrap_err();
     assert!(err.is_permanent(), "{err}");
 }
 
@@ -131,10 +138,10 @@ async fn eml_resend_overwrites_one_file() {
     let dir = tempfile::tempdir().unwrap();
     let sender = eml_sender(&dir.path().join("nested/eml"));
     let entry = sample_entry(7, Channel::Email, true);
-    sender.send(&entry).await.unwrap();
-    sender.send(&entry).await.unwrap();
+    sender.send(&entry, &sample_rendered()).await.unwrap();
+    sender.send(&entry, &sample_rendered()).await.unwrap();
     sender
-        .send(&sample_entry(8, Channel::Email, true))
+        .send(&sample_entry(8, Channel::Email, true), &sample_rendered())
         .await
         .unwrap();
     let mut names: Vec<String> = std::fs::read_dir(dir.path().join("nested/eml"))
@@ -241,7 +248,7 @@ async fn smtp_refused_connection_is_transient() {
     })
     .unwrap();
     let err = sender
-        .send(&sample_entry(1, Channel::Email, false))
+        .send(&sample_entry(1, Channel::Email, false), &sample_rendered())
         .await
         .unwrap_err();
     assert!(matches!(err, SendError::Transient(_)), "{err}");
@@ -337,7 +344,7 @@ async fn smtp_connection_is_reused() {
     let sender = smtp_sender(addr);
     for seq in 1..=3 {
         sender
-            .send(&sample_entry(seq, Channel::Email, true))
+            .send(&sample_entry(seq, Channel::Email, true), &sample_rendered())
             .await
             .unwrap();
     }
@@ -358,7 +365,7 @@ async fn smtp_closed_pooled_connection_is_replaced() {
     let sender = smtp_sender(addr);
     for seq in 1..=3 {
         sender
-            .send(&sample_entry(seq, Channel::Email, true))
+            .send(&sample_entry(seq, Channel::Email, true), &sample_rendered())
             .await
             .unwrap();
     }

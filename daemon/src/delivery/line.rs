@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::http::{classify, parse_url, HttpPoster};
-use super::{ChannelConfigError, OutboxEntry, SendError};
+use super::{ChannelConfigError, OutboxEntry, Rendered, SendError};
 use crate::config::Dur;
 
 /// LINE rejects text messages longer than this many characters.
@@ -80,10 +80,10 @@ impl LineSender {
     }
 
     /// Pushes the entry's rendered text to the LINE user id in `entry.address`.
-    pub async fn send(&self, entry: &OutboxEntry) -> Result<(), SendError> {
+    pub async fn send(&self, entry: &OutboxEntry, rendered: &Rendered) -> Result<(), SendError> {
         let body = serde_json::json!({
             "to": entry.address,
-            "messages": [{ "type": "text", "text": truncate_chars(&entry.rendered.text, MAX_TEXT_CHARS) }],
+            "messages": [{ "type": "text", "text": truncate_chars(&rendered.text, MAX_TEXT_CHARS) }],
         });
         let body = serde_json::to_vec(&body)
             .map_err(|e| SendError::Permanent(format!("cannot encode LINE message: {e}")))?;

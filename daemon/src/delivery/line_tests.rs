@@ -1,7 +1,7 @@
 //! Tests for `line.rs`; HTTP channels run against `test_support::TestServer`.
 
 use super::*;
-use crate::delivery::test_support::{dead_addr, sample_entry, TestServer};
+use crate::delivery::test_support::{dead_addr, sample_entry, sample_rendered, TestServer};
 use crate::domain::customer::Channel;
 
 fn config(base_url: String) -> LineConfig {
@@ -77,12 +77,13 @@ async fn pushes_with_auth_and_a_stable_retry_key() {
     let server = TestServer::start(&[200, 200]).await;
     // A trailing slash on the base URL must not double up in the path.
     let sender = LineSender::new(&config(format!("{}/", server.url()))).unwrap();
-    let mut entry = sample_entry(41, Channel::Line, true);
-    entry.rendered.text = "x".repeat(MAX_TEXT_CHARS + 100);
-    sender.send(&entry).await.unwrap();
-    sender.send(&entry).await.unwrap();
+    let entry = sample_entry(41, Channel::Line, true);
+    let mut long = sample_rendered();
+    long.text = "x".repeat(MAX_TEXT_CHARS + 100);
+    sender.send(&entry, &long).await.unwrap();
+    sender.send(&entry, &long).await.unwrap();
     sender
-        .send(&sample_entry(42, Channel::Line, true))
+        .send(&sample_entry(42, Channel::Line, true), &sample_rendered())
         .await
         .unwrap();
 
@@ -109,20 +110,20 @@ async fn maps_statuses() {
     let server = TestServer::start(&[200, 409, 429, 400, 500, 401]).await;
     let sender = LineSender::new(&config(server.url())).unwrap();
     let entry = sample_entry(1, Channel::Line, false);
-    assert_eq!(sender.send(&entry).await, Ok(()));
+    assert_eq!(sender.send(&entry, &sample_rendered()).await, Ok(()));
     // The retry key was already accepted: the message was delivered.
-    assert_eq!(sender.send(&entry).await, Ok(()));
-    let err = sender.send(&entry).await.unwrap_err();
+    assert_eq!(sender.send(&entry, &sample_rendered()).await, Ok(()));
+    let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
     assert!(matches!(err, SendError::Transient(_)), "429: {err}");
-    let err = sender.send(&entry).await.unwrap_err();
+    let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
     assert!(matches!(err, SendError::Permanent(_)), "400: {err}");
     assert!(
         err.reason().contains("400") && err.reason().contains("status 400"),
         "{err}"
     );
-    let err = sender.send(&entry).await.unwrap_err();
+    let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
     assert!(matches!(err, SendError::Transient(_)), "500: {err}");
-    let err = sender.send(&entry).await.unwrap_err();
+    let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
     assert!(matches!(err, SendError::Permanent(_)), "401: {err}");
 }
 
@@ -131,7 +132,7 @@ async fn connection_refused_is_transient() {
     let addr = dead_addr().await;
     let sender = LineSender::new(&config(format!("http://{addr}"))).unwrap();
     let err = sender
-        .send(&sample_entry(1, Channel::Line, false))
+        .send(&sample_entry(1, Channel::Line, false), &sample_rendered())
         .await
         .unwrap_err();
     assert!(matches!(err, SendError::Transient(_)), "{err}");

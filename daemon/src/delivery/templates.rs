@@ -130,32 +130,26 @@ impl Templates {
     /// `customer_id`, `items`, `item` (the first item), `count`, `digest` (more than one
     /// item) and `unsubscribe_url`, plus the `price(currency)` filter.
     pub fn render(&self, ctx: &MessageContext) -> Result<Rendered, TemplateError> {
-        let Some(first) = ctx.items.first() else {
-            return Err(TemplateError::NoItems {
-                customer_id: ctx.customer_id.clone(),
-            });
-        };
-        let loc = locale_dir(ctx.locale);
-        let scenario = ctx.scenario.as_str();
-        let vars = context! {
-            scenario => scenario,
-            locale => loc,
-            customer_id => &ctx.customer_id,
-            items => &ctx.items,
-            item => first,
-            count => ctx.items.len(),
-            digest => ctx.items.len() > 1,
-            unsubscribe_url => &ctx.unsubscribe_url,
-        };
-        let subject = self.render_one(&format!("{loc}/{scenario}.subject"), &vars)?;
-        let text = self.render_one(&format!("{loc}/{scenario}.txt"), &vars)?;
-        let html = self.render_one(&format!("{loc}/{scenario}.html"), &vars)?;
+        let (vars, prefix) = variables(ctx)?;
+        let text = self.render_one(&format!("{prefix}.txt"), &vars)?;
+        let html = self.render_one(&format!("{prefix}.html"), &vars)?;
         Ok(Rendered {
-            // A subject is one header line whatever the template did with whitespace.
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            subject: self.subject_with(&vars, &prefix)?,
             text: tidy_text(&text),
             html,
         })
+    }
+
+    /// Renders only the subject line (what the admin API lists for an outbox entry).
+    pub fn subject(&self, ctx: &MessageContext) -> Result<String, TemplateError> {
+        let (vars, prefix) = variables(ctx)?;
+        self.subject_with(&vars, &prefix)
+    }
+
+    fn subject_with(&self, vars: &Value, prefix: &str) -> Result<String, TemplateError> {
+        let subject = self.render_one(&format!("{prefix}.subject"), vars)?;
+        // A subject is one header line whatever the template did with whitespace.
+        Ok(subject.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
     fn render_one(&self, name: &str, vars: &Value) -> Result<String, TemplateError> {
@@ -278,6 +272,28 @@ fn tidy_text(text: &str) -> String {
         }
     }
     out
+}
+
+/// The template variables of a message and its templates' name prefix (`ja/price_drop`).
+fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
+    let Some(first) = ctx.items.first() else {
+        return Err(TemplateError::NoItems {
+            customer_id: ctx.customer_id.clone(),
+        });
+    };
+    let loc = locale_dir(ctx.locale);
+    let scenario = ctx.scenario.as_str();
+    let vars = context! {
+        scenario => scenario,
+        locale => loc,
+        customer_id => &ctx.customer_id,
+        items => &ctx.items,
+        item => first,
+        count => ctx.items.len(),
+        digest => ctx.items.len() > 1,
+        unsubscribe_url => &ctx.unsubscribe_url,
+    };
+    Ok((vars, format!("{loc}/{scenario}")))
 }
 
 /// Formats a price in minor units: zero-decimal currencies (JPY, KRW) as `¥1,980`, the

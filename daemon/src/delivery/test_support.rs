@@ -45,17 +45,21 @@ pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry 
             items: vec![item],
             unsubscribe_url: "https://shop.example/unsubscribe/tok-abc".into(),
         },
-        rendered: Rendered {
-            subject: "【残り2点】Linen Shirtの在庫が残りわずかです".into(),
-            text: "残り2点です。\nhttps://shop.example/p/1\n".into(),
-            html: "<p>残り2点です。</p>".into(),
-        },
         status: OutboxStatus::Pending,
         attempts: 0,
         next_attempt_ms: 0,
         created_ms: 1_700_000_000_000,
         delivered_ms: None,
         last_error: None,
+    }
+}
+
+/// A rendered message to send `sample_entry` with.
+pub fn sample_rendered() -> Rendered {
+    Rendered {
+        subject: "【残り2点】Linen Shirtの在庫が残りわずかです".into(),
+        text: "残り2点です。\nhttps://shop.example/p/1\n".into(),
+        html: "<p>残り2点です。</p>".into(),
     }
 }
 

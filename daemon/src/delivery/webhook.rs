@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::http::{classify, hex, parse_url, HttpPoster};
-use super::{ChannelConfigError, ItemContext, OutboxEntry, SendError};
+use super::{ChannelConfigError, ItemContext, OutboxEntry, Rendered, SendError};
 use crate::config::Dur;
 use crate::domain::Millis;
 
@@ -54,14 +54,14 @@ pub struct WebhookPayload<'a> {
 }
 
 impl<'a> WebhookPayload<'a> {
-    pub fn from_entry(entry: &'a OutboxEntry) -> Self {
+    pub fn from_entry(entry: &'a OutboxEntry, rendered: &'a Rendered) -> Self {
         WebhookPayload {
             id: entry.seq,
             customer_id: &entry.customer_id,
             scenario: entry.scenario.as_str(),
             items: &entry.context.items,
-            subject: &entry.rendered.subject,
-            text: &entry.rendered.text,
+            subject: &rendered.subject,
+            text: &rendered.text,
             created_ms: entry.created_ms,
         }
     }
@@ -98,8 +98,8 @@ impl WebhookSender {
         })
     }
 
-    pub async fn send(&self, entry: &OutboxEntry) -> Result<(), SendError> {
-        let body = serde_json::to_vec(&WebhookPayload::from_entry(entry))
+    pub async fn send(&self, entry: &OutboxEntry, rendered: &Rendered) -> Result<(), SendError> {
+        let body = serde_json::to_vec(&WebhookPayload::from_entry(entry, rendered))
             .map_err(|e| SendError::Permanent(format!("cannot encode webhook body: {e}")))?;
         let signature = HeaderValue::from_str(&sign(&self.secret, &body))
             .map_err(|e| SendError::Permanent(format!("bad signature header: {e}")))?;

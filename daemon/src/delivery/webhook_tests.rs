@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::delivery::test_support::{dead_addr, sample_entry, silent_server, TestServer};
+use crate::delivery::test_support::{
+    dead_addr, sample_entry, sample_rendered, silent_server, TestServer,
+};
 use crate::domain::customer::Channel;
 
 fn config(url: String) -> WebhookConfig {
@@ -58,7 +60,7 @@ async fn posts_signed_json() {
     let server = TestServer::start(&[204]).await;
     let sender = WebhookSender::new(&config(format!("{}/hooks/stockbell", server.url()))).unwrap();
     let entry = sample_entry(99, Channel::Webhook, true);
-    sender.send(&entry).await.unwrap();
+    sender.send(&entry, &sample_rendered()).await.unwrap();
 
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1);
@@ -74,8 +76,8 @@ async fn posts_signed_json() {
     assert_eq!(body["id"], 99);
     assert_eq!(body["customer_id"], "cust-42");
     assert_eq!(body["scenario"], "low_stock");
-    assert_eq!(body["subject"], entry.rendered.subject.as_str());
-    assert_eq!(body["text"], entry.rendered.text.as_str());
+    assert_eq!(body["subject"], sample_rendered().subject.as_str());
+    assert_eq!(body["text"], sample_rendered().text.as_str());
     assert_eq!(body["created_ms"], 1_700_000_000_000_i64);
     let items: Vec<ItemContext> = serde_json::from_value(body["items"].clone()).unwrap();
     assert_eq!(items, entry.context.items);
@@ -86,10 +88,10 @@ async fn maps_statuses() {
     let server = TestServer::start(&[200, 409, 429, 400, 500]).await;
     let sender = WebhookSender::new(&config(server.url())).unwrap();
     let entry = sample_entry(1, Channel::Webhook, false);
-    assert_eq!(sender.send(&entry).await, Ok(()));
+    assert_eq!(sender.send(&entry, &sample_rendered()).await, Ok(()));
     // Unlike LINE, a webhook conflict is just another client error.
     for expect_permanent in [true, false, true, false] {
-        let err = sender.send(&entry).await.unwrap_err();
+        let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
         assert_eq!(err.is_permanent(), expect_permanent, "{err}");
     }
     assert_eq!(server.requests().len(), 5);
@@ -100,7 +102,10 @@ async fn network_failures_are_transient() {
     let addr = dead_addr().await;
     let sender = WebhookSender::new(&config(format!("http://{addr}/"))).unwrap();
     let err = sender
-        .send(&sample_entry(1, Channel::Webhook, false))
+        .send(
+            &sample_entry(1, Channel::Webhook, false),
+            &sample_rendered(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, SendError::Transient(_)), "{err}");
@@ -110,7 +115,10 @@ async fn network_failures_are_transient() {
     c.timeout = Dur(Duration::from_millis(200));
     let sender = WebhookSender::new(&c).unwrap();
     let err = sender
-        .send(&sample_entry(1, Channel::Webhook, false))
+        .send(
+            &sample_entry(1, Channel::Webhook, false),
+            &sample_rendered(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, SendError::Transient(_)), "{err}");
