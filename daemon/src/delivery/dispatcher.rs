@@ -164,6 +164,8 @@ struct Shared {
     retry: RetryPolicy,
     stats: Arc<DeliveryStats>,
     in_flight: Mutex<HashSet<u64>>,
+    /// Signalled when a send gives its channel slot back (before its result is written).
+    slot_free: Notify,
     rules: Arc<LiveRules>,
     metrics: Arc<Metrics>,
 }
@@ -194,6 +196,7 @@ impl Dispatcher {
             retry: args.config.retry,
             stats: stats.clone(),
             in_flight: Mutex::new(HashSet::new()),
+            slot_free: Notify::new(),
             rules: args.rules,
             metrics: args.metrics,
         });
@@ -253,6 +256,12 @@ async fn run(
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => break,
             _ = wake.notified() => true,
             _ = tick.tick() => true,
+            _ = shared.slot_free.notified() => {
+                if queue.is_empty() && !owed {
+                    continue;
+                }
+                false
+            }
             Some(done) = tasks.join_next() => {
                 if let Err(e) = done {
                     if e.is_panic() {
@@ -356,16 +365,17 @@ fn start_sends(
                 seq: entry.seq,
             };
             tasks.spawn(async move {
-                let _permit = permit;
-                deliver(&guard.shared, entry.seq).await;
+                deliver(&guard.shared, entry.seq, permit).await;
                 drop(guard);
             });
         }
     }
 }
 
-/// One attempt at one entry, from the re-read to the recorded result.
-async fn deliver(shared: &Shared, seq: u64) {
+/// One attempt at one entry, from the re-read to the recorded result. The channel slot
+/// (`permit`) is given back as soon as the send itself is over, so the next send starts
+/// while this result is being written; the entry stays in flight until it is recorded.
+async fn deliver(shared: &Shared, seq: u64, permit: tokio::sync::OwnedSemaphorePermit) {
     // Re-read: an unsubscribe may have cancelled it since the poll.
     let entry = match outbox_ops::load(&shared.store, seq) {
         Ok(Some(e)) if e.status == OutboxStatus::Pending => e,
@@ -407,6 +417,8 @@ async fn deliver(shared: &Shared, seq: u64) {
             "{e}; fix the template override and retry the entry"
         ))),
     };
+    drop(permit);
+    shared.slot_free.notify_one();
     let now = now_ms();
     let recorded = outbox_ops::commit_result(
         &shared.store,

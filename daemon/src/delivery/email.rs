@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lettre::address::Envelope;
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Noop, Quit, Rcpt};
@@ -393,17 +393,20 @@ impl SmtpPool {
 /// message always is: lettre encodes every part as 7-bit ASCII or UTF-8 text).
 fn dot_stuffed(message: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(message).ok()?;
-    let mut out = String::with_capacity(text.len() + text.len() / 64 + 8);
-    let mut line_start = true;
-    let mut after_cr = false;
-    for c in text.chars() {
-        if c == '.' && line_start {
-            out.push('.');
-        }
-        out.push(c);
-        line_start = after_cr && c == '\n';
-        after_cr = c == '\r';
+    let mut out = String::with_capacity(text.len() + 16);
+    // Lines start at the beginning and after each CRLF; a leading dot is doubled. Copies
+    // whole runs between such dots (a byte-at-a-time loop here cost 5 % of the CPU of
+    // sending mail).
+    if text.starts_with('.') {
+        out.push('.');
     }
+    let mut rest = text;
+    while let Some(i) = rest.find("\r\n.") {
+        out.push_str(&rest[..i + 2]);
+        out.push('.');
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
     out.push_str("\r\n.\r\n");
     Some(out)
 }
@@ -508,11 +511,31 @@ pub fn build_message(
         }
     }
     builder
-        .multipart(MultiPart::alternative_plain_html(
-            rendered.text.clone(),
-            rendered.html.clone(),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(part_body(&rendered.text)),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(part_body(&rendered.html)),
+                ),
+        )
         .map_err(|e| SendError::Permanent(format!("cannot build email: {e}")))
+}
+
+/// A text part's body: ASCII as lettre sees fit (7bit, or quoted-printable for long
+/// lines), anything else (Japanese) base64, which is smaller for it than quoted-printable
+/// and several times cheaper to encode.
+fn part_body(text: &str) -> Body {
+    if text.is_ascii() {
+        return Body::new(text.to_owned());
+    }
+    Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::Base64)
+        .unwrap_or_else(Body::new)
 }
 
 /// A URL that can go inside `<…>` in a header as is: printable ASCII, no brackets,

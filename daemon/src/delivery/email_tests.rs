@@ -372,3 +372,64 @@ async fn smtp_closed_pooled_connection_is_replaced() {
     let seen = seen.lock().unwrap();
     assert_eq!((seen.0, seen.1.len()), (3, 3));
 }
+
+/// Japanese parts go out base64 (decoding gives the rendered text back); ASCII parts stay
+/// readable 7bit.
+#[test]
+fn japanese_parts_are_base64_and_ascii_parts_7bit() {
+    let sender = eml_sender(Path::new("/nonexistent"));
+    let entry = sample_entry(3, Channel::Email, false);
+    let rendered = sample_rendered();
+    let bytes = sender.build_message(&entry, &rendered).unwrap().formatted();
+    let text = String::from_utf8(bytes).unwrap();
+    assert_eq!(
+        text.matches("Content-Transfer-Encoding: base64").count(),
+        2,
+        "{text}"
+    );
+    let plain = text
+        .split(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+        )
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n--").next())
+        .expect("a base64 text/plain part");
+    let joined: String = plain.split("\r\n").collect();
+    let raw = base64_decode(&joined);
+    assert_eq!(
+        String::from_utf8(raw).unwrap(),
+        rendered.text.replace('\n', "\r\n")
+    );
+
+    let ascii = Rendered {
+        subject: "Back in stock".into(),
+        text: "Linen Shirt is back.\n".into(),
+        html: "<p>Linen Shirt is back.</p>".into(),
+    };
+    let bytes = sender.build_message(&entry, &ascii).unwrap().formatted();
+    let text = String::from_utf8(bytes).unwrap();
+    assert_eq!(
+        text.matches("Content-Transfer-Encoding: 7bit").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("Linen Shirt is back."));
+}
+
+/// Standard base64 (RFC 4648) decoding, enough for the test above.
+fn base64_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for b in s.bytes().filter(|b| *b != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == b).expect("base64 digit") as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
