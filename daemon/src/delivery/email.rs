@@ -19,7 +19,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, 
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Noop, Quit, Rcpt};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Noop, Quit, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::Message;
 use serde::Deserialize;
@@ -224,7 +224,13 @@ struct SmtpPool {
     hello: ClientId,
     timeout: Duration,
     max_idle: usize,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Conn, Instant)>>,
+}
+
+/// An open SMTP connection and whether its server takes pipelined commands (RFC 2920).
+struct Conn {
+    smtp: AsyncSmtpConnection,
+    pipelining: bool,
 }
 
 impl std::fmt::Debug for SmtpPool {
@@ -253,7 +259,7 @@ impl SmtpPool {
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+    async fn connect(&self) -> Result<Conn, Failure> {
         let implicit = match self.tls {
             SmtpTls::Implicit => self.tls_params.clone(),
             SmtpTls::None | SmtpTls::StartTls => None,
@@ -271,28 +277,41 @@ impl SmtpPool {
             self.step("STARTTLS", conn.starttls(params.clone(), &self.hello))
                 .await?;
         }
+        // lettre keeps only the EHLO keywords it knows, and PIPELINING is not one of them:
+        // ask again (before AUTH, so the repeated EHLO cannot reset a login).
+        let ehlo = self
+            .step("EHLO", conn.command(Ehlo::new(self.hello.clone())))
+            .await?;
+        let pipelining = ehlo.message().any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+        });
         if let Some(credentials) = &self.credentials {
             self.step("AUTH", conn.auth(DEFAULT_MECHANISMS, credentials))
                 .await?;
         }
-        Ok(conn)
+        Ok(Conn {
+            smtp: conn,
+            pipelining,
+        })
     }
 
     /// The most recently parked connection, NOOP-checked if it idled for long.
-    async fn checkout(&self) -> Option<AsyncSmtpConnection> {
+    async fn checkout(&self) -> Option<Conn> {
         loop {
             let (mut conn, since) = self.idle.lock().ok()?.pop()?;
             if since.elapsed() < FRESH {
                 return Some(conn);
             }
-            if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, conn.command(Noop)).await {
+            if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, conn.smtp.command(Noop)).await {
                 return Some(conn);
             }
         }
     }
 
     /// Parks a healthy connection, or says goodbye to it if the pool is full.
-    fn checkin(&self, mut conn: AsyncSmtpConnection) {
+    fn checkin(&self, mut conn: Conn) {
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < self.max_idle {
                 idle.push((conn, Instant::now()));
@@ -301,7 +320,7 @@ impl SmtpPool {
         }
         let timeout = self.timeout;
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(timeout, conn.command(Quit)).await;
+            let _ = tokio::time::timeout(timeout, conn.smtp.command(Quit)).await;
         });
     }
 
@@ -337,14 +356,17 @@ impl SmtpPool {
         }
     }
 
-    /// MAIL, RCPT, DATA and the message with its terminator in one write. The error says
-    /// whether it happened at MAIL FROM (before the server took anything).
+    /// MAIL, RCPT, DATA (pipelined when the server offers it), then the message with its
+    /// terminator in one write. The error says whether it happened at MAIL FROM (before
+    /// the server took anything).
     async fn transaction(
         &self,
-        conn: &mut AsyncSmtpConnection,
+        conn: &mut Conn,
         envelope: &Envelope,
         data: &str,
     ) -> Result<(), (bool, Failure)> {
+        let pipelining = conn.pipelining;
+        let conn = &mut conn.smtp;
         let info = conn.server_info();
         let mut params = Vec::new();
         let non_ascii_address = envelope
@@ -369,18 +391,40 @@ impl SmtpPool {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         let mail = Mail::new(envelope.from().cloned(), params);
-        self.step("MAIL FROM", conn.command(mail))
-            .await
-            .map_err(|f| (true, f))?;
-        for to in envelope.to() {
-            let rcpt = Rcpt::new(to.clone(), Vec::new());
-            self.step("RCPT TO", conn.command(rcpt))
+        if pipelining {
+            // MAIL, every RCPT and DATA in one write, then their replies in order: two
+            // round trips per message instead of four. Any refusal drops the connection,
+            // so replies still unread after it do not matter.
+            let mut commands = mail.to_string();
+            for to in envelope.to() {
+                commands.push_str(&Rcpt::new(to.clone(), Vec::new()).to_string());
+            }
+            commands.push_str(&Data.to_string());
+            self.step("MAIL FROM", conn.command(commands))
+                .await
+                .map_err(|f| (true, f))?;
+            for _ in envelope.to() {
+                self.step("RCPT TO", conn.read_response())
+                    .await
+                    .map_err(|f| (false, f))?;
+            }
+            self.step("DATA", conn.read_response())
+                .await
+                .map_err(|f| (false, f))?;
+        } else {
+            self.step("MAIL FROM", conn.command(mail))
+                .await
+                .map_err(|f| (true, f))?;
+            for to in envelope.to() {
+                let rcpt = Rcpt::new(to.clone(), Vec::new());
+                self.step("RCPT TO", conn.command(rcpt))
+                    .await
+                    .map_err(|f| (false, f))?;
+            }
+            self.step("DATA", conn.command(Data))
                 .await
                 .map_err(|f| (false, f))?;
         }
-        self.step("DATA", conn.command(Data))
-            .await
-            .map_err(|f| (false, f))?;
         self.step("the message", conn.command(data))
             .await
             .map_err(|f| (false, f))?;

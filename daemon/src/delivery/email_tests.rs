@@ -270,9 +270,13 @@ fn dot_stuffing_matches_rfc5321() {
 }
 
 /// A minimal SMTP server: answers every command, counts connections and messages, and
-/// closes each connection after `per_connection` messages without a word.
+/// closes each connection after `per_connection` messages without a word. With
+/// `pipelining` it offers PIPELINING and holds its replies to MAIL and RCPT until DATA
+/// arrives (so a client that waits for each reply stalls), and refuses recipients whose
+/// address contains "reject".
 async fn tiny_smtp(
     per_connection: usize,
+    pipelining: bool,
 ) -> (SocketAddr, Arc<std::sync::Mutex<(usize, Vec<String>)>>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -288,6 +292,7 @@ async fn tiny_smtp(
                 let mut lines = BufReader::new(r).lines();
                 w.write_all(b"220 tiny ESMTP\r\n").await.unwrap();
                 let (mut in_data, mut body, mut sent) = (false, String::new(), 0);
+                let mut held: Vec<u8> = Vec::new();
                 while let Ok(Some(line)) = lines.next_line().await {
                     if in_data {
                         if line == "." {
@@ -304,16 +309,29 @@ async fn tiny_smtp(
                         }
                         continue;
                     }
-                    let reply: &[u8] = match line.get(..4).map(|c| c.to_ascii_uppercase()) {
-                        Some(c) if c == "EHLO" => b"250-tiny\r\n250 8BITMIME\r\n",
-                        Some(c) if c == "DATA" => {
+                    let verb = line.get(..4).map(|c| c.to_ascii_uppercase());
+                    let reply: &[u8] = match verb.as_deref() {
+                        Some("EHLO") if pipelining => {
+                            b"250-tiny\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+                        }
+                        Some("EHLO") => b"250-tiny\r\n250 8BITMIME\r\n",
+                        Some("RCPT") if pipelining && line.contains("reject") => {
+                            b"550 no such user\r\n"
+                        }
+                        Some("DATA") => {
                             in_data = true;
                             b"354 go on\r\n"
                         }
-                        Some(c) if c == "QUIT" => b"221 bye\r\n",
+                        Some("QUIT") => b"221 bye\r\n",
                         _ => b"250 ok\r\n",
                     };
-                    w.write_all(reply).await.unwrap();
+                    if pipelining && matches!(verb.as_deref(), Some("MAIL" | "RCPT")) {
+                        held.extend_from_slice(reply);
+                        continue;
+                    }
+                    held.extend_from_slice(reply);
+                    w.write_all(&held).await.unwrap();
+                    held.clear();
                 }
             });
         }
@@ -340,7 +358,7 @@ fn smtp_sender(addr: SocketAddr) -> EmailSender {
 
 #[tokio::test]
 async fn smtp_connection_is_reused() {
-    let (addr, seen) = tiny_smtp(usize::MAX).await;
+    let (addr, seen) = tiny_smtp(usize::MAX, false).await;
     let sender = smtp_sender(addr);
     for seq in 1..=3 {
         sender
@@ -361,7 +379,7 @@ async fn smtp_connection_is_reused() {
 async fn smtp_closed_pooled_connection_is_replaced() {
     // The server hangs up after every message: the parked connection is dead when the
     // next message comes, and that message goes out on a new one.
-    let (addr, seen) = tiny_smtp(1).await;
+    let (addr, seen) = tiny_smtp(1, false).await;
     let sender = smtp_sender(addr);
     for seq in 1..=3 {
         sender
@@ -432,4 +450,41 @@ fn base64_decode(s: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// With PIPELINING offered, MAIL, RCPT and DATA go out together: this server answers
+/// none of them before DATA, so a client waiting for each reply would time out.
+#[tokio::test]
+async fn smtp_pipelines_the_envelope_when_offered() {
+    let (addr, seen) = tiny_smtp(usize::MAX, true).await;
+    let sender = smtp_sender(addr);
+    for seq in 1..=3 {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            sender.send(&sample_entry(seq, Channel::Email, true), &sample_rendered()),
+        )
+        .await
+        .expect("pipelined: no stall waiting for held replies")
+        .unwrap();
+    }
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!((seen.0, seen.1.len()), (1, 3));
+        assert!(seen.1[1].contains("Message-ID: <stockbell-2@shop.example>"));
+    }
+    // A refused recipient in a pipelined envelope is a permanent failure, and the next
+    // message still goes out (on a new connection: the refused one is dropped).
+    let mut refused = sample_entry(4, Channel::Email, true);
+    refused.address = "reject@example.jp".into();
+    let err = sender
+        .send(&refused, &sample_rendered())
+        .await
+        .expect_err("550 to RCPT");
+    assert!(err.is_permanent() && err.reason().contains("550"), "{err}");
+    sender
+        .send(&sample_entry(5, Channel::Email, true), &sample_rendered())
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!((seen.0, seen.1.len()), (2, 4));
 }
