@@ -443,3 +443,40 @@ fn japanese_parts_are_base64_and_ascii_parts_7bit() {
     );
     assert!(text.contains("Linen Shirt is back."));
 }
+
+/// With PIPELINING offered, MAIL, RCPT and DATA go out together: this server answers
+/// none of them before DATA, so a client waiting for each reply would time out.
+#[tokio::test]
+async fn smtp_pipelines_the_envelope_when_offered() {
+    let (addr, seen) = tiny_smtp(usize::MAX, true).await;
+    let sender = smtp_sender(addr);
+    for seq in 1..=3 {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            sender.send(&sample_entry(seq, Channel::Email, true), &sample_rendered()),
+        )
+        .await
+        .expect("pipelined: no stall waiting for held replies")
+        .unwrap();
+    }
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!((seen.0, seen.1.len()), (1, 3));
+        assert!(seen.1[1].contains("Message-ID: <stockbell-2@shop.example>"));
+    }
+    // A refused recipient in a pipelined envelope is a permanent failure, and the next
+    // message still goes out (on a new connection: the refused one is dropped).
+    let mut refused = sample_entry(4, Channel::Email, true);
+    refused.address = "reject@example.jp".into();
+    let err = sender
+        .send(&refused, &sample_rendered())
+        .await
+        .expect_err("550 to RCPT");
+    assert!(err.is_permanent() && err.reason().contains("550"), "{err}");
+    sender
+        .send(&sample_entry(5, Channel::Email, true), &sample_rendered())
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!((seen.0, seen.1.len()), (2, 4));
+}
