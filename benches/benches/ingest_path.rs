@@ -9,9 +9,9 @@ use ractor::Actor;
 use stockbelld::actors::product::{Item, ProductActor, ProductArgs, ProductMsg};
 use stockbelld::domain::product::{apply, Effects, ProductState};
 use stockbelld::domain::{Catalogue, ProductEvent, TriggerConfig};
-use stockbelld::store::schema::encode_product;
-use stockbelld::store::writer::{Batch, Writer};
-use stockbelld::store::{Cf, Store};
+use stockbelld::store::records::Products;
+use stockbelld::store::writer::Writer;
+use stockbelld::store::{Batch, Encoded, Store};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -68,7 +68,7 @@ fn rules(c: &mut Criterion) {
     });
     g.bench_function("encode_product_state", |b| {
         let st = product(&cfg);
-        b.iter(|| st.as_ref().map(encode_product))
+        b.iter(|| st.as_ref().map(Encoded::<Products>::new))
     });
     g.finish();
 
@@ -140,10 +140,9 @@ fn group_commit(c: &mut Criterion) {
         .expect("runtime");
     let (writer, _thread) = Writer::start(store, false);
     let cfg = TriggerConfig::default();
-    let value = product(&cfg)
-        .as_ref()
-        .map(encode_product)
-        .unwrap_or_default();
+    let Some(value) = product(&cfg).as_ref().map(Encoded::<Products>::new) else {
+        return;
+    };
     let mut g = c.benchmark_group("per_batch_of_500");
     g.throughput(Throughput::Elements(500));
     let n = std::cell::Cell::new(0u64);
@@ -152,11 +151,8 @@ fn group_commit(c: &mut Criterion) {
             || {
                 let mut batch = Batch::default();
                 for i in 0..500 {
-                    batch.put(
-                        Cf::Products,
-                        format!("sku-{:06}", (n.get() * 500 + i) % 100_000).into_bytes(),
-                        value.clone(),
-                    );
+                    let sku = format!("sku-{:06}", (n.get() * 500 + i) % 100_000);
+                    batch.put_encoded::<Products>(&sku, value.clone());
                 }
                 n.set(n.get() + 1);
                 batch

@@ -196,8 +196,9 @@ fn daemon_message_size(dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
     use stockbelld::delivery::email::{EmailConfig, EmailSender};
     use stockbelld::delivery::templates::Templates;
     use stockbelld::delivery::unsubscribe::UnsubscribeLinks;
-    use stockbelld::delivery::{ItemContext, MessageContext, OutboxEntry, OutboxStatus};
     use stockbelld::domain::customer::{Channel, Locale, Scenario};
+    use stockbelld::domain::message::{ItemContext, MessageContext, OutboxEntry, OutboxStatus};
+    use stockbelld::store::Schema;
 
     let sku = shop::sku(0);
     let customer = shop::customer_id(0);
@@ -238,7 +239,7 @@ fn daemon_message_size(dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
         delivered_ms: None,
         last_error: None,
     };
-    let stored = stockbelld::store::outbox::encode_entry(&entry).len();
+    let stored = stockbelld::store::outbox::Outbox::encode_value(&entry).len();
     let sender = EmailSender::new(&EmailConfig {
         eml_dir: dir.join("sample-eml"),
         ..EmailConfig::default()

@@ -1,14 +1,15 @@
-//! stockbelld: the stockbell daemon as a library (the binary is a thin CLI over `api::server::run`).
+//! stockbelld: the stockbell daemon as a library (the binary is a thin CLI over
+//! [`root::run`], the composition root).
 
 pub mod actors;
 pub mod api;
 pub mod clock;
 pub mod config;
 pub mod delivery;
-pub mod delivery_config;
 pub mod domain;
 pub mod fanout;
 pub mod metrics;
-pub mod rules_config;
+pub mod root;
 pub mod scenario_control;
+pub mod settings;
 pub mod store;

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use stockbelld::api::server::{self, Exit};
 use stockbelld::config::Config;
+use stockbelld::root::{self, Exit};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
             }
             init_logging(&cfg);
             match runtime() {
-                Ok(rt) => exit_code(rt.block_on(server::run(cfg, ready_file))),
+                Ok(rt) => exit_code(rt.block_on(root::run(cfg, ready_file))),
                 Err(code) => code,
             }
         }

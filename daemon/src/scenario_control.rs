@@ -3,20 +3,16 @@
 //! in the meta column family, so they outlive restarts, and published through
 //! [`LiveRules`], which the fan-out and every customer actor read per decision.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::customer::Scenario;
-use crate::domain::rules::caps::{CapRule, CapScope};
-use crate::rules_config::DeliveryRules;
-use crate::store::writer::{Batch, Writer};
-use crate::store::{Cf, Store, StoreError};
-
-/// Meta key of the operator's changes (JSON, so an operator can read it with ldb).
-pub const OVERRIDES_KEY: &[u8] = b"scenario_overrides";
+pub use crate::domain::rules::overrides::{apply, Overrides, ScenarioOverride};
+use crate::domain::rules::DeliveryRules;
+use crate::store::meta::ScenarioOverrides;
+use crate::store::writer::Writer;
+use crate::store::{Batch, Store, StoreError};
 
 /// The delivery rules in force. Readers take a cheap snapshot per decision.
 #[derive(Debug)]
@@ -41,71 +37,6 @@ impl LiveRules {
         };
         *w = Arc::new(rules);
     }
-}
-
-/// One scenario's operator changes; `None` = the config's value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ScenarioOverride {
-    pub enabled: Option<bool>,
-    pub priority: Option<u32>,
-    pub threshold: Option<f64>,
-    /// Replaces the scenario's own caps (scope = this scenario).
-    pub caps: Option<Vec<CapRule>>,
-}
-
-impl ScenarioOverride {
-    /// Names of the changed settings, as the API spells them.
-    pub fn fields(&self) -> Vec<String> {
-        [
-            ("enabled", self.enabled.is_some()),
-            ("priority", self.priority.is_some()),
-            ("threshold", self.threshold.is_some()),
-            ("caps", self.caps.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, set)| *set)
-        .map(|(name, _)| name.to_owned())
-        .collect()
-    }
-
-    fn merge(&mut self, change: ScenarioOverride) {
-        self.enabled = change.enabled.or(self.enabled);
-        self.priority = change.priority.or(self.priority);
-        self.threshold = change.threshold.or(self.threshold);
-        if change.caps.is_some() {
-            self.caps = change.caps;
-        }
-    }
-}
-
-pub type Overrides = BTreeMap<String, ScenarioOverride>;
-
-/// The config's rules with `overrides` applied.
-pub fn apply(base: &DeliveryRules, overrides: &Overrides) -> DeliveryRules {
-    let mut out = base.clone();
-    for s in Scenario::ALL {
-        let Some(o) = overrides.get(s.as_str()) else {
-            continue;
-        };
-        if let Some(r) = out.scenarios.iter_mut().find(|r| r.scenario == s) {
-            r.enabled = o.enabled.unwrap_or(r.enabled);
-            r.priority = o.priority.unwrap_or(r.priority);
-        }
-        if let (Some(t), Some(slot)) = (
-            o.threshold,
-            out.thresholds.iter_mut().find(|(x, _)| *x == s),
-        ) {
-            slot.1 = t;
-        }
-        if let Some(caps) = &o.caps {
-            out.caps.retain(|c| c.scope != CapScope::Scenario(s));
-            out.caps.extend(caps.iter().map(|c| CapRule {
-                scope: CapScope::Scenario(s),
-                ..*c
-            }));
-        }
-    }
-    out
 }
 
 #[derive(Debug, Error)]
@@ -176,12 +107,7 @@ impl ScenarioControl {
         store: &Store,
         writer: Writer,
     ) -> Result<ScenarioControl, ControlError> {
-        let overrides: Overrides = match store.get_raw(Cf::Meta, OVERRIDES_KEY)? {
-            Some(raw) => {
-                serde_json::from_slice(&raw).map_err(|e| ControlError::Corrupt(e.to_string()))?
-            }
-            None => Overrides::new(),
-        };
+        let overrides = store.get::<ScenarioOverrides>(())?.unwrap_or_default();
         let live = LiveRules::new(apply(&base, &overrides));
         Ok(ScenarioControl {
             base,
@@ -217,9 +143,8 @@ impl ScenarioControl {
                 next.remove(scenario.as_str());
             }
         }
-        let json = serde_json::to_vec(&next).map_err(|e| ControlError::Corrupt(e.to_string()))?;
         let mut batch = Batch::default();
-        batch.put(Cf::Meta, OVERRIDES_KEY.to_vec(), json);
+        batch.put::<ScenarioOverrides>((), &next);
         self.writer.write(batch, 0).await?;
         // Store first, then publish: a crash in between leaves the stored (newer) value,
         // which the next start loads.

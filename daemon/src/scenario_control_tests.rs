@@ -1,6 +1,6 @@
 use super::*;
-use crate::domain::rules::caps::CapWindow;
-use crate::rules_config::{build, RulesConfig, ScenariosConfig};
+use crate::config::rules::{build, RulesConfig, ScenariosConfig};
+use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
 use crate::store::test_db::TestDb;
 
 fn base() -> DeliveryRules {

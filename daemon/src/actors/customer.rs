@@ -11,15 +11,16 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::registry::Virtual;
 use super::router::WeakRouter;
-use crate::delivery::{MessageContext, OutboxEntry, OutboxStatus};
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
-use crate::domain::decide::{self, Offer, Outcome};
+use crate::domain::decide::{self, Outcome};
+use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
+use crate::domain::worth::still_worth_sending;
 use crate::domain::{Millis, Rejection, TimerKind, TriggerConfig};
 use crate::scenario_control::LiveRules;
-use crate::store::schema::{decode_customer, encode_customer};
-use crate::store::{Cf, StoreError};
+use crate::store::records::Customers;
+use crate::store::Encoded;
 
 /// Builds the one-click unsubscribe URL for (customer, channel).
 pub type Links = Arc<dyn Fn(&str, Channel) -> String + Send + Sync>;
@@ -47,9 +48,9 @@ pub struct CustomerApplied {
     pub applied: u32,
     pub rejections: Vec<(u32, Rejection)>,
     /// The encoded state, if anything changed.
-    pub state: Option<Vec<u8>>,
-    /// New outbox entries (seq 0: the Router numbers them).
-    pub entries: Vec<OutboxEntry>,
+    pub state: Option<Encoded<Customers>>,
+    /// New outbox entries; the Router numbers them.
+    pub entries: Vec<NewEntry>,
     pub timers: Vec<(Millis, TimerKind)>,
     pub suppressed: Vec<(Scenario, SuppressReason)>,
 }
@@ -106,7 +107,7 @@ impl Actor for CustomerActor {
                     }
                 }
                 if changed {
-                    out.state = st.state.as_ref().map(encode_customer);
+                    out.state = st.state.as_ref().map(Encoded::new);
                 }
                 let _ = reply.send(out);
             }
@@ -155,10 +156,10 @@ async fn step(
                 Some(c) => decide::release_quiet(c, at, |o| {
                     if !rules.enabled(o.candidate.scenario) {
                         Err(SuppressReason::Disabled)
-                    } else if still_holds(o, products.get(&o.item.sku), at, &cfg) {
-                        Ok(())
                     } else {
-                        Err(SuppressReason::QuietHoursStale)
+                        let product = products.get(&o.item.sku);
+                        still_worth_sending(o.candidate.scenario, &o.item, product, at, &cfg)
+                            .map_err(|_| SuppressReason::QuietHoursStale)
                     }
                 }),
                 None => return Ok(false),
@@ -180,31 +181,11 @@ async fn current_products(router: &WeakRouter, skus: Vec<String>) -> HashMap<Str
         if found.contains_key(&sku) {
             continue;
         }
-        if let Some((p, _)) = router.get_product(sku.clone()).await {
+        if let Some(p) = router.get_product(sku.clone()).await {
             found.insert(sku, p);
         }
     }
     found
-}
-
-/// Whether a deferred offer is still true at release: the product can be bought (with at
-/// least the stock its trigger needed: `min_restock_qty` for a restock,
-/// `new_arrival_min_stock` for a new arrival), and for a price drop it is still at most
-/// the announced price.
-fn still_holds(o: &Offer, p: Option<&ProductState>, now: Millis, cfg: &TriggerConfig) -> bool {
-    let Some(p) = p else { return false };
-    let min_stock = match o.candidate.scenario {
-        Scenario::BackInStock => cfg.min_restock_qty,
-        Scenario::NewArrival => cfg.new_arrival_min_stock,
-        Scenario::PriceDrop | Scenario::LowStock => 1,
-    }
-    .max(1);
-    let buyable =
-        p.visible(now) && p.on_sale(now) && (p.stock >= min_stock || p.catalogue.backorderable);
-    match o.candidate.scenario {
-        Scenario::PriceDrop => buyable && p.price_minor <= o.item.price_minor,
-        Scenario::BackInStock | Scenario::LowStock | Scenario::NewArrival => buyable,
-    }
 }
 
 fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {
@@ -227,34 +208,23 @@ fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut Custom
             items: m.offers.iter().map(|o| o.item.clone()).collect(),
             unsubscribe_url: (st.shared.links)(&c.id, m.channel),
         };
-        out.entries.push(OutboxEntry {
-            seq: 0,
+        out.entries.push(NewEntry {
             customer_id: c.id.clone(),
             channel: m.channel,
             address,
             scenario: m.scenario,
             marketing: true,
             context,
-            status: OutboxStatus::Pending,
-            attempts: 0,
-            next_attempt_ms: now,
             created_ms: now,
-            delivered_ms: None,
-            last_error: None,
         });
     }
 }
 
 impl Virtual for CustomerActor {
-    const CF: Cf = Cf::Customers;
-    type Loaded = CustomerState;
+    type Schema = Customers;
     type Item = CustomerItem;
     type Reply = CustomerApplied;
     type Shared = Arc<CustomerShared>;
-
-    fn decode(bytes: &[u8]) -> Result<CustomerState, StoreError> {
-        decode_customer(bytes)
-    }
 
     fn args(
         id: String,
@@ -271,77 +241,8 @@ impl Virtual for CustomerActor {
     fn apply_msg(items: Vec<CustomerItem>, reply: RpcReplyPort<CustomerApplied>) -> CustomerMsg {
         CustomerMsg::Apply { items, reply }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::delivery::ItemContext;
-    use crate::domain::customer::Candidate;
-    use crate::domain::product::apply as apply_product;
-    use crate::domain::product::Effects;
-    use crate::domain::ProductEvent;
-
-    const T0: Millis = 1_700_000_000_000;
-
-    fn product(stock: i64, price: i64) -> ProductState {
-        let cfg = TriggerConfig::default();
-        let mut st = None;
-        let mut fx = Effects::default();
-        let events = [
-            ProductEvent::Upsert {
-                catalogue: Default::default(),
-                price_minor: price,
-                imported: false,
-            },
-            ProductEvent::StockSet { quantity: stock },
-        ];
-        for e in &events {
-            assert!(apply_product(&mut st, "tee", e, T0, &cfg, &mut fx).is_ok());
-        }
-        st.expect("the upsert creates the product")
-    }
-
-    fn offer(scenario: Scenario, price: i64) -> Offer {
-        Offer {
-            candidate: Candidate {
-                trigger_id: 1,
-                scenario,
-                sku: "tee".into(),
-                at_ms: T0,
-                score: 1.0,
-            },
-            item: ItemContext {
-                sku: "tee".into(),
-                price_minor: price,
-                ..Default::default()
-            },
-        }
-    }
-
-    #[test]
-    fn a_deferred_restock_needs_the_restock_minimum_at_release() {
-        let cfg = TriggerConfig {
-            min_restock_qty: 3,
-            ..TriggerConfig::default()
-        };
-        let restock = offer(Scenario::BackInStock, 1000);
-        assert!(!still_holds(&restock, Some(&product(2, 1000)), T0, &cfg));
-        assert!(still_holds(&restock, Some(&product(3, 1000)), T0, &cfg));
-        assert!(!still_holds(&restock, None, T0, &cfg));
-        // Low stock only needs something left to buy.
-        let low = offer(Scenario::LowStock, 1000);
-        assert!(still_holds(&low, Some(&product(1, 1000)), T0, &cfg));
-        assert!(!still_holds(&low, Some(&product(0, 1000)), T0, &cfg));
-    }
-
-    #[test]
-    fn a_deferred_price_drop_holds_only_while_the_price_is_at_most_the_announced_one() {
-        let cfg = TriggerConfig::default();
-        let drop = offer(Scenario::PriceDrop, 800);
-        assert!(still_holds(&drop, Some(&product(5, 800)), T0, &cfg));
-        assert!(still_holds(&drop, Some(&product(5, 700)), T0, &cfg));
-        assert!(!still_holds(&drop, Some(&product(5, 900)), T0, &cfg));
-        assert!(!still_holds(&drop, Some(&product(0, 800)), T0, &cfg));
+    fn get_msg(reply: RpcReplyPort<Option<CustomerState>>) -> CustomerMsg {
+        CustomerMsg::Get { reply }
     }
 }

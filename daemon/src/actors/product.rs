@@ -9,8 +9,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use super::registry::Virtual;
 use crate::domain::product::{apply, Effects, ProductState};
 use crate::domain::{Millis, ProductEvent, Rejection, TriggerConfig};
-use crate::store::schema::{decode_product, encode_product};
-use crate::store::{Cf, StoreError};
+use crate::store::records::Products;
+use crate::store::Encoded;
 
 /// One event for this product, with its index in the batch.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct Applied {
     pub applied: u32,
     pub rejections: Vec<(u32, Rejection)>,
     /// The encoded state after the events, if anything was applied.
-    pub state: Option<Vec<u8>>,
+    pub state: Option<Encoded<Products>>,
     pub effects: Effects,
 }
 
@@ -85,7 +85,7 @@ impl Actor for ProductActor {
                     }
                 }
                 if out.applied > 0 {
-                    out.state = st.state.as_ref().map(encode_product);
+                    out.state = st.state.as_ref().map(Encoded::new);
                 }
                 // A dropped reply means the router gave up on this batch; nothing to undo here.
                 let _ = reply.send(out);
@@ -99,15 +99,10 @@ impl Actor for ProductActor {
 }
 
 impl Virtual for ProductActor {
-    const CF: Cf = Cf::Products;
-    type Loaded = ProductState;
+    type Schema = Products;
     type Item = Item;
     type Reply = Applied;
     type Shared = Arc<TriggerConfig>;
-
-    fn decode(bytes: &[u8]) -> Result<ProductState, StoreError> {
-        decode_product(bytes)
-    }
 
     fn args(sku: String, state: Option<ProductState>, cfg: &Arc<TriggerConfig>) -> ProductArgs {
         ProductArgs {
@@ -119,5 +114,9 @@ impl Virtual for ProductActor {
 
     fn apply_msg(items: Vec<Item>, reply: RpcReplyPort<Applied>) -> ProductMsg {
         ProductMsg::Apply { items, reply }
+    }
+
+    fn get_msg(reply: RpcReplyPort<Option<ProductState>>) -> ProductMsg {
+        ProductMsg::Get { reply }
     }
 }

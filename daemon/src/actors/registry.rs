@@ -8,22 +8,25 @@ use std::time::Instant;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 
-use crate::store::{Cf, Store, StoreError};
+use crate::store::{Schema, Store, StoreError};
 
 /// An actor kind the registry can activate: where its state lives and how to start it.
 pub trait Virtual: Actor + Copy + Default {
-    /// Column family holding the state, keyed by the actor's key.
-    const CF: Cf;
-    type Loaded: Send + 'static;
+    /// The schema holding the state, keyed by the actor's key.
+    type Schema: for<'a> Schema<KeyRef<'a> = &'a str>;
     type Item: Send + 'static;
     type Reply: Send + 'static;
     /// What every actor of this kind shares (config).
     type Shared: Clone + Send;
 
-    fn decode(bytes: &[u8]) -> Result<Self::Loaded, StoreError>;
-    fn args(key: String, state: Option<Self::Loaded>, shared: &Self::Shared) -> Self::Arguments;
+    fn args(key: String, state: Option<StateOf<Self>>, shared: &Self::Shared) -> Self::Arguments;
     fn apply_msg(items: Vec<Self::Item>, reply: RpcReplyPort<Self::Reply>) -> Self::Msg;
+    /// The message that asks for a copy of the state.
+    fn get_msg(reply: RpcReplyPort<Option<StateOf<Self>>>) -> Self::Msg;
 }
+
+/// The state an actor kind keeps (its schema's value).
+pub type StateOf<A> = <<A as Virtual>::Schema as Schema>::Value;
 
 struct Slot<M: ractor::Message> {
     actor: ActorRef<M>,
@@ -74,28 +77,18 @@ impl<A: Virtual> Registry<A> {
         groups: Vec<(String, Vec<A::Item>)>,
         ticket: u64,
     ) -> Result<Replies<A::Reply>, StoreError> {
-        let missing: Vec<Vec<u8>> = groups
+        let missing: Vec<String> = groups
             .iter()
             .filter(|(k, _)| !self.slots.contains_key(k))
-            .map(|(k, _)| k.as_bytes().to_vec())
+            .map(|(k, _)| k.clone())
             .collect();
         if !missing.is_empty() {
-            let store = store.clone();
-            let loaded = tokio::task::spawn_blocking(move || {
-                let raws = store.multi_get_raw(A::CF, &missing)?;
-                missing
-                    .into_iter()
-                    .zip(raws)
-                    .map(|(k, raw)| {
-                        Ok((
-                            String::from_utf8_lossy(&k).into_owned(),
-                            raw.map(|b| A::decode(&b)).transpose()?,
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })
-            .await
-            .map_err(|_| StoreError::Closed)??;
+            let loaded = store
+                .read(move |s| {
+                    let states = s.multi_get::<A::Schema>(missing.iter().map(String::as_str))?;
+                    Ok(missing.into_iter().zip(states).collect::<Vec<_>>())
+                })
+                .await?;
             let now = Instant::now();
             for (key, state) in loaded {
                 let args = A::args(key.clone(), state, &self.shared);

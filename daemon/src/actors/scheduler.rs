@@ -9,8 +9,8 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::RouterHandle;
-use crate::store::schema::TimerKey;
-use crate::store::{Cf, Store};
+use crate::store::records::{TimerKey, Timers};
+use crate::store::{Seek, Store};
 
 /// Most timers handed to the router at once.
 const MAX_DUE: usize = 1000;
@@ -62,20 +62,33 @@ impl Actor for Scheduler {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SchedulerMsg::Tick => {
-                let store = st.args.store.clone();
-                let bound = TimerKey::bound(now_ms());
-                let limit = MAX_DUE + st.in_flight.len();
-                let scanned = tokio::task::spawn_blocking(move || {
-                    store.scan_raw(Cf::Timers, &[], true, limit, |k| k < bound.as_slice())
-                })
-                .await?;
+                let now = now_ms();
+                let busy = st.in_flight.clone();
+                let scanned = st
+                    .args
+                    .store
+                    .read(move |s| {
+                        let mut due = Vec::new();
+                        for row in s.iter::<Timers>(Seek::First)? {
+                            let t = match row {
+                                Ok((t, ())) => t,
+                                Err(e) => {
+                                    tracing::error!(error = %e, "Skipping an unreadable timer.");
+                                    continue;
+                                }
+                            };
+                            if t.due_ms > now || due.len() >= MAX_DUE {
+                                break;
+                            }
+                            if !busy.contains(&t) {
+                                due.push(t);
+                            }
+                        }
+                        Ok(due)
+                    })
+                    .await;
                 let due: Vec<TimerKey> = match scanned {
-                    Ok(rows) => rows
-                        .iter()
-                        .filter_map(|(k, _)| TimerKey::decode(k))
-                        .filter(|t| !st.in_flight.contains(t))
-                        .take(MAX_DUE)
-                        .collect(),
+                    Ok(due) => due,
                     Err(e) => {
                         tracing::warn!(error = %e, "Could not read due timers; retrying on the next tick.");
                         return Ok(());

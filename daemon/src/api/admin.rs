@@ -7,11 +7,12 @@ use stockbell_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
 
 use crate::actors::RouterHandle;
+use crate::domain::customer::Scenario;
 use crate::domain::interest::InterestWeights;
 use crate::domain::product::{NewArrival, ProductState};
 use crate::domain::{FiredTrigger, TriggerConfig, TriggerKind, Window};
-use crate::store::schema::{self};
-use crate::store::{Cf, Store};
+use crate::store::records::{Producers, TriggerBySku, Triggers};
+use crate::store::{Seek, Store, StoreError};
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
@@ -22,7 +23,6 @@ pub struct AdminApi {
     pub store: Store,
     pub cfg: Arc<TriggerConfig>,
     pub weights: Arc<InterestWeights>,
-    pub writer: crate::store::writer::Writer,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Wakes the dispatcher (after a retry).
     pub outbox_notify: Arc<tokio::sync::Notify>,
@@ -33,7 +33,9 @@ pub struct AdminApi {
     /// Renders the subject lines the outbox listings show.
     pub templates: Arc<crate::delivery::templates::Templates>,
     /// The outbox by state when the daemon started.
-    pub census: crate::delivery::outbox_ops::Census,
+    pub census: crate::delivery::outbox::Census,
+    /// Changes existing outbox entries (retry).
+    pub outbox: crate::delivery::outbox::OutboxOwner,
     /// `true` once the daemon shuts down: live streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -79,7 +81,7 @@ pub fn product_view(p: &ProductState, active: bool, now: i64, cfg: &TriggerConfi
                 price_minor: h.price_minor,
             })
             .collect(),
-        reference_price_minor: p.reference_price_minor,
+        reference_price_minor: p.reference_price_at(now, cfg),
         arming: Some(pb::Arming {
             back_in_stock: p.arming.back_in_stock,
             low_stock: p.arming.low_stock,
@@ -117,60 +119,35 @@ fn internal(e: impl std::fmt::Display) -> Status {
     Status::internal(e.to_string())
 }
 
-/// Newest-first triggers matching the filter.
+/// Newest-first triggers matching the filter (a blocking read).
 pub fn list_triggers(
     store: &Store,
     kind: Option<TriggerKind>,
     sku: &str,
     limit: usize,
     before: u64,
-) -> Result<Vec<pb::Trigger>, crate::store::StoreError> {
-    let start = if before == 0 { u64::MAX } else { before - 1 };
+) -> Result<Vec<pb::Trigger>, StoreError> {
+    let start = before.checked_sub(1).unwrap_or(u64::MAX);
+    let wanted = |t: &FiredTrigger| kind.is_none_or(|k| k == t.kind);
     let mut out = Vec::new();
     if sku.is_empty() {
-        // Scan back from `start`, in pages, until `limit` matches.
-        let mut from = start;
-        loop {
-            let rows =
-                store.scan_raw(Cf::Triggers, &schema::trigger_key(from), false, 512, |_| {
-                    true
-                })?;
-            let Some(last) = rows.last().and_then(|(k, _)| schema::decode_trigger_key(k)) else {
-                break;
-            };
-            for (k, v) in &rows {
-                let (Some(id), Ok(t)) = (schema::decode_trigger_key(k), schema::decode_trigger(v))
-                else {
-                    continue;
-                };
-                if kind.is_none_or(|k| k == t.kind) {
-                    out.push(trigger_view(id, &t));
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
+        for row in store.iter::<Triggers>(Seek::Back(start))? {
+            let (id, t) = row?;
+            if wanted(&t) {
+                out.push(trigger_view(id, &t));
+                if out.len() >= limit {
+                    break;
                 }
             }
-            if rows.len() < 512 || last == 0 {
-                break;
-            }
-            from = last - 1;
         }
         return Ok(out);
     }
-    let prefix = schema::trigger_by_sku_prefix(sku);
-    let from = schema::trigger_by_sku_key(sku, start);
-    let rows = store.scan_raw(Cf::TriggerBySku, &from, false, usize::MAX, |k| {
-        k.starts_with(&prefix)
-    })?;
-    for (k, _) in rows {
-        let Some(id) = k.get(prefix.len()..).and_then(schema::decode_trigger_key) else {
+    for row in store.iter_prefix::<TriggerBySku>(sku, Seek::Back((sku, start)))? {
+        let ((_, id), ()) = row?;
+        let Some(t) = store.get::<Triggers>(id)? else {
             continue;
         };
-        let Some(raw) = store.get_raw(Cf::Triggers, &schema::trigger_key(id))? else {
-            continue;
-        };
-        let t = schema::decode_trigger(&raw)?;
-        if kind.is_none_or(|k| k == t.kind) {
+        if wanted(&t) {
             out.push(trigger_view(id, &t));
             if out.len() >= limit {
                 break;
@@ -192,32 +169,24 @@ impl Admin for AdminApi {
                 "sku is empty; name the product to show",
             ));
         }
-        let p = match self.router.get_product(sku.clone()).await {
-            Ok(Some((p, active))) => (p, active),
+        let found = match self.router.get_product(sku.clone()).await {
+            Ok(Some(found)) => found,
             Ok(None) => return Err(Status::not_found(format!("no product with sku {sku:?}"))),
             Err(e) => return Err(Status::unavailable(e.to_string())),
         };
         let now = crate::clock::now_ms();
-        let mut view = product_view(&p.0, p.1, now, &self.cfg);
+        let mut view = product_view(&found.state, found.active, now, &self.cfg);
         // How many customers a restock would reach (the exact audience scan).
-        let (store, weights) = (self.store.clone(), self.weights.clone());
-        let threshold = self
-            .control
-            .live
-            .get()
-            .threshold(crate::domain::customer::Scenario::BackInStock);
-        let reach = tokio::task::spawn_blocking(move || {
-            crate::fanout::reach::product(
-                &store,
-                &p.0,
-                crate::domain::customer::Scenario::BackInStock,
-                now,
-                &weights,
-            )
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
+        let weights = self.weights.clone();
+        let threshold = self.control.live.get().threshold(Scenario::BackInStock);
+        let reach = self
+            .store
+            .read(move |s| {
+                let restock = Scenario::BackInStock;
+                crate::fanout::reach::product(s, &found.state, restock, now, &weights)
+            })
+            .await
+            .map_err(internal)?;
         view.interested_customers = reach.at(0.0);
         view.interested_above_threshold = reach.at(threshold);
         Ok(Response::new(view))
@@ -245,13 +214,11 @@ impl Admin for AdminApi {
             0 => DEFAULT_LIMIT,
             n => n.min(MAX_LIMIT),
         };
-        let store = self.store.clone();
-        let triggers = tokio::task::spawn_blocking(move || {
-            list_triggers(&store, kind, &r.sku, limit, r.before_id)
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
+        let triggers = self
+            .store
+            .read(move |s| list_triggers(s, kind, &r.sku, limit, r.before_id))
+            .await
+            .map_err(internal)?;
         Ok(Response::new(pb::ListTriggersResponse { triggers }))
     }
 
@@ -263,15 +230,11 @@ impl Admin for AdminApi {
         if id.is_empty() {
             return Err(Status::invalid_argument("producer_id is empty"));
         }
-        let store = self.store.clone();
-        let key = id.clone().into_bytes();
-        let raw = tokio::task::spawn_blocking(move || store.get_raw(Cf::Producers, &key))
+        let key = id.clone();
+        let rec = self
+            .store
+            .read(move |s| s.get::<Producers>(&key))
             .await
-            .map_err(internal)?
-            .map_err(internal)?;
-        let rec = raw
-            .map(|b| schema::decode_producer(&b))
-            .transpose()
             .map_err(internal)?
             .unwrap_or_default();
         Ok(Response::new(pb::Producer {

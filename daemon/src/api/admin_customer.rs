@@ -7,13 +7,14 @@ use tonic::Status;
 
 use super::admin::AdminApi;
 use super::admin_outbox::entry_view;
-use crate::delivery::outbox_ops;
+use crate::actors::Found;
+use crate::delivery::outbox::reads;
 use crate::domain::customer::Locale;
 use crate::domain::interest::{score, InterestWeights};
 use crate::domain::profile::CustomerState;
-use crate::store::interest::{decode_edge, pair_prefix, pair_second};
-use crate::store::schema::decode_customer;
-use crate::store::{Cf, Store, StoreError};
+use crate::store::interest::InterestByCustomer;
+use crate::store::records::Customers;
+use crate::store::{Seek, Store, StoreError};
 
 /// Most interests listed for one customer.
 const MAX_INTERESTS: usize = 1000;
@@ -26,16 +27,12 @@ fn interests(
     now: i64,
     w: &InterestWeights,
 ) -> Result<Vec<pb::Interest>, StoreError> {
-    let prefix = pair_prefix(id);
-    let rows = store.scan_raw(Cf::InterestByCustomer, &prefix, true, MAX_INTERESTS, |k| {
-        k.starts_with(&prefix)
-    })?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (k, v) in rows {
-        let Some(sku) = pair_second(&k) else { continue };
-        let e = decode_edge(&v)?;
+    let mut out = Vec::new();
+    let rows = store.iter_prefix::<InterestByCustomer>(id, Seek::First)?;
+    for row in rows.take(MAX_INTERESTS) {
+        let ((_, sku), e) = row?;
         out.push(pb::Interest {
-            sku: sku.to_owned(),
+            sku,
             score: score(&e, now, w),
             favourite: e.favourite,
             in_cart: e.in_cart,
@@ -73,11 +70,11 @@ fn held(c: &CustomerState) -> Vec<pb::HeldMessage> {
 
 fn view(
     id: String,
-    state: Option<(CustomerState, bool)>,
+    state: Option<Found<CustomerState>>,
     interests: Vec<pb::Interest>,
     recent_messages: Vec<pb::OutboxEntry>,
 ) -> pb::Customer {
-    let Some((c, active)) = state else {
+    let Some(Found { state: c, active }) = state else {
         return pb::Customer {
             customer_id: id,
             interests,
@@ -120,24 +117,19 @@ fn view(
 }
 
 /// Customers read at most when looking one up by email.
-const EMAIL_MAX_SCAN: u64 = 5_000_000;
+const EMAIL_MAX_SCAN: usize = 5_000_000;
 
 /// The id of the customer with this email (case-insensitive), by a scan of the
 /// customers column family (an operator lookup, not a hot path).
 fn id_by_email(store: &Store, email: &str) -> Result<Option<String>, StoreError> {
     let want = email.trim().to_lowercase();
-    let mut found = None;
-    let mut read = 0u64;
-    store.visit_raw(Cf::Customers, &[], |_, v| {
-        read += 1;
-        let c = decode_customer(v)?;
+    for row in store.iter::<Customers>(Seek::First)?.take(EMAIL_MAX_SCAN) {
+        let (_, c) = row?;
         if c.email.as_deref().is_some_and(|e| e.to_lowercase() == want) {
-            found = Some(c.id);
-            return Ok(false);
+            return Ok(Some(c.id));
         }
-        Ok(read < EMAIL_MAX_SCAN)
-    })?;
-    Ok(found)
+    }
+    Ok(None)
 }
 
 impl AdminApi {
@@ -148,11 +140,11 @@ impl AdminApi {
         match (r.customer_id.is_empty(), r.email.is_empty()) {
             (false, true) => self.customer(r.customer_id).await,
             (true, false) => {
-                let store = self.store.clone();
                 let email = r.email.clone();
-                let id = tokio::task::spawn_blocking(move || id_by_email(&store, &email))
+                let id = self
+                    .store
+                    .read(move |s| id_by_email(s, &email))
                     .await
-                    .map_err(|e| Status::internal(e.to_string()))?
                     .map_err(|e| Status::internal(e.to_string()))?;
                 match id {
                     Some(id) => self.customer(id).await,
@@ -177,18 +169,18 @@ impl AdminApi {
             .get_customer(id.clone())
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
-        let store = self.store.clone();
         let weights = self.weights.clone();
         let key = id.clone();
         let now = crate::clock::now_ms();
-        let (interests, recent) = tokio::task::spawn_blocking(move || {
-            let interests = interests(&store, &key, now, &weights)?;
-            let recent = outbox_ops::list_customer(&store, &key, None, RECENT_MESSAGES, None)?;
-            Ok::<_, StoreError>((interests, recent.entries))
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| Status::internal(e.to_string()))?;
+        let (interests, recent) = self
+            .store
+            .read(move |s| {
+                let interests = interests(s, &key, now, &weights)?;
+                let recent = reads::list_customer(s, &key, None, RECENT_MESSAGES, None)?;
+                Ok((interests, recent.entries))
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
         if state.is_none() && interests.is_empty() && recent.is_empty() {
             return Err(Status::not_found(format!("no customer with id {id:?}")));
         }

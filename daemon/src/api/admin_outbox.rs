@@ -6,10 +6,10 @@ use stockbell_proto::v1 as pb;
 use tonic::Status;
 
 use super::admin::AdminApi;
-use crate::delivery::outbox_ops;
+use crate::delivery::outbox::{reads, OutboxError};
 use crate::delivery::templates::Templates;
-use crate::delivery::{OutboxEntry, OutboxStatus};
 use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::message::{OutboxEntry, OutboxStatus};
 use crate::domain::TriggerKind;
 
 const DEFAULT_LIMIT: usize = 50;
@@ -75,38 +75,36 @@ impl AdminApi {
             0 => DEFAULT_LIMIT,
             n => n.min(MAX_LIMIT),
         };
-        let store = self.store.clone();
         let before = (r.before_seq != 0).then_some(r.before_seq);
         let customer = r.customer_id;
-        let templates = self.templates.clone();
-        let entries = tokio::task::spawn_blocking(move || {
-            // A customer's entries come from the per-customer index, not a full scan.
-            let page = if customer.is_empty() {
-                outbox_ops::list(&store, status, limit, before)
-            } else {
-                outbox_ops::list_customer(&store, &customer, status, limit, before)
-            };
-            page.map(|p| {
-                p.entries
-                    .iter()
-                    .map(|e| entry_view(e, &templates))
-                    .collect::<Vec<_>>()
+        let page = self
+            .store
+            .read(move |s| {
+                // A customer's entries come from the per-customer index, not a full scan.
+                if customer.is_empty() {
+                    reads::list(s, status, limit, before)
+                } else {
+                    reads::list_customer(s, &customer, status, limit, before)
+                }
             })
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
+            .await
+            .map_err(internal)?;
+        let entries = page
+            .entries
+            .iter()
+            .map(|e| entry_view(e, &self.templates))
+            .collect();
         Ok(pb::ListOutboxResponse { entries })
     }
 
     pub(super) async fn retry(&self, seq: u64) -> Result<pb::OutboxEntry, Status> {
-        let (was, e) = outbox_ops::retry(&self.store, &self.writer, seq, crate::clock::now_ms())
+        let (was, e) = self
+            .outbox
+            .retry(seq, crate::clock::now_ms())
             .await
             .map_err(|e| match e {
-                outbox_ops::OutboxError::NotFound(_) => Status::not_found(e.to_string()),
-                outbox_ops::OutboxError::NotRetryable { .. } => {
-                    Status::failed_precondition(e.to_string())
-                }
+                OutboxError::NotFound(_) => Status::not_found(e.to_string()),
+                OutboxError::NotRetryable { .. } => Status::failed_precondition(e.to_string()),
                 other => Status::internal(other.to_string()),
             })?;
         // For the overview's depth: a failed entry going back to pending.

@@ -7,16 +7,16 @@ use tonic::Status;
 use super::admin::AdminApi;
 use crate::domain::customer::Scenario;
 use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
+use crate::domain::rules::DeliveryRules;
 use crate::fanout::reach;
-use crate::rules_config::DeliveryRules;
 use crate::scenario_control::{ControlError, ScenarioOverride};
-use crate::store::schema::decode_product;
-use crate::store::Cf;
+use crate::store::records::Products;
+use crate::store::Seek;
 
 /// Index rows a catalogue-wide reach estimate reads before it extrapolates.
 const REACH_MAX_ROWS: u64 = 2_000_000;
 /// Products a search reads at most.
-const SEARCH_MAX_SCAN: u64 = 200_000;
+const SEARCH_MAX_SCAN: usize = 200_000;
 
 fn parse_scenario(s: &str) -> Result<Scenario, Status> {
     Scenario::ALL
@@ -178,7 +178,7 @@ impl AdminApi {
             None
         } else {
             match self.router.get_product(r.sku.clone()).await {
-                Ok(Some((p, _))) => Some(p),
+                Ok(Some(found)) => Some(found.state),
                 Ok(None) => {
                     return Err(Status::not_found(format!(
                         "no product with sku {:?}",
@@ -188,15 +188,16 @@ impl AdminApi {
                 Err(e) => return Err(Status::unavailable(e.to_string())),
             }
         };
-        let (store, weights) = (self.store.clone(), self.weights.clone());
+        let weights = self.weights.clone();
         let now = crate::clock::now_ms();
-        let found = tokio::task::spawn_blocking(move || match product {
-            Some(p) => reach::product(&store, &p, s, now, &weights),
-            None => reach::catalogue(&store, s, now, &weights, REACH_MAX_ROWS),
-        })
-        .await
-        .map_err(blocking_error)?
-        .map_err(blocking_error)?;
+        let found = self
+            .store
+            .read(move |store| match product {
+                Some(p) => reach::product(store, &p, s, now, &weights),
+                None => reach::catalogue(store, s, now, &weights, REACH_MAX_ROWS),
+            })
+            .await
+            .map_err(blocking_error)?;
         let current = self.control.live.get().threshold(s);
         Ok(pb::ReachEstimate {
             scenario: s.as_str().into(),
@@ -226,38 +227,37 @@ impl AdminApi {
             n => n.min(500),
         };
         let needle = r.query.trim().to_lowercase();
-        let (store, cfg) = (self.store.clone(), self.cfg.clone());
+        let cfg = self.cfg.clone();
         let now = crate::clock::now_ms();
-        tokio::task::spawn_blocking(move || {
-            let mut out = pb::SearchProductsResponse::default();
-            let mut read = 0u64;
-            store.visit_raw(Cf::Products, &[], |k, v| {
-                read += 1;
-                let sku = String::from_utf8_lossy(k);
-                let p = decode_product(v)?;
-                if needle.is_empty()
-                    || sku.to_lowercase().contains(&needle)
-                    || p.catalogue.title.to_lowercase().contains(&needle)
-                {
-                    out.products.push(pb::ProductSummary {
-                        sku: p.sku.clone(),
-                        title: p.catalogue.title.clone(),
-                        stock: p.stock,
-                        price_minor: p.price_minor,
-                        currency: p.catalogue.currency.clone(),
-                        velocity_per_day: p.velocity_per_day(now, &cfg),
-                    });
+        self.store
+            .read(move |store| {
+                let mut out = pb::SearchProductsResponse::default();
+                for (read, row) in store.iter::<Products>(Seek::First)?.enumerate() {
+                    let (sku, p) = row?;
+                    if needle.is_empty()
+                        || sku.to_lowercase().contains(&needle)
+                        || p.catalogue.title.to_lowercase().contains(&needle)
+                    {
+                        out.products.push(pb::ProductSummary {
+                            sku: p.sku.clone(),
+                            title: p.catalogue.title.clone(),
+                            stock: p.stock,
+                            price_minor: p.price_minor,
+                            currency: p.catalogue.currency.clone(),
+                            velocity_per_day: p.velocity_per_day(now, &cfg),
+                        });
+                    }
+                    if out.products.len() >= limit {
+                        break;
+                    }
+                    if read + 1 >= SEARCH_MAX_SCAN {
+                        out.truncated = true;
+                        break;
+                    }
                 }
-                if out.products.len() >= limit {
-                    return Ok(false);
-                }
-                out.truncated = read >= SEARCH_MAX_SCAN;
-                Ok(!out.truncated)
-            })?;
-            Ok::<_, crate::store::StoreError>(out)
-        })
-        .await
-        .map_err(blocking_error)?
-        .map_err(blocking_error)
+                Ok(out)
+            })
+            .await
+            .map_err(blocking_error)
     }
 }

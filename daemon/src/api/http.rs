@@ -23,11 +23,9 @@ pub use crate::delivery::unsubscribe::{
 use crate::actors::customer::CustomerItem;
 use crate::actors::{IngestItem, RouterHandle};
 use crate::clock::now_ms;
-use crate::delivery::outbox_ops;
+use crate::delivery::outbox::OutboxOwner;
 use crate::domain::customer::Channel;
 use crate::domain::profile::CustomerEvent;
-use crate::store::writer::Writer;
-use crate::store::Store;
 
 /// A POST body is only read to keep the connection usable; a larger one is refused.
 const MAX_BODY: usize = 8 * 1024;
@@ -37,8 +35,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the handlers use.
 #[derive(Clone)]
 pub struct HttpState {
-    pub store: Store,
-    pub writer: Writer,
+    /// Cancels a customer's queued marketing when they unsubscribe.
+    pub outbox: OutboxOwner,
     pub router: RouterHandle,
     pub links: UnsubscribeLinks,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -224,7 +222,11 @@ async fn unsubscribe(state: &HttpState, token: Option<&str>) -> Response<Full<By
             return unavailable();
         }
     }
-    match outbox_ops::cancel_marketing(&state.store, &state.writer, &customer_id, channel).await {
+    match state
+        .outbox
+        .cancel_marketing(customer_id.clone(), channel)
+        .await
+    {
         Ok(n) => {
             state
                 .metrics

@@ -4,10 +4,11 @@ use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::delivery::dispatcher::tests::{customer, Stack};
-use crate::delivery::outbox_ops::{create_batch, load};
-use crate::delivery::test_support::sample_entry;
-use crate::delivery::OutboxStatus;
+use crate::actors::test_stack::{customer, Stack};
+use crate::delivery::outbox::reads::load;
+use crate::delivery::outbox::{OutboxOwner, RetryPolicy};
+use crate::delivery::test_support::{create_batch, sample_entry};
+use crate::domain::message::OutboxStatus;
 
 const SECRET: &[u8] = b"an unsubscribe secret for tests!";
 
@@ -19,9 +20,14 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Fixture {
         let stack = Stack::new().await;
+        let policy = RetryPolicy {
+            base_ms: 1_000,
+            max_ms: 60_000,
+            max_attempts: 3,
+        };
+        let (outbox, _) = OutboxOwner::start(stack.db.store.clone(), stack.writer.clone(), policy);
         let state = HttpState {
-            store: stack.db.store.clone(),
-            writer: stack.writer.clone(),
+            outbox,
             router: stack.router.clone(),
             links: UnsubscribeLinks::new(SECRET.to_vec(), "http://127.0.0.1:8080", 60_000),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
@@ -129,7 +135,7 @@ async fn one_click_post_unsubscribes_and_cancels_queued_marketing() {
         (3, Channel::Line, true),
     ] {
         let e = sample_entry(seq, channel, marketing);
-        f.state
+        f.stack
             .writer
             .write(create_batch(&e), 0)
             .await
@@ -148,7 +154,7 @@ async fn one_click_post_unsubscribes_and_cancels_queued_marketing() {
     assert!(!c.consent.email && c.consent.line, "{:?}", c.consent);
     assert!(c.suppressed.is_empty());
     let status = |seq| {
-        load(&f.state.store, seq)
+        load(&f.stack.db.store, seq)
             .expect("read")
             .expect("entry")
             .status

@@ -13,8 +13,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
-use crate::actors::router::{BatchAck, RouterError};
-use crate::actors::RouterHandle;
+use crate::actors::{BatchAck, RouterError, RouterHandle, Submitted};
 use crate::config::CustomerDefaults;
 
 /// Batches of one stream being applied at once.
@@ -38,10 +37,10 @@ fn to_ack(b: &pb::EventBatch, ack: BatchAck) -> pb::Ack {
         rejected: ack
             .rejections
             .into_iter()
-            .map(|(index, field, reason)| pb::Rejection {
-                index,
-                field,
-                reason,
+            .map(|r| pb::Rejection {
+                index: r.index,
+                field: r.field,
+                reason: r.reason,
             })
             .collect(),
         batch_error: String::new(),
@@ -55,18 +54,22 @@ fn status(e: RouterError) -> Status {
     }
 }
 
+fn submitted(b: &pb::EventBatch, conv: convert::Converted) -> Submitted {
+    Submitted {
+        producer: b.producer_id.clone(),
+        sequence: b.sequence,
+        items: conv.items,
+        early: conv.rejected,
+    }
+}
+
 impl IngestApi {
     async fn apply(&self, batch: &pb::EventBatch) -> Result<pb::Ack, Status> {
         convert::check_batch(batch, self.max_batch_events).map_err(Status::invalid_argument)?;
         let conv = convert::batch(&batch.events, crate::clock::now_ms(), &self.defaults);
         let ack = self
             .router
-            .ingest(
-                batch.producer_id.clone(),
-                batch.sequence,
-                conv.items,
-                conv.rejected,
-            )
+            .ingest(submitted(batch, conv))
             .await
             .map_err(status)?;
         Ok(to_ack(batch, ack))
@@ -131,16 +134,7 @@ impl Ingest for IngestApi {
                     Ok(()) => {
                         let conv =
                             convert::batch(&batch.events, crate::clock::now_ms(), &api.defaults);
-                        match api
-                            .router
-                            .submit(
-                                batch.producer_id.clone(),
-                                batch.sequence,
-                                conv.items,
-                                conv.rejected,
-                            )
-                            .await
-                        {
+                        match api.router.submit(submitted(&batch, conv)).await {
                             Ok(fut) => {
                                 async move { fut.await.map(|a| to_ack(&batch, a)).map_err(status) }
                                     .boxed()

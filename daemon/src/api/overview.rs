@@ -12,7 +12,7 @@ use tokio::time::MissedTickBehavior;
 use tonic::Status;
 
 use super::admin::AdminApi;
-use crate::delivery::outbox_ops;
+use crate::delivery::outbox::reads;
 use crate::domain::customer::Scenario;
 
 pub type OverviewStream = Pin<Box<dyn Stream<Item = Result<pb::Overview, Status>> + Send>>;
@@ -83,14 +83,15 @@ impl AdminApi {
     /// One snapshot; `before` is the previous one's totals and when they were taken.
     async fn snapshot(&self, before: Option<(&pb::Totals, Instant)>) -> pb::Overview {
         let t = totals(self);
-        let store = self.store.clone();
         let now_ms = crate::clock::now_ms();
-        let (due, size) = tokio::task::spawn_blocking(move || {
-            let due = outbox_ops::count_due(&store, now_ms, MAX_DUE_COUNT).unwrap_or(0);
-            (due, store.approximate_size())
-        })
-        .await
-        .unwrap_or((0, 0));
+        let (due, size) = self
+            .store
+            .read(move |s| {
+                let due = reads::count_due(s, now_ms, MAX_DUE_COUNT).unwrap_or(0);
+                Ok((due, s.approximate_size()))
+            })
+            .await
+            .unwrap_or((0, 0));
         let m = &self.metrics;
         pb::Overview {
             at_ms: now_ms,

@@ -24,8 +24,9 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::Message;
 use serde::Deserialize;
 
-use super::{ChannelConfigError, OutboxEntry, Rendered, SendError};
-use crate::config::Dur;
+use super::{ChannelConfigError, Rendered, SendError};
+use crate::domain::message::OutboxEntry;
+use crate::settings::Dur;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

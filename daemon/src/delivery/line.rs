@@ -7,8 +7,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::http::{classify, parse_url, HttpPoster};
-use super::{ChannelConfigError, OutboxEntry, Rendered, SendError};
-use crate::config::Dur;
+use super::{ChannelConfigError, Rendered, SendError};
+use crate::domain::message::OutboxEntry;
+use crate::settings::Dur;
 
 /// LINE rejects text messages longer than this many characters.
 pub const MAX_TEXT_CHARS: usize = 5000;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 
-use super::{ItemContext, MessageContext, Rendered};
+use super::Rendered;
 use crate::domain::customer::{Locale, Scenario};
+use crate::domain::message::{ItemContext, MessageContext};
 
 macro_rules! builtin {
     ($($file:literal),* $(,)?) => {

@@ -13,8 +13,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::{ItemContext, MessageContext, OutboxEntry, OutboxStatus, Rendered};
+use super::Rendered;
 use crate::domain::customer::{Channel, Locale, Scenario};
+use crate::domain::message::{ItemContext, MessageContext, OutboxEntry, OutboxStatus};
+use crate::store::outbox::{Due, Outbox, OutboxByCustomer, OutboxDue};
+use crate::store::Batch;
 
 pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry {
     let item = ItemContext {
@@ -174,4 +177,19 @@ pub async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
+}
+
+/// The write that creates `e` with all three keys, as the Router does.
+pub fn create_batch(e: &OutboxEntry) -> Batch {
+    let mut batch = Batch::default();
+    batch.put::<Outbox>(e.seq, e);
+    if e.status == OutboxStatus::Pending {
+        let due = Due {
+            at_ms: e.next_attempt_ms,
+            seq: e.seq,
+        };
+        batch.put::<OutboxDue>(due, &());
+    }
+    batch.put::<OutboxByCustomer>((&e.customer_id, e.seq), &());
+    batch
 }

@@ -9,11 +9,10 @@ use sha2::Sha256;
 
 use crate::domain::customer::Channel;
 use crate::domain::Millis;
-use crate::store::writer::{Batch, Writer};
-use crate::store::{Cf, Store, StoreError};
+use crate::store::meta::UnsubscribeSecret;
+use crate::store::writer::Writer;
+use crate::store::{Batch, Store, StoreError};
 
-/// `meta` key of the generated secret.
-pub const SECRET_META_KEY: &[u8] = b"unsubscribe_secret";
 const SECRET_LEN: usize = 32;
 /// The channel field of a token that unsubscribes from every channel.
 const ALL_CHANNELS: &str = "all";
@@ -154,7 +153,8 @@ pub async fn load_or_create_secret(
     if !configured.is_empty() {
         return Ok(configured.as_bytes().to_vec());
     }
-    if let Some(s) = store.get_raw(Cf::Meta, SECRET_META_KEY)? {
+    let stored = store.read(|s| s.get::<UnsubscribeSecret>(())).await?;
+    if let Some(s) = stored {
         if s.len() >= 16 {
             return Ok(s);
         }
@@ -167,7 +167,7 @@ pub async fn load_or_create_secret(
             reason: format!("cannot read /dev/urandom for the unsubscribe secret: {e}"),
         })?;
     let mut batch = Batch::default();
-    batch.put(Cf::Meta, SECRET_META_KEY.to_vec(), secret.clone());
+    batch.put::<UnsubscribeSecret>((), &secret);
     writer.write(batch, 0).await?;
     Ok(secret)
 }

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::http::{classify, hex, parse_url, HttpPoster};
-use super::{ChannelConfigError, ItemContext, OutboxEntry, Rendered, SendError};
-use crate::config::Dur;
+use super::{ChannelConfigError, Rendered, SendError};
+use crate::domain::message::{ItemContext, OutboxEntry};
 use crate::domain::Millis;
+use crate::settings::Dur;
 
 pub const SIGNATURE_HEADER: &str = "x-stockbell-signature";
 pub const DELIVERY_HEADER: &str = "x-stockbell-delivery";

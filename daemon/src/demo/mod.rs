@@ -1,6 +1,6 @@
 //! `stockbelld demo`: the daemon with a built-in shop simulator feeding it.
 //!
-//! The daemon part is exactly `stockbelld run` ([`server::run`], same startup, ready file,
+//! The daemon part is exactly `stockbelld run` ([`root::run`], same startup, ready file,
 //! graceful shutdown) with the embedded defaults plus [`DEMO_TOML`], which speeds the
 //! clock up for a live demo (see the comments in it). Everything lives in one data
 //! directory: `db/` (RocksDB), `outbox-eml/` (the messages, as `.eml` files) and, unless
@@ -33,8 +33,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use stockbelld::api::server::{self, Exit};
 use stockbelld::config::Config;
+use stockbelld::root::{self, Exit};
 use tokio::sync::watch;
 
 /// The demo's settings on top of the built-in defaults.
@@ -246,7 +246,7 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<Exit> {
         rate: args.rate,
         stable_for_ms: cfg.triggers.stable_for.ms(),
     };
-    let mut server = tokio::spawn(server::run(cfg, Some(ready.clone())));
+    let mut server = tokio::spawn(root::run(cfg, Some(ready.clone())));
     let addr = tokio::select! {
         addr = wait_ready(&ready) => addr,
         res = &mut server => return res.context("the daemon task failed")?,

@@ -11,8 +11,8 @@ use super::rules::arbitration::{decide, to_sent, Addresses, Profile};
 use super::rules::caps::{longest_window_ms, prune};
 use super::rules::quiet::{parse_tz, quiet_until};
 use super::{Millis, TimerKind};
-use crate::delivery::ItemContext;
-use crate::rules_config::DeliveryRules;
+use crate::domain::message::ItemContext;
+use crate::domain::rules::DeliveryRules;
 
 /// A candidate with what a message about it needs to show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

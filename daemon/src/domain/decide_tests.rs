@@ -1,8 +1,8 @@
 //! Tests of a customer's decisions over time.
 
 use super::*;
+use crate::config::rules::{build, RulesConfig, ScenariosConfig};
 use crate::domain::customer::{Consent, Locale};
-use crate::rules_config::{build, RulesConfig, ScenariosConfig};
 
 // 2023-11-14 22:13:20 UTC = 2023-11-15 07:13:20 in Tokyo (inside 21:00–08:00).
 const NIGHT_TOKYO: i64 = 1_700_000_000_000;

@@ -4,11 +4,14 @@
 pub mod customer;
 pub mod decide;
 pub mod interest;
+pub mod message;
 pub mod product;
 pub mod profile;
+pub mod release;
 pub mod rules;
 pub mod triggers;
 pub mod velocity;
+pub mod worth;
 
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +161,10 @@ pub struct FiredTrigger {
     pub old_price_minor: i64,
     pub new_price_minor: i64,
     pub reason: String,
+    /// The product's catalogue data when it fired: with `new_stock` and `new_price_minor`
+    /// it is everything the fan-out's messages show. `None` only for triggers logged by
+    /// a build before this field existed.
+    pub catalogue: Option<Catalogue>,
 }
 
 /// An event refused by the rules; the state is unchanged.

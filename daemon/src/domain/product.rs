@@ -103,6 +103,15 @@ impl ProductState {
         start.max(self.created_ms)
     }
 
+    /// The price drops are measured against at `t`: the last settled price, or the
+    /// current price once it has held `stable_for` with no drop pending.
+    pub fn reference_price_at(&self, t: Millis, cfg: &TriggerConfig) -> i64 {
+        match self.arming.price_drop {
+            None if t - self.price_since_ms >= cfg.stable_for_ms => self.price_minor,
+            _ => self.reference_price_minor,
+        }
+    }
+
     fn fire(
         &self,
         kind: TriggerKind,
@@ -123,6 +132,7 @@ impl ProductState {
             old_price_minor: old.1,
             new_price_minor: self.price_minor,
             reason,
+            catalogue: Some(self.catalogue.clone()),
         }
     }
 }
@@ -381,6 +391,13 @@ fn change_stock(
     if restock && low.is_none() {
         st.arming.low_stock = true;
     }
+    // A restock announced as back in stock is not also "only a few left": its audience
+    // is released in batches, which low stock to everyone would defeat. Low stock stays
+    // armed and may fire on a later change.
+    if back {
+        check_new_arrival(st, at, cfg, fx);
+        return;
+    }
     if let (true, Some(why)) = (st.arming.low_stock, low) {
         st.arming.low_stock = false;
         if live {
@@ -404,9 +421,7 @@ fn set_price(st: &mut ProductState, price: i64, at: Millis, cfg: &TriggerConfig,
         Some(pd) if pd.due_ms <= at && pd.price_minor == st.price_minor => {
             settle_drop(st, pd.due_ms, cfg, fx)
         }
-        None if at - st.price_since_ms >= cfg.stable_for_ms => {
-            st.reference_price_minor = st.price_minor
-        }
+        None => st.reference_price_minor = st.reference_price_at(at, cfg),
         _ => {}
     }
     if price == st.price_minor {

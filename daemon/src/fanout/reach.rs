@@ -9,8 +9,8 @@ use crate::domain::customer::Scenario;
 use crate::domain::interest::{score, InterestWeights};
 use crate::domain::product::ProductState;
 use crate::domain::Millis;
-use crate::store::interest::{decode_affinity, decode_edge, pair_first, pair_prefix, pair_second};
-use crate::store::{Cf, Store, StoreError};
+use crate::store::interest::{CategoryInterest, Interest, InterestByCustomer};
+use crate::store::{Seek, Store, StoreError};
 
 /// Best score per customer, highest first.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -56,33 +56,24 @@ pub fn product(
     if scenario == Scenario::NewArrival {
         let mut best: HashMap<String, f64> = HashMap::new();
         for cat in &p.catalogue.category_ids {
-            let prefix = pair_prefix(cat);
-            rows += store.visit_raw(Cf::CategoryInterest, &prefix, |k, v| {
-                if !k.starts_with(&prefix) {
-                    return Ok(false);
-                }
-                if let Some(c) = pair_second(k) {
-                    let a = decode_affinity(v)?.value_at(now, w.half_life_ms);
-                    let e = best.entry(c.to_owned()).or_insert(0.0);
-                    *e = e.max(a);
-                }
-                Ok(true)
-            })?;
+            for row in store.iter_prefix::<CategoryInterest>(cat, Seek::First)? {
+                let ((_, customer), affinity) = row?;
+                rows += 1;
+                let a = affinity.value_at(now, w.half_life_ms);
+                let e = best.entry(customer).or_insert(0.0);
+                *e = e.max(a);
+            }
         }
         return Ok(Reach::from_scores(best.into_values().collect(), rows, None));
     }
-    let prefix = pair_prefix(&p.sku);
     let mut best = Vec::new();
-    rows += store.visit_raw(Cf::Interest, &prefix, |k, v| {
-        if !k.starts_with(&prefix) {
-            return Ok(false);
-        }
-        let e = decode_edge(v)?;
+    for row in store.iter_prefix::<Interest>(&p.sku, Seek::First)? {
+        let (_, e) = row?;
+        rows += 1;
         if !e.purchased() {
             best.push(score(&e, now, w));
         }
-        Ok(true)
-    })?;
+    }
     Ok(Reach::from_scores(best, rows, None))
 }
 
@@ -96,51 +87,51 @@ pub fn catalogue(
     max_rows: u64,
 ) -> Result<Reach, StoreError> {
     let mut rows = 0u64;
-    let mut stopped = false;
-    let cf;
-    let best: Vec<f64> = if scenario == Scenario::NewArrival {
+    let new_arrival = scenario == Scenario::NewArrival;
+    let best: Vec<f64> = if new_arrival {
         // Category-major keys: a customer appears under each of their categories.
-        cf = Cf::CategoryInterest;
         let mut best: HashMap<String, f64> = HashMap::new();
-        store.visit_raw(cf, &[], |k, v| {
-            rows += 1;
-            if let Some(c) = pair_second(k) {
-                let a = decode_affinity(v)?.value_at(now, w.half_life_ms);
-                let e = best.entry(c.to_owned()).or_insert(0.0);
-                *e = e.max(a);
+        for row in store.iter::<CategoryInterest>(Seek::First)? {
+            if rows >= max_rows {
+                break;
             }
-            stopped = rows >= max_rows;
-            Ok(!stopped)
-        })?;
+            let ((_, customer), affinity) = row?;
+            rows += 1;
+            let a = affinity.value_at(now, w.half_life_ms);
+            let e = best.entry(customer).or_insert(0.0);
+            *e = e.max(a);
+        }
         best.into_values().collect()
     } else {
         // Customer-major keys: one customer's interests are adjacent.
-        cf = Cf::InterestByCustomer;
         let mut best = Vec::new();
-        let mut current: Vec<u8> = Vec::new();
+        let mut current = String::new();
         let mut top: Option<f64> = None;
-        store.visit_raw(cf, &[], |k, v| {
-            rows += 1;
-            let first = pair_first(k).unwrap_or_default();
-            if first != current.as_slice() {
-                if let Some(t) = top.take() {
-                    best.push(t);
-                }
-                current = first.to_vec();
+        for row in store.iter::<InterestByCustomer>(Seek::First)? {
+            if rows >= max_rows {
+                break;
             }
-            let e = decode_edge(v)?;
+            let ((customer, _), e) = row?;
+            rows += 1;
+            if customer != current {
+                best.extend(top.take());
+                current = customer;
+            }
             if !e.purchased() {
                 let s = score(&e, now, w);
                 top = Some(top.map_or(s, |t| t.max(s)));
             }
-            stopped = rows >= max_rows;
-            Ok(!stopped)
-        })?;
+        }
         best.extend(top);
         best
     };
-    let scale = if stopped {
-        let total = store.estimate_keys(cf)?.max(rows);
+    let scale = if rows >= max_rows {
+        let total = if new_arrival {
+            store.estimate_keys::<CategoryInterest>()?
+        } else {
+            store.estimate_keys::<InterestByCustomer>()?
+        };
+        let total = total.max(rows);
         Some(total as f64 / rows.max(1) as f64)
     } else {
         None

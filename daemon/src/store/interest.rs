@@ -12,39 +12,16 @@ use rocksdb::MergeOperands;
 use serde::{Deserialize, Serialize};
 
 use super::codec;
+use super::schema::{
+    bad_key, pair_key, pair_prefix, split_pair, utf8, Cf, MergeSchema, PrefixSchema, Schema,
+};
+use super::StoreError;
 use crate::domain::interest::{Affinity, InterestEdge, InterestOp};
 use crate::domain::Millis;
 
 const V1: u8 = 1;
 const EDGE_CF: &str = "interest";
 const AFFINITY_CF: &str = "category_interest";
-
-/// `len(a) · a · b`: all keys of one `a` share a prefix and sort together.
-pub fn pair_key(a: &str, b: &str) -> Vec<u8> {
-    let mut k = pair_prefix(a);
-    k.extend_from_slice(b.as_bytes());
-    k
-}
-
-pub fn pair_prefix(a: &str) -> Vec<u8> {
-    let len = u16::try_from(a.len()).unwrap_or(u16::MAX);
-    let mut k = Vec::with_capacity(2 + a.len() + 16);
-    k.extend_from_slice(&len.to_be_bytes());
-    k.extend_from_slice(a.as_bytes());
-    k
-}
-
-/// The first part of a `pair_key` (raw bytes).
-pub fn pair_first(key: &[u8]) -> Option<&[u8]> {
-    let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
-    key.get(2..2 + len)
-}
-
-/// The second part of a `pair_key`.
-pub fn pair_second(key: &[u8]) -> Option<&str> {
-    let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
-    std::str::from_utf8(key.get(2 + len..)?).ok()
-}
 
 /// One affinity increment; carries its half-life so the merge needs no config.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -54,21 +31,70 @@ pub struct AffinityOp {
     pub half_life_ms: i64,
 }
 
-pub fn encode_edge_ops(ops: &[InterestOp]) -> Vec<u8> {
-    codec::encode(V1, &ops)
+/// A schema keyed by two strings, `len(a) · a · b`, valued by a merged record.
+macro_rules! pair_keyed {
+    ($(#[$doc:meta])* $name:ident, $cf:expr, $value:ty, $operand:ty) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl Schema for $name {
+            const CF: Cf = $cf;
+            type Key = (String, String);
+            type KeyRef<'a> = (&'a str, &'a str);
+            type Value = $value;
+
+            fn encode_key((a, b): (&str, &str)) -> Vec<u8> {
+                pair_key(a, b.as_bytes())
+            }
+            fn decode_key(bytes: &[u8]) -> Result<(String, String), StoreError> {
+                let (a, b) = split_pair(bytes).ok_or_else(|| bad_key(Self::CF, "not a pair"))?;
+                Ok((a.to_owned(), utf8(Self::CF, b)?))
+            }
+            fn encode_value(value: &$value) -> Vec<u8> {
+                codec::encode(V1, value)
+            }
+            fn decode_value(bytes: &[u8]) -> Result<$value, StoreError> {
+                codec::decode(Self::CF.name(), V1, bytes)
+            }
+        }
+
+        impl PrefixSchema for $name {
+            type Prefix<'a> = &'a str;
+            fn encode_prefix(a: &str) -> Vec<u8> {
+                pair_prefix(a)
+            }
+        }
+
+        impl MergeSchema for $name {
+            type Operand = [$operand];
+            fn encode_operand(ops: &[$operand]) -> Vec<u8> {
+                codec::encode(V1, &ops)
+            }
+        }
+    };
 }
 
-pub fn encode_affinity_ops(ops: &[AffinityOp]) -> Vec<u8> {
-    codec::encode(V1, &ops)
-}
-
-pub fn decode_edge(bytes: &[u8]) -> Result<InterestEdge, super::StoreError> {
-    codec::decode(EDGE_CF, V1, bytes)
-}
-
-pub fn decode_affinity(bytes: &[u8]) -> Result<Affinity, super::StoreError> {
-    codec::decode(AFFINITY_CF, V1, bytes)
-}
+pair_keyed!(
+    /// A customer's interest in a product, by (sku, customer id).
+    Interest,
+    Cf::Interest,
+    InterestEdge,
+    InterestOp
+);
+pair_keyed!(
+    /// The same edges by (customer id, sku), for per-customer queries.
+    InterestByCustomer,
+    Cf::InterestByCustomer,
+    InterestEdge,
+    InterestOp
+);
+pair_keyed!(
+    /// A customer's affinity for a category, by (category id, customer id).
+    CategoryInterest,
+    Cf::CategoryInterest,
+    Affinity,
+    AffinityOp
+);
 
 fn fold_edge(existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
     let mut edge: InterestEdge = match existing {

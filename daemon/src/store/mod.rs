@@ -1,12 +1,16 @@
 //! RocksDB storage: column families, typed schemas (`schema.rs`), and the group-commit
 //! writer (`writer.rs`) through which every write goes.
 
+mod batch;
 pub mod codec;
 pub mod interest;
+pub mod meta;
 pub mod outbox;
+pub mod records;
 pub mod schema;
 pub mod writer;
 
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,10 +18,51 @@ use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB,
 };
 
-pub use schema::Cf;
+pub use batch::Batch;
+pub use schema::{Cf, Encoded, MergeSchema, PrefixSchema, Schema};
 
-/// A raw key and value as read from RocksDB.
-pub type KeyValue = (Box<[u8]>, Box<[u8]>);
+/// Where an iteration starts.
+pub enum Seek<'a, S: Schema> {
+    /// The first record, forwards.
+    First,
+    /// The last record, backwards.
+    Last,
+    /// The first record at or after the key, forwards.
+    From(S::KeyRef<'a>),
+    /// The last record at or before the key, backwards.
+    Back(S::KeyRef<'a>),
+}
+
+impl<S: Schema> Seek<'_, S> {
+    fn direction(&self) -> Direction {
+        match self {
+            Seek::First | Seek::From(_) => Direction::Forward,
+            Seek::Last | Seek::Back(_) => Direction::Reverse,
+        }
+    }
+}
+
+/// Decoded records of one schema, in key order (or reverse), within a prefix if any.
+pub struct Iter<'a, S: Schema> {
+    inner: rocksdb::DBIteratorWithThreadMode<'a, DB>,
+    prefix: Option<Vec<u8>>,
+    schema: PhantomData<fn() -> S>,
+}
+
+impl<S: Schema> Iterator for Iter<'_, S> {
+    type Item = Result<(S::Key, S::Value), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (k, v) = match self.inner.next()? {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e.into())),
+        };
+        if self.prefix.as_ref().is_some_and(|p| !k.starts_with(p)) {
+            return None;
+        }
+        Some(S::decode_key(&k).and_then(|key| Ok((key, S::decode_value(&v)?))))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,93 +129,100 @@ impl Store {
         })
     }
 
-    /// Point read of a raw value.
-    pub fn get_raw(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.handle(cf)?, key)?)
+    /// Runs blocking reads on a blocking thread: every read from async code goes through
+    /// here, so RocksDB never blocks an async worker.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|_| StoreError::Closed)?
     }
 
-    /// Many point reads at once (one RocksDB call).
-    pub fn multi_get_raw(
+    /// One record, if it exists.
+    pub fn get<S: Schema>(&self, key: S::KeyRef<'_>) -> Result<Option<S::Value>, StoreError> {
+        self.db
+            .get_pinned_cf(self.handle(S::CF)?, S::encode_key(key))?
+            .map(|v| S::decode_value(&v))
+            .transpose()
+    }
+
+    /// Many records at once (one RocksDB call), in the order of `keys`.
+    pub fn multi_get<'k, S: Schema>(
         &self,
-        cf: Cf,
-        keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let h = self.handle(cf)?;
+        keys: impl IntoIterator<Item = S::KeyRef<'k>>,
+    ) -> Result<Vec<Option<S::Value>>, StoreError> {
+        let h = self.handle(S::CF)?;
+        let keys: Vec<Vec<u8>> = keys.into_iter().map(S::encode_key).collect();
         self.db
             .multi_get_cf(keys.iter().map(|k| (h, k.as_slice())))
             .into_iter()
-            .map(|r| r.map_err(StoreError::from))
+            .map(|r| r?.map(|v| S::decode_value(&v)).transpose())
             .collect()
     }
 
-    /// Up to `limit` (key, value) pairs starting at `from`, forwards or backwards,
-    /// while `keep(key)` holds.
-    pub fn scan_raw(
-        &self,
-        cf: Cf,
-        from: &[u8],
-        forward: bool,
-        limit: usize,
-        mut keep: impl FnMut(&[u8]) -> bool,
-    ) -> Result<Vec<KeyValue>, StoreError> {
-        let dir = if forward {
-            Direction::Forward
-        } else {
-            Direction::Reverse
+    /// Records in key order from `seek` (backwards for `Seek::Last` / `Seek::Back`).
+    pub fn iter<S: Schema>(&self, seek: Seek<'_, S>) -> Result<Iter<'_, S>, StoreError> {
+        let from = match &seek {
+            Seek::First | Seek::Last => None,
+            Seek::From(k) | Seek::Back(k) => Some(S::encode_key(*k)),
         };
-        let iter = self
-            .db
-            .iterator_cf(self.handle(cf)?, IteratorMode::From(from, dir));
-        let mut out = Vec::new();
-        for item in iter {
-            let (k, v) = item?;
-            if !keep(&k) || out.len() >= limit {
-                break;
-            }
-            out.push((k, v));
-        }
-        Ok(out)
+        self.iter_bytes(seek.direction(), from, None)
     }
 
-    /// Visits (key, value) pairs from `from` forwards until `visit` returns false or the
-    /// column family ends, without collecting them; returns how many were visited. For
-    /// long operator scans (reach estimates, searches) on a blocking thread.
-    pub fn visit_raw(
+    /// The records of one key group (see [`PrefixSchema`]), from `seek` within it.
+    pub fn iter_prefix<S: PrefixSchema>(
         &self,
-        cf: Cf,
-        from: &[u8],
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
-    ) -> Result<u64, StoreError> {
-        let iter = self.db.iterator_cf(
-            self.handle(cf)?,
-            IteratorMode::From(from, Direction::Forward),
-        );
-        let mut n = 0;
-        for item in iter {
-            let (k, v) = item?;
-            n += 1;
-            if !visit(&k, &v)? {
-                break;
-            }
-        }
-        Ok(n)
+        prefix: S::Prefix<'_>,
+        seek: Seek<'_, S>,
+    ) -> Result<Iter<'_, S>, StoreError> {
+        let prefix = S::encode_prefix(prefix);
+        let from = match &seek {
+            Seek::First => prefix.clone(),
+            // Past every key of the group: their suffixes never start with 0xFF bytes.
+            Seek::Last => [prefix.as_slice(), &[0xFF; 32]].concat(),
+            Seek::From(k) | Seek::Back(k) => S::encode_key(*k),
+        };
+        self.iter_bytes(seek.direction(), Some(from), Some(prefix))
     }
 
-    /// RocksDB's estimate of the number of keys in a column family.
-    pub fn estimate_keys(&self, cf: Cf) -> Result<u64, StoreError> {
-        Ok(self
-            .db
-            .property_int_value_cf(self.handle(cf)?, "rocksdb.estimate-num-keys")?
-            .unwrap_or(0))
+    fn iter_bytes<S: Schema>(
+        &self,
+        dir: Direction,
+        from: Option<Vec<u8>>,
+        prefix: Option<Vec<u8>>,
+    ) -> Result<Iter<'_, S>, StoreError> {
+        let h = self.handle(S::CF)?;
+        let inner = match (&from, dir) {
+            (Some(k), d) => self.db.iterator_cf(h, IteratorMode::From(k, d)),
+            (None, Direction::Forward) => self.db.iterator_cf(h, IteratorMode::Start),
+            (None, Direction::Reverse) => self.db.iterator_cf(h, IteratorMode::End),
+        };
+        Ok(Iter {
+            inner,
+            prefix,
+            schema: PhantomData,
+        })
     }
 
-    /// The last key of a column family, if any.
-    pub fn last_key(&self, cf: Cf) -> Result<Option<Box<[u8]>>, StoreError> {
-        let mut iter = self.db.iterator_cf(self.handle(cf)?, IteratorMode::End);
+    /// The last key of a schema's column family, if any.
+    pub fn last_key<S: Schema>(&self) -> Result<Option<S::Key>, StoreError> {
+        let mut iter = self.db.iterator_cf(self.handle(S::CF)?, IteratorMode::End);
         match iter.next() {
-            Some(item) => Ok(Some(item?.0)),
+            Some(item) => Ok(Some(S::decode_key(&item?.0)?)),
             None => Ok(None),
         }
+    }
+
+    /// RocksDB's estimate of the number of records of a schema's column family.
+    pub fn estimate_keys<S: Schema>(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .property_int_value_cf(self.handle(S::CF)?, "rocksdb.estimate-num-keys")?
+            .unwrap_or(0))
     }
 
     /// Total size of the SST and memtable data, for operators.

@@ -12,16 +12,30 @@
 use serde::Deserialize;
 
 use super::codec;
-use super::interest::pair_prefix;
+use super::schema::{
+    bad_key, be_u64, flip, pair_key, pair_prefix, split_pair, unflip, Cf, PrefixSchema, Schema,
+};
 use super::StoreError;
-use crate::delivery::{MessageContext, OutboxEntry, OutboxStatus, Rendered};
 use crate::domain::customer::{Channel, Scenario};
+use crate::domain::message::{MessageContext, OutboxEntry, OutboxStatus};
 use crate::domain::Millis;
 
 /// v1 stored the rendered subject, text and HTML as well.
 const V1: u8 = 1;
 /// v2 stores the message context only; the dispatcher renders at send time.
 const V2: u8 = 2;
+
+/// The rendered text v1 entries carried (never read back: entries render at send time).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+struct RenderedV1 {
+    #[allow(dead_code)]
+    subject: String,
+    #[allow(dead_code)]
+    text: String,
+    #[allow(dead_code)]
+    html: String,
+}
 
 /// The v1 layout, read so entries queued by an older build still go out (rendered again
 /// from their context, which v1 also stored).
@@ -36,7 +50,7 @@ struct EntryV1 {
     marketing: bool,
     context: MessageContext,
     #[allow(dead_code)]
-    rendered: Rendered,
+    rendered: RenderedV1,
     status: OutboxStatus,
     attempts: u32,
     next_attempt_ms: Millis,
@@ -65,69 +79,126 @@ impl From<EntryV1> for OutboxEntry {
     }
 }
 
-pub fn key(seq: u64) -> [u8; 8] {
-    seq.to_be_bytes()
-}
+/// Outbox entries, by seq.
+pub struct Outbox;
 
-pub fn decode_key(k: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(k.get(..8)?.try_into().ok()?))
-}
+impl Schema for Outbox {
+    const CF: Cf = Cf::Outbox;
+    type Key = u64;
+    type KeyRef<'a> = u64;
+    type Value = OutboxEntry;
 
-pub fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
-    codec::encode(V2, e)
-}
-
-pub fn decode_entry(b: &[u8]) -> Result<OutboxEntry, StoreError> {
-    match b.first() {
-        Some(&V1) => codec::decode::<EntryV1>("outbox", V1, b).map(OutboxEntry::from),
-        _ => codec::decode("outbox", V2, b),
+    fn encode_key(seq: u64) -> Vec<u8> {
+        seq.to_be_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<u64, StoreError> {
+        be_u64(bytes).ok_or_else(|| bad_key(Self::CF, "not a seq"))
+    }
+    fn encode_value(e: &OutboxEntry) -> Vec<u8> {
+        codec::encode(V2, e)
+    }
+    fn decode_value(b: &[u8]) -> Result<OutboxEntry, StoreError> {
+        match b.first() {
+            Some(&V1) => codec::decode::<EntryV1>("outbox", V1, b).map(OutboxEntry::from),
+            _ => codec::decode("outbox", V2, b),
+        }
     }
 }
 
-fn flip(t: Millis) -> [u8; 8] {
-    ((t as u64) ^ (1 << 63)).to_be_bytes()
+/// When a Pending entry is due: (next attempt, seq) → (), in due order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Due {
+    pub at_ms: Millis,
+    pub seq: u64,
 }
 
-pub fn due_key(next_attempt_ms: Millis, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(16);
-    k.extend_from_slice(&flip(next_attempt_ms));
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
+/// Pending entries by due time.
+pub struct OutboxDue;
+
+impl Schema for OutboxDue {
+    const CF: Cf = Cf::OutboxDue;
+    type Key = Due;
+    type KeyRef<'a> = Due;
+    type Value = ();
+
+    fn encode_key(d: Due) -> Vec<u8> {
+        let mut k = Vec::with_capacity(16);
+        k.extend_from_slice(&flip(d.at_ms));
+        k.extend_from_slice(&d.seq.to_be_bytes());
+        k
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Due, StoreError> {
+        let bad = || bad_key(Self::CF, "not (time, seq)");
+        Ok(Due {
+            at_ms: unflip(bytes).ok_or_else(bad)?,
+            seq: be_u64(bytes.get(8..).ok_or_else(bad)?).ok_or_else(bad)?,
+        })
+    }
+    fn encode_value(_: &()) -> Vec<u8> {
+        Vec::new()
+    }
+    fn decode_value(_: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
-/// (next_attempt_ms, seq) of a `outbox_due` key.
-pub fn decode_due_key(k: &[u8]) -> Option<(Millis, u64)> {
-    let t = u64::from_be_bytes(k.get(..8)?.try_into().ok()?) ^ (1 << 63);
-    Some((t as i64, u64::from_be_bytes(k.get(8..16)?.try_into().ok()?)))
+/// A customer's entries: (customer id, seq) → ().
+pub struct OutboxByCustomer;
+
+impl Schema for OutboxByCustomer {
+    const CF: Cf = Cf::OutboxByCustomer;
+    type Key = (String, u64);
+    type KeyRef<'a> = (&'a str, u64);
+    type Value = ();
+
+    fn encode_key((customer, seq): (&str, u64)) -> Vec<u8> {
+        pair_key(customer, &seq.to_be_bytes())
+    }
+    fn decode_key(bytes: &[u8]) -> Result<(String, u64), StoreError> {
+        let (c, rest) = split_pair(bytes).ok_or_else(|| bad_key(Self::CF, "no customer"))?;
+        let seq = be_u64(rest).ok_or_else(|| bad_key(Self::CF, "no seq"))?;
+        Ok((c.to_owned(), seq))
+    }
+    fn encode_value(_: &()) -> Vec<u8> {
+        Vec::new()
+    }
+    fn decode_value(_: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
-/// First `outbox_due` key after everything due at `now`.
-pub fn due_bound(now: Millis) -> Vec<u8> {
-    flip(now.saturating_add(1)).to_vec()
-}
-
-pub fn by_customer_key(customer_id: &str, seq: u64) -> Vec<u8> {
-    let mut k = pair_prefix(customer_id);
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-pub fn by_customer_prefix(customer_id: &str) -> Vec<u8> {
-    pair_prefix(customer_id)
+impl PrefixSchema for OutboxByCustomer {
+    type Prefix<'a> = &'a str;
+    fn encode_prefix(customer: &str) -> Vec<u8> {
+        pair_prefix(customer)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn due(at_ms: Millis, seq: u64) -> Vec<u8> {
+        OutboxDue::encode_key(Due { at_ms, seq })
+    }
+
     #[test]
     fn due_keys_sort_by_time_then_seq_and_round_trip() {
-        assert!(due_key(5, 9) < due_key(6, 1));
-        assert!(due_key(6, 1) < due_key(6, 2));
-        assert!(due_key(6, 2) < due_bound(6) && due_bound(6) <= due_key(7, 0));
-        assert_eq!(decode_due_key(&due_key(-3, 42)), Some((-3, 42)));
-        assert!(by_customer_key("c1", 3).starts_with(&by_customer_prefix("c1")));
-        assert!(!by_customer_key("c10", 3).starts_with(&by_customer_prefix("c1")));
+        assert!(due(5, 9) < due(6, 1));
+        assert!(due(6, 1) < due(6, 2));
+        assert!(due(-6, 2) < due(0, 0));
+        let d = Due { at_ms: -3, seq: 42 };
+        assert_eq!(
+            OutboxDue::decode_key(&OutboxDue::encode_key(d)).ok(),
+            Some(d)
+        );
+        let mine = OutboxByCustomer::encode_prefix("c1");
+        assert!(OutboxByCustomer::encode_key(("c1", 3)).starts_with(&mine));
+        assert!(!OutboxByCustomer::encode_key(("c10", 3)).starts_with(&mine));
+        assert_eq!(
+            OutboxByCustomer::decode_key(&OutboxByCustomer::encode_key(("c1", 3))).ok(),
+            Some(("c1".to_owned(), 3))
+        );
     }
 
     /// An entry queued by a build that stored rendered text reads as the same entry.
@@ -146,7 +217,7 @@ mod tests {
                 scenario: e.scenario,
                 marketing: e.marketing,
                 context: e.context.clone(),
-                rendered: Rendered {
+                rendered: RenderedV1 {
                     subject: "s".repeat(40),
                     text: "t".repeat(900),
                     html: "h".repeat(2500),
@@ -159,17 +230,17 @@ mod tests {
                 last_error: e.last_error.clone(),
             },
         );
-        assert_eq!(decode_entry(&old).expect("v1 decodes"), e);
-        let new = encode_entry(&e);
+        assert_eq!(Outbox::decode_value(&old).expect("v1 decodes"), e);
+        let new = Outbox::encode_value(&e);
         assert_eq!(new[0], V2);
-        assert_eq!(decode_entry(&new).expect("v2 decodes"), e);
+        assert_eq!(Outbox::decode_value(&new).expect("v2 decodes"), e);
         assert!(
             new.len() + 3000 < old.len(),
             "{} vs {}",
             new.len(),
             old.len()
         );
-        let err = decode_entry(&[9, 0, 0]).expect_err("unknown version");
+        let err = Outbox::decode_value(&[9, 0, 0]).expect_err("unknown version");
         assert!(err.to_string().contains("schema version 9"), "{err}");
     }
 }

@@ -1,23 +1,34 @@
-//! One typed schema per column family: its name, key layout and value type.
+//! Typed schemas: one per kind of record, each naming its column family, its key layout
+//! (key codec) and its value encoding (value codec). Everything outside `store/` reads
+//! with `store.get::<S>(key)` and writes with `batch.put::<S>(key, &value)`; no raw
+//! bytes or byte keys cross the store's API.
 //!
 //! ```text
-//! products        sku                                     → ProductState      (v1)
-//! producers       producer_id                             → ProducerRecord    (v1)
-//! triggers        id u64 BE                               → FiredTrigger      (v1)
-//! trigger_by_sku  len(sku) u16 BE · sku · id u64 BE       → ()                (v1)
-//! timers          due_ms (i64, sign-flipped) BE · kind u8 · sku  → ()         (v1)
-//! meta            name                                    → raw bytes
+//! products             sku                                        → ProductState    (v1)
+//! customers            customer_id                                → CustomerState   (v1)
+//! producers            producer_id                                → ProducerRecord  (v1)
+//! triggers             id u64 BE                                  → FiredTrigger    (v2; v1 read)
+//! trigger_by_sku       len u16 · sku · id u64 BE                  → ()
+//! timers               due_ms (sign-flipped i64 BE) · kind u8 · key → ()            (v1)
+//! interest             len u16 · sku · customer_id                → InterestEdge    (merge)
+//! interest_by_customer len u16 · customer_id · sku                → InterestEdge    (merge)
+//! category_interest    len u16 · category · customer_id           → Affinity        (merge)
+//! outbox               seq u64 BE                                 → OutboxEntry     (v2; v1 read)
+//! outbox_due           next_attempt_ms (sign-flipped) · seq u64 BE → ()  (Pending entries)
+//! outbox_by_customer   len u16 · customer_id · seq u64 BE         → ()
+//! meta                 "fanout_cursor"                            → u64 BE
+//!                      "scenario_overrides"                       → Overrides (JSON)
+//!                      "unsubscribe_secret"                       → secret bytes
+//!                      "release:" · trigger id u64 BE             → Release         (v1)
 //! ```
-//! Big-endian integers keep RocksDB's byte order equal to numeric order, so scans over
-//! `triggers` and `timers` run in id / due-time order.
+//! Big-endian integers keep RocksDB's byte order equal to numeric order, so scans run in
+//! id / due-time order; the `len u16` prefix makes all keys of one first part sort
+//! together. Values carry a schema-version byte (`codec.rs`).
 
-use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
 
-use super::codec;
 use super::StoreError;
-use crate::domain::product::ProductState;
-use crate::domain::profile::CustomerState;
-use crate::domain::{FiredTrigger, Millis, TimerKind};
+use crate::domain::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cf {
@@ -72,128 +83,120 @@ impl Cf {
     }
 }
 
-const V1: u8 = 1;
+/// One kind of record: where it lives and how its key and value are encoded.
+pub trait Schema: Sized + 'static {
+    const CF: Cf;
+    /// The key as read back.
+    type Key: Send + 'static;
+    /// The key as written (borrowed where that saves a copy).
+    type KeyRef<'a>: Copy;
+    type Value: Send + 'static;
 
-pub fn encode_product(p: &ProductState) -> Vec<u8> {
-    codec::encode(V1, p)
+    fn encode_key(key: Self::KeyRef<'_>) -> Vec<u8>;
+    fn decode_key(bytes: &[u8]) -> Result<Self::Key, StoreError>;
+    fn encode_value(value: &Self::Value) -> Vec<u8>;
+    fn decode_value(bytes: &[u8]) -> Result<Self::Value, StoreError>;
 }
 
-pub fn decode_product(bytes: &[u8]) -> Result<ProductState, StoreError> {
-    codec::decode(Cf::Products.name(), V1, bytes)
+/// A schema whose keys group by a leading part, so one group can be scanned alone.
+pub trait PrefixSchema: Schema {
+    type Prefix<'a>: Copy;
+    fn encode_prefix(prefix: Self::Prefix<'_>) -> Vec<u8>;
 }
 
-pub fn encode_customer(c: &CustomerState) -> Vec<u8> {
-    codec::encode(V1, c)
+/// A schema whose column family has a merge operator: writes may be operands that
+/// RocksDB folds into the stored value, so they need no read.
+pub trait MergeSchema: Schema {
+    type Operand: ?Sized;
+    fn encode_operand(operand: &Self::Operand) -> Vec<u8>;
 }
 
-pub fn decode_customer(bytes: &[u8]) -> Result<CustomerState, StoreError> {
-    codec::decode(Cf::Customers.name(), V1, bytes)
+/// A value already encoded for schema `S` (by the actor that owns it, off the write path).
+pub struct Encoded<S: Schema> {
+    bytes: Vec<u8>,
+    schema: PhantomData<fn() -> S>,
 }
 
-/// What a producer last had applied, and the ack it got (returned again on a re-send).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProducerRecord {
-    pub last_sequence: u64,
-    pub last_applied: u32,
-    /// (index, field, reason) of the last batch's rejected events.
-    pub last_rejections: Vec<(u32, String, String)>,
+impl<S: Schema> Clone for Encoded<S> {
+    fn clone(&self) -> Self {
+        Encoded {
+            bytes: self.bytes.clone(),
+            schema: PhantomData,
+        }
+    }
 }
 
-pub fn encode_producer(p: &ProducerRecord) -> Vec<u8> {
-    codec::encode(V1, p)
+impl<S: Schema> std::fmt::Debug for Encoded<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Encoded<{}>({} bytes)", S::CF.name(), self.bytes.len())
+    }
 }
 
-pub fn decode_producer(bytes: &[u8]) -> Result<ProducerRecord, StoreError> {
-    codec::decode(Cf::Producers.name(), V1, bytes)
+impl<S: Schema> Encoded<S> {
+    pub fn new(value: &S::Value) -> Encoded<S> {
+        Encoded {
+            bytes: S::encode_value(value),
+            schema: PhantomData,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
-pub fn trigger_key(id: u64) -> [u8; 8] {
-    id.to_be_bytes()
+/// The error for a key that does not decode.
+pub(super) fn bad_key(cf: Cf, what: &str) -> StoreError {
+    StoreError::Corrupt {
+        cf: cf.name(),
+        reason: format!("unreadable key: {what}"),
+    }
 }
 
-pub fn decode_trigger_key(key: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?))
-}
-
-pub fn encode_trigger(t: &FiredTrigger) -> Vec<u8> {
-    codec::encode(V1, t)
-}
-
-pub fn decode_trigger(bytes: &[u8]) -> Result<FiredTrigger, StoreError> {
-    codec::decode(Cf::Triggers.name(), V1, bytes)
-}
-
-/// Prefix of every `trigger_by_sku` key of one sku.
-pub fn trigger_by_sku_prefix(sku: &str) -> Vec<u8> {
-    let len = u16::try_from(sku.len()).unwrap_or(u16::MAX);
-    let mut k = Vec::with_capacity(2 + sku.len() + 8);
+/// `len(a) u16 BE · a`: the prefix every key of first part `a` starts with.
+pub fn pair_prefix(a: &str) -> Vec<u8> {
+    let len = u16::try_from(a.len()).unwrap_or(u16::MAX);
+    let mut k = Vec::with_capacity(2 + a.len() + 16);
     k.extend_from_slice(&len.to_be_bytes());
-    k.extend_from_slice(sku.as_bytes());
+    k.extend_from_slice(a.as_bytes());
     k
 }
 
-pub fn trigger_by_sku_key(sku: &str, id: u64) -> Vec<u8> {
-    let mut k = trigger_by_sku_prefix(sku);
-    k.extend_from_slice(&id.to_be_bytes());
+/// `len(a) · a · b`.
+pub fn pair_key(a: &str, b: &[u8]) -> Vec<u8> {
+    let mut k = pair_prefix(a);
+    k.extend_from_slice(b);
     k
+}
+
+/// The two parts of a `pair_key` (the second as raw bytes).
+pub fn split_pair(key: &[u8]) -> Option<(&str, &[u8])> {
+    let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
+    let first = std::str::from_utf8(key.get(2..2 + len)?).ok()?;
+    Some((first, key.get(2 + len..)?))
+}
+
+pub fn be_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
 }
 
 /// Flipping the sign bit makes negative times sort before positive ones.
-fn order_preserving(t: Millis) -> [u8; 8] {
+pub fn flip(t: Millis) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn timer_kind_byte(kind: TimerKind) -> u8 {
-    match kind {
-        TimerKind::PriceStable => 1,
-        TimerKind::DisplayStart => 2,
-        TimerKind::CustomerArbitrate => 3,
-        TimerKind::CustomerQuiet => 4,
-    }
+pub fn unflip(bytes: &[u8]) -> Option<Millis> {
+    Some((be_u64(bytes)? ^ (1 << 63)) as i64)
 }
 
-/// A durable timer: due time, what for, and which product.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TimerKey {
-    pub due_ms: Millis,
-    pub kind: TimerKind,
-    pub sku: String,
+pub fn utf8(cf: Cf, bytes: &[u8]) -> Result<String, StoreError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| bad_key(cf, "not UTF-8"))
 }
-
-impl TimerKey {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut k = Vec::with_capacity(9 + self.sku.len());
-        k.extend_from_slice(&order_preserving(self.due_ms));
-        k.push(timer_kind_byte(self.kind));
-        k.extend_from_slice(self.sku.as_bytes());
-        k
-    }
-
-    pub fn decode(key: &[u8]) -> Option<TimerKey> {
-        let due: [u8; 8] = key.get(..8)?.try_into().ok()?;
-        let due_ms = (u64::from_be_bytes(due) ^ (1 << 63)) as i64;
-        let kind = match key.get(8)? {
-            1 => TimerKind::PriceStable,
-            2 => TimerKind::DisplayStart,
-            3 => TimerKind::CustomerArbitrate,
-            4 => TimerKind::CustomerQuiet,
-            _ => return None,
-        };
-        let sku = String::from_utf8(key.get(9..)?.to_vec()).ok()?;
-        Some(TimerKey { due_ms, kind, sku })
-    }
-
-    /// The first key not due at `now` (scan bound).
-    pub fn bound(now: Millis) -> Vec<u8> {
-        order_preserving(now.saturating_add(1)).to_vec()
-    }
-}
-
-/// Timer values carry only the version byte; everything is in the key.
-pub fn timer_value() -> Vec<u8> {
-    vec![V1]
-}
-
-#[cfg(test)]
-#[path = "schema_tests.rs"]
-mod tests;

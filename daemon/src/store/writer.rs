@@ -9,60 +9,11 @@ use std::thread;
 use rocksdb::{WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Cf, Store, StoreError};
+use super::batch::Kind;
+use super::{Batch, Store, StoreError};
 
 /// Most callers merged into one RocksDB write.
 const MAX_GROUP: usize = 256;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    Put {
-        cf: Cf,
-        key: Vec<u8>,
-        value: Vec<u8>,
-    },
-    Delete {
-        cf: Cf,
-        key: Vec<u8>,
-    },
-    /// A merge operand, for a column family with a merge operator.
-    Merge {
-        cf: Cf,
-        key: Vec<u8>,
-        value: Vec<u8>,
-    },
-}
-
-/// Writes applied atomically together.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Batch {
-    pub ops: Vec<Op>,
-}
-
-impl Batch {
-    pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: Vec<u8>) {
-        self.ops.push(Op::Put {
-            cf,
-            key: key.into(),
-            value,
-        });
-    }
-
-    pub fn delete(&mut self, cf: Cf, key: impl Into<Vec<u8>>) {
-        self.ops.push(Op::Delete {
-            cf,
-            key: key.into(),
-        });
-    }
-
-    pub fn merge(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: Vec<u8>) {
-        self.ops.push(Op::Merge {
-            cf,
-            key: key.into(),
-            value,
-        });
-    }
-}
 
 struct Job {
     batch: Batch,
@@ -140,17 +91,14 @@ fn run(store: Store, sync: bool, mut rx: mpsc::UnboundedReceiver<Job>, durable: 
         let mut missing = None;
         for job in &jobs {
             for op in &job.batch.ops {
-                let cf = match op {
-                    Op::Put { cf, .. } | Op::Delete { cf, .. } | Op::Merge { cf, .. } => *cf,
-                };
-                let Some(h) = db.cf_handle(cf.name()) else {
-                    missing = Some(cf.name());
+                let Some(h) = db.cf_handle(op.cf.name()) else {
+                    missing = Some(op.cf.name());
                     continue;
                 };
-                match op {
-                    Op::Put { key, value, .. } => wb.put_cf(h, key, value),
-                    Op::Delete { key, .. } => wb.delete_cf(h, key),
-                    Op::Merge { key, value, .. } => wb.merge_cf(h, key, value),
+                match op.kind {
+                    Kind::Put => wb.put_cf(h, &op.key, &op.value),
+                    Kind::Delete => wb.delete_cf(h, &op.key),
+                    Kind::Merge => wb.merge_cf(h, &op.key, &op.value),
                 }
             }
         }
@@ -174,7 +122,16 @@ fn run(store: Store, sync: bool, mut rx: mpsc::UnboundedReceiver<Job>, durable: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::ProducerRecord;
+    use crate::store::records::Producers;
     use crate::store::test_db::TestDb;
+
+    fn record(n: u64) -> ProducerRecord {
+        ProducerRecord {
+            last_sequence: n,
+            ..ProducerRecord::default()
+        }
+    }
 
     #[tokio::test]
     async fn queued_batches_are_all_written_in_order() {
@@ -184,17 +141,17 @@ mod tests {
         for i in 0u64..100 {
             let mut b = Batch::default();
             // Every batch overwrites the same key: the last one queued must win.
-            b.put(Cf::Meta, b"k".to_vec(), i.to_be_bytes().to_vec());
-            b.put(Cf::Meta, format!("k{i}").into_bytes(), vec![1]);
+            b.put::<Producers>("k", &record(i));
+            b.put::<Producers>(&format!("k{i}"), &record(1));
             waits.push(writer.submit(b, i + 1));
         }
         for w in waits {
             assert_eq!(w.await.ok(), Some(Ok(())));
         }
         assert_eq!(writer.durable_ticket(), 100);
-        let v = db.store.get_raw(Cf::Meta, b"k").expect("read");
-        assert_eq!(v, Some(99u64.to_be_bytes().to_vec()));
-        assert!(db.store.get_raw(Cf::Meta, b"k57").expect("read").is_some());
+        let v = db.store.get::<Producers>("k").expect("read");
+        assert_eq!(v, Some(record(99)));
+        assert!(db.store.get::<Producers>("k57").expect("read").is_some());
         drop(writer);
         handle.join().expect("writer thread");
     }

@@ -4,4 +4,8 @@
 
 pub mod arbitration;
 pub mod caps;
+pub mod delivery;
 pub mod quiet;
+
+pub use delivery::DeliveryRules;
+pub mod overrides;

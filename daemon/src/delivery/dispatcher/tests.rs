@@ -1,109 +1,69 @@
-//! The dispatcher against a real store, router and channels (`.eml` files, in-process
-//! HTTP servers): delivery, retry, failure with suppression, cancellation, shutdown.
+//! The dispatcher against a real store, the outbox's owner and real channels (`.eml`
+//! files, in-process HTTP servers), with a port that records what it is asked:
+//! delivery, retry, failure with suppression, cancellation, shutdown.
 
 use std::path::Path;
 use std::time::Instant;
 
+use std::sync::atomic::Ordering::Relaxed;
+
+use futures::future::BoxFuture;
+
 use super::*;
-use crate::delivery::email::EmailConfig;
-use crate::delivery::outbox_ops::create_batch;
-use crate::delivery::test_support::{sample_entry, TestServer};
-use crate::delivery::webhook::WebhookConfig;
-use crate::domain::customer::Consent;
-use crate::domain::profile::{CustomerState, ProfileData};
+use crate::delivery::email::{EmailConfig, EmailSender};
+use crate::delivery::outbox::reads;
+use crate::delivery::test_support::{create_batch, sample_entry, TestServer};
+use crate::delivery::webhook::{WebhookConfig, WebhookSender};
+use crate::domain::message::OutboxStatus;
+use crate::domain::product::ProductState;
+use crate::domain::profile::CustomerEvent;
 use crate::store::test_db::TestDb;
+use crate::store::writer::Writer;
 
-/// A store, writer and router as the daemon builds them (default config), with customer
-/// "cust-42". Call [`Stack::close`] at the end: it closes the database before the test
-/// process exits (RocksDB aborts if a writer thread is still closing it then).
-pub(crate) struct Stack {
-    pub db: TestDb,
-    pub writer: Writer,
-    pub router: RouterHandle,
-    router_task: tokio::task::JoinHandle<()>,
-    writer_thread: std::thread::JoinHandle<()>,
+/// The port as the dispatcher sees it: customer events are recorded, products unknown.
+#[derive(Default)]
+struct RecordingPort {
+    events: Mutex<Vec<(String, CustomerEvent)>>,
 }
 
-impl Stack {
-    pub async fn new() -> Stack {
-        let db = TestDb::new();
-        let (writer, writer_thread) = Writer::start(db.store.clone(), false);
-        let cfg = crate::config::Config::default();
-        let rules = crate::rules_config::build(&cfg.rules, &cfg.scenarios).expect("rules");
-        let router_cfg = crate::actors::RouterConfig {
-            triggers: Arc::new(cfg.trigger_config()),
-            idle_timeout: Duration::from_secs(60),
-            affinity_half_life_ms: cfg.interest.half_life.ms(),
-            rules: crate::scenario_control::LiveRules::new(rules),
-            links: Arc::new(|_: &str, _| String::new()),
-            outbox_notify: Arc::new(Notify::new()),
-            fanout_notify: Arc::new(Notify::new()),
-            max_active: 100_000,
-        };
-        let metrics = Arc::new(crate::metrics::Metrics::default());
-        let (router, router_task) =
-            crate::actors::Router::start(db.store.clone(), writer.clone(), router_cfg, metrics)
-                .expect("router");
-        upsert_customer(&router, "cust-42").await;
-        Stack {
-            db,
-            writer,
-            router,
-            router_task,
-            writer_thread,
+impl RecordingPort {
+    fn suppressed(&self) -> Vec<(String, Channel)> {
+        let events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
+        events
+            .into_iter()
+            .filter_map(|(id, e)| match e {
+                CustomerEvent::Suppress { channel } => Some((id, channel)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl DeliveryPort for RecordingPort {
+    fn product(&self, _sku: String) -> BoxFuture<'static, Option<ProductState>> {
+        Box::pin(async { None })
+    }
+
+    fn customer_event(
+        &self,
+        customer_id: String,
+        event: CustomerEvent,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        if let Ok(mut events) = self.events.lock() {
+            events.push((customer_id, event));
         }
-    }
-
-    /// Every other clone of the writer and router must be gone (dispatcher joined).
-    pub async fn close(self) {
-        drop(self.router);
-        self.router_task.await.expect("router task");
-        drop(self.writer);
-        let thread = self.writer_thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("join")
-            .expect("writer thread");
+        Box::pin(async { Ok(()) })
     }
 }
 
-/// Creates customer `id` with an email address and every consent.
-pub(crate) async fn upsert_customer(router: &RouterHandle, id: &str) {
-    let profile = ProfileData {
-        email: Some("taro@example.jp".into()),
-        line_user_id: Some("U4af4980629".into()),
-        locale: Default::default(),
-        time_zone: "Asia/Tokyo".into(),
-        consent: Consent {
-            email: true,
-            line: true,
-            webhook: true,
-        },
-        tags: Vec::new(),
-    };
-    let item = IngestItem::Customer {
-        id: id.into(),
-        item: CustomerItem {
-            index: 0,
-            at_ms: 1,
-            event: CustomerEvent::Upsert(profile),
-        },
-    };
-    let ack = router.internal(vec![item]).await.expect("upsert");
-    assert!(ack.rejections.is_empty(), "{ack:?}");
-}
-
-pub(crate) async fn customer(router: &RouterHandle, id: &str) -> CustomerState {
-    router
-        .get_customer(id.into())
-        .await
-        .expect("get")
-        .expect("exists")
-        .0
-}
-
+/// A store, its writer and the outbox's owner. Call [`Fixture::stop`] at the end: it
+/// closes the database before the test process exits (RocksDB aborts otherwise).
 struct Fixture {
-    stack: Stack,
+    db: TestDb,
+    writer: Writer,
+    writer_thread: std::thread::JoinHandle<()>,
+    outbox: OutboxOwner,
+    port: Arc<RecordingPort>,
     eml: tempfile::TempDir,
     stop: watch::Sender<bool>,
 }
@@ -124,10 +84,18 @@ fn config(max_attempts: u32) -> DispatcherConfig {
 }
 
 impl Fixture {
-    async fn new() -> Fixture {
+    fn new(max_attempts: u32) -> Fixture {
         let (stop, _) = watch::channel(false);
+        let db = TestDb::new();
+        let (writer, writer_thread) = Writer::start(db.store.clone(), false);
+        let (outbox, _) =
+            OutboxOwner::start(db.store.clone(), writer.clone(), config(max_attempts).retry);
         Fixture {
-            stack: Stack::new().await,
+            db,
+            writer,
+            writer_thread,
+            outbox,
+            port: Arc::new(RecordingPort::default()),
             eml: tempfile::tempdir().expect("tempdir"),
             stop,
         }
@@ -136,7 +104,17 @@ impl Fixture {
     async fn stop(self, d: Dispatcher) {
         let _ = self.stop.send(true);
         d.join(Duration::from_secs(10)).await;
-        self.stack.close().await;
+        self.close().await;
+    }
+
+    async fn close(self) {
+        drop(self.outbox);
+        drop(self.writer);
+        let thread = self.writer_thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("join")
+            .expect("writer thread");
     }
 
     fn start(&self, webhook: Option<&TestServer>, max_attempts: u32) -> Dispatcher {
@@ -149,14 +127,14 @@ impl Fixture {
             WebhookSender::new(&WebhookConfig {
                 url: s.url(),
                 secret: "s3cret".into(),
-                timeout: crate::config::Dur(Duration::from_secs(5)),
+                timeout: crate::settings::Dur(Duration::from_secs(5)),
             })
             .expect("webhook")
         });
         Dispatcher::start(DispatcherArgs {
-            store: self.stack.db.store.clone(),
-            writer: self.stack.writer.clone(),
-            router: self.stack.router.clone(),
+            store: self.db.store.clone(),
+            outbox: self.outbox.clone(),
+            port: self.port.clone(),
             channels: Channels {
                 email,
                 line: None,
@@ -169,9 +147,9 @@ impl Fixture {
             wake: Arc::new(Notify::new()),
             shutdown: self.stop.subscribe(),
             rules: crate::scenario_control::LiveRules::new(
-                crate::rules_config::build(
-                    &crate::rules_config::RulesConfig::default(),
-                    &crate::rules_config::ScenariosConfig::default(),
+                crate::config::rules::build(
+                    &crate::config::rules::RulesConfig::default(),
+                    &crate::config::rules::ScenariosConfig::default(),
                 )
                 .expect("default rules"),
             ),
@@ -180,17 +158,22 @@ impl Fixture {
     }
 
     async fn insert(&self, e: &OutboxEntry) {
-        self.stack
-            .writer
-            .write(create_batch(e), 0)
-            .await
-            .expect("write");
+        self.writer.write(create_batch(e), 0).await.expect("write");
     }
 
     fn entry(&self, seq: u64) -> OutboxEntry {
-        outbox_ops::load(&self.stack.db.store, seq)
+        reads::load(&self.db.store, seq)
             .expect("read")
             .expect("exists")
+    }
+
+    /// Waits until `n` entries failed for good (each fully handled, suppression included).
+    async fn wait_failed(&self, d: &Dispatcher, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while d.stats().failed.load(Relaxed) < n {
+            assert!(Instant::now() < deadline, "fewer than {n} entries failed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits until entry `seq` has `status`, or panics after 10 s.
@@ -219,7 +202,7 @@ fn eml_files(dir: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_is_delivered_once_and_latency_recorded() {
-    let f = Fixture::new().await;
+    let f = Fixture::new(3);
     let d = f.start(None, 3);
     for seq in 1..=5 {
         let mut e = sample_entry(seq, Channel::Email, false);
@@ -241,7 +224,7 @@ async fn email_is_delivered_once_and_latency_recorded() {
     assert_eq!(stats.latency[6].load(Relaxed), 5);
     assert_eq!(stats.latency_quantile(0.5), Some(5_000));
     assert_eq!(stats.latency_quantile(0.99), Some(5_000));
-    assert!(outbox_ops::due(&f.stack.db.store, i64::MAX, 10)
+    assert!(reads::due(&f.db.store, i64::MAX, 10)
         .expect("due")
         .is_empty());
     f.stop(d).await;
@@ -249,7 +232,7 @@ async fn email_is_delivered_once_and_latency_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_retry_until_delivered_or_failed() {
-    let f = Fixture::new().await;
+    let f = Fixture::new(3);
     let server = TestServer::start(&[503, 503, 200, 500, 500, 500]).await;
     let d = f.start(Some(&server), 3);
     f.insert(&sample_entry(1, Channel::Webhook, false)).await;
@@ -263,10 +246,8 @@ async fn transient_failures_retry_until_delivered_or_failed() {
         "{e:?}"
     );
     // Exhausted retries say nothing about the address: no suppression.
-    assert!(customer(&f.stack.router, "cust-42")
-        .await
-        .suppressed
-        .is_empty());
+    f.wait_failed(&d, 1).await;
+    assert!(f.port.suppressed().is_empty());
     let sent: Vec<String> = server
         .requests()
         .iter()
@@ -278,17 +259,17 @@ async fn transient_failures_retry_until_delivered_or_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failure_fails_the_entry_and_suppresses_the_channel() {
-    let f = Fixture::new().await;
+    let f = Fixture::new(5);
     let server = TestServer::start(&[400]).await;
     let d = f.start(Some(&server), 5);
     f.insert(&sample_entry(1, Channel::Webhook, false)).await;
     let e = f.wait_status(1, OutboxStatus::Failed).await;
     assert_eq!(e.attempts, 1);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while customer(&f.stack.router, "cust-42").await.suppressed != [Channel::Webhook] {
-        assert!(Instant::now() < deadline, "webhook was not suppressed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    f.wait_failed(&d, 1).await;
+    assert_eq!(
+        f.port.suppressed(),
+        [("cust-42".to_owned(), Channel::Webhook)]
+    );
     // LINE is not configured: failed, but the customer's LINE id is not to blame.
     f.insert(&sample_entry(2, Channel::Line, false)).await;
     let e = f.wait_status(2, OutboxStatus::Failed).await;
@@ -296,10 +277,10 @@ async fn permanent_failure_fails_the_entry_and_suppresses_the_channel() {
         e.last_error.as_deref().unwrap_or("").contains("[line]"),
         "{e:?}"
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.wait_failed(&d, 2).await;
     assert_eq!(
-        customer(&f.stack.router, "cust-42").await.suppressed,
-        [Channel::Webhook]
+        f.port.suppressed(),
+        [("cust-42".to_owned(), Channel::Webhook)]
     );
     f.stop(d).await;
 }
@@ -308,7 +289,7 @@ async fn permanent_failure_fails_the_entry_and_suppresses_the_channel() {
 /// says why, and does not suppress the address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_that_cannot_be_rendered_fails_without_suppressing_the_address() {
-    let f = Fixture::new().await;
+    let f = Fixture::new(5);
     let server = TestServer::start(&[]).await;
     let d = f.start(Some(&server), 5);
     let mut broken = sample_entry(1, Channel::Webhook, false);
@@ -333,17 +314,14 @@ async fn an_entry_that_cannot_be_rendered_fails_without_suppressing_the_address(
             .contains("Linen Shirt"),
         "rendered at send time from the context: {body}"
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(customer(&f.stack.router, "cust-42")
-        .await
-        .suppressed
-        .is_empty());
+    f.wait_failed(&d, 1).await;
+    assert!(f.port.suppressed().is_empty());
     f.stop(d).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_and_future_entries_are_not_sent() {
-    let f = Fixture::new().await;
+    let f = Fixture::new(3);
     let server = TestServer::start(&[]).await;
     let mut cancelled = sample_entry(1, Channel::Webhook, true);
     cancelled.status = OutboxStatus::Cancelled;
@@ -354,8 +332,16 @@ async fn cancelled_and_future_entries_are_not_sent() {
     f.insert(&sample_entry(3, Channel::Webhook, false)).await;
     let d = f.start(Some(&server), 3);
     f.wait_status(3, OutboxStatus::Delivered).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.requests().len(), 1);
+    // A later entry goes out only after a later scan: by then the first two were seen.
+    f.insert(&sample_entry(4, Channel::Webhook, false)).await;
+    d.notifier().notify_one();
+    f.wait_status(4, OutboxStatus::Delivered).await;
+    let sent: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("x-stockbell-delivery").to_string())
+        .collect();
+    assert_eq!(sent, ["3", "4"]);
     assert_eq!(f.entry(1).status, OutboxStatus::Cancelled);
     assert_eq!(f.entry(2).status, OutboxStatus::Pending);
     f.stop(d).await;
@@ -363,7 +349,7 @@ async fn cancelled_and_future_entries_are_not_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_sends_in_flight() {
-    let f = Fixture::new().await;
+    let f = Fixture::new(3);
     let server = TestServer::start(&[]).await;
     let d = f.start(Some(&server), 3);
     for seq in 1..=20 {
@@ -379,10 +365,18 @@ async fn shutdown_finishes_sends_in_flight() {
     let _ = f.stop.send(true);
     d.join(Duration::from_secs(10)).await;
     let sent = server.requests().len();
-    let delivered = (1..=20)
-        .filter(|s| f.entry(*s).status == OutboxStatus::Delivered)
+    let entries: Vec<OutboxEntry> = (1..=20).map(|s| f.entry(s)).collect();
+    let delivered = entries
+        .iter()
+        .filter(|e| e.status == OutboxStatus::Delivered)
         .count();
     assert_eq!(sent, delivered, "every request that went out is recorded");
-    assert!(delivered < 20 || sent == 20);
-    f.stack.close().await;
+    // The rest were never attempted: still Pending, untouched, for the next start.
+    for e in entries
+        .iter()
+        .filter(|e| e.status != OutboxStatus::Delivered)
+    {
+        assert_eq!((e.status, e.attempts), (OutboxStatus::Pending, 0), "{e:?}");
+    }
+    f.close().await;
 }

@@ -1,8 +1,12 @@
-//! Outbox operations against a real store: due scans, results, cancel, list, retry.
+//! The outbox against a real store: due scans, results, cancellations, pages, retries,
+//! through the owner as the dispatcher and the APIs use it.
 
+use super::changes::record_result;
+use super::reads::{due, list, list_customer, load, scan_due};
 use super::*;
-use crate::delivery::test_support::sample_entry;
+use crate::delivery::test_support::{create_batch, sample_entry};
 use crate::store::test_db::TestDb;
+use crate::store::Seek;
 
 const POLICY: RetryPolicy = RetryPolicy {
     base_ms: 1_000,
@@ -13,6 +17,7 @@ const POLICY: RetryPolicy = RetryPolicy {
 struct Fixture {
     db: TestDb,
     writer: Writer,
+    owner: OutboxOwner,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -20,11 +25,18 @@ impl Fixture {
     fn new() -> Fixture {
         let db = TestDb::new();
         let (writer, thread) = Writer::start(db.store.clone(), false);
-        Fixture { db, writer, thread }
+        let (owner, _) = OutboxOwner::start(db.store.clone(), writer.clone(), POLICY);
+        Fixture {
+            db,
+            writer,
+            owner,
+            thread,
+        }
     }
 
     /// Closes the database before the process exits (RocksDB aborts otherwise).
     async fn close(self) {
+        drop(self.owner);
         drop(self.writer);
         let thread = self.thread;
         tokio::task::spawn_blocking(move || thread.join())
@@ -45,10 +57,9 @@ impl Fixture {
     fn due_keys(&self) -> Vec<(Millis, u64)> {
         self.db
             .store
-            .scan_raw(Cf::OutboxDue, &[], true, usize::MAX, |_| true)
+            .iter::<OutboxDue>(Seek::First)
             .expect("scan")
-            .iter()
-            .filter_map(|(k, _)| outbox::decode_due_key(k))
+            .map(|row| row.map(|(d, ())| (d.at_ms, d.seq)).expect("row"))
             .collect()
     }
 }
@@ -75,12 +86,13 @@ async fn due_returns_pending_entries_up_to_now_in_time_order() {
     done.status = OutboxStatus::Delivered;
     f.insert(&done).await;
     let mut b = Batch::default();
-    b.put(Cf::OutboxDue, outbox::due_key(50, 4), Vec::new());
+    let stale = Due { at_ms: 50, seq: 4 };
+    b.put::<OutboxDue>(stale, &());
     f.writer.write(b, 0).await.expect("write");
     let scan = scan_due(&f.db.store, 1_000, 10, |_| true).expect("scan");
     assert_eq!(seqs(scan.entries), [2, 1, 3]);
-    assert_eq!(scan.stale, vec![outbox::due_key(50, 4)]);
-    remove_stale(&f.writer, scan.stale).await.expect("remove");
+    assert_eq!(scan.stale, vec![stale]);
+    f.owner.remove_stale(scan.stale).await.expect("remove");
     assert_eq!(f.due_keys(), [(100, 2), (300, 1), (500, 3)]);
     f.close().await;
 }
@@ -88,46 +100,66 @@ async fn due_returns_pending_entries_up_to_now_in_time_order() {
 #[test]
 fn results_move_the_entry_along() {
     let e = entry(7, Channel::Email, false, 100);
-    let (d, b) = record_result(&e, &Ok(()), 150, &POLICY);
+    let due = |at_ms, seq| Some(Due { at_ms, seq });
+    let d = record_result(&e, &Ok(()), 150, &POLICY, 0);
     assert_eq!(
-        (d.status, d.delivered_ms),
+        (d.entry.status, d.entry.delivered_ms),
         (OutboxStatus::Delivered, Some(150))
     );
-    assert!(b.ops.contains(&crate::store::writer::Op::Delete {
-        cf: Cf::OutboxDue,
-        key: outbox::due_key(100, 7)
-    }));
+    assert_eq!((d.was_due, d.due), (due(100, 7), None));
 
-    let (t, b) = record_result(&e, &Err(SendError::Transient("421".into())), 150, &POLICY);
-    assert_eq!((t.status, t.attempts), (OutboxStatus::Pending, 1));
-    assert_eq!(t.next_attempt_ms, 150 + POLICY.base_ms);
-    assert_eq!(t.last_error.as_deref(), Some("421"));
-    assert!(b.ops.contains(&crate::store::writer::Op::Put {
-        cf: Cf::OutboxDue,
-        key: outbox::due_key(t.next_attempt_ms, 7),
-        value: Vec::new()
-    }));
+    let t = record_result(
+        &e,
+        &Err(SendError::Transient("421".into())),
+        150,
+        &POLICY,
+        0,
+    );
+    assert_eq!(
+        (t.entry.status, t.entry.attempts),
+        (OutboxStatus::Pending, 1)
+    );
+    assert!(t.entry.next_attempt_ms > 150, "{}", t.entry.next_attempt_ms);
+    assert_eq!(t.entry.last_error.as_deref(), Some("421"));
+    assert_eq!(t.due, due(t.entry.next_attempt_ms, 7));
 
-    let (t2, _) = record_result(&t, &Err(SendError::Transient("421".into())), 2_000, &POLICY);
-    assert_eq!(t2.status, OutboxStatus::Pending);
-    assert!(t2.next_attempt_ms > 2_000 && t2.next_attempt_ms <= 2_000 + 2 * POLICY.base_ms);
-    let (t3, b) = record_result(
-        &t2,
+    let t2 = record_result(
+        &t.entry,
+        &Err(SendError::Transient("421".into())),
+        2_000,
+        &POLICY,
+        0,
+    );
+    assert_eq!(t2.entry.status, OutboxStatus::Pending);
+    let t3 = record_result(
+        &t2.entry,
         &Err(SendError::Transient("421".into())),
         9_000,
         &POLICY,
+        0,
     );
-    assert_eq!((t3.status, t3.attempts), (OutboxStatus::Failed, 3));
-    assert!(!b.ops.iter().any(|op| matches!(
-        op,
-        crate::store::writer::Op::Put {
-            cf: Cf::OutboxDue,
-            ..
-        }
-    )));
+    assert_eq!(
+        (t3.entry.status, t3.entry.attempts),
+        (OutboxStatus::Failed, 3)
+    );
+    assert_eq!(t3.due, None, "a failed entry is not due again");
 
-    let (p, _) = record_result(&e, &Err(SendError::Permanent("550".into())), 150, &POLICY);
-    assert_eq!((p.status, p.attempts), (OutboxStatus::Failed, 1));
+    let p = record_result(
+        &e,
+        &Err(SendError::Permanent("550".into())),
+        150,
+        &POLICY,
+        0,
+    );
+    assert_eq!(
+        (p.entry.status, p.entry.attempts),
+        (OutboxStatus::Failed, 1)
+    );
+
+    // Delivered after a failed attempt: the old error does not stay on the entry.
+    let late = record_result(&t.entry, &Ok(()), 5_000, &POLICY, 0);
+    assert_eq!(late.entry.status, OutboxStatus::Delivered);
+    assert_eq!(late.entry.last_error, None);
 }
 
 #[tokio::test]
@@ -136,18 +168,19 @@ async fn commit_result_respects_a_cancellation_in_flight() {
     f.insert(&entry(1, Channel::Email, true, 0)).await;
     f.insert(&entry(2, Channel::Email, true, 0)).await;
     assert_eq!(
-        cancel_marketing(&f.db.store, &f.writer, "cust-42", None)
+        f.owner
+            .cancel_marketing("cust-42".into(), None)
             .await
             .expect("cancel"),
         2
     );
     let failed = Err(SendError::Transient("timeout".into()));
-    let r = commit_result(&f.db.store, &f.writer, 1, &failed, 10, &POLICY).await;
+    let r = f.owner.record(1, failed, 10).await;
     assert!(r.expect("commit").is_none());
     assert_eq!(f.entry(1).status, OutboxStatus::Cancelled);
     assert!(f.due_keys().is_empty(), "a failure must not reschedule it");
     // It went out anyway: that is recorded.
-    let r = commit_result(&f.db.store, &f.writer, 2, &Ok(()), 10, &POLICY).await;
+    let r = f.owner.record(2, Ok(()), 10).await;
     assert_eq!(
         r.expect("commit").map(|e| e.status),
         Some(OutboxStatus::Delivered)
@@ -168,7 +201,9 @@ async fn cancel_marketing_touches_only_pending_marketing_of_that_customer() {
     delivered.status = OutboxStatus::Delivered;
     f.insert(&delivered).await;
 
-    let n = cancel_marketing(&f.db.store, &f.writer, "cust-42", Some(Channel::Email))
+    let n = f
+        .owner
+        .cancel_marketing("cust-42".into(), Some(Channel::Email))
         .await
         .expect("cancel");
     assert_eq!(n, 1);
@@ -179,7 +214,9 @@ async fn cancel_marketing_touches_only_pending_marketing_of_that_customer() {
     }
     assert_eq!(status(5), OutboxStatus::Delivered);
     assert_eq!(f.due_keys(), [(0, 2), (0, 3), (0, 4)]);
-    let n = cancel_marketing(&f.db.store, &f.writer, "cust-42", None)
+    let n = f
+        .owner
+        .cancel_marketing("cust-42".into(), None)
         .await
         .expect("cancel");
     assert_eq!((n, status(3)), (1, OutboxStatus::Cancelled));
@@ -229,25 +266,23 @@ async fn retry_makes_failed_entries_due_now() {
     e.status = OutboxStatus::Failed;
     e.attempts = 5;
     f.insert(&e).await;
-    let (_, r) = retry(&f.db.store, &f.writer, 9, 777).await.expect("retry");
+    let (_, r) = f.owner.retry(9, 777).await.expect("retry");
     assert_eq!(
         (r.status, r.attempts, r.next_attempt_ms),
         (OutboxStatus::Pending, 0, 777)
     );
     assert_eq!(f.due_keys(), [(777, 9)]);
     // A Pending entry moves to now, leaving no old key behind.
-    retry(&f.db.store, &f.writer, 9, 800).await.expect("retry");
+    f.owner.retry(9, 800).await.expect("retry");
     assert_eq!(f.due_keys(), [(800, 9)]);
     assert!(matches!(
-        retry(&f.db.store, &f.writer, 10, 0).await,
+        f.owner.retry(10, 0).await,
         Err(OutboxError::NotFound(10))
     ));
     let mut d = entry(11, Channel::Email, false, 0);
     d.status = OutboxStatus::Delivered;
     f.insert(&d).await;
-    let err = retry(&f.db.store, &f.writer, 11, 0)
-        .await
-        .expect_err("delivered");
+    let err = f.owner.retry(11, 0).await.expect_err("delivered");
     assert!(err.to_string().contains("Delivered"), "{err}");
     f.close().await;
 }
@@ -276,5 +311,25 @@ async fn list_customer_uses_the_index() {
     assert_eq!(got, expected);
     let none = list_customer(&f.db.store, "cust-7", Some(OutboxStatus::Failed), 10, None);
     assert!(none.expect("list").entries.is_empty());
+    f.close().await;
+}
+
+/// Two changes to one entry in one group apply in arrival order: a cancel queued after a
+/// failed attempt sees the rescheduled entry and removes its new due key.
+#[tokio::test]
+async fn changes_to_one_entry_apply_in_order() {
+    let f = Fixture::new();
+    f.insert(&entry(1, Channel::Email, true, 0)).await;
+    let failed = f
+        .owner
+        .record(1, Err(SendError::Transient("busy".into())), 10);
+    let cancelled = f.owner.cancel(1, "unsubscribed".into());
+    let (r, c) = tokio::join!(failed, cancelled);
+    let rescheduled = r.expect("record").expect("recorded");
+    assert_eq!(rescheduled.status, OutboxStatus::Pending);
+    let c = c.expect("cancel").expect("was pending");
+    assert_eq!(c.status, OutboxStatus::Cancelled);
+    assert_eq!(c.attempts, 1, "the cancel saw the recorded attempt");
+    assert!(f.due_keys().is_empty(), "{:?}", f.due_keys());
     f.close().await;
 }

@@ -5,68 +5,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+
+pub mod delivery;
+pub mod rules;
 
 use crate::domain::TriggerConfig;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{key}: {message}")]
-    Invalid { key: &'static str, message: String },
-}
-
-fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        message: message.into(),
-    }
-}
-
-/// A duration written as `"500ms"`, `"30s"`, `"5m"`, `"1h"` or `"3d"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dur(pub Duration);
-
-impl Dur {
-    pub fn parse(s: &str) -> Result<Dur, String> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num.parse().map_err(|_| {
-            format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\", \"1h\", \"3d\"")
-        })?;
-        let ms = match unit {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => {
-                return Err(format!(
-                    "{s:?} has unit {unit:?}; use ms, s, m, h or d (e.g. \"3d\")"
-                ))
-            }
-        };
-        Ok(Dur(Duration::from_millis(n.saturating_mul(ms))))
-    }
-
-    pub fn ms(self) -> i64 {
-        i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
-    }
-}
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Dur::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+use crate::settings::invalid;
+pub use crate::settings::{ConfigError, Dur};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -78,12 +24,12 @@ pub struct Config {
     pub triggers: TriggersConfig,
     pub interest: InterestConfig,
     pub customers: CustomersConfig,
-    pub rules: crate::rules_config::RulesConfig,
-    pub scenarios: crate::rules_config::ScenariosConfig,
+    pub rules: crate::config::rules::RulesConfig,
+    pub scenarios: crate::config::rules::ScenariosConfig,
     pub templates: TemplatesConfig,
-    pub delivery: crate::delivery_config::DeliveryConfig,
-    pub http: crate::delivery_config::HttpConfig,
-    pub email: crate::delivery_config::EmailSection,
+    pub delivery: crate::config::delivery::DeliveryConfig,
+    pub http: crate::config::delivery::HttpConfig,
+    pub email: crate::config::delivery::EmailSection,
     pub line: Option<crate::delivery::line::LineConfig>,
     pub webhook: Option<crate::delivery::webhook::WebhookConfig>,
     pub log: LogConfig,
@@ -382,8 +328,8 @@ impl Config {
                 "must be \"ja\" or \"en\"",
             ));
         }
-        crate::rules_config::build(&self.rules, &self.scenarios)?;
-        crate::delivery_config::validate(
+        crate::config::rules::build(&self.rules, &self.scenarios)?;
+        crate::config::delivery::validate(
             &self.delivery,
             &self.http,
             &self.email,
@@ -448,7 +394,7 @@ mod tests {
 
     #[test]
     fn example_config_parses_and_matches_defaults() {
-        let text = include_str!("../../deploy/stockbelld.toml");
+        let text = include_str!("../../../deploy/stockbelld.toml");
         let cfg = Config::parse(text).expect("example config parses");
         cfg.validate().expect("example config is valid");
         assert_eq!(cfg.trigger_config(), TriggerConfig::default());

@@ -8,20 +8,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Config, ConfigError, Dur};
-use crate::delivery::dispatcher::{Channels, DispatcherConfig};
+use crate::config::Config;
+use crate::delivery::channels::Channels;
+use crate::delivery::dispatcher::DispatcherConfig;
 use crate::delivery::email::{EmailConfig, EmailSender, SmtpConfig};
 use crate::delivery::line::{LineConfig, LineSender};
-use crate::delivery::outbox_ops::RetryPolicy;
+use crate::delivery::outbox::RetryPolicy;
 use crate::delivery::webhook::{WebhookConfig, WebhookSender};
 use crate::delivery::ChannelConfigError;
-
-fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        message: message.into(),
-    }
-}
+use crate::settings::{invalid, ConfigError, Dur};
 
 fn channel_error(e: ChannelConfigError) -> ConfigError {
     invalid(e.key, e.message)
@@ -276,7 +271,7 @@ mod tests {
 
     #[test]
     fn example_config_documents_the_defaults() {
-        let cfg = Config::parse(include_str!("../../deploy/stockbelld.toml")).expect("parses");
+        let cfg = Config::parse(include_str!("../../../deploy/stockbelld.toml")).expect("parses");
         assert_eq!(cfg.delivery, super::DeliveryConfig::default());
         assert_eq!(cfg.http, super::HttpConfig::default());
         assert_eq!(cfg.email.from, super::EmailSection::default().from);

@@ -4,18 +4,12 @@
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, Dur};
 use crate::domain::customer::{Channel, Scenario};
 use crate::domain::rules::arbitration::ScenarioRules;
 use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
 use crate::domain::rules::quiet::QuietHours;
-
-fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        message: message.into(),
-    }
-}
+use crate::domain::rules::DeliveryRules;
+use crate::settings::{invalid, ConfigError, Dur};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,38 +166,6 @@ fn channel(s: &str) -> Option<Channel> {
 
 fn scenario(s: &str) -> Option<Scenario> {
     Scenario::ALL.into_iter().find(|c| c.as_str() == s)
-}
-
-/// Everything the per-customer rules and the fan-out need, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeliveryRules {
-    pub scenarios: Vec<ScenarioRules>,
-    pub thresholds: Vec<(Scenario, f64)>,
-    pub batching: Vec<(Scenario, u32, i64)>,
-    pub caps: Vec<CapRule>,
-    pub quiet: QuietHours,
-    pub arbitration_window_ms: i64,
-}
-
-impl DeliveryRules {
-    pub fn threshold(&self, s: Scenario) -> f64 {
-        self.thresholds
-            .iter()
-            .find(|(x, _)| *x == s)
-            .map_or(0.0, |t| t.1)
-    }
-
-    pub fn enabled(&self, s: Scenario) -> bool {
-        self.scenarios.iter().any(|r| r.scenario == s && r.enabled)
-    }
-
-    /// (per_unit, batch_interval_ms) of a scenario.
-    pub fn batching(&self, s: Scenario) -> (u32, i64) {
-        self.batching
-            .iter()
-            .find(|(x, ..)| *x == s)
-            .map_or((0, 0), |b| (b.1, b.2))
-    }
 }
 
 impl ScenariosConfig {

@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::domain::product::{Arming, NewArrival, PendingDrop, PricePoint};
 use crate::domain::velocity::Velocity;
-use crate::domain::{Catalogue, TriggerKind, Window};
+use crate::domain::Catalogue;
+use crate::domain::Window;
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -52,13 +53,13 @@ fn sample_product() -> ProductState {
 
 #[test]
 fn product_golden_bytes() {
-    let bytes = encode_product(&sample_product());
+    let bytes = Products::encode_value(&sample_product());
     assert_eq!(
         hex(&bytes),
         GOLDEN_PRODUCT,
         "ProductState encoding changed: bump its schema version and add a migration"
     );
-    assert_eq!(decode_product(&bytes).ok(), Some(sample_product()));
+    assert_eq!(Products::decode_value(&bytes).ok(), Some(sample_product()));
 }
 
 #[test]
@@ -66,16 +67,19 @@ fn producer_golden_bytes() {
     let rec = ProducerRecord {
         last_sequence: 300,
         last_applied: 2,
-        last_rejections: vec![(1, "sku".into(), "x".into())],
+        last_rejections: vec![Rejected {
+            index: 1,
+            field: "sku".into(),
+            reason: "x".into(),
+        }],
     };
-    let bytes = encode_producer(&rec);
+    let bytes = Producers::encode_value(&rec);
     assert_eq!(hex(&bytes), GOLDEN_PRODUCER);
-    assert_eq!(decode_producer(&bytes).ok(), Some(rec));
+    assert_eq!(Producers::decode_value(&bytes).ok(), Some(rec));
 }
 
-#[test]
-fn trigger_golden_bytes() {
-    let t = FiredTrigger {
+fn sample_trigger() -> TriggerV1 {
+    TriggerV1 {
         kind: TriggerKind::LowStock,
         sku: "A-1".into(),
         at_ms: 1000,
@@ -86,17 +90,36 @@ fn trigger_golden_bytes() {
         old_price_minor: 100,
         new_price_minor: 100,
         reason: "r".into(),
-    };
-    let bytes = encode_trigger(&t);
+    }
+}
+
+/// Triggers logged before they carried the catalogue still read, with none.
+#[test]
+fn trigger_v1_golden_bytes_still_read() {
+    let bytes = codec::encode(V1, &sample_trigger());
+    assert_eq!(hex(&bytes), GOLDEN_TRIGGER_V1);
+    let t = Triggers::decode_value(&bytes).expect("v1 reads");
+    assert_eq!(t, FiredTrigger::from(sample_trigger()));
+    assert_eq!(t.catalogue, None);
+}
+
+#[test]
+fn trigger_golden_bytes() {
+    let mut t = FiredTrigger::from(sample_trigger());
+    t.catalogue = Some(Catalogue {
+        title: "Tee".into(),
+        ..Catalogue::default()
+    });
+    let bytes = Triggers::encode_value(&t);
     assert_eq!(hex(&bytes), GOLDEN_TRIGGER);
-    assert_eq!(decode_trigger(&bytes).ok(), Some(t));
+    assert_eq!(Triggers::decode_value(&bytes).ok(), Some(t));
 }
 
 #[test]
 fn wrong_version_is_refused_with_a_clear_error() {
-    let mut bytes = encode_product(&sample_product());
+    let mut bytes = Products::encode_value(&sample_product());
     bytes[0] = 9;
-    let err = decode_product(&bytes)
+    let err = Products::decode_value(&bytes)
         .expect_err("version 9 is unknown")
         .to_string();
     assert!(err.contains("schema version 9"), "{err}");
@@ -105,15 +128,13 @@ fn wrong_version_is_refused_with_a_clear_error() {
 #[test]
 fn timer_keys_sort_by_due_time() {
     let k = |due: i64| {
-        TimerKey {
+        Timers::encode_key(&TimerKey {
             due_ms: due,
             kind: TimerKind::PriceStable,
             sku: "z".into(),
-        }
-        .encode()
+        })
     };
     assert!(k(-5) < k(0) && k(0) < k(7) && k(7) < k(1 << 40));
-    assert!(k(7) < TimerKey::bound(7) && TimerKey::bound(7) <= k(8));
 }
 
 proptest! {
@@ -121,15 +142,16 @@ proptest! {
     fn timer_key_round_trip(due in any::<i64>(), sku in "[a-zA-Z0-9-]{1,40}", display in any::<bool>()) {
         let kind = if display { TimerKind::DisplayStart } else { TimerKind::PriceStable };
         let key = TimerKey { due_ms: due, kind, sku };
-        prop_assert_eq!(TimerKey::decode(&key.encode()), Some(key));
+        prop_assert_eq!(Timers::decode_key(&Timers::encode_key(&key)).ok(), Some(key));
     }
 
     #[test]
     fn trigger_by_sku_keys_group_by_sku(a in "[a-z]{1,8}", b in "[a-z]{1,8}", i in any::<u64>(), j in any::<u64>()) {
-        let ka = trigger_by_sku_key(&a, i);
-        prop_assert!(ka.starts_with(&trigger_by_sku_prefix(&a)));
+        let ka = TriggerBySku::encode_key((&a, i));
+        prop_assert!(ka.starts_with(&TriggerBySku::encode_prefix(&a)));
+        prop_assert_eq!(TriggerBySku::decode_key(&ka).ok(), Some((a.clone(), i)));
         if a != b {
-            prop_assert!(!trigger_by_sku_key(&b, j).starts_with(&trigger_by_sku_prefix(&a)));
+            prop_assert!(!TriggerBySku::encode_key((&b, j)).starts_with(&TriggerBySku::encode_prefix(&a)));
         }
     }
 
@@ -139,10 +161,12 @@ proptest! {
         p.stock = stock;
         p.price_minor = price;
         p.catalogue.title = title;
-        prop_assert_eq!(decode_product(&encode_product(&p)).ok(), Some(p));
+        prop_assert_eq!(Products::decode_value(&Products::encode_value(&p)).ok(), Some(p));
     }
 }
 
 const GOLDEN_PRODUCT: &str = "0103412d31035465650175016901026331034a505900010a000000fb780f0efb3011010efb780f05000000000000f83f12010001fb780f16010204";
 const GOLDEN_PRODUCER: &str = "01fb2c0102010103736b750178";
-const GOLDEN_TRIGGER: &str = "010103412d31fbd0070c0a000000000000244001000000000000e03fc8c80172";
+const GOLDEN_TRIGGER_V1: &str = "010103412d31fbd0070c0a000000000000244001000000000000e03fc8c80172";
+const GOLDEN_TRIGGER: &str =
+    "020103412d31fbd0070c0a000000000000244001000000000000e03fc8c801720103546565000000000000000000";

@@ -1,0 +1,593 @@
+//! The Router owns the actor registries (products, customers) and puts every change in
+//! one order: batches, fan-out hand-offs and timer firings are dispatched to actors in
+//! arrival order, and their writes go to the group-commit writer in that same order.
+//! Actor mailboxes are FIFO and the writer completes in queue order, so whatever prefix
+//! of writes survives a crash is consistent, and a producer's sequence is stored
+//! atomically with its batch. Nobody is answered before their write is durable.
+//!
+//! `handle.rs` is the API (one method per command), `dedupe.rs` the producer sequences,
+//! `persist.rs` the plain function from what actors answered to one write batch.
+
+mod dedupe;
+mod handle;
+mod persist;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{FuturesOrdered, StreamExt};
+use tokio::sync::mpsc;
+
+pub use handle::{Found, Handoff, IngestItem, RouterHandle, Submitted, WeakRouter};
+
+use self::dedupe::{Admission, ProducerLog};
+use self::handle::{Command, Reply};
+use self::persist::{plan, Counters};
+use super::customer::{CustomerActor, CustomerApplied, CustomerItem, CustomerShared, Links};
+use super::product::{Applied, Item, ProductActor};
+use super::registry::{group, Registry, Replies, StateOf, Virtual};
+use crate::domain::decide::Offer;
+use crate::domain::profile::CustomerEvent;
+use crate::domain::{ProductEvent, Rejection, TimerKind, TriggerConfig};
+use crate::metrics::Metrics;
+use crate::scenario_control::LiveRules;
+use crate::store::outbox::Outbox;
+use crate::store::records::{Rejected, TimerKey, Triggers};
+use crate::store::writer::Writer;
+use crate::store::{Store, StoreError};
+
+/// The result of a batch, before it is turned into a protobuf `Ack`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchAck {
+    pub duplicate: bool,
+    pub applied: u32,
+    pub rejections: Vec<Rejected>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("stockbelld is shutting down or stopped after an internal error; retry later")]
+    Unavailable,
+}
+
+type Pending = BoxFuture<'static, Answered>;
+
+/// Work whose actor replies are awaited in dispatch order.
+struct Dispatched {
+    ticket: u64,
+    products: Replies<Applied>,
+    customers: Replies<CustomerApplied>,
+    kind: DispatchKind,
+}
+
+/// A dispatch with every actor's answer (`None`: the actor died).
+pub(crate) struct Answered {
+    ticket: u64,
+    products: Vec<(String, Option<Applied>)>,
+    customers: Vec<(String, Option<CustomerApplied>)>,
+    kind: DispatchKind,
+}
+
+/// What a dispatch was, and whom to answer when its write is durable.
+pub(crate) enum DispatchKind {
+    Batch {
+        producer: String,
+        sequence: u64,
+        early: Vec<(u32, Rejection)>,
+        reply: Reply<BatchAck>,
+    },
+    Duplicate {
+        ack: BatchAck,
+        reply: Reply<BatchAck>,
+    },
+    Internal {
+        reply: Reply<BatchAck>,
+    },
+    Handoff {
+        handoff: Handoff,
+        reply: Reply<BatchAck>,
+    },
+    Timers {
+        timers: Vec<TimerKey>,
+        reply: Reply<()>,
+    },
+}
+
+impl DispatchKind {
+    /// Answers the caller that its work will not be done.
+    fn refuse(self) {
+        match self {
+            DispatchKind::Batch { reply, .. }
+            | DispatchKind::Duplicate { reply, .. }
+            | DispatchKind::Internal { reply }
+            | DispatchKind::Handoff { reply, .. } => drop(reply.send(unavailable())),
+            DispatchKind::Timers { reply, .. } => drop(reply.send(unavailable())),
+        }
+    }
+}
+
+/// What the Router needs besides the store and writer.
+pub struct RouterConfig {
+    pub triggers: Arc<TriggerConfig>,
+    pub idle_timeout: Duration,
+    /// Half-life of category affinity, carried on every affinity merge.
+    pub affinity_half_life_ms: i64,
+    pub rules: Arc<LiveRules>,
+    pub links: Links,
+    /// Woken once new outbox entries are durable (the dispatcher follows the outbox).
+    pub outbox_notify: Arc<tokio::sync::Notify>,
+    /// Woken once new triggers are durable (the fan-out follows the trigger log).
+    pub fanout_notify: Arc<tokio::sync::Notify>,
+    /// Most product actors, and most customer actors, kept in memory at once.
+    pub max_active: usize,
+}
+
+pub struct Router {
+    store: Store,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+    affinity_half_life_ms: i64,
+    idle_timeout: Duration,
+    products: Registry<ProductActor>,
+    customers: Registry<CustomerActor>,
+    producers: ProducerLog,
+    next_ticket: u64,
+    ids: Counters,
+    outbox_notify: Arc<tokio::sync::Notify>,
+    fanout_notify: Arc<tokio::sync::Notify>,
+    max_active: usize,
+    last_trim: Instant,
+}
+
+impl Router {
+    /// Starts the router task. It ends after every handle is dropped and its work is durable.
+    pub fn start(
+        store: Store,
+        writer: Writer,
+        cfg: RouterConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
+        let next_trigger_id = store.last_key::<Triggers>()?.map_or(1, |id| id + 1);
+        metrics
+            .last_trigger_id
+            .store(next_trigger_id.saturating_sub(1), Relaxed);
+        let next_outbox_seq = store.last_key::<Outbox>()?.map_or(1, |s| s + 1);
+        let (tx, rx) = mpsc::channel(1024);
+        let handle = RouterHandle { tx };
+        let shared = CustomerShared {
+            rules: cfg.rules,
+            links: cfg.links,
+            triggers: cfg.triggers.clone(),
+            router: handle.downgrade(),
+        };
+        let router = Router {
+            store,
+            writer,
+            metrics,
+            affinity_half_life_ms: cfg.affinity_half_life_ms,
+            idle_timeout: cfg.idle_timeout,
+            products: Registry::new(cfg.triggers),
+            customers: Registry::new(Arc::new(shared)),
+            producers: ProducerLog::default(),
+            next_ticket: 0,
+            ids: Counters {
+                next_trigger_id,
+                next_outbox_seq,
+            },
+            outbox_notify: cfg.outbox_notify,
+            fanout_notify: cfg.fanout_notify,
+            max_active: cfg.max_active.max(1),
+            last_trim: Instant::now(),
+        };
+        Ok((handle, tokio::spawn(router.run(rx))))
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut dispatched: FuturesOrdered<Pending> = FuturesOrdered::new();
+        let mut durable: FuturesOrdered<BoxFuture<'static, ()>> = FuturesOrdered::new();
+        let mut sweep =
+            tokio::time::interval((self.idle_timeout / 4).max(Duration::from_millis(250)));
+        // Checks the max_active limit (cheap when under it) between bursts too.
+        let mut limit = tokio::time::interval(Duration::from_millis(250));
+        limit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut open = true;
+        loop {
+            tokio::select! {
+                cmd = rx.recv(), if open => match cmd {
+                    Some(cmd) => {
+                        if let Some(d) = self.command(cmd).await {
+                            dispatched.push_back(wait_replies(d).boxed());
+                        }
+                    }
+                    None => open = false,
+                },
+                Some(done) = dispatched.next() => {
+                    if let Some(wait) = self.persist(done) {
+                        durable.push_back(wait);
+                    }
+                }
+                Some(()) = durable.next() => {}
+                _ = sweep.tick() => self.passivate_idle(),
+                _ = limit.tick() => self.enforce_limit(),
+                else => break,
+            }
+            if !open && dispatched.is_empty() && durable.is_empty() {
+                break;
+            }
+        }
+        self.products.stop_all();
+        self.customers.stop_all();
+        self.metrics.set_active_actors(0, 0);
+    }
+
+    /// Starts one command; returns the dispatch whose actor replies must be awaited.
+    async fn command(&mut self, cmd: Command) -> Option<Dispatched> {
+        match cmd {
+            Command::Ingest { batch, reply } => self.on_ingest(batch, reply).await,
+            Command::Internal { items, reply } => {
+                let (products, customers) = split(items);
+                self.dispatch(products, customers, DispatchKind::Internal { reply })
+                    .await
+            }
+            Command::Handoff { handoff, reply } => self.on_handoff(handoff, reply).await,
+            Command::Timers { timers, reply } => self.on_timers(timers, reply).await,
+            Command::GetProduct { sku, reply } => {
+                self.get(&self.products, sku, reply);
+                None
+            }
+            Command::GetCustomer { id, reply } => {
+                self.get(&self.customers, id, reply);
+                None
+            }
+        }
+    }
+
+    async fn on_ingest(&mut self, batch: Submitted, reply: Reply<BatchAck>) -> Option<Dispatched> {
+        let admission = self
+            .producers
+            .admit(&self.store, &batch.producer, batch.sequence)
+            .await;
+        match admission {
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                None
+            }
+            Ok(Admission::Duplicate(ack)) => {
+                self.metrics.add_duplicate();
+                // Answered in order, once everything before it is durable.
+                Some(Dispatched {
+                    ticket: self.ticket(),
+                    products: Vec::new(),
+                    customers: Vec::new(),
+                    kind: DispatchKind::Duplicate { ack, reply },
+                })
+            }
+            Ok(Admission::Fresh) => {
+                let (products, customers) = split(batch.items);
+                let kind = DispatchKind::Batch {
+                    producer: batch.producer.clone(),
+                    sequence: batch.sequence,
+                    early: batch.early,
+                    reply,
+                };
+                let d = self.dispatch(products, customers, kind).await;
+                if d.is_some() {
+                    self.producers.dispatched(&batch.producer, batch.sequence);
+                }
+                d
+            }
+        }
+    }
+
+    async fn on_handoff(&mut self, handoff: Handoff, reply: Reply<BatchAck>) -> Option<Dispatched> {
+        let mut per_customer: HashMap<String, Vec<Offer>> = HashMap::new();
+        let mut order = Vec::new();
+        for a in &handoff.offers {
+            per_customer
+                .entry(a.customer_id.clone())
+                .or_insert_with(|| {
+                    order.push(a.customer_id.clone());
+                    Vec::new()
+                })
+                .push(a.offer.clone());
+        }
+        let now = crate::clock::now_ms();
+        let customers = order
+            .into_iter()
+            .filter_map(|id| {
+                let offers = per_customer.remove(&id)?;
+                let item = CustomerItem {
+                    index: 0,
+                    at_ms: now,
+                    event: CustomerEvent::Offers(offers),
+                };
+                Some((id, vec![item]))
+            })
+            .collect();
+        let handoff = Handoff {
+            offers: Vec::new(),
+            ..handoff
+        };
+        self.dispatch(
+            Vec::new(),
+            customers,
+            DispatchKind::Handoff { handoff, reply },
+        )
+        .await
+    }
+
+    async fn on_timers(&mut self, timers: Vec<TimerKey>, reply: Reply<()>) -> Option<Dispatched> {
+        let is_customer =
+            |k: TimerKind| matches!(k, TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet);
+        let products = timers.iter().filter(|t| !is_customer(t.kind)).map(|t| {
+            let item = Item {
+                index: 0,
+                at_ms: t.due_ms,
+                event: ProductEvent::Timer(t.kind),
+            };
+            (t.sku.clone(), item)
+        });
+        let customers = timers.iter().filter(|t| is_customer(t.kind)).map(|t| {
+            let item = CustomerItem {
+                index: 0,
+                at_ms: t.due_ms,
+                event: CustomerEvent::Timer(t.kind),
+            };
+            (t.sku.clone(), item)
+        });
+        let (products, customers) = (group(products), group(customers));
+        self.dispatch(products, customers, DispatchKind::Timers { timers, reply })
+            .await
+    }
+
+    /// Answers with an actor's state: asked of the actor when active, else read from the
+    /// store (off the Router's task either way).
+    fn get<A: Virtual>(
+        &self,
+        registry: &Registry<A>,
+        key: String,
+        reply: Reply<Option<Found<StateOf<A>>>>,
+    ) where
+        StateOf<A>: Send + 'static,
+    {
+        let active = registry.get(&key);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let res = match active {
+                Some(actor) => ractor::call!(actor, A::get_msg)
+                    .map(|s| {
+                        s.map(|state| Found {
+                            state,
+                            active: true,
+                        })
+                    })
+                    .map_err(|_| RouterError::Unavailable),
+                None => store
+                    .read(move |s| s.get::<A::Schema>(&key))
+                    .await
+                    .map(|s| {
+                        s.map(|state| Found {
+                            state,
+                            active: false,
+                        })
+                    })
+                    .map_err(RouterError::from),
+            };
+            let _ = reply.send(res);
+        });
+    }
+
+    fn ticket(&mut self) -> u64 {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+
+    /// Activates the actors a dispatch needs and sends them their items. On a store
+    /// error the caller is answered with it and nothing is dispatched.
+    async fn dispatch(
+        &mut self,
+        products: Vec<(String, Vec<Item>)>,
+        customers: Vec<(String, Vec<CustomerItem>)>,
+        kind: DispatchKind,
+    ) -> Option<Dispatched> {
+        let ticket = self.ticket();
+        let sent = async {
+            let p = self
+                .products
+                .dispatch(&self.store, products, ticket)
+                .await?;
+            let c = self
+                .customers
+                .dispatch(&self.store, customers, ticket)
+                .await?;
+            Ok::<_, StoreError>((p, c))
+        }
+        .await;
+        self.enforce_limit();
+        match sent {
+            Ok((products, customers)) => Some(Dispatched {
+                ticket,
+                products,
+                customers,
+                kind,
+            }),
+            Err(e) => {
+                match kind {
+                    DispatchKind::Timers { .. } => {
+                        tracing::warn!(error = %e, "Due timers could not be loaded; they stay queued and are retried.");
+                        kind.refuse();
+                    }
+                    DispatchKind::Batch { reply, .. }
+                    | DispatchKind::Duplicate { reply, .. }
+                    | DispatchKind::Internal { reply }
+                    | DispatchKind::Handoff { reply, .. } => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Queues the write of a dispatch whose actors all answered, in dispatch order, and
+    /// returns a future that answers the caller once the write is durable and wakes
+    /// whoever follows what it added.
+    fn persist(&mut self, mut a: Answered) -> Option<BoxFuture<'static, ()>> {
+        let planned = plan(&mut a, &mut self.ids, self.affinity_half_life_ms);
+        if planned.failed {
+            // An actor died mid-batch: its memory may be ahead of the store. Stop taking
+            // work; a restart reloads every actor from the durable state.
+            self.metrics
+                .set_fatal("an actor stopped while applying a batch");
+            a.kind.refuse();
+            return None;
+        }
+        self.count(&planned);
+        let ack = BatchAck {
+            duplicate: false,
+            applied: planned.applied,
+            rejections: planned.rejections,
+        };
+        if let Some((producer, record)) = planned.producer {
+            self.metrics
+                .add_batch(u64::from(ack.applied), ack.rejections.len() as u64);
+            self.producers.answered(producer, record);
+        }
+        let wait = self.writer.submit(planned.batch, a.ticket);
+        let outbox = (!planned.queued.is_empty()).then(|| self.outbox_notify.clone());
+        let fanout = (!planned.triggers.is_empty()).then(|| self.fanout_notify.clone());
+        Some(
+            async move {
+                let ok = matches!(wait.await, Ok(Ok(())));
+                match a.kind {
+                    DispatchKind::Batch { reply, .. }
+                    | DispatchKind::Internal { reply }
+                    | DispatchKind::Handoff { reply, .. } => drop(reply.send(durable(ok, ack))),
+                    DispatchKind::Duplicate { ack, reply } => drop(reply.send(durable(ok, ack))),
+                    DispatchKind::Timers { reply, .. } => drop(reply.send(durable(ok, ()))),
+                }
+                if ok {
+                    for n in outbox.iter().chain(fanout.iter()) {
+                        n.notify_one();
+                    }
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    fn count(&self, p: &persist::Planned) {
+        for kind in &p.triggers {
+            self.metrics.add_trigger(*kind);
+        }
+        if let Some(id) = p.last_trigger_id {
+            self.metrics.last_trigger_id.fetch_max(id, Relaxed);
+        }
+        for scenario in &p.queued {
+            self.metrics
+                .scenario(*scenario)
+                .queued
+                .fetch_add(1, Relaxed);
+        }
+        for (scenario, reason) in &p.suppressed {
+            self.metrics.add_suppressed(*scenario, *reason, 1);
+        }
+    }
+
+    /// Above `max_active` of a kind, passivates its least recently used (durable) actors
+    /// down to 90% of the limit, so memory stays bounded during a burst that touches more
+    /// customers or products than the idle timeout would let go in time.
+    fn enforce_limit(&mut self) {
+        let max = self.max_active;
+        let over = self.products.len() > max || self.customers.len() > max;
+        if over && self.last_trim.elapsed() >= Duration::from_millis(100) {
+            self.last_trim = Instant::now();
+            let durable = self.writer.durable_ticket();
+            let keep = max - max / 10;
+            let n = self.products.trim_to(keep, durable) + self.customers.trim_to(keep, durable);
+            if n > 0 {
+                tracing::debug!(
+                    passivated = n,
+                    max_active = max,
+                    "Passivated the least recently used actors over the limit."
+                );
+                self.metrics.passivated.fetch_add(n as u64, Relaxed);
+            }
+        }
+        self.metrics
+            .set_active_actors(self.products.len(), self.customers.len());
+    }
+
+    fn passivate_idle(&mut self) {
+        let Some(cutoff) = Instant::now().checked_sub(self.idle_timeout) else {
+            return;
+        };
+        let durable = self.writer.durable_ticket();
+        let n = self.products.passivate_idle(cutoff, durable)
+            + self.customers.passivate_idle(cutoff, durable);
+        if n > 0 {
+            tracing::debug!(
+                passivated = n,
+                products = self.products.len(),
+                customers = self.customers.len(),
+                "Passivated idle actors."
+            );
+            self.metrics
+                .set_active_actors(self.products.len(), self.customers.len());
+            self.metrics.passivated.fetch_add(n as u64, Relaxed);
+        }
+    }
+}
+
+fn unavailable<T>() -> Result<T, RouterError> {
+    Err(RouterError::Unavailable)
+}
+
+/// The answer for work whose write is durable (`ok`) or was refused.
+fn durable<T>(ok: bool, value: T) -> Result<T, RouterError> {
+    if ok {
+        Ok(value)
+    } else {
+        unavailable()
+    }
+}
+
+type Groups<T> = Vec<(String, Vec<T>)>;
+
+fn split(items: Vec<IngestItem>) -> (Groups<Item>, Groups<CustomerItem>) {
+    let mut products = Vec::with_capacity(items.len());
+    let mut customers = Vec::new();
+    for i in items {
+        match i {
+            IngestItem::Product { sku, item } => products.push((sku, item)),
+            IngestItem::Customer { id, item } => customers.push((id, item)),
+        }
+    }
+    (group(products.into_iter()), group(customers.into_iter()))
+}
+
+async fn wait_replies(d: Dispatched) -> Answered {
+    let mut products = Vec::with_capacity(d.products.len());
+    for (key, rx) in d.products {
+        products.push((key, rx.await.ok()));
+    }
+    let mut customers = Vec::with_capacity(d.customers.len());
+    for (key, rx) in d.customers {
+        customers.push((key, rx.await.ok()));
+    }
+    Answered {
+        ticket: d.ticket,
+        products,
+        customers,
+        kind: d.kind,
+    }
+}
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;

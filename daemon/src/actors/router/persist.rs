@@ -1,0 +1,195 @@
+//! Turning the actors' answers for one dispatch into one atomic write: a plain function,
+//! no I/O. Product and customer states, fired triggers (log + per-sku index), timer puts
+//! and deletes, interest-edge and category-affinity merges, new outbox entries, and what
+//! the dispatch's kind adds (the producer's record, the fan-out cursor and releases, the
+//! fired timers' removal).
+
+use super::handle::Handoff;
+use super::{Answered, DispatchKind};
+use crate::actors::customer::CustomerApplied;
+use crate::actors::product::Applied;
+use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::Rejection;
+use crate::domain::TriggerKind;
+use crate::store::interest::{AffinityOp, CategoryInterest, Interest, InterestByCustomer};
+use crate::store::meta::{FanoutCursor, Releases};
+use crate::store::outbox::{Due, Outbox, OutboxByCustomer, OutboxDue};
+use crate::store::records::{
+    Customers, ProducerRecord, Producers, Rejected, TimerKey, Timers, TriggerBySku, Triggers,
+};
+use crate::store::Batch;
+
+/// Numbers handed out as writes are planned. They only grow; a write that fails leaves
+/// a gap, never a reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub next_trigger_id: u64,
+    pub next_outbox_seq: u64,
+}
+
+/// One dispatch's write and what it did.
+#[derive(Debug, Default)]
+pub(crate) struct Planned {
+    pub batch: Batch,
+    pub applied: u32,
+    /// By index in the batch.
+    pub rejections: Vec<Rejected>,
+    /// Some actor died mid-dispatch: nothing is written, the daemon must stop.
+    pub failed: bool,
+    /// The producer's record, when the dispatch was a batch.
+    pub producer: Option<(String, ProducerRecord)>,
+    /// Kinds of the triggers written, and the highest id.
+    pub triggers: Vec<TriggerKind>,
+    pub last_trigger_id: Option<u64>,
+    /// Scenarios of the outbox entries written.
+    pub queued: Vec<Scenario>,
+    pub suppressed: Vec<(Scenario, SuppressReason)>,
+}
+
+fn rejected(index: u32, r: Rejection) -> Rejected {
+    Rejected {
+        index,
+        field: r.field.to_owned(),
+        reason: r.reason,
+    }
+}
+
+/// Builds the write of a dispatch whose actors all answered.
+pub(crate) fn plan(a: &mut Answered, ids: &mut Counters, affinity_half_life_ms: i64) -> Planned {
+    let mut out = Planned::default();
+    for (sku, result) in a.products.drain(..) {
+        match result {
+            Some(applied) => product(&mut out, &sku, applied, ids, affinity_half_life_ms),
+            None => out.failed = true,
+        }
+    }
+    for (id, result) in a.customers.drain(..) {
+        match result {
+            Some(applied) => customer(&mut out, &id, applied, ids),
+            None => out.failed = true,
+        }
+    }
+    if out.failed {
+        out.batch = Batch::default();
+        return out;
+    }
+    match &mut a.kind {
+        DispatchKind::Batch {
+            producer,
+            sequence,
+            early,
+            ..
+        } => {
+            out.rejections
+                .extend(early.drain(..).map(|(i, r)| rejected(i, r)));
+            out.rejections.sort_by_key(|r| r.index);
+            let record = ProducerRecord {
+                last_sequence: *sequence,
+                last_applied: out.applied,
+                last_rejections: out.rejections.clone(),
+            };
+            out.batch.put::<Producers>(producer, &record);
+            out.producer = Some((producer.clone(), record));
+        }
+        DispatchKind::Duplicate { .. } => {}
+        DispatchKind::Handoff { handoff, .. } => releases(&mut out.batch, handoff),
+        DispatchKind::Internal { .. } => out.rejections.sort_by_key(|r| r.index),
+        DispatchKind::Timers { timers, .. } => {
+            for t in timers.iter() {
+                out.batch.delete::<Timers>(t);
+            }
+        }
+    }
+    out
+}
+
+fn releases(batch: &mut Batch, h: &mut Handoff) {
+    for (trigger_id, release) in h.releases.drain(..) {
+        match release {
+            Some(r) => batch.put::<Releases>(trigger_id, &r),
+            None => batch.delete::<Releases>(trigger_id),
+        }
+    }
+    if let Some(cursor) = h.cursor {
+        batch.put::<FanoutCursor>((), &cursor);
+    }
+}
+
+fn product(out: &mut Planned, sku: &str, a: Applied, ids: &mut Counters, half_life_ms: i64) {
+    out.applied += a.applied;
+    out.rejections
+        .extend(a.rejections.into_iter().map(|(i, r)| rejected(i, r)));
+    let batch = &mut out.batch;
+    if let Some(state) = a.state {
+        batch.put_encoded::<crate::store::records::Products>(sku, state);
+    }
+    for t in &a.effects.timers {
+        let key = TimerKey {
+            due_ms: t.due_ms,
+            kind: t.kind,
+            sku: sku.to_owned(),
+        };
+        if t.put {
+            batch.put::<Timers>(&key, &());
+        } else {
+            batch.delete::<Timers>(&key);
+        }
+    }
+    for trig in &a.effects.triggers {
+        let id = ids.next_trigger_id;
+        ids.next_trigger_id += 1;
+        batch.put::<Triggers>(id, trig);
+        batch.put::<TriggerBySku>((sku, id), &());
+        out.triggers.push(trig.kind);
+        out.last_trigger_id = Some(id);
+    }
+    for w in &a.effects.interest {
+        let op = std::slice::from_ref(&w.op);
+        batch.merge::<Interest>((sku, &w.customer_id), op);
+        batch.merge::<InterestByCustomer>((&w.customer_id, sku), op);
+        let weight = w.op.affinity_weight();
+        if weight > 0.0 {
+            let op = [AffinityOp {
+                weight,
+                at_ms: w.op.at_ms(),
+                half_life_ms,
+            }];
+            for cat in &w.categories {
+                batch.merge::<CategoryInterest>((cat, &w.customer_id), &op);
+            }
+        }
+    }
+}
+
+fn customer(out: &mut Planned, id: &str, a: CustomerApplied, ids: &mut Counters) {
+    out.applied += a.applied;
+    out.rejections
+        .extend(a.rejections.into_iter().map(|(i, r)| rejected(i, r)));
+    out.suppressed.extend(a.suppressed);
+    let batch = &mut out.batch;
+    if let Some(state) = a.state {
+        batch.put_encoded::<Customers>(id, state);
+    }
+    for (due_ms, kind) in a.timers {
+        let key = TimerKey {
+            due_ms,
+            kind,
+            sku: id.to_owned(),
+        };
+        batch.put::<Timers>(&key, &());
+    }
+    for new in a.entries {
+        let entry = new.numbered(ids.next_outbox_seq);
+        ids.next_outbox_seq += 1;
+        out.queued.push(entry.scenario);
+        batch.put::<Outbox>(entry.seq, &entry);
+        batch.put::<OutboxDue>(
+            Due {
+                at_ms: entry.next_attempt_ms,
+                seq: entry.seq,
+            },
+            &(),
+        );
+        batch.put::<OutboxByCustomer>((&entry.customer_id, entry.seq), &());
+    }
+}

@@ -1,0 +1,102 @@
+//! Test support: a store, writer and Router as the daemon builds them (default config),
+//! with customer "cust-42". Call [`Stack::close`] at the end: it closes the database
+//! before the test process exits (RocksDB aborts if a writer thread is still closing it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::customer::CustomerItem;
+use super::{IngestItem, Router, RouterConfig, RouterHandle};
+use crate::domain::customer::Consent;
+use crate::domain::profile::{CustomerEvent, CustomerState, ProfileData};
+use crate::metrics::Metrics;
+use crate::scenario_control::LiveRules;
+use crate::store::test_db::TestDb;
+use crate::store::writer::Writer;
+
+pub(crate) struct Stack {
+    pub db: TestDb,
+    pub writer: Writer,
+    pub router: RouterHandle,
+    router_task: tokio::task::JoinHandle<()>,
+    writer_thread: std::thread::JoinHandle<()>,
+}
+
+impl Stack {
+    pub async fn new() -> Stack {
+        let db = TestDb::new();
+        let (writer, writer_thread) = Writer::start(db.store.clone(), false);
+        let cfg = crate::config::Config::default();
+        let rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios).expect("rules");
+        let router_cfg = RouterConfig {
+            triggers: Arc::new(cfg.trigger_config()),
+            idle_timeout: Duration::from_secs(60),
+            affinity_half_life_ms: cfg.interest.half_life.ms(),
+            rules: LiveRules::new(rules),
+            links: Arc::new(|_: &str, _| String::new()),
+            outbox_notify: Arc::new(Notify::new()),
+            fanout_notify: Arc::new(Notify::new()),
+            max_active: 100_000,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let (router, router_task) =
+            Router::start(db.store.clone(), writer.clone(), router_cfg, metrics).expect("router");
+        upsert_customer(&router, "cust-42").await;
+        Stack {
+            db,
+            writer,
+            router,
+            router_task,
+            writer_thread,
+        }
+    }
+
+    /// Every other clone of the writer and router must be gone.
+    pub async fn close(self) {
+        drop(self.router);
+        self.router_task.await.expect("router task");
+        drop(self.writer);
+        let thread = self.writer_thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("join")
+            .expect("writer thread");
+    }
+}
+
+/// Creates customer `id` with an email address, a LINE id and every consent.
+pub(crate) async fn upsert_customer(router: &RouterHandle, id: &str) {
+    let profile = ProfileData {
+        email: Some("taro@example.jp".into()),
+        line_user_id: Some("U4af4980629".into()),
+        locale: Default::default(),
+        time_zone: "Asia/Tokyo".into(),
+        consent: Consent {
+            email: true,
+            line: true,
+            webhook: true,
+        },
+        tags: Vec::new(),
+    };
+    let item = IngestItem::Customer {
+        id: id.into(),
+        item: CustomerItem {
+            index: 0,
+            at_ms: 1,
+            event: CustomerEvent::Upsert(profile),
+        },
+    };
+    let ack = router.internal(vec![item]).await.expect("upsert");
+    assert!(ack.rejections.is_empty(), "{ack:?}");
+}
+
+pub(crate) async fn customer(router: &RouterHandle, id: &str) -> CustomerState {
+    router
+        .get_customer(id.into())
+        .await
+        .expect("get")
+        .expect("exists")
+        .state
+}

@@ -1,0 +1,22 @@
+//! What delivery needs from the rest of the daemon, as a narrow port wired at start-up
+//! (the composition root implements it over the Router): the current state of a product,
+//! to re-check a message that goes out later than planned, and a way to hand an event
+//! about a customer to the customer's owner, such as "suppress this address".
+
+use futures::future::BoxFuture;
+
+use crate::domain::product::ProductState;
+use crate::domain::profile::CustomerEvent;
+
+pub trait DeliveryPort: Send + Sync + 'static {
+    /// The product's current state (`None` if unknown or unreachable).
+    fn product(&self, sku: String) -> BoxFuture<'static, Option<ProductState>>;
+
+    /// Applies `event` to the customer through their owner; resolves once it is durable.
+    /// The error says why it was not applied.
+    fn customer_event(
+        &self,
+        customer_id: String,
+        event: CustomerEvent,
+    ) -> BoxFuture<'static, Result<(), String>>;
+}

@@ -1,0 +1,103 @@
+//! The message a decision produces, as the outbox stores it: the products it shows
+//! (`ItemContext`), everything a template may use (`MessageContext`), and the durable
+//! outbox entry with its delivery status. Plain data: delivery renders and sends it.
+
+use serde::{Deserialize, Serialize};
+
+use super::customer::{Channel, Locale, Scenario};
+use super::Millis;
+
+/// One product in a message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemContext {
+    pub sku: String,
+    pub title: String,
+    pub url: String,
+    pub image_url: String,
+    pub currency: String,
+    pub price_minor: i64,
+    /// The price the customer saw before (price drop), if any.
+    pub old_price_minor: Option<i64>,
+    /// Units left, when the scenario is about stock (low stock, back in stock).
+    pub stock_left: Option<i64>,
+}
+
+/// Everything a template may use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageContext {
+    pub scenario: Scenario,
+    pub locale: Locale,
+    pub customer_id: String,
+    pub items: Vec<ItemContext>,
+    /// One-click unsubscribe page (HTTPS) for this customer and channel.
+    pub unsubscribe_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboxStatus {
+    /// Waiting for its next attempt (or the first).
+    Pending,
+    Delivered,
+    /// Permanent failure; the address is suppressed.
+    Failed,
+    /// Cancelled before sending (e.g. the customer unsubscribed).
+    Cancelled,
+}
+
+/// A durable outbox entry; its `seq` is the key and the source of the deterministic
+/// Message-ID / X-Line-Retry-Key. It holds the message context, not the rendered text:
+/// the dispatcher renders each attempt from `context` with the loaded templates, so a
+/// decision is small to store (a 100k-customer fan-out writes ~10x less) and costs no
+/// template work until it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub customer_id: String,
+    pub channel: Channel,
+    /// Email address, LINE user id, or (webhook) the customer id.
+    pub address: String,
+    pub scenario: Scenario,
+    pub marketing: bool,
+    pub context: MessageContext,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub next_attempt_ms: Millis,
+    pub created_ms: Millis,
+    pub delivered_ms: Option<Millis>,
+    pub last_error: Option<String>,
+}
+
+/// A message a customer's decision created, before the Router numbers it: it becomes an
+/// [`OutboxEntry`] with its `seq` in the same write as the decision's ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    pub customer_id: String,
+    pub channel: Channel,
+    pub address: String,
+    pub scenario: Scenario,
+    pub marketing: bool,
+    pub context: MessageContext,
+    /// When it was decided; also its first attempt time.
+    pub created_ms: Millis,
+}
+
+impl NewEntry {
+    /// The pending entry `seq`, due at once.
+    pub fn numbered(self, seq: u64) -> OutboxEntry {
+        OutboxEntry {
+            seq,
+            customer_id: self.customer_id,
+            channel: self.channel,
+            address: self.address,
+            scenario: self.scenario,
+            marketing: self.marketing,
+            context: self.context,
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            next_attempt_ms: self.created_ms,
+            created_ms: self.created_ms,
+            delivered_ms: None,
+            last_error: None,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The delivery rules in force, validated from the `[rules]` and `[scenarios.*]` config
+//! sections (and operators' changes): per scenario its switch, priority, channels,
+//! threshold and batching, the caps, quiet hours and the arbitration window.
+
+use super::arbitration::ScenarioRules;
+use super::caps::CapRule;
+use super::quiet::QuietHours;
+use crate::domain::customer::Scenario;
+
+/// Everything the per-customer rules and the fan-out need, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRules {
+    pub scenarios: Vec<ScenarioRules>,
+    pub thresholds: Vec<(Scenario, f64)>,
+    pub batching: Vec<(Scenario, u32, i64)>,
+    pub caps: Vec<CapRule>,
+    pub quiet: QuietHours,
+    pub arbitration_window_ms: i64,
+}
+
+impl DeliveryRules {
+    pub fn threshold(&self, s: Scenario) -> f64 {
+        self.thresholds
+            .iter()
+            .find(|(x, _)| *x == s)
+            .map_or(0.0, |t| t.1)
+    }
+
+    pub fn enabled(&self, s: Scenario) -> bool {
+        self.scenarios.iter().any(|r| r.scenario == s && r.enabled)
+    }
+
+    /// (per_unit, batch_interval_ms) of a scenario.
+    pub fn batching(&self, s: Scenario) -> (u32, i64) {
+        self.batching
+            .iter()
+            .find(|(x, ..)| *x == s)
+            .map_or((0, 0), |b| (b.1, b.2))
+    }
+}

@@ -1,0 +1,296 @@
+//! The composition root: opens the store and starts every part in dependency order —
+//! writer, Router, outbox owner, scheduler, fan-out, dispatcher, gRPC and HTTP servers —
+//! wires the ports between them, announces readiness, and on a signal stops them in
+//! reverse order so that everything acknowledged is on disk.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::future::{BoxFuture, FutureExt};
+use ractor::Actor;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+use crate::actors::customer::{CustomerItem, Links};
+use crate::actors::scheduler::{Scheduler, SchedulerArgs};
+use crate::actors::{IngestItem, Router, RouterConfig, RouterHandle};
+use crate::api::admin::AdminApi;
+use crate::api::http::{HttpServer, HttpState};
+use crate::api::ingest::IngestApi;
+use crate::api::server::GrpcServer;
+use crate::config::Config;
+use crate::delivery::dispatcher::{Dispatcher, DispatcherArgs};
+use crate::delivery::outbox::{reads, OutboxOwner};
+use crate::delivery::port::DeliveryPort;
+use crate::delivery::templates::Templates;
+use crate::delivery::unsubscribe::{load_or_create_secret, UnsubscribeLinks};
+use crate::domain::product::ProductState;
+use crate::domain::profile::CustomerEvent;
+use crate::metrics::Metrics;
+use crate::scenario_control::ScenarioControl;
+use crate::store::writer::Writer;
+use crate::store::Store;
+
+/// How the daemon ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Signal received, everything flushed.
+    Clean,
+    /// An internal error stopped it; it should be restarted.
+    Fatal(String),
+}
+
+fn notify(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "Could not notify systemd.");
+    }
+}
+
+/// Installs the SIGTERM/SIGINT handlers now (before readiness is announced, so a signal
+/// right after READY is never lost) and returns a future for the first signal.
+fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
+}
+
+/// Delivery's port to the rest of the daemon, over the Router.
+struct RouterPort(RouterHandle);
+
+impl DeliveryPort for RouterPort {
+    fn product(&self, sku: String) -> BoxFuture<'static, Option<ProductState>> {
+        let router = self.0.clone();
+        async move { Some(router.get_product(sku).await.ok()??.state) }.boxed()
+    }
+
+    fn customer_event(
+        &self,
+        customer_id: String,
+        event: CustomerEvent,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        let router = self.0.clone();
+        async move {
+            let item = IngestItem::Customer {
+                id: customer_id,
+                item: CustomerItem {
+                    index: 0,
+                    at_ms: crate::clock::now_ms(),
+                    event,
+                },
+            };
+            let ack = router
+                .internal(vec![item])
+                .await
+                .map_err(|e| e.to_string())?;
+            match ack.rejections.first() {
+                Some(r) => Err(format!("{}: {}", r.field, r.reason)),
+                None => Ok(()),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Writes the HTTP address, then the gRPC address, each atomically: once the ready file
+/// exists, both are there.
+fn write_ready_files(path: &std::path::Path, grpc: &str, http: &str) -> anyhow::Result<()> {
+    for (file, addr) in [
+        (path.with_extension("http"), http),
+        (path.to_path_buf(), grpc),
+    ] {
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, format!("{addr}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &file))
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs until SIGTERM/SIGINT (or a fatal internal error).
+pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exit> {
+    let addr = cfg.listen_addr()?;
+    let signal = signals().context("cannot install signal handlers")?;
+    std::fs::create_dir_all(&cfg.storage.path)
+        .with_context(|| format!("cannot create storage.path {}", cfg.storage.path.display()))?;
+    let path = cfg.storage.path.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+        .await?
+        .with_context(|| format!("cannot open the store in {}", cfg.storage.path.display()))?;
+    let metrics = Arc::new(Metrics::default());
+    // Outbox entries by state as of now; the overview adds what happens from here on.
+    let census = store
+        .read(reads::census)
+        .await
+        .context("cannot read the outbox")?;
+    let trig = Arc::new(cfg.trigger_config());
+    let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
+    let rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios)?;
+    let control = {
+        let (store, writer) = (store.clone(), writer.clone());
+        tokio::task::spawn_blocking(move || ScenarioControl::load(rules, &store, writer))
+            .await?
+            .map(Arc::new)
+            .context("cannot load the operator's scenario changes")?
+    };
+    let templates = Arc::new(
+        Templates::new(cfg.templates.dir.as_deref())
+            .context("cannot load the message templates (templates.dir)")?,
+    );
+    let secret = load_or_create_secret(&store, &writer, &cfg.delivery.unsubscribe_secret)
+        .await
+        .context("cannot load the unsubscribe secret")?;
+    let unsubscribe = UnsubscribeLinks::new(
+        secret,
+        &cfg.templates.public_url,
+        cfg.delivery.unsubscribe_ttl.ms(),
+    );
+    let links: Links = {
+        let unsubscribe = unsubscribe.clone();
+        Arc::new(move |customer: &str, channel| {
+            unsubscribe.url(customer, Some(channel), crate::clock::now_ms())
+        })
+    };
+    let outbox_notify = Arc::new(Notify::new());
+    let fanout_notify = Arc::new(Notify::new());
+    let router_cfg = RouterConfig {
+        triggers: trig.clone(),
+        idle_timeout: cfg.actors.idle_timeout.0,
+        affinity_half_life_ms: cfg.interest.half_life.ms(),
+        rules: control.live.clone(),
+        links,
+        outbox_notify: outbox_notify.clone(),
+        fanout_notify: fanout_notify.clone(),
+        max_active: cfg.actors.max_active,
+    };
+    let (router, router_task) =
+        Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone())?;
+    let dispatcher_cfg = cfg.delivery.dispatcher();
+    let (outbox, outbox_task) =
+        OutboxOwner::start(store.clone(), writer.clone(), dispatcher_cfg.retry);
+    let sched_args = SchedulerArgs {
+        store: store.clone(),
+        router: router.clone(),
+        tick: Duration::from_millis(200),
+    };
+    let fanout = crate::fanout::Fanout {
+        store: store.clone(),
+        router: router.clone(),
+        rules: control.live.clone(),
+        weights: cfg.interest_weights(),
+        triggers: trig.clone(),
+        metrics: metrics.clone(),
+        wake: fanout_notify,
+    };
+    let (fanout_stop, fanout_stop_rx) = watch::channel(false);
+    let fanout_task = tokio::spawn(fanout.run(fanout_stop_rx));
+    let (scheduler, scheduler_task) = Actor::spawn(Some("scheduler".into()), Scheduler, sched_args)
+        .await
+        .context("cannot start the timer scheduler")?;
+
+    // Bind first so a taken port fails before anything is announced.
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (server.listen)"))?;
+    let bound = listener.local_addr()?;
+    let http_addr = cfg.http.listen_addr()?;
+    let http_listener = TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {http_addr} (http.listen)"))?;
+    let channels =
+        crate::config::delivery::channels(&cfg).context("cannot set up the delivery channels")?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let dispatcher = Dispatcher::start(DispatcherArgs {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        port: Arc::new(RouterPort(router.clone())),
+        channels,
+        templates: templates.clone(),
+        config: dispatcher_cfg,
+        wake: outbox_notify.clone(),
+        shutdown: shutdown_rx.clone(),
+        rules: control.live.clone(),
+        metrics: metrics.clone(),
+    });
+    let ingest = IngestApi {
+        router: router.clone(),
+        defaults: Arc::new(cfg.customer_defaults()),
+        max_batch_events: cfg.server.max_batch_events,
+        shutdown: shutdown_rx.clone(),
+    };
+    let admin = AdminApi {
+        router: router.clone(),
+        store: store.clone(),
+        cfg: trig,
+        weights: Arc::new(cfg.interest_weights()),
+        metrics: metrics.clone(),
+        outbox_notify: outbox_notify.clone(),
+        outbox: outbox.clone(),
+        control: control.clone(),
+        started_ms: crate::clock::now_ms(),
+        delivery: dispatcher.stats(),
+        templates,
+        census,
+        shutdown: shutdown_rx.clone(),
+    };
+    let mut grpc = GrpcServer::start(listener, ingest, admin, &cfg, shutdown_rx.clone()).await?;
+    let http_state = HttpState {
+        outbox: outbox.clone(),
+        router: router.clone(),
+        links: unsubscribe,
+        metrics: metrics.clone(),
+    };
+    let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
+
+    if let Some(path) = &ready_file {
+        write_ready_files(path, &bound.to_string(), &http.addr().to_string())?;
+    }
+    notify(sd_notify::NotifyState::Ready);
+    tracing::info!(addr = %bound, http = %http.addr(), store = %cfg.storage.path.display(), sync = cfg.storage.sync, "stockbelld is ready.");
+
+    let exit = tokio::select! {
+        sig = signal => {
+            tracing::info!(signal = sig, "Shutting down: no new batches; finishing those in flight.");
+            Exit::Clean
+        }
+        _ = metrics.fatal_notify.notified() => Exit::Fatal(metrics.fatal().unwrap_or_default()),
+        res = grpc.stopped() => {
+            res?;
+            Exit::Fatal("the gRPC server stopped".into())
+        }
+    };
+    notify(sd_notify::NotifyState::Stopping);
+    grpc.not_serving().await;
+    let _ = shutdown_tx.send(true);
+    let grace = cfg.server.shutdown_grace.0;
+    grpc.join(grace).await;
+    http.join(grace).await;
+    dispatcher.join(grace).await;
+    scheduler.stop(None);
+    let _ = scheduler_task.await;
+    let _ = fanout_stop.send(true);
+    let _ = fanout_task.await;
+    // Every Writer handle must be gone for the writer thread to finish.
+    drop(outbox);
+    let _ = outbox_task.await;
+    drop(writer);
+    drop(control);
+    drop(router);
+    router_task.await.context("the router task failed")?;
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    tokio::task::spawn_blocking(move || store.flush())
+        .await?
+        .context("cannot flush the store")?;
+    tracing::info!("stockbelld stopped; everything acknowledged is on disk.");
+    Ok(exit)
+}

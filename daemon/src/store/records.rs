@@ -1,0 +1,235 @@
+//! The schemas of product, customer and producer records, the trigger log and its
+//! per-sku index, and durable timers (layouts in `schema.rs`).
+
+use serde::{Deserialize, Serialize};
+
+use super::codec;
+use super::schema::{
+    bad_key, be_u64, flip, pair_key, pair_prefix, split_pair, unflip, utf8, Cf, PrefixSchema,
+    Schema,
+};
+use super::StoreError;
+use crate::domain::product::ProductState;
+use crate::domain::profile::CustomerState;
+use crate::domain::{FiredTrigger, Millis, TimerKind, TriggerKind};
+
+const V1: u8 = 1;
+const V2: u8 = 2;
+
+/// A schema keyed by a plain string (sku, customer id, producer id).
+macro_rules! string_keyed {
+    ($(#[$doc:meta])* $name:ident, $cf:expr, $value:ty) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl Schema for $name {
+            const CF: Cf = $cf;
+            type Key = String;
+            type KeyRef<'a> = &'a str;
+            type Value = $value;
+
+            fn encode_key(key: &str) -> Vec<u8> {
+                key.as_bytes().to_vec()
+            }
+            fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
+                utf8(Self::CF, bytes)
+            }
+            fn encode_value(value: &$value) -> Vec<u8> {
+                codec::encode(V1, value)
+            }
+            fn decode_value(bytes: &[u8]) -> Result<$value, StoreError> {
+                codec::decode(Self::CF.name(), V1, bytes)
+            }
+        }
+    };
+}
+
+string_keyed!(
+    /// A product's state, by sku.
+    Products,
+    Cf::Products,
+    ProductState
+);
+string_keyed!(
+    /// A customer's state, by customer id.
+    Customers,
+    Cf::Customers,
+    CustomerState
+);
+string_keyed!(
+    /// What each producer last had applied (idempotent ingest), by producer id.
+    Producers,
+    Cf::Producers,
+    ProducerRecord
+);
+
+/// One event a batch refused: where it was in the batch, which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub index: u32,
+    pub field: String,
+    pub reason: String,
+}
+
+/// What a producer last had applied, and the ack it got (returned again on a re-send).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProducerRecord {
+    pub last_sequence: u64,
+    pub last_applied: u32,
+    pub last_rejections: Vec<Rejected>,
+}
+
+/// The trigger log, by trigger id (increasing).
+pub struct Triggers;
+
+/// A trigger as logged before it carried its product's catalogue.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct TriggerV1 {
+    kind: TriggerKind,
+    sku: String,
+    at_ms: Millis,
+    old_stock: i64,
+    new_stock: i64,
+    velocity_per_day: f64,
+    cover_days: Option<f64>,
+    old_price_minor: i64,
+    new_price_minor: i64,
+    reason: String,
+}
+
+impl From<TriggerV1> for FiredTrigger {
+    fn from(t: TriggerV1) -> FiredTrigger {
+        FiredTrigger {
+            kind: t.kind,
+            sku: t.sku,
+            at_ms: t.at_ms,
+            old_stock: t.old_stock,
+            new_stock: t.new_stock,
+            velocity_per_day: t.velocity_per_day,
+            cover_days: t.cover_days,
+            old_price_minor: t.old_price_minor,
+            new_price_minor: t.new_price_minor,
+            reason: t.reason,
+            catalogue: None,
+        }
+    }
+}
+
+impl Schema for Triggers {
+    const CF: Cf = Cf::Triggers;
+    type Key = u64;
+    type KeyRef<'a> = u64;
+    type Value = FiredTrigger;
+
+    fn encode_key(id: u64) -> Vec<u8> {
+        id.to_be_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<u64, StoreError> {
+        be_u64(bytes).ok_or_else(|| bad_key(Self::CF, "not a u64"))
+    }
+    fn encode_value(t: &FiredTrigger) -> Vec<u8> {
+        codec::encode(V2, t)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<FiredTrigger, StoreError> {
+        match bytes.first() {
+            Some(&V1) => codec::decode::<TriggerV1>(Self::CF.name(), V1, bytes).map(Into::into),
+            _ => codec::decode(Self::CF.name(), V2, bytes),
+        }
+    }
+}
+
+/// Index of the trigger log by sku: (sku, trigger id) → ().
+pub struct TriggerBySku;
+
+impl Schema for TriggerBySku {
+    const CF: Cf = Cf::TriggerBySku;
+    type Key = (String, u64);
+    type KeyRef<'a> = (&'a str, u64);
+    type Value = ();
+
+    fn encode_key((sku, id): (&str, u64)) -> Vec<u8> {
+        pair_key(sku, &id.to_be_bytes())
+    }
+    fn decode_key(bytes: &[u8]) -> Result<(String, u64), StoreError> {
+        let (sku, rest) = split_pair(bytes).ok_or_else(|| bad_key(Self::CF, "no sku"))?;
+        let id = be_u64(rest).ok_or_else(|| bad_key(Self::CF, "no trigger id"))?;
+        Ok((sku.to_owned(), id))
+    }
+    fn encode_value(_: &()) -> Vec<u8> {
+        Vec::new()
+    }
+    fn decode_value(_: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl PrefixSchema for TriggerBySku {
+    type Prefix<'a> = &'a str;
+    fn encode_prefix(sku: &str) -> Vec<u8> {
+        pair_prefix(sku)
+    }
+}
+
+fn timer_kind_byte(kind: TimerKind) -> u8 {
+    match kind {
+        TimerKind::PriceStable => 1,
+        TimerKind::DisplayStart => 2,
+        TimerKind::CustomerArbitrate => 3,
+        TimerKind::CustomerQuiet => 4,
+    }
+}
+
+fn timer_kind(byte: u8) -> Option<TimerKind> {
+    Some(match byte {
+        1 => TimerKind::PriceStable,
+        2 => TimerKind::DisplayStart,
+        3 => TimerKind::CustomerArbitrate,
+        4 => TimerKind::CustomerQuiet,
+        _ => return None,
+    })
+}
+
+/// A durable timer: due time, what for, and whose (a sku or a customer id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TimerKey {
+    pub due_ms: Millis,
+    pub kind: TimerKind,
+    pub sku: String,
+}
+
+/// Durable timers, in due-time order; everything is in the key.
+pub struct Timers;
+
+impl Schema for Timers {
+    const CF: Cf = Cf::Timers;
+    type Key = TimerKey;
+    type KeyRef<'a> = &'a TimerKey;
+    type Value = ();
+
+    fn encode_key(t: &TimerKey) -> Vec<u8> {
+        let mut k = Vec::with_capacity(9 + t.sku.len());
+        k.extend_from_slice(&flip(t.due_ms));
+        k.push(timer_kind_byte(t.kind));
+        k.extend_from_slice(t.sku.as_bytes());
+        k
+    }
+    fn decode_key(bytes: &[u8]) -> Result<TimerKey, StoreError> {
+        let bad = || bad_key(Self::CF, "not a timer");
+        let due_ms = unflip(bytes).ok_or_else(bad)?;
+        let kind = bytes.get(8).copied().and_then(timer_kind).ok_or_else(bad)?;
+        let sku = utf8(Self::CF, bytes.get(9..).ok_or_else(bad)?)?;
+        Ok(TimerKey { due_ms, kind, sku })
+    }
+    /// Timer values carry only the version byte.
+    fn encode_value(_: &()) -> Vec<u8> {
+        vec![V1]
+    }
+    fn decode_value(_: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "records_tests.rs"]
+mod tests;
