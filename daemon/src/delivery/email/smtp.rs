@@ -1,192 +1,22 @@
-//! Email: the MIME message for an outbox entry (deterministic Message-ID, RFC 8058
-//! one-click unsubscribe headers for marketing) and sending it over a pooled SMTP
-//! connection or, with no SMTP configured, as `{seq:020}.eml` into a directory.
-//!
-//! The SMTP pool is ours, on lettre's connections: lettre's pooled transport writes a
-//! message and its final `CRLF.CRLF` in two writes on a socket with Nagle's algorithm
-//! on, so the small second write waits for the server's delayed ACK (40 ms on Linux) —
-//! about 20 messages per second per connection whatever the server. Here the message
-//! and its terminator go out in one write, and a connection used moments ago is reused
-//! without lettre's NOOP round trip.
+//! SMTP connection handling: a small pool of our own on lettre's connections. Lettre's
+//! pooled transport writes a message and its final `CRLF.CRLF` in two writes on a socket
+//! with Nagle's algorithm on, so the small second write waits for the server's delayed
+//! ACK (40 ms on Linux) — about 20 messages per second per connection whatever the
+//! server. Here the message and its terminator go out in one write, MAIL, RCPT and DATA
+//! are pipelined (RFC 2920) when the server offers it, and a connection used moments ago
+//! is reused without lettre's NOOP round trip.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Noop, Quit, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use lettre::Message;
-use serde::Deserialize;
 
-use super::{ChannelConfigError, Rendered, SendError};
-use crate::domain::message::OutboxEntry;
-use crate::settings::Dur;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EmailConfig {
-    /// The From mailbox, e.g. `"Shop <news@shop.example>"`; its domain also names the
-    /// Message-ID and the unsubscribe mailto.
-    pub from: String,
-    /// Send over SMTP; without it every message is written to `eml_dir` instead.
-    pub smtp: Option<SmtpConfig>,
-    /// Where `.eml` files go when `smtp` is not set.
-    pub eml_dir: PathBuf,
-}
-
-impl Default for EmailConfig {
-    fn default() -> Self {
-        EmailConfig {
-            from: "stockbell <stockbell@localhost>".into(),
-            smtp: None,
-            eml_dir: PathBuf::from("/var/lib/stockbell/eml"),
-        }
-    }
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpConfig {
-    pub host: String,
-    /// Defaults by `tls`: 25 (none), 587 (starttls), 465 (implicit).
-    #[serde(default)]
-    pub port: Option<u16>,
-    #[serde(default)]
-    pub tls: SmtpTls,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Connections kept open and reused.
-    #[serde(default = "default_pool_size")]
-    pub pool_size: u32,
-    /// Deadline for each SMTP command, connecting included.
-    #[serde(default = "default_timeout")]
-    pub timeout: Dur,
-}
-
-fn default_pool_size() -> u32 {
-    4
-}
-
-fn default_timeout() -> Dur {
-    Dur(Duration::from_secs(30))
-}
-
-impl std::fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("pool_size", &self.pool_size)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-/// `none` is plain text (a local relay); `starttls` upgrades port 587; `implicit` is TLS
-/// from the first byte (port 465). Both TLS modes verify against the webpki roots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum SmtpTls {
-    #[serde(rename = "none")]
-    None,
-    #[default]
-    #[serde(rename = "starttls", alias = "start_tls")]
-    StartTls,
-    #[serde(rename = "implicit")]
-    Implicit,
-}
-
-enum Transport {
-    Smtp(SmtpPool),
-    Eml(PathBuf),
-}
-
-pub struct EmailSender {
-    from: Mailbox,
-    domain: String,
-    transport: Transport,
-}
-
-impl std::fmt::Debug for EmailSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let transport = match &self.transport {
-            Transport::Smtp(_) => "smtp".to_string(),
-            Transport::Eml(dir) => format!("eml:{}", dir.display()),
-        };
-        f.debug_struct("EmailSender")
-            .field("from", &self.from.to_string())
-            .field("transport", &transport)
-            .finish()
-    }
-}
-
-impl EmailSender {
-    /// Checks the config and sets up the transport. With SMTP this must run inside a
-    /// Tokio runtime (the connection pool starts a task); nothing connects yet.
-    pub fn new(config: &EmailConfig) -> Result<EmailSender, ChannelConfigError> {
-        let from: Mailbox = config.from.parse().map_err(|e| {
-            ChannelConfigError::new(
-                "email.from",
-                format!(
-                    "{:?} is not a mailbox ({e}); write e.g. \"Shop <news@shop.example>\"",
-                    config.from
-                ),
-            )
-        })?;
-        let domain = from.email.domain().to_string();
-        let transport = match &config.smtp {
-            Some(smtp) => Transport::Smtp(smtp_transport(smtp)?),
-            None => {
-                std::fs::create_dir_all(&config.eml_dir).map_err(|e| {
-                    ChannelConfigError::new(
-                        "email.eml_dir",
-                        format!("cannot create {}: {e}", config.eml_dir.display()),
-                    )
-                })?;
-                Transport::Eml(config.eml_dir.clone())
-            }
-        };
-        Ok(EmailSender {
-            from,
-            domain,
-            transport,
-        })
-    }
-
-    /// The file an entry is written to when sending to `.eml` files.
-    pub fn eml_path(&self, seq: u64) -> Option<PathBuf> {
-        match &self.transport {
-            Transport::Eml(dir) => Some(dir.join(format!("{seq:020}.eml"))),
-            Transport::Smtp(_) => None,
-        }
-    }
-
-    pub fn build_message(
-        &self,
-        entry: &OutboxEntry,
-        rendered: &Rendered,
-    ) -> Result<Message, SendError> {
-        build_message(&self.from, &self.domain, entry, rendered)
-    }
-
-    pub async fn send(&self, entry: &OutboxEntry, rendered: &Rendered) -> Result<(), SendError> {
-        let message = self.build_message(entry, rendered)?;
-        match &self.transport {
-            Transport::Smtp(pool) => pool.send(message.envelope(), &message.formatted()).await,
-            Transport::Eml(dir) => write_eml(dir, entry.seq, &message.formatted()).await,
-        }
-    }
-}
+use super::{SmtpConfig, SmtpTls};
+use crate::delivery::{ChannelConfigError, SendError};
 
 /// A parked connection is used without a NOOP check if it was used this recently (if it
 /// died meanwhile, MAIL FROM fails before anything is sent and a new connection is used).
@@ -216,7 +46,7 @@ impl Failure {
 }
 
 /// Up to `max_idle` open connections to one SMTP server, most recently used first.
-struct SmtpPool {
+pub(super) struct SmtpPool {
     host: String,
     port: u16,
     tls: SmtpTls,
@@ -325,7 +155,7 @@ impl SmtpPool {
         });
     }
 
-    async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), SendError> {
+    pub(super) async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), SendError> {
         let Some(data) = dot_stuffed(message) else {
             return Err(SendError::Permanent(
                 "SMTP: the built message is not UTF-8".into(),
@@ -436,7 +266,7 @@ impl SmtpPool {
 /// The message as sent after DATA: lines starting with "." get another one (RFC 5321
 /// 4.5.2, as lettre does it), then `CRLF.CRLF`. `None` if it is not UTF-8 (a built
 /// message always is: lettre encodes every part as 7-bit ASCII or UTF-8 text).
-fn dot_stuffed(message: &[u8]) -> Option<String> {
+pub(super) fn dot_stuffed(message: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(message).ok()?;
     let mut out = String::with_capacity(text.len() + 16);
     // Lines start at the beginning and after each CRLF; a leading dot is doubled. Copies
@@ -456,7 +286,7 @@ fn dot_stuffed(message: &[u8]) -> Option<String> {
     Some(out)
 }
 
-fn smtp_transport(smtp: &SmtpConfig) -> Result<SmtpPool, ChannelConfigError> {
+pub(super) fn smtp_transport(smtp: &SmtpConfig) -> Result<SmtpPool, ChannelConfigError> {
     if smtp.host.trim().is_empty() {
         return Err(ChannelConfigError::new(
             "email.smtp.host",
@@ -508,132 +338,3 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<SmtpPool, ChannelConfigError> {
         idle: Mutex::new(Vec::new()),
     })
 }
-
-pub fn message_id(seq: u64, domain: &str) -> String {
-    format!("<stockbell-{seq}@{domain}>")
-}
-
-/// Builds the message. The Date is the entry's creation time, so a resend is the same
-/// message apart from the MIME boundary.
-pub fn build_message(
-    from: &Mailbox,
-    domain: &str,
-    entry: &OutboxEntry,
-    rendered: &Rendered,
-) -> Result<Message, SendError> {
-    let to: Mailbox = entry.address.parse().map_err(|e| {
-        SendError::Permanent(format!("{:?} is not an email address: {e}", entry.address))
-    })?;
-    let created = UNIX_EPOCH + Duration::from_millis(u64::try_from(entry.created_ms).unwrap_or(0));
-    let mut builder = Message::builder()
-        .from(from.clone())
-        .to(to)
-        .subject(rendered.subject.clone())
-        .date(created)
-        .message_id(Some(message_id(entry.seq, domain)));
-    if entry.marketing {
-        let url = header_safe(&entry.context.unsubscribe_url);
-        let mailto = url
-            .and_then(unsubscribe_token)
-            .map(|token| format!("<mailto:unsubscribe@{domain}?subject=unsubscribe-{token}>"));
-        let targets: Vec<String> = url
-            .map(|u| format!("<{u}>"))
-            .into_iter()
-            .chain(mailto)
-            .collect();
-        if !targets.is_empty() {
-            builder = builder.raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe"),
-                targets.join(", "),
-            ));
-        }
-        // RFC 8058: one-click needs an HTTP(S) target that takes the POST.
-        if url.is_some_and(|u| u.starts_with("https://") || u.starts_with("http://")) {
-            builder = builder.raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-                "List-Unsubscribe=One-Click".into(),
-            ));
-        }
-    }
-    builder
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(part_body(&rendered.text)),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(part_body(&rendered.html)),
-                ),
-        )
-        .map_err(|e| SendError::Permanent(format!("cannot build email: {e}")))
-}
-
-/// A text part's body: ASCII as lettre sees fit (7bit, or quoted-printable for long
-/// lines), anything else (Japanese) base64, which is smaller for it than quoted-printable
-/// and several times cheaper to encode.
-fn part_body(text: &str) -> Body {
-    if text.is_ascii() {
-        return Body::new(text.to_owned());
-    }
-    Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::Base64)
-        .unwrap_or_else(Body::new)
-}
-
-/// A URL that can go inside `<…>` in a header as is: printable ASCII, no brackets,
-/// commas or spaces. Anything else is left out rather than mangled.
-fn header_safe(url: &str) -> Option<&str> {
-    let ok = !url.is_empty()
-        && url
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b','));
-    ok.then_some(url)
-}
-
-/// The customer's unsubscribe token: the `token` query parameter if there is one, else
-/// the URL's last path segment. Only unreserved characters, so the mailto needs no escaping.
-pub fn unsubscribe_token(url: &str) -> Option<&str> {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let from_query = query
-        .split(['&', '#'])
-        .find_map(|pair| pair.strip_prefix("token="));
-    let after_scheme = path.split_once("://").map_or(path, |(_, rest)| rest);
-    let from_path = after_scheme
-        .split_once('/')
-        .and_then(|(_, p)| p.split('#').next())
-        .and_then(|p| p.rsplit('/').find(|s| !s.is_empty()));
-    let token = from_query.or(from_path)?;
-    let unreserved = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
-    (!token.is_empty() && token.chars().all(unreserved)).then_some(token)
-}
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes through a temp file and a rename, so a reader never sees half a message and a
-/// resend of the same entry replaces the same file.
-async fn write_eml(dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), SendError> {
-    let path = dir.join(format!("{seq:020}.eml"));
-    let unique = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{seq:020}.{}.{unique}.tmp", std::process::id()));
-    let result = async {
-        use tokio::io::AsyncWriteExt;
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        file.write_all(bytes).await?;
-        file.sync_all().await?;
-        drop(file);
-        tokio::fs::rename(&tmp, &path).await
-    }
-    .await;
-    result.map_err(|e| {
-        // Best effort: a leftover temp file is harmless (dot-named, never read).
-        let _ = std::fs::remove_file(&tmp);
-        SendError::Transient(format!("cannot write {}: {e}", path.display()))
-    })
-}
-
-#[cfg(test)]
-#[path = "email_tests.rs"]
-mod tests;

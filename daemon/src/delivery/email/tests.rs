@@ -1,5 +1,6 @@
 //! Tests for `email.rs`: headers parsed from the formatted bytes, .eml files, config.
 
+use super::smtp::dot_stuffed;
 use super::*;
 use crate::delivery::test_support::{sample_entry, sample_rendered};
 use crate::domain::customer::Channel;
