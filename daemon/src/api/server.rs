@@ -11,7 +11,7 @@ use stockbell_proto::v1::admin_server::AdminServer;
 use stockbell_proto::v1::ingest_server::IngestServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use super::admin::AdminApi;
@@ -150,11 +150,19 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     for s in SERVICES {
         health.set_service_status(s, ServingStatus::Serving).await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(stockbell_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: grpcio's reflection client and older tools speak only
+    // v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(stockbell_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
         .context("cannot build the reflection service")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("cannot build the v1alpha reflection service")?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let max = cfg.server.max_message_bytes;
@@ -203,12 +211,18 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let mut stop_rx = shutdown_rx.clone();
     let server = tonic::transport::Server::builder()
         .add_service(health_svc)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(ingest)
         .add_service(admin)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        });
+        // TCP_NODELAY: without it Nagle holds the tail of a multi-segment answer until the
+        // client's delayed ACK, and every answer over ~300 bytes took 40+ ms.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            },
+        );
     let mut server = tokio::spawn(server);
     let http_state = HttpState {
         store: store.clone(),
