@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod rules_config;
 pub mod scenario_control;
 pub mod store;
+pub mod watchdog;

@@ -27,7 +27,7 @@ use crate::domain::{ProductEvent, Rejection, TriggerConfig};
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
 use crate::store::schema::{self, ProducerRecord, TimerKey};
-use crate::store::writer::Writer;
+use crate::store::writer::{Batch, Writer};
 use crate::store::{Cf, Store, StoreError};
 
 /// One validated event and the actor it is for.
@@ -80,6 +80,8 @@ enum Command {
         items: Vec<IngestItem>,
         reply: Reply<BatchAck>,
     },
+    /// The watchdog's liveness probe: answered once a no-op went through the writer too.
+    Ping { reply: oneshot::Sender<()> },
     /// The fan-out of triggers up to `cursor`: offers per customer.
     Offers {
         cursor: u64,
@@ -205,6 +207,18 @@ impl RouterHandle {
             .await
             .map_err(|_| RouterError::Unavailable)?;
         rx.await.map_err(|_| RouterError::Unavailable)?
+    }
+
+    /// Resolves once a no-op has gone through the router's queue and then the writer's
+    /// (an answer from the writer, even an error such as a full disk, counts): the
+    /// systemd watchdog's proof that both are making progress.
+    pub async fn ping(&self) -> Result<(), RouterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Ping { reply })
+            .await
+            .map_err(|_| RouterError::Unavailable)?;
+        rx.await.map_err(|_| RouterError::Unavailable)
     }
 
     /// The customer's state and whether its actor is in memory.
@@ -574,6 +588,14 @@ impl Router {
                             .map(|s| s.map(|s| (s, false))),
                     };
                     let _ = reply.send(res);
+                });
+            }
+            Command::Ping { reply } => {
+                let written = self.writer.submit(Batch::default(), 0);
+                tokio::spawn(async move {
+                    if written.await.is_ok() {
+                        let _ = reply.send(());
+                    }
                 });
             }
             Command::GetCustomer { id, reply } => {

@@ -246,6 +246,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             .with_context(|| format!("cannot write the ready file {}", path.display()))?;
     }
     notify(sd_notify::NotifyState::Ready);
+    let watchdog = crate::watchdog::start(router.clone(), shutdown_rx.clone());
     tracing::info!(addr = %bound, http = %http.addr(), store = %cfg.storage.path.display(), sync = cfg.storage.sync, "stockbelld is ready.");
 
     let exit = tokio::select! {
@@ -269,6 +270,9 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             .await;
     }
     let _ = shutdown_tx.send(true);
+    if let Some(watchdog) = watchdog {
+        let _ = watchdog.await;
+    }
     if !server.is_finished()
         && tokio::time::timeout(cfg.server.shutdown_grace.0, &mut server)
             .await
