@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building stockbell needs on a fresh Debian/Ubuntu machine: a C/C++
 # toolchain and libclang (RocksDB is built from source; bindgen needs libclang), and
-# for the integration tests Python 3 with aiosmtpd (the SMTP server they send mail to).
+# for the integration tests Python 3 with aiosmtpd (the SMTP server they send mail to),
+# tmux (the console test) and systemd-analyze (the systemd unit's security rating).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# systemd-analyze: the test that rates deploy/stockbelld.service's sandbox.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || python3 -c "import aiosmtpd" >/dev/null 2>&1 || need+=(python3-pip)
 

@@ -13,3 +13,4 @@ pub mod root;
 pub mod scenario_control;
 pub mod settings;
 pub mod store;
+pub mod watchdog;

@@ -254,6 +254,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         write_ready_files(path, &bound.to_string(), &http.addr().to_string())?;
     }
     notify(sd_notify::NotifyState::Ready);
+    let watchdog = crate::watchdog::start(router.clone(), shutdown_rx.clone());
     tracing::info!(addr = %bound, http = %http.addr(), store = %cfg.storage.path.display(), sync = cfg.storage.sync, "stockbelld is ready.");
 
     let exit = tokio::select! {
@@ -270,6 +271,9 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     notify(sd_notify::NotifyState::Stopping);
     grpc.not_serving().await;
     let _ = shutdown_tx.send(true);
+    if let Some(watchdog) = watchdog {
+        let _ = watchdog.await;
+    }
     let grace = cfg.server.shutdown_grace.0;
     grpc.join(grace).await;
     http.join(grace).await;

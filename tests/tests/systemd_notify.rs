@@ -1,73 +1,272 @@
-//! `Type=notify` readiness: with `NOTIFY_SOCKET` set, stockbelld sends READY=1 only once
-//! the store is open and the port bound (the ready file exists by then), and STOPPING=1
-//! on SIGTERM before it exits 0.
+//! The systemd notify protocol. `Type=notify` readiness: with `NOTIFY_SOCKET` set,
+//! stockbelld sends READY=1 only once the store is open and the port bound (the ready file
+//! exists by then), and STOPPING=1 on SIGTERM before it exits 0. The watchdog: with
+//! `WATCHDOG_USEC` set it sends WATCHDOG=1 every half of that while it makes progress, and
+//! withholds it while its writer thread is stopped (here with ptrace, from outside; no
+//! backdoor in the daemon), then pings again once the thread runs.
 
 use std::os::unix::net::UnixDatagram;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use stockbell_tests::stockbelld_bin;
 
-fn recv_state(sock: &UnixDatagram, want: &str, deadline: Duration) -> Result<String> {
-    let end = Instant::now() + deadline;
-    let mut buf = [0u8; 512];
-    while Instant::now() < end {
-        match sock.recv(&mut buf) {
-            Ok(n) => {
-                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if msg.lines().any(|l| l == want) {
-                    return Ok(msg);
+/// Collects the states the daemon sends to the notify socket, with when they came.
+struct Notifications {
+    sock: UnixDatagram,
+    seen: Vec<(Instant, String)>,
+}
+
+impl Notifications {
+    fn bind(path: &Path) -> Result<Self> {
+        let sock = UnixDatagram::bind(path)?;
+        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+        Ok(Self {
+            sock,
+            seen: Vec::new(),
+        })
+    }
+
+    /// Receives for at most `wait`; the states received are appended to `seen`.
+    fn receive(&mut self, wait: Duration) -> Result<()> {
+        let end = Instant::now() + wait;
+        let mut buf = [0u8; 512];
+        while Instant::now() < end {
+            match self.sock.recv(&mut buf) {
+                Ok(n) => {
+                    let now = Instant::now();
+                    for line in String::from_utf8_lossy(&buf[..n]).lines() {
+                        self.seen.push((now, line.to_owned()));
+                    }
                 }
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// How many `state` lines were received at or after `since`.
+    fn count_since(&self, state: &str, since: Instant) -> usize {
+        self.seen
+            .iter()
+            .filter(|(t, s)| *t >= since && s == state)
+            .count()
+    }
+
+    /// Receives until `n` lines equal to `state` have come at or after `since`.
+    fn wait_for(
+        &mut self,
+        state: &str,
+        n: usize,
+        since: Instant,
+        deadline: Duration,
+    ) -> Result<()> {
+        let end = Instant::now() + deadline;
+        while self.count_since(state, since) < n {
+            ensure!(
+                Instant::now() < end,
+                "{} of {n} {state} within {deadline:?}; received: {:?}",
+                self.count_since(state, since),
+                self.seen.iter().map(|(_, s)| s).collect::<Vec<_>>()
+            );
+            self.receive(Duration::from_millis(50))?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts `stockbelld run` on port 0 with `NOTIFY_SOCKET` (and `env`), logging to
+/// `<dir>/daemon.log`.
+fn spawn(dir: &Path, sock_path: &Path, env: &[(&str, &str)]) -> Result<Child> {
+    // Defaults otherwise; the HTTP port too is any free one (8080 may be taken here).
+    let config = dir.join("stockbelld.toml");
+    std::fs::write(&config, "[http]\nlisten = \"127.0.0.1:0\"\n")?;
+    let log = std::fs::File::create(dir.join("daemon.log"))?;
+    std::process::Command::new(stockbelld_bin()?)
+        .args(["run", "--listen", "127.0.0.1:0", "--ready-file"])
+        .arg(dir.join("ready"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("NOTIFY_SOCKET", sock_path)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("spawn stockbelld")
+}
+
+/// SIGTERM, then STOPPING=1 and exit status 0.
+fn terminate(child: &mut Child, notes: &mut Notifications) -> Result<()> {
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    ensure!(rc == 0, "kill failed");
+    let asked = Instant::now();
+    notes.wait_for("STOPPING=1", 1, asked, Duration::from_secs(20))?;
+    let status = child.wait()?;
+    ensure!(status.success(), "exit status {status}");
+    Ok(())
+}
+
+/// Kills the daemon if the test fails before it is stopped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
     }
-    anyhow::bail!("no {want} within {deadline:?}")
 }
 
 #[test]
 fn ready_after_bind_and_stopping_on_sigterm() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let sock_path = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path)?;
-    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let mut notes = Notifications::bind(&sock_path)?;
     let ready = dir.path().join("ready");
-    // Defaults otherwise; the HTTP port too is any free one (8080 may be taken here).
-    let config = dir.path().join("stockbelld.toml");
-    std::fs::write(&config, "[http]\nlisten = \"127.0.0.1:0\"\n")?;
-    let mut child = std::process::Command::new(stockbelld_bin()?)
-        .args(["run", "--listen", "127.0.0.1:0", "--ready-file"])
-        .arg(&ready)
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("NOTIFY_SOCKET", &sock_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("spawn stockbelld")?;
+    let mut child = KillOnDrop(spawn(dir.path(), &sock_path, &[])?);
 
-    let got = recv_state(&sock, "READY=1", Duration::from_secs(30));
-    let ready_existed = ready.exists();
-    if got.is_err() {
-        let _ = child.kill();
-    }
-    got?;
+    let start = Instant::now();
+    notes.wait_for("READY=1", 1, start, Duration::from_secs(30))?;
     ensure!(
-        ready_existed,
+        ready.exists(),
         "READY=1 came before the port was bound and the ready file written"
     );
+    terminate(&mut child.0, &mut notes)
+}
 
-    // SAFETY: plain kill(2) on our own child's pid.
-    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    ensure!(rc == 0, "kill failed");
-    recv_state(&sock, "STOPPING=1", Duration::from_secs(20))?;
-    let status = child.wait()?;
-    ensure!(status.success(), "exit status {status}");
-    Ok(())
+/// The watchdog interval the test daemon is given: pings every 500 ms.
+const WATCHDOG: Duration = Duration::from_secs(1);
+/// How long the writer stays stopped: several watchdog intervals.
+const WEDGED_FOR: Duration = Duration::from_secs(3);
+
+#[test]
+fn watchdog_pings_while_working_and_not_while_the_writer_is_stopped() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let sock_path = dir.path().join("notify.sock");
+    let mut notes = Notifications::bind(&sock_path)?;
+    let usec = WATCHDOG.as_micros().to_string();
+    let mut child = KillOnDrop(spawn(dir.path(), &sock_path, &[("WATCHDOG_USEC", &usec)])?);
+    let log = dir.path().join("daemon.log");
+    let start = Instant::now();
+    notes.wait_for("READY=1", 1, start, Duration::from_secs(30))?;
+    notes.wait_for("WATCHDOG=1", 3, start, Duration::from_secs(10))?;
+
+    let writer = ptrace_stop::StoppedThread::stop(child.0.id(), "stockbell-write")?;
+    let wedged = Instant::now();
+    // The positive marker: the daemon says it is withholding pings.
+    let end = wedged + Duration::from_secs(10);
+    while !log_has(&log, "withholding watchdog pings") {
+        ensure!(
+            Instant::now() < end,
+            "no \"withholding watchdog pings\" in the log within 10 s of stopping the writer"
+        );
+        notes.receive(Duration::from_millis(50))?;
+    }
+    // Keep it stopped for several intervals; a ping already due when it stopped may come.
+    notes.receive(WEDGED_FOR.saturating_sub(wedged.elapsed()))?;
+    let late = notes.count_since("WATCHDOG=1", wedged + WATCHDOG);
+    writer.resume()?;
+    let resumed = Instant::now();
+    ensure!(
+        late == 0,
+        "{late} WATCHDOG=1 while the writer thread was stopped for {:?}",
+        resumed - wedged
+    );
+
+    notes.wait_for("WATCHDOG=1", 2, resumed, Duration::from_secs(10))?;
+    ensure!(
+        log_has(&log, "watchdog pings resume"),
+        "pings resumed but the log does not say so"
+    );
+    terminate(&mut child.0, &mut notes)
+}
+
+fn log_has(path: &Path, text: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|l| l.contains(text))
+}
+
+/// Stopping one thread of another process while its other threads run: ptrace can, a
+/// signal cannot (SIGSTOP stops the whole process).
+mod ptrace_stop {
+    use super::*;
+
+    pub struct StoppedThread {
+        tid: libc::pid_t,
+        attached: bool,
+    }
+
+    fn errno() -> std::io::Error {
+        std::io::Error::last_os_error()
+    }
+
+    /// The id of `pid`'s thread named `name` (as `/proc/PID/task/TID/comm` shows it, cut
+    /// to 15 bytes).
+    fn find_thread(pid: u32, name: &str) -> Result<libc::pid_t> {
+        let tasks = format!("/proc/{pid}/task");
+        for entry in std::fs::read_dir(&tasks).with_context(|| format!("reading {tasks}"))? {
+            let path = entry?.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comm.trim_end() == name {
+                let tid = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                return tid.parse().with_context(|| format!("thread id {tid:?}"));
+            }
+        }
+        bail!("stockbelld (pid {pid}) has no thread named {name:?}")
+    }
+
+    impl StoppedThread {
+        /// Seizes the thread and stops it (PTRACE_SEIZE + PTRACE_INTERRUPT).
+        pub fn stop(pid: u32, name: &str) -> Result<Self> {
+            let tid = find_thread(pid, name)?;
+            let null = std::ptr::null_mut::<libc::c_void>();
+            // SAFETY: ptrace(2) on a thread of our own child; no memory is passed.
+            let rc = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, null, null) };
+            ensure!(rc == 0, "PTRACE_SEIZE thread {tid}: {}", errno());
+            let mut thread = StoppedThread {
+                tid,
+                attached: true,
+            };
+            // SAFETY: as above.
+            let rc = unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, null, null) };
+            ensure!(rc == 0, "PTRACE_INTERRUPT thread {tid}: {}", errno());
+            let mut status = 0;
+            // SAFETY: waitpid(2) with a valid pointer to an int.
+            let waited = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+            ensure!(waited == tid, "waitpid thread {tid}: {}", errno());
+            if !libc::WIFSTOPPED(status) {
+                thread.attached = false;
+                bail!("thread {tid} did not stop (wait status {status:#x})");
+            }
+            Ok(thread)
+        }
+
+        /// Lets the thread run again (PTRACE_DETACH).
+        pub fn resume(mut self) -> Result<()> {
+            self.attached = false;
+            let null = std::ptr::null_mut::<libc::c_void>();
+            // SAFETY: ptrace(2) on the thread this tracer stopped.
+            let rc = unsafe { libc::ptrace(libc::PTRACE_DETACH, self.tid, null, null) };
+            ensure!(rc == 0, "PTRACE_DETACH thread {}: {}", self.tid, errno());
+            Ok(())
+        }
+    }
+
+    impl Drop for StoppedThread {
+        fn drop(&mut self) {
+            if self.attached {
+                let null = std::ptr::null_mut::<libc::c_void>();
+                // SAFETY: as in `resume`.
+                unsafe { libc::ptrace(libc::PTRACE_DETACH, self.tid, null, null) };
+            }
+        }
+    }
 }

@@ -1,6 +1,10 @@
 //! The small public HTTP/1 server: `GET /healthz`, and the one-click unsubscribe page
 //! (`GET /unsubscribe?token=T` shows a confirmation form, `POST` — RFC 8058 one-click or
 //! that form — unsubscribes and cancels the customer's queued marketing).
+//!
+//! It faces the public internet, so no client may hold it up: each request's headers and
+//! body must be in within their timeouts, and at the connection cap a new connection takes
+//! the slot of the oldest one still waiting on its client (`http_slots`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -8,18 +12,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Body, Bytes};
+use hyper::body::Bytes;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use crate::delivery::unsubscribe::{
     sign_token, unsubscribe_url, verify_token, TokenError, UnsubscribeLinks,
 };
 
+use super::http_slots::{Admitted, Slot, Slots};
 use crate::actors::customer::CustomerItem;
 use crate::actors::{IngestItem, RouterHandle};
 use crate::clock::now_ms;
@@ -29,8 +34,16 @@ use crate::domain::profile::CustomerEvent;
 
 /// A POST body is only read to keep the connection usable; a larger one is refused.
 const MAX_BODY: usize = 8 * 1024;
+/// Most connections open at once (see `http_slots`: at the cap a new connection closes
+/// the oldest one still waiting on its client).
 const MAX_CONNECTIONS: usize = 256;
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's headers must be in within this of the connection opening (or of the
+/// previous response, on a kept-alive connection).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's body must be in within this of its headers.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most one warning about a full server per this long.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// What the handlers use.
 #[derive(Clone)]
@@ -75,20 +88,16 @@ impl HttpServer {
 }
 
 async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::new(MAX_CONNECTIONS);
+    let mut full = FullLog::default();
     let mut conns = JoinSet::new();
     loop {
-        let slot_and_stream = async {
-            let permit = slots.clone().acquire_owned().await;
-            (permit, listener.accept().await)
-        };
-        let (permit, stream) = tokio::select! {
+        let stream = tokio::select! {
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-            (permit, accepted) = slot_and_stream => match (permit, accepted) {
-                (Ok(permit), Ok((stream, _))) => (permit, stream),
-                (Err(_), _) => break,
-                (_, Err(e)) => {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "HTTP accept failed.");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -96,51 +105,123 @@ async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: watch
                 }
             },
         };
-        let state = state.clone();
-        let mut stop = shutdown.clone();
-        conns.spawn(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = async { drop(stop.wait_for(|s| *s).await) } => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
+        // Small answers written whole: Nagle would only delay them.
+        let _ = stream.set_nodelay(true);
+        let slot = match slots.admit() {
+            Some((slot, Admitted::Free)) => slot,
+            Some((slot, Admitted::Evicted)) => {
+                full.evicted += 1;
+                full.maybe_warn();
+                slot
             }
-        });
+            None => {
+                full.refused += 1;
+                full.maybe_warn();
+                continue;
+            }
+        };
+        conns.spawn(serve_connection(
+            stream,
+            slot,
+            state.clone(),
+            shutdown.clone(),
+        ));
     }
     drop(listener);
     while conns.join_next().await.is_some() {}
 }
 
-/// Routes one request.
-pub async fn handle<B>(state: &HttpState, req: Request<B>) -> Response<Full<Bytes>>
-where
-    B: Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+/// Serves one connection until it ends, is evicted from its slot or the server stops.
+async fn serve_connection(
+    stream: TcpStream,
+    slot: Slot,
+    state: Arc<HttpState>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let conn_slot = slot.handle();
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        let conn_slot = conn_slot.clone();
+        async move {
+            // Reading the request keeps the connection evictable; serving it does not.
+            let req = match read_whole(req).await {
+                Ok(req) => req,
+                Err(resp) => return Ok::<_, Infallible>(resp),
+            };
+            let Some(_serving) = conn_slot.serving() else {
+                return Ok(unavailable());
+            };
+            Ok(handle(&state, req).await)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        // Dropping the connection closes the socket.
+        () = slot.evicted() => {}
+        _ = async { drop(stop.wait_for(|s| *s).await) } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// The request with its whole body (at most `MAX_BODY`, in by `BODY_TIMEOUT`), or the
+/// answer for a body that is too large or too slow.
+async fn read_whole(
+    req: Request<hyper::body::Incoming>,
+) -> Result<Request<Full<Bytes>>, Response<Full<Bytes>>> {
+    let (head, body) = req.into_parts();
+    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(body)) => Ok(Request::from_parts(head, Full::new(body.to_bytes()))),
+        Ok(Err(_)) => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large\n",
+        )),
+        Err(_) => Err(text(StatusCode::REQUEST_TIMEOUT, "request body too slow\n")),
+    }
+}
+
+/// Counts connections closed or refused at the cap, and warns about them at most once per
+/// `FULL_WARNING_EVERY`.
+#[derive(Default)]
+struct FullLog {
+    evicted: u64,
+    refused: u64,
+    last: Option<std::time::Instant>,
+}
+
+impl FullLog {
+    fn maybe_warn(&mut self) {
+        if self.last.is_some_and(|t| t.elapsed() < FULL_WARNING_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            max_connections = MAX_CONNECTIONS,
+            closed_waiting = self.evicted,
+            refused = self.refused,
+            "The HTTP server is at its connection limit (slow or idle clients, or a flood): \
+             the oldest connections still waiting for a request were closed to make room, \
+             and new ones refused while every connection was being served."
+        );
+        self.evicted = 0;
+        self.refused = 0;
+        self.last = Some(std::time::Instant::now());
+    }
+}
+
+/// Routes one request (its body, if any, has been read by the server already).
+pub async fn handle<B>(state: &HttpState, req: Request<B>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let token = req.uri().query().and_then(query_token);
     match (path.as_str(), req.method()) {
         ("/healthz", &Method::GET | &Method::HEAD) => text(StatusCode::OK, "ok\n"),
         ("/unsubscribe", &Method::GET | &Method::HEAD) => confirm_page(state, token.as_deref()),
-        ("/unsubscribe", &Method::POST) => {
-            let body = Limited::new(req.into_body(), MAX_BODY).collect();
-            match tokio::time::timeout(READ_TIMEOUT, body).await {
-                Ok(Ok(_)) => unsubscribe(state, token.as_deref()).await,
-                Ok(Err(_)) => text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
-                Err(_) => text(StatusCode::REQUEST_TIMEOUT, "request body too slow\n"),
-            }
-        }
+        ("/unsubscribe", &Method::POST) => unsubscribe(state, token.as_deref()).await,
         ("/healthz", _) => not_allowed("GET, HEAD"),
         ("/unsubscribe", _) => not_allowed("GET, HEAD, POST"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),

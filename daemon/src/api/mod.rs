@@ -9,6 +9,7 @@ pub mod auth;
 pub mod convert;
 pub mod convert_customer;
 pub mod http;
+mod http_slots;
 pub mod ingest;
 pub mod overview;
 pub mod server;

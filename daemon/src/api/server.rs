@@ -1,5 +1,6 @@
 //! The gRPC server: Ingest and Admin behind their bearer tokens, gRPC health and
-//! reflection, served on a listener bound by the caller (so a taken port fails before
+//! reflection (v1 and v1alpha), with TCP_NODELAY on every connection, served on a
+//! listener bound by the caller (so a taken port fails before
 //! anything is announced) until shutdown. Health turns NOT_SERVING before draining.
 
 use std::time::Duration;
@@ -9,8 +10,8 @@ use stockbell_proto::v1::admin_server::AdminServer;
 use stockbell_proto::v1::ingest_server::IngestServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
@@ -41,11 +42,19 @@ impl GrpcServer {
         for s in SERVICES {
             health.set_service_status(s, ServingStatus::Serving).await;
         }
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(stockbell_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // Reflection in both versions: grpcio's reflection client and older tools speak
+        // only v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(stockbell_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection()
             .build_v1()
             .context("cannot build the reflection service")?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .context("cannot build the v1alpha reflection service")?;
         let max = cfg.server.max_message_bytes;
         let ingest = IngestServer::new(ingest).max_decoding_message_size(max);
         let admin = AdminServer::new(admin).max_decoding_message_size(max);
@@ -56,12 +65,18 @@ impl GrpcServer {
         let mut stop = shutdown;
         let server = tonic::transport::Server::builder()
             .add_service(health_svc)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(ingest)
             .add_service(admin)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-                let _ = stop.wait_for(|s| *s).await;
-            });
+            // TCP_NODELAY: without it Nagle holds the tail of a multi-segment answer until
+            // the client's delayed ACK, and every answer over ~300 bytes took 40+ ms.
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            );
         Ok(GrpcServer {
             health,
             task: tokio::spawn(server),

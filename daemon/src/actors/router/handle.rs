@@ -78,6 +78,8 @@ pub(super) enum Command {
         id: String,
         reply: Reply<Option<Found<CustomerState>>>,
     },
+    /// The watchdog's liveness probe: answered once a no-op went through the writer too.
+    Ping { reply: Reply<()> },
 }
 
 /// Handle to the router task; cheap to clone.
@@ -158,6 +160,13 @@ impl RouterHandle {
     ) -> Result<Option<Found<CustomerState>>, RouterError> {
         self.request(|reply| Command::GetCustomer { id, reply })
             .await
+    }
+
+    /// Resolves once a no-op has gone through the Router's queue and then the writer's
+    /// (an answer from the writer, even an error such as a full disk, counts): the
+    /// systemd watchdog's proof that both are making progress.
+    pub async fn ping(&self) -> Result<(), RouterError> {
+        self.request(|reply| Command::Ping { reply }).await
     }
 
     /// A handle that does not keep the Router alive (for the Router's own actors).

@@ -37,7 +37,7 @@ use crate::scenario_control::LiveRules;
 use crate::store::outbox::Outbox;
 use crate::store::records::{Rejected, TimerKey, Triggers};
 use crate::store::writer::Writer;
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 /// The result of a batch, before it is turned into a protobuf `Ack`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -242,6 +242,15 @@ impl Router {
             }
             Command::GetCustomer { id, reply } => {
                 self.get(&self.customers, id, reply);
+                None
+            }
+            Command::Ping { reply } => {
+                let written = self.writer.submit(Batch::default(), 0);
+                tokio::spawn(async move {
+                    if written.await.is_ok() {
+                        let _ = reply.send(Ok(()));
+                    }
+                });
                 None
             }
         }
