@@ -173,6 +173,8 @@ async fn state_survives_a_clean_restart() -> Result<()> {
     // The restarted daemon still knows what it applied, and goes on applying.
     let dup = publish(&mut ingest, last_batch).await?;
     assert!(dup.duplicate, "re-sent batch after restart: {dup:?}");
+    // A duplicate applies nothing now: a producer summing `applied` must not over-count.
+    assert_eq!(dup.applied, 0, "re-sent batch after restart: {dup:?}");
     publish_ok(&mut ingest, seq.batch(vec![stock_set("r-sold", 30)])).await?;
     assert_eq!(product(&mut admin, "r-sold").await?.stock, 30);
     assert_eq!(last_sequence(&mut admin, PRODUCER).await?, 3);

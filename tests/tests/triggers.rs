@@ -256,3 +256,49 @@ async fn new_arrival_needs_visibility_and_stock() -> Result<()> {
     }
     Ok(())
 }
+
+/// GetProduct shows the reference a drop is measured against as soon as a price has held
+/// `stable_for`, not only after the next price change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_price_follows_a_price_that_held() -> Result<()> {
+    let daemon = Daemon::start(DaemonOptions::new().set("triggers", "stable_for", "1s")).await?;
+    let (mut ingest, mut admin) = (daemon.ingest_client().await?, daemon.admin_client().await?);
+    let mut seq = Sequencer::new("reference");
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![upsert(catalog("r-up", 1000)), stock_set("r-up", 10)]),
+    )
+    .await?;
+    // A rise is no drop: nothing is pending, yet 1200 becomes the reference once it held.
+    let t0 = now_ms();
+    publish_ok(&mut ingest, seq.batch(vec![price_set("r-up", 1200).at(t0)])).await?;
+    let p = product(&mut admin, "r-up").await?;
+    ensure!(
+        p.reference_price_minor == 1000 && p.price_minor == 1200,
+        "right after the change: {p:?}"
+    );
+    let p = poll_until(WAIT, || {
+        let mut admin = admin.clone();
+        async move {
+            let p = product(&mut admin, "r-up").await?;
+            ensure!(
+                p.reference_price_minor == 1200,
+                "reference {} after the price held ({} ms)",
+                p.reference_price_minor,
+                now_ms() - t0
+            );
+            Ok(p)
+        }
+    })
+    .await?;
+    ensure!(now_ms() >= t0 + 1_000, "moved before it held: {p:?}");
+    // The trigger logic measures against the same reference: back to 1000 is a drop
+    // from 1200 (it would be none from the old reference).
+    publish_ok(&mut ingest, seq.batch(vec![price_set("r-up", 1000)])).await?;
+    let d = wait_for(&admin, TriggerKind::PriceDrop, "r-up", 1).await?;
+    ensure!(
+        d[0].old_price_minor == 1200 && d[0].new_price_minor == 1000,
+        "{d:?}"
+    );
+    Ok(())
+}
