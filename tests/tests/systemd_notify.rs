@@ -2,72 +2,67 @@
 //! the store is open and the port bound (the ready file exists by then), and STOPPING=1
 //! on SIGTERM before it exits 0.
 
-use std::os::unix::net::UnixDatagram;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use stockbell_tests::stockbelld_bin;
+use stockbell_tests::{stockbelld_bin, Process};
+use tokio::net::UnixDatagram;
 
-fn recv_state(sock: &UnixDatagram, want: &str, deadline: Duration) -> Result<String> {
-    let end = Instant::now() + deadline;
+/// Waits up to `timeout` for a notification with the line `want`; returns the whole
+/// notification.
+async fn recv_state(sock: &UnixDatagram, want: &str, timeout: Duration) -> Result<String> {
     let mut buf = [0u8; 512];
-    while Instant::now() < end {
-        match sock.recv(&mut buf) {
-            Ok(n) => {
-                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if msg.lines().any(|l| l == want) {
-                    return Ok(msg);
-                }
+    let wait = async {
+        loop {
+            let n = sock.recv(&mut buf).await?;
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.lines().any(|l| l == want) {
+                return Ok::<_, std::io::Error>(msg);
             }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(e) => return Err(e.into()),
         }
-    }
-    anyhow::bail!("no {want} within {deadline:?}")
+    };
+    tokio::time::timeout(timeout, wait)
+        .await
+        .with_context(|| format!("no {want} within {timeout:?}"))?
+        .context("reading the notify socket")
 }
 
-#[test]
-fn ready_after_bind_and_stopping_on_sigterm() -> Result<()> {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_after_bind_and_stopping_on_sigterm() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path)?;
-    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
     let ready = dir.path().join("ready");
     // Defaults otherwise; the HTTP port too is any free one (8080 may be taken here).
     let config = dir.path().join("stockbelld.toml");
     std::fs::write(&config, "[http]\nlisten = \"127.0.0.1:0\"\n")?;
-    let mut child = std::process::Command::new(stockbelld_bin()?)
-        .args(["run", "--listen", "127.0.0.1:0", "--ready-file"])
-        .arg(&ready)
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("NOTIFY_SOCKET", &sock_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("spawn stockbelld")?;
+    let mut daemon = Process::spawn(
+        "stockbelld",
+        Command::new(stockbelld_bin()?)
+            .args(["run", "--listen", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("NOTIFY_SOCKET", &sock_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
 
-    let got = recv_state(&sock, "READY=1", Duration::from_secs(30));
-    let ready_existed = ready.exists();
-    if got.is_err() {
-        let _ = child.kill();
-    }
-    got?;
+    recv_state(&sock, "READY=1", Duration::from_secs(30)).await?;
     ensure!(
-        ready_existed,
+        ready.exists(),
         "READY=1 came before the port was bound and the ready file written"
     );
 
-    // SAFETY: plain kill(2) on our own child's pid.
-    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    ensure!(rc == 0, "kill failed");
-    recv_state(&sock, "STOPPING=1", Duration::from_secs(20))?;
-    let status = child.wait()?;
+    daemon.signal(libc::SIGTERM)?;
+    recv_state(&sock, "STOPPING=1", Duration::from_secs(20)).await?;
+    let status = daemon
+        .wait_exit(Duration::from_secs(20))
+        .await?
+        .context("stockbelld did not exit within 20 s of SIGTERM")?;
     ensure!(status.success(), "exit status {status}");
     Ok(())
 }
