@@ -10,8 +10,8 @@ use anyhow::Context;
 use serde_json::json;
 use stockbell_tests::launch::spawn_ready;
 
-use crate::daemon::{resolve_bin, set, stderr_stdio, BenchDir, Daemon};
-use crate::driver::{self, MAX_MESSAGE_BYTES};
+use crate::daemon::{ingest_config, resolve_bin, stderr_stdio, BenchDir, Daemon};
+use crate::driver;
 use crate::report::{round2, RunReport};
 use crate::workload::{self, Spec, Workload};
 
@@ -43,26 +43,6 @@ pub fn generate_timed(spec: &Spec) -> Workload {
     w
 }
 
-/// The daemon's config: loopback, port 0, 64 MiB messages, data under `dir`.
-fn daemon_config(dir: &Path) -> anyhow::Result<toml::Table> {
-    let data = dir.join("data");
-    let data = data
-        .to_str()
-        .with_context(|| format!("{} is not valid UTF-8", data.display()))?;
-    let mut c = toml::Table::new();
-    set(&mut c, "server", "listen", "127.0.0.1:0");
-    set(
-        &mut c,
-        "server",
-        "max_message_bytes",
-        i64::try_from(MAX_MESSAGE_BYTES)?,
-    );
-    set(&mut c, "storage", "path", data);
-    set(&mut c, "storage", "sync", false);
-    set(&mut c, "log", "level", "warn");
-    Ok(c)
-}
-
 async fn run_sink(exe: &Path, dir: &Path, opts: &Options) -> anyhow::Result<RunReport> {
     let workload = generate_timed(&opts.spec);
     let ready = dir.join("sink.ready");
@@ -87,7 +67,7 @@ async fn run_sink(exe: &Path, dir: &Path, opts: &Options) -> anyhow::Result<RunR
 /// Runs against a fresh daemon; also says whether it exited cleanly (0) after SIGTERM.
 async fn run_daemon(bin: &Path, dir: &Path, opts: &Options) -> anyhow::Result<(RunReport, bool)> {
     let workload = generate_timed(&opts.spec);
-    let daemon = Daemon::start(bin, dir, &daemon_config(dir)?).await?;
+    let daemon = Daemon::start(bin, dir, &ingest_config(dir)?).await?;
     let report = driver::execute(
         &daemon.addr,
         None,

@@ -108,10 +108,9 @@ pub enum Delivery {
     Eml,
 }
 
-/// The common config: loopback, port 0 (gRPC and HTTP), 64 MiB messages, no fsync,
-/// data under `dir/data`, warnings only; rules that decide at once (no arbitration
-/// window, no quiet hours) and release a back-in-stock audience whole (`per_unit = 0`).
-pub fn base_config(dir: &Path) -> anyhow::Result<toml::Table> {
+/// The ingest config every benchmark's daemon starts from: loopback, port 0 (gRPC and
+/// HTTP), 64 MiB messages, no fsync, data under `dir/data`, warnings only.
+pub fn ingest_config(dir: &Path) -> anyhow::Result<toml::Table> {
     let mut c = toml::Table::new();
     set(&mut c, "server", "listen", "127.0.0.1:0");
     set(
@@ -120,11 +119,19 @@ pub fn base_config(dir: &Path) -> anyhow::Result<toml::Table> {
         "max_message_bytes",
         i64::try_from(MAX_MESSAGE_BYTES)?,
     );
-    set(&mut c, "server", "shutdown_grace", "5s");
     set(&mut c, "storage", "path", utf8(&dir.join("data"))?);
     set(&mut c, "storage", "sync", false);
     set(&mut c, "http", "listen", "127.0.0.1:0");
     set(&mut c, "log", "level", "warn");
+    Ok(c)
+}
+
+/// The delivery benchmarks' config: [`ingest_config`] with a 5 s shutdown grace and rules
+/// that decide at once (no arbitration window, no quiet hours) and release a
+/// back-in-stock audience whole (`per_unit = 0`).
+pub fn base_config(dir: &Path) -> anyhow::Result<toml::Table> {
+    let mut c = ingest_config(dir)?;
+    set(&mut c, "server", "shutdown_grace", "5s");
     set(&mut c, "rules", "arbitration_window", "0s");
     set(&mut c, "rules", "quiet_start", "00:00");
     set(&mut c, "rules", "quiet_end", "00:00");

@@ -181,6 +181,16 @@ async fn update(admin: &AdminClient, r: UpdateScenarioRequest) -> Result<Vec<Str
         .overridden)
 }
 
+/// Turns a scenario on or off; returns the settings the operator has overridden.
+async fn set_enabled(admin: &AdminClient, scenario: &str, on: bool) -> Result<Vec<String>> {
+    let req = UpdateScenarioRequest {
+        scenario: scenario.into(),
+        enabled: Some(on),
+        ..Default::default()
+    };
+    update(admin, req).await
+}
+
 fn eml_count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
@@ -194,15 +204,7 @@ async fn a_disabled_scenario_sends_nothing_and_the_change_survives_a_restart() -
     shop(&daemon, &mut seq).await?;
     let admin = daemon.admin_client().await?;
 
-    let overridden = update(
-        &admin,
-        UpdateScenarioRequest {
-            scenario: "back_in_stock".into(),
-            enabled: Some(false),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let overridden = set_enabled(&admin, "back_in_stock", false).await?;
     ensure!(overridden == ["enabled"], "{overridden:?}");
     // A bad change is refused and changes nothing.
     let bad = admin
@@ -318,15 +320,7 @@ async fn queued_messages_of_a_disabled_scenario_are_cancelled_and_the_overview_s
     })
     .await?;
 
-    update(
-        &admin,
-        UpdateScenarioRequest {
-            scenario: "back_in_stock".into(),
-            enabled: Some(false),
-            ..Default::default()
-        },
-    )
-    .await?;
+    set_enabled(&admin, "back_in_stock", false).await?;
     let cancelled = poll_until(Duration::from_secs(20), || async {
         let cancelled = outbox(&admin, "cancelled").await?;
         ensure!(cancelled.len() == 2, "{cancelled:?}");
@@ -348,15 +342,7 @@ async fn queued_messages_of_a_disabled_scenario_are_cancelled_and_the_overview_s
     // now: a later message (the scenario on again, a new customer told about the restock
     // of a new product) is delivered, and the cancelled ones were due long before it.
     smtp.restart().await?;
-    update(
-        &admin,
-        UpdateScenarioRequest {
-            scenario: "back_in_stock".into(),
-            enabled: Some(true),
-            ..Default::default()
-        },
-    )
-    .await?;
+    set_enabled(&admin, "back_in_stock", true).await?;
     publish_ok(
         &mut ingest,
         seq.batch(vec![
