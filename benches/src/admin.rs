@@ -1,22 +1,25 @@
 //! The few `Admin` calls the delivery benchmarks poll: per-scenario counters and outbox
-//! listings.
+//! listings. Calls take `&self` (each on a clone of the client) so that a
+//! `poll_every` check can make them.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, ensure, Context};
+use stockbell_proto::auth::{AdminClient, Bearer};
 use stockbell_proto::v1::{
-    admin_client::AdminClient, GetScenarioStatsRequest, ListOutboxRequest, ScenarioStats,
+    admin_client, GetScenarioStatsRequest, ListOutboxRequest, ScenarioStats,
 };
-use tonic::transport::{Channel, Endpoint};
+use stockbell_tests::poll::{give_up, poll_every};
 
-use crate::driver::MAX_MESSAGE_BYTES;
+use crate::driver::{self, MAX_MESSAGE_BYTES};
 
 /// Most entries one `ListOutbox` call returns.
 const PAGE: u32 = 1000;
 
 pub struct Admin {
-    client: AdminClient<Channel>,
+    client: AdminClient,
 }
 
 fn status(call: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
@@ -54,28 +57,22 @@ impl Counters {
 
 impl Admin {
     pub async fn connect(addr: &str) -> anyhow::Result<Admin> {
-        let uri = if addr.contains("://") {
-            addr.to_string()
-        } else {
-            format!("http://{addr}")
-        };
-        let channel = Endpoint::from_shared(uri.clone())
-            .with_context(|| format!("bad server address {uri:?}"))?
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .connect()
-            .await
-            .with_context(|| format!("cannot connect to {uri}"))?;
-        Ok(Admin {
-            client: AdminClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
-        })
+        let channel = driver::channel(addr, Some(Duration::from_secs(120))).await?;
+        let client = admin_client::AdminClient::with_interceptor(channel, Bearer::default())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Admin { client })
+    }
+
+    /// The Admin client itself, for calls this module does not wrap.
+    pub fn client(&self) -> AdminClient {
+        self.client.clone()
     }
 
     /// The counters of `scenario` ("back_in_stock", …).
-    pub async fn counters(&mut self, scenario: &str) -> anyhow::Result<Counters> {
+    pub async fn counters(&self, scenario: &str) -> anyhow::Result<Counters> {
         let stats = self
             .client
+            .clone()
             .get_scenario_stats(GetScenarioStatsRequest {})
             .await
             .map_err(status("GetScenarioStats"))?
@@ -89,9 +86,10 @@ impl Admin {
     }
 
     /// The highest outbox seq (0 when the outbox is empty).
-    pub async fn newest_outbox_seq(&mut self) -> anyhow::Result<u64> {
+    pub async fn newest_outbox_seq(&self) -> anyhow::Result<u64> {
         let page = self
             .client
+            .clone()
             .list_outbox(ListOutboxRequest {
                 status: String::new(),
                 customer_id: String::new(),
@@ -106,12 +104,13 @@ impl Admin {
 
     /// Entries by status ("pending", "delivered", …) over the whole outbox, read in pages
     /// of 1000 newest first.
-    pub async fn outbox_statuses(&mut self) -> anyhow::Result<BTreeMap<String, u64>> {
+    pub async fn outbox_statuses(&self) -> anyhow::Result<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
         let mut before = 0;
         loop {
             let page = self
                 .client
+                .clone()
                 .list_outbox(ListOutboxRequest {
                     status: String::new(),
                     customer_id: String::new(),
@@ -136,26 +135,21 @@ impl Admin {
     /// Polls `scenario`'s counters every `every` until `done` holds; returns the counters
     /// and when `done` first held. Fails after `timeout`, showing the last counters.
     pub async fn wait_counters(
-        &mut self,
+        &self,
         scenario: &str,
         every: Duration,
         timeout: Duration,
-        mut done: impl FnMut(&Counters) -> bool,
+        done: impl FnMut(&Counters) -> bool,
     ) -> anyhow::Result<(Counters, Instant)> {
-        let started = Instant::now();
-        loop {
-            let c = self.counters(scenario).await?;
+        let done = RefCell::new(done);
+        let done = &done;
+        poll_every(every, timeout, || async move {
+            let c = self.counters(scenario).await.map_err(give_up)?;
             let now = Instant::now();
-            if done(&c) {
-                return Ok((c, now));
-            }
-            if started.elapsed() > timeout {
-                bail!(
-                    "gave up after {} s waiting for {scenario} decisions; counters: {c:?}",
-                    timeout.as_secs()
-                );
-            }
-            tokio::time::sleep(every).await;
-        }
+            ensure!((done.borrow_mut())(&c), "counters: {c:?}");
+            Ok((c, now))
+        })
+        .await
+        .with_context(|| format!("waiting for {scenario} decisions"))
     }
 }

@@ -1,19 +1,22 @@
 //! A throw-away `stockbelld` for the delivery benchmarks (`restock-fanout`, `smtp-rate`,
 //! `interest-rss`): a temporary directory, a config built as a TOML table (loopback only,
-//! port 0 for gRPC and HTTP, rules that decide at once), the child process under a
-//! [`ChildGuard`], its memory from `/proc`, and a "black hole" SMTP server that accepts
-//! connections and never answers, which holds the dispatcher without touching the outbox.
+//! port 0 for gRPC and HTTP, rules that decide at once), the daemon started with the
+//! test harness's process harness (`stockbell_tests::launch`), its memory from `/proc`,
+//! and a "black hole" SMTP server that accepts connections and never answers, which holds
+//! the dispatcher without touching the outbox.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
+use stockbell_tests::launch::{run_command, sibling_bin, spawn_ready};
+use stockbell_tests::poll::give_up;
+use stockbell_tests::Process;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::child::ChildGuard;
-use crate::compare::{default_daemon_bin, stderr_stdio};
 use crate::driver::MAX_MESSAGE_BYTES;
 
 /// How long the daemon may take to open its store and bind.
@@ -51,7 +54,7 @@ impl BenchDir {
 pub fn resolve_bin(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let bin = match explicit {
         Some(p) => p,
-        None => default_daemon_bin()?,
+        None => sibling_bin("stockbelld")?,
     };
     if !bin.is_file() {
         bail!(
@@ -61,6 +64,15 @@ pub fn resolve_bin(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(bin)
+}
+
+/// Our stderr, for a child's stdout, so that our stdout carries only the results.
+pub fn stderr_stdio() -> anyhow::Result<Stdio> {
+    let fd = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot duplicate stderr")?;
+    Ok(Stdio::from(fd))
 }
 
 /// Sets `section.key` (one level of nesting: `"email.smtp"` is a section) in `root`.
@@ -96,10 +108,9 @@ pub enum Delivery {
     Eml,
 }
 
-/// The common config: loopback, port 0 (gRPC and HTTP), 64 MiB messages, no fsync,
-/// data under `dir/data`, warnings only; rules that decide at once (no arbitration
-/// window, no quiet hours) and release a back-in-stock audience whole (`per_unit = 0`).
-pub fn base_config(dir: &Path) -> anyhow::Result<toml::Table> {
+/// The ingest config every benchmark's daemon starts from: loopback, port 0 (gRPC and
+/// HTTP), 64 MiB messages, no fsync, data under `dir/data`, warnings only.
+pub fn ingest_config(dir: &Path) -> anyhow::Result<toml::Table> {
     let mut c = toml::Table::new();
     set(&mut c, "server", "listen", "127.0.0.1:0");
     set(
@@ -108,11 +119,19 @@ pub fn base_config(dir: &Path) -> anyhow::Result<toml::Table> {
         "max_message_bytes",
         i64::try_from(MAX_MESSAGE_BYTES)?,
     );
-    set(&mut c, "server", "shutdown_grace", "5s");
     set(&mut c, "storage", "path", utf8(&dir.join("data"))?);
     set(&mut c, "storage", "sync", false);
     set(&mut c, "http", "listen", "127.0.0.1:0");
     set(&mut c, "log", "level", "warn");
+    Ok(c)
+}
+
+/// The delivery benchmarks' config: [`ingest_config`] with a 5 s shutdown grace and rules
+/// that decide at once (no arbitration window, no quiet hours) and release a
+/// back-in-stock audience whole (`per_unit = 0`).
+pub fn base_config(dir: &Path) -> anyhow::Result<toml::Table> {
+    let mut c = ingest_config(dir)?;
+    set(&mut c, "server", "shutdown_grace", "5s");
     set(&mut c, "rules", "arbitration_window", "0s");
     set(&mut c, "rules", "quiet_start", "00:00");
     set(&mut c, "rules", "quiet_end", "00:00");
@@ -263,52 +282,48 @@ pub fn mib(bytes: u64) -> f64 {
     (bytes as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0
 }
 
-/// A running daemon.
+/// A running daemon; SIGKILLed (with a note on stderr) if dropped without [`Daemon::stop`].
 pub struct Daemon {
-    guard: ChildGuard,
+    proc: Process,
     pub addr: String,
     pub pid: u32,
 }
 
 impl Daemon {
-    /// Writes `config` to `dir/stockbelld.toml` and starts the daemon on it.
+    /// Writes `config` to `dir/stockbelld.toml` and starts the daemon on it; its output
+    /// goes to our stderr.
     pub async fn start(bin: &Path, dir: &Path, config: &toml::Table) -> anyhow::Result<Daemon> {
         let path = dir.join("stockbelld.toml");
         let text = toml::to_string(config).context("cannot write the daemon config")?;
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         let ready = dir.join("ready");
-        let _ = std::fs::remove_file(&ready);
-        let mut guard = ChildGuard::spawn(
-            "daemon",
-            Command::new(bin)
-                .arg("run")
-                .arg("--config")
-                .arg(&path)
-                .arg("--ready-file")
-                .arg(&ready)
-                .stdin(Stdio::null())
-                .stdout(stderr_stdio()?),
-        )?;
-        let addr = guard.wait_ready(&ready, READY_DEADLINE).await?;
-        let pid = guard.pid().context("the daemon exited")?;
-        Ok(Daemon { guard, addr, pid })
+        let mut cmd = run_command(bin, &path, &ready);
+        cmd.stdout(stderr_stdio()?);
+        let (proc, addr) = spawn_ready("daemon", &mut cmd, &ready, READY_DEADLINE).await?;
+        let proc = proc.say_when_killed_on_drop("stockbell-load");
+        let pid = proc.pid().context("the daemon exited")?;
+        Ok(Daemon {
+            proc,
+            addr: addr.to_string(),
+            pid,
+        })
     }
 
     pub fn memory(&self) -> anyhow::Result<Memory> {
         memory(self.pid)
     }
 
-    /// Fails if the daemon has exited (e.g. after a fatal error).
+    /// Fails if the daemon has exited (e.g. after a fatal error); the error ends a
+    /// `poll_every` at once.
     pub fn check_running(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self.guard.exited()? {
-            bail!("the daemon exited during the benchmark ({status}); see its log above");
-        }
-        Ok(())
+        self.proc
+            .check_running()
+            .map_err(|e| give_up(anyhow!("{e:#} during the benchmark; see its log above")))
     }
 
     /// SIGTERM; true if it exited 0 within the grace period.
     pub async fn stop(mut self) -> bool {
-        match self.guard.terminate(DAEMON_GRACE).await {
+        match self.proc.terminate(DAEMON_GRACE).await {
             Ok(status) if status.success() => true,
             Ok(status) => {
                 eprintln!("stockbell-load: warning: the daemon exited with {status} after SIGTERM");

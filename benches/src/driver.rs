@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use stockbell_proto::v1::{ingest_client::IngestClient, EventBatch};
+use stockbell_proto::auth::{Bearer, IngestClient};
+use stockbell_proto::v1::{ingest_client, EventBatch};
 use tokio::sync::{mpsc, Semaphore};
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::report::{PhaseStats, RunReport};
@@ -20,45 +19,44 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// A run fails when no Ack arrives for this long.
 const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Adds `authorization: Bearer TOKEN` to every call when a token is set.
-#[derive(Clone)]
-pub struct Auth(Option<MetadataValue<Ascii>>);
+/// The Ingest client of a run (with a bearer token when one is given).
+pub type Client = IngestClient;
 
-impl tonic::service::Interceptor for Auth {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert("authorization", v.clone());
-        }
-        Ok(req)
-    }
-}
-
-pub type Client = IngestClient<InterceptedService<Channel, Auth>>;
-
-/// Connects to `addr` ("http://127.0.0.1:50051" or just "127.0.0.1:50051").
-pub async fn connect(addr: &str, token: Option<&str>) -> anyhow::Result<Client> {
+/// A channel to `addr` ("http://127.0.0.1:50051" or just "127.0.0.1:50051") with
+/// TCP_NODELAY; `timeout` bounds each call when given.
+pub async fn channel(addr: &str, timeout: Option<Duration>) -> anyhow::Result<Channel> {
     let uri = if addr.contains("://") {
         addr.to_string()
     } else {
         format!("http://{addr}")
     };
-    let auth = match token {
-        Some(t) => Some(
-            MetadataValue::try_from(format!("Bearer {t}"))
-                .context("the token is not valid in a gRPC header")?,
-        ),
-        None => None,
-    };
-    let channel = Endpoint::from_shared(uri.clone())
+    let mut endpoint = Endpoint::from_shared(uri.clone())
         .with_context(|| format!("bad server address {uri:?}"))?
         .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(t) = timeout {
+        endpoint = endpoint.timeout(t);
+    }
+    endpoint
         .connect()
         .await
-        .with_context(|| format!("cannot connect to {uri}"))?;
-    Ok(IngestClient::with_interceptor(channel, Auth(auth))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+        .with_context(|| format!("cannot connect to {uri}"))
+}
+
+/// The bearer token to send (`--token`), checked.
+pub fn bearer(token: Option<&str>) -> anyhow::Result<Bearer> {
+    Bearer::new(token).map_err(|e| anyhow::anyhow!("--token: {e}"))
+}
+
+/// Connects an Ingest client to `addr`, sending `token` if given.
+pub async fn connect(addr: &str, token: Option<&str>) -> anyhow::Result<Client> {
+    let bearer = bearer(token)?;
+    let channel = channel(addr, None).await?;
+    Ok(
+        ingest_client::IngestClient::with_interceptor(channel, bearer)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
 }
 
 /// A batch as it was handed to gRPC.

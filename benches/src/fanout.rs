@@ -12,9 +12,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure};
+use anyhow::{bail, ensure, Context};
 use clap::Args;
 use serde_json::json;
+use stockbell_tests::poll::{give_up, poll_every};
+use stockbell_tests::{overview_until, watch_overview};
 
 use crate::admin::Admin;
 use crate::daemon::{self, mib, set, BenchDir, Blackhole, Daemon, Delivery};
@@ -30,6 +32,8 @@ const POLL: Duration = Duration::from_millis(5);
 const VISIBLE_POLL: Duration = Duration::from_millis(20);
 /// How long the decisions may take before the run fails.
 const DECISION_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long the customers' actors may take to be passivated with `--cold`.
+const PASSIVATE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The goal from issue 3.
 const GOAL: Duration = Duration::from_secs(2);
 
@@ -89,7 +93,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
 async fn measure(args: &FanoutArgs, daemon: &mut Daemon) -> anyhow::Result<serde_json::Value> {
     let n = args.customers;
     let mut client = driver::connect(&daemon.addr, None).await?;
-    let mut admin = Admin::connect(&daemon.addr).await?;
+    let admin = Admin::connect(&daemon.addr).await?;
     let mut producer = Producer::new("stockbell-load-fanout");
     let product = 0;
     shop::sold_out_product(&mut client, &mut producer, product).await?;
@@ -106,8 +110,13 @@ async fn measure(args: &FanoutArgs, daemon: &mut Daemon) -> anyhow::Result<serde
     .await?;
     let after_load = daemon.memory()?;
     if args.cold {
-        // Idle 1 s, swept every 250 ms: after 3 s every customer actor is passivated.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Idle 1 s, swept every 250 ms: wait until every customer actor is passivated.
+        let what = "overview with no customer actor in memory";
+        let mut overview = watch_overview(&admin.client(), 250).await?;
+        overview_until(&mut overview, PASSIVATE_TIMEOUT, what, |o| {
+            Ok(o.actors.is_some_and(|a| a.active_customers == 0))
+        })
+        .await?;
     }
     daemon.check_running()?;
     let before = admin.counters(SCENARIO).await?;
@@ -136,14 +145,19 @@ async fn measure(args: &FanoutArgs, daemon: &mut Daemon) -> anyhow::Result<serde
         .await?;
     // The entries are written in the same RocksDB write as the decisions were counted;
     // the newest one being readable means all of them are.
-    let mut newest = admin.newest_outbox_seq().await?;
-    while newest < counters.queued {
-        daemon.check_running()?;
-        // Less often than the counters: each ListOutbox seeks through a large memtable.
-        tokio::time::sleep(VISIBLE_POLL).await;
-        newest = admin.newest_outbox_seq().await?;
-    }
-    let visible_at = Instant::now();
+    // Less often than the counters: each ListOutbox seeks through a large memtable.
+    let visible_at = poll_every(VISIBLE_POLL, DECISION_TIMEOUT, || {
+        let running = daemon.check_running();
+        let admin = &admin;
+        async move {
+            running?;
+            let newest = admin.newest_outbox_seq().await.map_err(give_up)?;
+            ensure!(newest >= counters.queued, "newest outbox entry {newest}");
+            Ok(Instant::now())
+        }
+    })
+    .await
+    .with_context(|| format!("waiting for {} outbox entries", counters.queued))?;
     let cpu = daemon::cpu_seconds(daemon.pid)? - cpu_before;
     let after = daemon.memory()?;
     if counters.queued != n as u64 {

@@ -13,7 +13,6 @@
 //! stdout line is one JSON object.
 
 mod admin;
-mod child;
 mod compare;
 mod daemon;
 mod driver;

@@ -264,7 +264,7 @@ async fn measure(
     daemon: &mut Daemon,
 ) -> anyhow::Result<(Vec<Phase>, Value)> {
     let mut client = driver::connect(&daemon.addr, None).await?;
-    let mut admin = Admin::connect(&daemon.addr).await?;
+    let admin = Admin::connect(&daemon.addr).await?;
     let mut producer = Producer::new("stockbell-load-rss");
     let mut phases = Vec::new();
     let (batch, inflight) = (args.batch, args.inflight);

@@ -24,10 +24,11 @@ use anyhow::{bail, ensure, Context};
 use clap::Args;
 use serde_json::json;
 
+use stockbell_tests::poll::{give_up, poll_every};
+use stockbell_tests::Process;
+
 use crate::admin::Admin;
-use crate::child::ChildGuard;
-use crate::compare::stderr_stdio;
-use crate::daemon::{self, set, BenchDir, Daemon};
+use crate::daemon::{self, set, stderr_stdio, BenchDir, Daemon};
 use crate::driver;
 use crate::report::round2;
 use crate::shop::{self, Interest, Producer};
@@ -85,7 +86,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// `smtp-sink` and its message counter.
 struct Sink {
-    guard: ChildGuard,
+    proc: Process,
     port: u16,
     messages: Arc<AtomicU64>,
 }
@@ -131,26 +132,24 @@ impl Sink {
             .arg("1000")
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
-        let mut guard = ChildGuard::spawn("smtp-sink", &mut cmd)?;
-        let out = guard
+        let mut proc =
+            Process::spawn("smtp-sink", &mut cmd)?.say_when_killed_on_drop("stockbell-load");
+        let out = proc
             .take_stdout()
             .context("smtp-sink's stdout was not piped")?;
         let messages = Arc::new(AtomicU64::new(0));
         let counter = messages.clone();
         std::thread::spawn(move || follow_counter(out, counter));
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let started = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
-            if let Some(status) = guard.exited()? {
-                bail!("smtp-sink exited before it listened on {addr} ({status})");
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("smtp-sink does not listen on {addr} after 10 s");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("it listened on {addr}");
+        proc.wait_until(&what, Duration::from_secs(10), || {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+                .map(drop)
+                .with_context(|| format!("smtp-sink does not listen on {addr} yet"))
+        })
+        .await?;
         Ok(Sink {
-            guard,
+            proc,
             port,
             messages,
         })
@@ -162,7 +161,7 @@ impl Sink {
 
     /// smtp-sink's CPU time so far, seconds (0 if it cannot be read).
     fn cpu(&self) -> f64 {
-        self.guard
+        self.proc
             .pid()
             .and_then(|pid| daemon::cpu_seconds(pid).ok())
             .unwrap_or(0.0)
@@ -170,21 +169,21 @@ impl Sink {
 
     /// Waits until the counter reaches `target`, failing if it stops moving for `STALL`.
     async fn wait_for(&self, target: u64) -> anyhow::Result<Instant> {
-        let (mut last, mut moved) = (self.count(), Instant::now());
         loop {
-            let now = self.count();
+            // Each wait ends when the counter reaches the target or moves at all.
+            let last = self.count();
+            let now = poll_every(POLL, STALL, || async move {
+                let now = self.count();
+                ensure!(
+                    now >= target || now != last,
+                    "smtp-sink counted {now} messages, expected {target}; no progress"
+                );
+                Ok(now)
+            })
+            .await?;
             if now >= target {
                 return Ok(Instant::now());
             }
-            if now != last {
-                (last, moved) = (now, Instant::now());
-            } else if moved.elapsed() > STALL {
-                bail!(
-                    "smtp-sink counted {now} messages, expected {target}; no progress for {} s",
-                    STALL.as_secs()
-                );
-            }
-            tokio::time::sleep(POLL).await;
         }
     }
 }
@@ -356,7 +355,7 @@ async fn daemon_run(args: &SmtpRateArgs, dir: &Path, sink: &Sink) -> anyhow::Res
     let result = async {
         let n = args.messages;
         let mut client = driver::connect(&daemon.addr, None).await?;
-        let mut admin = Admin::connect(&daemon.addr).await?;
+        let admin = Admin::connect(&daemon.addr).await?;
         let mut producer = Producer::new("stockbell-load-smtp-rate");
         shop::sold_out_product(&mut client, &mut producer, 0).await?;
         let load = shop::stream(
@@ -387,19 +386,20 @@ async fn daemon_run(args: &SmtpRateArgs, dir: &Path, sink: &Sink) -> anyhow::Res
             sender_cpu: daemon::cpu_seconds(daemon.pid)? - cpu0,
             sink_cpu: sink.cpu() - sink0,
         };
-        let mut statuses;
-        loop {
-            statuses = admin.outbox_statuses().await?;
-            if statuses.get("delivered").copied().unwrap_or(0) >= n as u64 {
-                break;
+        let deadline = STALL.saturating_sub(sunk.elapsed());
+        let (statuses, marked) = poll_every(POLL, deadline, || {
+            let running = daemon.check_running();
+            let admin = &admin;
+            async move {
+                let statuses = admin.outbox_statuses().await.map_err(give_up)?;
+                if statuses.get("delivered").copied().unwrap_or(0) >= n as u64 {
+                    return Ok((statuses, Instant::now()));
+                }
+                running?;
+                bail!("the sink has all {n} messages but the outbox shows {statuses:?}")
             }
-            daemon.check_running()?;
-            if Instant::now().duration_since(sunk) > STALL {
-                bail!("the sink has all {n} messages but the outbox shows {statuses:?}");
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        let marked = Instant::now();
+        })
+        .await?;
         let rss_peak = daemon.memory()?.hwm;
         Ok::<_, anyhow::Error>(DaemonRun {
             load_s: load.elapsed.as_secs_f64(),
@@ -464,7 +464,7 @@ pub async fn run(args: SmtpRateArgs) -> anyhow::Result<()> {
     let reuse2 = source_run(&args, &sink, body, true).await?;
     show("smtp-source -d again", &reuse2);
     let sink_total = sink.count();
-    if let Err(e) = sink.guard_stop().await {
+    if let Err(e) = sink.stop().await {
         eprintln!("stockbell-load: warning: {e:#}");
     }
 
@@ -515,11 +515,8 @@ pub async fn run(args: SmtpRateArgs) -> anyhow::Result<()> {
 }
 
 impl Sink {
-    async fn guard_stop(mut self) -> anyhow::Result<()> {
-        self.guard
-            .terminate(Duration::from_secs(10))
-            .await
-            .map(drop)
+    async fn stop(mut self) -> anyhow::Result<()> {
+        self.proc.terminate(Duration::from_secs(10)).await.map(drop)
     }
 }
 

@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use clap::Args;
-use stockbell_proto::v1::{admin_client::AdminClient, ListTriggersRequest, Trigger, TriggerKind};
-use tonic::metadata::MetadataValue;
-use tonic::transport::Endpoint;
+use stockbell_proto::v1::{admin_client, ListTriggersRequest, Trigger, TriggerKind};
 
-use crate::driver::MAX_MESSAGE_BYTES;
+use crate::driver::{self, MAX_MESSAGE_BYTES};
 
 #[derive(Args)]
 pub struct TriggersArgs {
@@ -76,30 +74,16 @@ fn columns(t: &Trigger) -> [String; 8] {
 }
 
 pub async fn run(args: TriggersArgs) -> anyhow::Result<()> {
-    let uri = if args.addr.contains("://") {
-        args.addr.clone()
-    } else {
-        format!("http://{}", args.addr)
-    };
-    let channel = Endpoint::from_shared(uri.clone())
-        .with_context(|| format!("bad server address {uri:?}"))?
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to {uri}"))?;
-    let mut client = AdminClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let mut request = tonic::Request::new(ListTriggersRequest {
+    let bearer = driver::bearer(args.token.as_deref())?;
+    let channel = driver::channel(&args.addr, Some(Duration::from_secs(30))).await?;
+    let mut client = admin_client::AdminClient::with_interceptor(channel, bearer)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let request = ListTriggersRequest {
         kind: args.kind.unwrap_or(TriggerKind::Unspecified) as i32,
         sku: args.sku.unwrap_or_default(),
         limit: args.limit.unwrap_or(0),
         before_id: 0,
-    });
-    if let Some(token) = &args.token {
-        let value = MetadataValue::try_from(format!("Bearer {token}"))
-            .context("the token is not valid in a gRPC header")?;
-        request.metadata_mut().insert("authorization", value);
-    }
+    };
     let mut triggers = client
         .list_triggers(request)
         .await

@@ -1,7 +1,10 @@
 //! The stockbell.v1 gRPC API: messages and tonic clients/servers generated at build time
-//! from `proto/stockbell/v1/*.proto` by a pure-Rust protobuf compiler.
+//! from `proto/stockbell/v1/*.proto` by a pure-Rust protobuf compiler, and [`auth`]: the
+//! bearer-token interceptor and client types every stockbell client uses.
 
 #![allow(clippy::derive_partial_eq_without_eq)]
+
+pub mod auth;
 
 /// Package `stockbell.v1`.
 pub mod v1 {

@@ -1,47 +1,18 @@
-//! gRPC clients for a test daemon (with an optional bearer token) and small helpers over
-//! the Admin and Ingest calls the tests make again and again.
+//! Small helpers over the Admin and Ingest calls the tests make again and again. The
+//! clients are `stockbell_proto::auth`'s (with the shared bearer-token interceptor).
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+pub use stockbell_proto::auth::{AdminClient, Bearer, IngestClient};
 use stockbell_proto::v1::{
-    admin_client, ingest_client, Ack, Customer, EventBatch, GetCustomerRequest, GetProducerRequest,
-    GetProductRequest, GetScenarioStatsRequest, ListTriggersRequest, Product, ScenarioStats,
-    Trigger, TriggerKind, WatchOverviewRequest,
+    Ack, Customer, EventBatch, GetCustomerRequest, GetProducerRequest, GetProductRequest,
+    GetScenarioStatsRequest, ListTriggersRequest, Overview, Product, ScenarioStats, Trigger,
+    TriggerKind, WatchOverviewRequest,
 };
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
-use tonic::service::Interceptor;
-use tonic::transport::Channel;
-use tonic::{Code, Request, Status, Streaming};
+use tonic::{Code, Status, Streaming};
 
-/// Ingest client as the harness hands it out.
-pub type IngestClient = ingest_client::IngestClient<InterceptedService<Channel, Bearer>>;
-/// Admin client as the harness hands it out.
-pub type AdminClient = admin_client::AdminClient<InterceptedService<Channel, Bearer>>;
-
-/// Adds `authorization: Bearer TOKEN` to every request when it holds a token.
-#[derive(Debug, Clone, Default)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Bearer {
-    pub fn new(token: Option<&str>) -> Result<Self> {
-        let value = token
-            .map(|t| format!("Bearer {t}").parse::<MetadataValue<Ascii>>())
-            .transpose()
-            .context("token is not a valid header value")?;
-        Ok(Self(value))
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert("authorization", v.clone());
-        }
-        Ok(req)
-    }
-}
+use crate::poll::next_matching;
 
 /// Publishes one batch, failing on any error status.
 pub async fn publish(ingest: &mut IngestClient, batch: EventBatch) -> Result<Ack> {
@@ -156,20 +127,41 @@ pub async fn customer_view(admin: &AdminClient, id: &str) -> Result<Customer> {
     Ok(admin.clone().get_customer(req).await?.into_inner())
 }
 
+/// Opens `Admin.WatchOverview` with an overview every `interval_ms`.
+pub async fn watch_overview(admin: &AdminClient, interval_ms: u32) -> Result<Streaming<Overview>> {
+    let req = WatchOverviewRequest { interval_ms };
+    match admin.clone().watch_overview(req).await {
+        Ok(r) => Ok(r.into_inner()),
+        Err(s) => bail!("WatchOverview: {} {}", s.code(), s.message()),
+    }
+}
+
+/// Reads an overview stream until `accept` holds for an overview, for up to `timeout`,
+/// and returns that overview; `what` names it in the error. An `Err` from `accept` ends the
+/// wait with that error.
+pub async fn overview_until(
+    overview: &mut Streaming<Overview>,
+    timeout: Duration,
+    what: &str,
+    mut accept: impl FnMut(&Overview) -> Result<bool>,
+) -> Result<Overview> {
+    next_matching(overview, timeout, what, |item| {
+        let o =
+            item.map_err(|s| anyhow!("the overview stream failed: {} {}", s.code(), s.message()))?;
+        Ok(accept(&o)?.then_some(o))
+    })
+    .await
+}
+
 /// Waits (on `Admin.WatchOverview`) until at least `triggers` triggers were written since
 /// the daemon started and the fan-out has handled every one of them.
 pub async fn fanned_out(admin: &AdminClient, triggers: u64, timeout: Duration) -> Result<()> {
-    let req = WatchOverviewRequest { interval_ms: 200 };
-    let mut overview = admin.clone().watch_overview(req).await?.into_inner();
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let o = tokio::time::timeout_at(deadline, overview.message())
-            .await
-            .context("the fan-out did not catch up in time")??
-            .context("the overview stream ended")?;
+    let mut overview = watch_overview(admin, 200).await?;
+    let what = format!("overview with {triggers} triggers written and fanned out");
+    overview_until(&mut overview, timeout, &what, |o| {
         let written = o.totals.map_or(0, |t| t.triggers);
-        if written >= triggers && o.triggers_waiting == 0 {
-            return Ok(());
-        }
-    }
+        Ok(written >= triggers && o.triggers_waiting == 0)
+    })
+    .await
+    .map(drop)
 }

@@ -4,40 +4,48 @@
 //! - [`Daemon`]: start (waiting for the ready file), SIGTERM, SIGKILL, restart on the same
 //!   data, clients (with the configured bearer tokens).
 //! - [`DaemonOptions`]: config sections and keys on top of the harness's base config.
-//! - [`poll_until`]: wait for a condition instead of sleeping.
+//! - [`process`]: the one process harness — a child [`Process`] killed on drop, waited for
+//!   with deadlines — and [`launch`]: starting `stockbelld` with it (the load generator in
+//!   `benches/` starts its daemons and sinks the same way).
+//! - [`poll_until`] / [`next_matching`]: wait for a condition or a stream item instead of
+//!   sleeping; [`give_up`] ends such a wait at once.
 //! - [`events`]: event, batch and sequence builders.
 //! - [`check_config`]: `stockbelld check-config FILE`.
-//! - [`client`]: helpers over Publish, GetProduct, ListTriggers and GetProducer.
+//! - [`client`]: helpers over Publish, GetProduct, ListTriggers and GetProducer; the
+//!   clients and their bearer token are `stockbell_proto::auth`'s.
 //! - [`SmtpServer`]: a real SMTP server (aiosmtpd) that records what it receives.
 //! - [`HttpPeer`]: a local HTTP server playing LINE's push API and a webhook receiver.
 //!
 //! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
 //! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.
 
-pub mod cli;
 pub mod client;
 pub mod daemon;
 pub mod events;
 pub mod http_peer;
+pub mod launch;
 pub mod options;
 pub mod poll;
+pub mod process;
 pub mod smtp;
 pub mod tmux;
 
-pub use cli::{check_config, CliOutput};
 pub use client::{
-    customer_view, expect_code, fanned_out, last_sequence, next_ack, product, product_error,
-    publish, publish_ok, scenario_stats, triggers, AdminClient, Bearer, IngestClient,
+    customer_view, expect_code, fanned_out, last_sequence, next_ack, overview_until, product,
+    product_error, publish, publish_ok, scenario_stats, triggers, watch_overview, AdminClient,
+    Bearer, IngestClient,
 };
-pub use daemon::{stockbelld_bin, Daemon, StartRefused};
+pub use daemon::{Daemon, StartRefused};
 pub use events::{
     batch, cart_add, catalog, customer, customer_upsert, favourite, line_customer, notify_me,
     now_ms, price_set, purchase, sale, stock_adjust, stock_set, unsubscribe, upsert, view, window,
     EventExt, Sequencer, TestRng,
 };
 pub use http_peer::{HttpPeer, PeerRequest};
+pub use launch::{check_config, stockbelld_bin, CliOutput};
 pub use options::DaemonOptions;
-pub use poll::poll_until;
+pub use poll::{give_up, next_matching, poll_until};
+pub use process::Process;
 pub use smtp::{Headers, ReceivedMail, SmtpServer};
 /// The generated stockbell.v1 API.
 pub use stockbell_proto::v1 as pb;

@@ -6,16 +6,19 @@
 use std::fs;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use tempfile::TempDir;
-use tokio::time::Instant;
+
+use crate::poll::poll_until;
+use crate::process::{log_to, Process};
 
 /// How long the server may take to accept connections after starting.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
-const POLL: Duration = Duration::from_millis(20);
+/// How long it may take to exit after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// One message as the server received it.
 #[derive(Debug, Clone)]
@@ -122,9 +125,10 @@ impl ReceivedMail {
 
 /// A running (or stopped) aiosmtpd process; dropping it kills the process.
 pub struct SmtpServer {
+    // Declared first so that it is dropped (killed) before the temp dir is removed.
+    child: Option<Process>,
     port: u16,
     dir: TempDir,
-    child: Option<Child>,
 }
 
 impl SmtpServer {
@@ -169,20 +173,10 @@ impl SmtpServer {
 
     /// Stops the process; connections are refused until [`SmtpServer::restart`].
     pub async fn stop(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        if child.try_wait()?.is_none() {
-            // SIGTERM lets aiosmtpd close its socket; SIGKILL if it does not exit.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while child.try_wait()?.is_none() {
-                if Instant::now() >= deadline {
-                    child.kill()?;
-                    child.wait()?;
-                    break;
-                }
-                tokio::time::sleep(POLL).await;
+        if let Some(mut proc) = self.child.take() {
+            // SIGTERM lets aiosmtpd close its socket; it is SIGKILLed if it does not exit.
+            if let Err(e) = proc.terminate(STOP_GRACE).await {
+                eprintln!("smtp: {e:#}");
             }
         }
         Ok(())
@@ -209,20 +203,16 @@ impl SmtpServer {
 
     /// Waits until at least `count` messages have arrived, for up to `deadline`.
     pub async fn wait_for(&self, count: usize, deadline: Duration) -> Result<Vec<ReceivedMail>> {
-        let end = Instant::now() + deadline;
-        loop {
+        poll_until(deadline, || async {
             let msgs = self.messages();
-            if msgs.len() >= count {
-                return Ok(msgs);
-            }
-            if Instant::now() >= end {
-                bail!(
-                    "expected {count} messages within {deadline:?}, got {}",
-                    msgs.len()
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+            ensure!(
+                msgs.len() >= count,
+                "expected {count} messages, got {}",
+                msgs.len()
+            );
+            Ok(msgs)
+        })
+        .await
     }
 
     /// Refuses RCPT TO `address` with `code` (5xx permanent, 4xx temporary) from now on.
@@ -273,51 +263,36 @@ impl SmtpServer {
     async fn spawn(&mut self) -> Result<()> {
         let script = crate::crate_dir().join("smtp_server.py");
         let python = std::env::var("STOCKBELL_PYTHON").unwrap_or_else(|_| "python3".into());
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("server.log"))?;
-        let mut child = Command::new(&python)
-            .arg(&script)
+        let log = self.dir.path().join("server.log");
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
             .arg(self.port.to_string())
             .arg(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
+            .stdin(Stdio::null());
+        log_to(&mut cmd, &log)?;
+        let mut proc = Process::spawn("SMTP server", &mut cmd)
             .with_context(|| format!("spawning {python} {}", script.display()))?;
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = child.try_wait()? {
-                bail!(
-                    "the SMTP server exited ({status}) on port {}; is aiosmtpd installed \
-                     (scripts/setup.sh)?\n{}",
-                    self.port,
-                    fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-                );
+        let port = self.port;
+        let listening = proc
+            .wait_until(
+                &format!("it listened on port {port}"),
+                START_TIMEOUT,
+                || {
+                    TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                        .map(drop)
+                        .with_context(|| format!("nothing listens on port {port} yet"))
+                },
+            )
+            .await;
+        match listening {
+            Ok(()) => {
+                self.child = Some(proc);
+                Ok(())
             }
-            if TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
-                self.child = Some(child);
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "the SMTP server did not listen on port {} within {START_TIMEOUT:?}",
-                    self.port
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            Err(e) => bail!(
+                "{e:#}; is aiosmtpd installed (scripts/setup.sh)?\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            ),
         }
     }
 }

@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use stockbell_tests::pb::WatchOverviewRequest;
-use stockbell_tests::{customer, customer_view, publish_ok, Daemon, DaemonOptions, Sequencer};
+use stockbell_tests::{
+    customer, customer_view, overview_until, publish_ok, watch_overview, Daemon, DaemonOptions,
+    Sequencer,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_beyond_the_limit_passivates_the_least_recently_used() -> Result<()> {
@@ -28,22 +30,13 @@ async fn a_burst_beyond_the_limit_passivates_the_least_recently_used() -> Result
         publish_ok(&mut ingest, seq.batch(batch)).await?;
     }
     let admin = daemon.admin_client().await?;
-    let mut overview = admin
-        .clone()
-        .watch_overview(WatchOverviewRequest { interval_ms: 200 })
-        .await?
-        .into_inner();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let o = tokio::time::timeout_at(deadline, overview.message())
-            .await
-            .context("the actors over the limit were not passivated in time")??
-            .context("overview ended")?;
+    let mut overview = watch_overview(&admin, 200).await?;
+    let what = "overview with the actors over the limit passivated";
+    overview_until(&mut overview, Duration::from_secs(10), what, |o| {
         let actors = o.actors.context("actors")?;
-        if actors.active_customers <= 100 && actors.passivated >= 400 {
-            break;
-        }
-    }
+        Ok(actors.active_customers <= 100 && actors.passivated >= 400)
+    })
+    .await?;
     // The first customer was passivated; it is read back from the store.
     let c = customer_view(&admin, "c0").await?;
     ensure!(c.email == "c0@example.jp" && c.consent_email, "{c:?}");

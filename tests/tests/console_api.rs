@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::{
     EstimateReachRequest, GetCustomerRequest, GetProductRequest, ListOutboxRequest,
-    ListScenariosRequest, SearchProductsRequest, UpdateScenarioRequest, WatchOverviewRequest,
+    ListScenariosRequest, OutboxEntry, SearchProductsRequest, UpdateScenarioRequest,
 };
 use stockbell_tests::{
-    cart_add, catalog, customer, fanned_out, favourite, notify_me, poll_until, publish_ok,
-    purchase, sale, scenario_stats, stock_set, upsert, view, AdminClient, Daemon, DaemonOptions,
-    Sequencer, SmtpServer,
+    cart_add, catalog, customer, fanned_out, favourite, notify_me, overview_until, poll_until,
+    publish_ok, purchase, sale, scenario_stats, stock_set, upsert, view, watch_overview,
+    AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
 };
 use tonic::Code;
 
@@ -181,6 +181,16 @@ async fn update(admin: &AdminClient, r: UpdateScenarioRequest) -> Result<Vec<Str
         .overridden)
 }
 
+/// Turns a scenario on or off; returns the settings the operator has overridden.
+async fn set_enabled(admin: &AdminClient, scenario: &str, on: bool) -> Result<Vec<String>> {
+    let req = UpdateScenarioRequest {
+        scenario: scenario.into(),
+        enabled: Some(on),
+        ..Default::default()
+    };
+    update(admin, req).await
+}
+
 fn eml_count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
@@ -194,15 +204,7 @@ async fn a_disabled_scenario_sends_nothing_and_the_change_survives_a_restart() -
     shop(&daemon, &mut seq).await?;
     let admin = daemon.admin_client().await?;
 
-    let overridden = update(
-        &admin,
-        UpdateScenarioRequest {
-            scenario: "back_in_stock".into(),
-            enabled: Some(false),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let overridden = set_enabled(&admin, "back_in_stock", false).await?;
     ensure!(overridden == ["enabled"], "{overridden:?}");
     // A bad change is refused and changes nothing.
     let bad = admin
@@ -298,11 +300,7 @@ async fn queued_messages_of_a_disabled_scenario_are_cancelled_and_the_overview_s
     )
     .await?;
     let admin = daemon.admin_client().await?;
-    let mut overview = admin
-        .clone()
-        .watch_overview(WatchOverviewRequest { interval_ms: 250 })
-        .await?
-        .into_inner();
+    let mut overview = watch_overview(&admin, 250).await?;
     let mut seq = Sequencer::new("shop");
     shop(&daemon, &mut seq).await?;
     let mut ingest = daemon.ingest_client().await?;
@@ -310,64 +308,86 @@ async fn queued_messages_of_a_disabled_scenario_are_cancelled_and_the_overview_s
 
     // The live overview sees the events and the two waiting messages.
     let mut saw_rate = false;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let o = tokio::time::timeout_at(deadline, overview.message())
-            .await
-            .context("no overview with two pending messages in time")??
-            .context("overview stream ended")?;
-        let rates = o.rates.unwrap_or_default();
-        saw_rate |= rates.events > 0.0;
+    let what = "overview with two pending messages";
+    overview_until(&mut overview, Duration::from_secs(20), what, |o| {
+        saw_rate |= o.rates.unwrap_or_default().events > 0.0;
         let depth = o.outbox.unwrap_or_default();
         let totals = o.totals.unwrap_or_default();
         ensure!(o.health == "ok", "{o:?}");
-        if saw_rate && depth.pending == 2 && totals.queued == 2 {
-            ensure!(totals.events >= 12 && totals.sent == 0, "{o:?}");
-            break;
-        }
-    }
-
-    update(
-        &admin,
-        UpdateScenarioRequest {
-            scenario: "back_in_stock".into(),
-            enabled: Some(false),
-            ..Default::default()
-        },
-    )
+        let done = saw_rate && depth.pending == 2 && totals.queued == 2;
+        ensure!(!done || (totals.events >= 12 && totals.sent == 0), "{o:?}");
+        Ok(done)
+    })
     .await?;
-    poll_until(Duration::from_secs(20), || async {
-        let cancelled = admin
-            .clone()
-            .list_outbox(ListOutboxRequest {
-                status: "cancelled".into(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .entries;
+
+    set_enabled(&admin, "back_in_stock", false).await?;
+    let cancelled = poll_until(Duration::from_secs(20), || async {
+        let cancelled = outbox(&admin, "cancelled").await?;
         ensure!(cancelled.len() == 2, "{cancelled:?}");
         ensure!(
             cancelled.iter().all(|e| e.last_error.contains("disabled")),
             "{cancelled:?}"
         );
+        Ok(cancelled)
+    })
+    .await?;
+    let what = "overview showing the cancellations";
+    overview_until(&mut overview, Duration::from_secs(10), what, |o| {
+        let depth = o.outbox.unwrap_or_default();
+        Ok(depth.cancelled == 2 && depth.pending == 0)
+    })
+    .await?;
+
+    // Nothing reaches the mail server once it is back. The marker that it would have by
+    // now: a later message (the scenario on again, a new customer told about the restock
+    // of a new product) is delivered, and the cancelled ones were due long before it.
+    smtp.restart().await?;
+    set_enabled(&admin, "back_in_stock", true).await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![
+            imported("mug", "Stoneware mug"),
+            stock_set("mug", 1),
+            sale("mug", 1),
+            customer("late", "late@example.jp"),
+            notify_me("late", "mug"),
+        ]),
+    )
+    .await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("mug", 5)])).await?;
+    poll_until(Duration::from_secs(30), || async {
+        let delivered = outbox(&admin, "delivered").await?;
+        ensure!(
+            delivered.len() == 1 && delivered[0].customer_id == "late",
+            "delivered: {delivered:?}"
+        );
+        let pending = outbox(&admin, "pending").await?;
+        ensure!(pending.is_empty(), "pending: {pending:?}");
         Ok(())
     })
     .await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let o = tokio::time::timeout_at(deadline, overview.message())
-            .await
-            .context("the overview did not show the cancellations")??
-            .context("overview stream ended")?;
-        let depth = o.outbox.unwrap_or_default();
-        if depth.cancelled == 2 && depth.pending == 0 {
-            break;
-        }
-    }
-    // Nothing reaches the mail server once it is back.
-    smtp.restart().await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    ensure!(smtp.messages().is_empty(), "{:?}", smtp.messages().len());
+    let to: Vec<Vec<String>> = smtp.messages().into_iter().map(|m| m.to).collect();
+    ensure!(
+        to == [vec!["late@example.jp".to_string()]],
+        "received {to:?}"
+    );
+    let still = outbox(&admin, "cancelled").await?;
+    ensure!(
+        still.len() == 2
+            && still
+                .iter()
+                .zip(&cancelled)
+                .all(|(a, b)| a.seq == b.seq && a.attempts == b.attempts),
+        "cancelled entries changed: {cancelled:?} -> {still:?}"
+    );
     Ok(())
+}
+
+/// The outbox entries with `status`, newest first.
+async fn outbox(admin: &AdminClient, status: &str) -> Result<Vec<OutboxEntry>> {
+    let req = ListOutboxRequest {
+        status: status.into(),
+        ..Default::default()
+    };
+    Ok(admin.clone().list_outbox(req).await?.into_inner().entries)
 }

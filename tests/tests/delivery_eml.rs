@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::{CustomerUpsert, Event, GetScenarioStatsRequest, ListOutboxRequest};
 use stockbell_tests::{
-    cart_add, catalog, customer, customer_view, favourite, notify_me, poll_until, publish_ok,
-    purchase, sale, stock_set, upsert, view, Daemon, DaemonOptions, Sequencer,
+    cart_add, catalog, customer, customer_view, fanned_out, favourite, notify_me, poll_until,
+    publish_ok, purchase, sale, stock_set, upsert, view, Daemon, DaemonOptions, Sequencer,
 };
 
 fn options(eml: &Path) -> DaemonOptions {
@@ -104,7 +104,9 @@ async fn restock_reaches_exactly_the_interested_customers() -> Result<()> {
         Ok(())
     })
     .await?;
-    // Nothing else arrives once the outbox has settled.
+    // Nothing else arrives: the fan-out has decided about every candidate of the
+    // trigger, and nothing it queued is still waiting.
+    fanned_out(&admin, 1, Duration::from_secs(10)).await?;
     poll_until(Duration::from_secs(10), || async {
         let page = admin
             .clone()

@@ -5,16 +5,18 @@
 //! rejected events.
 
 use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Result};
+use stockbell_tests::launch::spawn_ready;
 use stockbell_tests::pb::{admin_client, GetCustomerRequest, ListOutboxRequest, TriggerKind};
+use stockbell_tests::process::{log_tail, log_to};
 use stockbell_tests::{
-    last_sequence, poll_until, product, stockbelld_bin, triggers, AdminClient, Bearer,
+    last_sequence, poll_until, product, stockbelld_bin, triggers, AdminClient, Bearer, Process,
 };
 use tonic::transport::Endpoint;
 
@@ -22,58 +24,31 @@ const PRODUCER: &str = "demo-shop";
 
 /// One `stockbelld demo` process; killed on drop if still running.
 struct Demo {
-    child: Child,
+    proc: Process,
     addr: SocketAddr,
 }
 
-fn log_tail(dir: &Path) -> String {
-    let text = fs::read_to_string(dir.join("demo.log")).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
+fn demo_log(dir: &Path) -> String {
+    log_tail(&dir.join("demo.log"), 40)
 }
 
 impl Demo {
     async fn start(dir: &Path) -> Result<Demo> {
         let ready = dir.join("ready");
-        let _ = fs::remove_file(&ready);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("demo.log"))
-            .context("opening demo.log")?;
-        let mut child = Command::new(stockbelld_bin()?)
-            .arg("demo")
+        let mut cmd = Command::new(stockbelld_bin()?);
+        cmd.arg("demo")
             .arg("--data-dir")
             .arg(dir.join("data"))
             .arg("--ready-file")
             .arg(&ready)
             .args(["--products", "300", "--customers", "2000", "--rate", "high"])
             .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("spawning stockbelld demo")?;
-        for _ in 0..600 {
-            if let Some(status) = child.try_wait()? {
-                bail!(
-                    "stockbelld demo exited ({status}) before it was ready\n{}",
-                    log_tail(dir)
-                );
-            }
-            if let Some(addr) = fs::read_to_string(&ready)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-            {
-                return Ok(Demo { child, addr });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            .stdin(Stdio::null());
+        log_to(&mut cmd, &dir.join("demo.log"))?;
+        match spawn_ready("stockbelld demo", &mut cmd, &ready, Duration::from_secs(60)).await {
+            Ok((proc, addr)) => Ok(Demo { proc, addr }),
+            Err(e) => anyhow::bail!("{e:#}\n{}", demo_log(dir)),
         }
-        let _ = child.kill();
-        bail!(
-            "stockbelld demo was not ready within 60 s\n{}",
-            log_tail(dir)
-        )
     }
 
     async fn admin(&self) -> Result<AdminClient> {
@@ -83,34 +58,13 @@ impl Demo {
             .await?;
         Ok(admin_client::AdminClient::with_interceptor(
             channel,
-            Bearer::new(None)?,
+            Bearer::default(),
         ))
     }
 
     /// SIGTERM, then the exit status (within 30 s).
     async fn terminate(&mut self) -> Result<ExitStatus> {
-        let pid = libc::pid_t::try_from(self.child.id())?;
-        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our unreaped child.
-        ensure!(
-            unsafe { libc::kill(pid, libc::SIGTERM) } == 0,
-            "kill failed"
-        );
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("stockbelld demo did not exit within 30 s of SIGTERM")
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.proc.terminate(Duration::from_secs(30)).await
     }
 }
 
@@ -137,7 +91,7 @@ async fn demo_pipeline_is_alive_and_resumes_after_restart() -> Result<()> {
         eprintln!(
             "demo test failed; files kept in {}\n{}",
             kept.display(),
-            log_tail(&kept)
+            demo_log(&kept)
         );
     }
     result
@@ -227,7 +181,7 @@ async fn run(dir: &Path) -> Result<()> {
     ensure!(
         status.success(),
         "first run exited with {status}\n{}",
-        log_tail(dir)
+        demo_log(dir)
     );
 
     // Second run on the same data: the producer's sequence continues.
@@ -255,25 +209,25 @@ async fn run(dir: &Path) -> Result<()> {
     ensure!(
         status.success(),
         "second run exited with {status}\n{}",
-        log_tail(dir)
+        demo_log(dir)
     );
 
     let log = fs::read_to_string(dir.join("demo.log"))?;
     ensure!(
         log.contains("resumes where the last run stopped"),
         "the second run did not resume\n{}",
-        log_tail(dir)
+        demo_log(dir)
     );
     ensure!(
         log.matches("loading the catalogue").count() == 1,
         "the catalogue was loaded twice\n{}",
-        log_tail(dir)
+        demo_log(dir)
     );
     for bad in ["already applied", "refused demo events", "lost the daemon"] {
         ensure!(
             !log.contains(bad),
             "the demo log says {bad:?}\n{}",
-            log_tail(dir)
+            demo_log(dir)
         );
     }
     Ok(())

@@ -7,11 +7,12 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use stockbell_tests::stockbelld_bin;
+use stockbell_tests::process::log_to;
+use stockbell_tests::{stockbelld_bin, Process};
 
 /// Collects the states the daemon sends to the notify socket, with when they came.
 struct Notifications {
@@ -82,57 +83,43 @@ impl Notifications {
 
 /// Starts `stockbelld run` on port 0 with `NOTIFY_SOCKET` (and `env`), logging to
 /// `<dir>/daemon.log`.
-fn spawn(dir: &Path, sock_path: &Path, env: &[(&str, &str)]) -> Result<Child> {
+fn spawn(dir: &Path, sock_path: &Path, env: &[(&str, &str)]) -> Result<Process> {
     // Defaults otherwise; the HTTP port too is any free one (8080 may be taken here).
     let config = dir.join("stockbelld.toml");
     std::fs::write(&config, "[http]\nlisten = \"127.0.0.1:0\"\n")?;
-    let log = std::fs::File::create(dir.join("daemon.log"))?;
-    std::process::Command::new(stockbelld_bin()?)
-        .args(["run", "--listen", "127.0.0.1:0", "--ready-file"])
+    let mut cmd = Command::new(stockbelld_bin()?);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--ready-file"])
         .arg(dir.join("ready"))
         .arg("--config")
         .arg(&config)
         .arg("--data-dir")
         .arg(dir.join("data"))
         .env("NOTIFY_SOCKET", sock_path)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("spawn stockbelld")
+        .envs(env.iter().copied());
+    log_to(&mut cmd, &dir.join("daemon.log"))?;
+    Process::spawn("stockbelld", &mut cmd)
 }
 
 /// SIGTERM, then STOPPING=1 and exit status 0.
-fn terminate(child: &mut Child, notes: &mut Notifications) -> Result<()> {
-    // SAFETY: plain kill(2) on our own child's pid.
-    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    ensure!(rc == 0, "kill failed");
+async fn terminate(daemon: &mut Process, notes: &mut Notifications) -> Result<()> {
+    daemon.signal(libc::SIGTERM)?;
     let asked = Instant::now();
     notes.wait_for("STOPPING=1", 1, asked, Duration::from_secs(20))?;
-    let status = child.wait()?;
+    let status = daemon
+        .wait_exit(Duration::from_secs(20))
+        .await?
+        .context("stockbelld did not exit within 20 s of SIGTERM")?;
     ensure!(status.success(), "exit status {status}");
     Ok(())
 }
 
-/// Kills the daemon if the test fails before it is stopped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-#[test]
-fn ready_after_bind_and_stopping_on_sigterm() -> Result<()> {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_after_bind_and_stopping_on_sigterm() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let sock_path = dir.path().join("notify.sock");
     let mut notes = Notifications::bind(&sock_path)?;
     let ready = dir.path().join("ready");
-    let mut child = KillOnDrop(spawn(dir.path(), &sock_path, &[])?);
+    let mut daemon = spawn(dir.path(), &sock_path, &[])?;
 
     let start = Instant::now();
     notes.wait_for("READY=1", 1, start, Duration::from_secs(30))?;
@@ -140,7 +127,7 @@ fn ready_after_bind_and_stopping_on_sigterm() -> Result<()> {
         ready.exists(),
         "READY=1 came before the port was bound and the ready file written"
     );
-    terminate(&mut child.0, &mut notes)
+    terminate(&mut daemon, &mut notes).await
 }
 
 /// The watchdog interval the test daemon is given: pings every 500 ms.
@@ -148,19 +135,20 @@ const WATCHDOG: Duration = Duration::from_secs(1);
 /// How long the writer stays stopped: several watchdog intervals.
 const WEDGED_FOR: Duration = Duration::from_secs(3);
 
-#[test]
-fn watchdog_pings_while_working_and_not_while_the_writer_is_stopped() -> Result<()> {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchdog_pings_while_working_and_not_while_the_writer_is_stopped() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let sock_path = dir.path().join("notify.sock");
     let mut notes = Notifications::bind(&sock_path)?;
     let usec = WATCHDOG.as_micros().to_string();
-    let mut child = KillOnDrop(spawn(dir.path(), &sock_path, &[("WATCHDOG_USEC", &usec)])?);
+    let mut daemon = spawn(dir.path(), &sock_path, &[("WATCHDOG_USEC", &usec)])?;
     let log = dir.path().join("daemon.log");
     let start = Instant::now();
     notes.wait_for("READY=1", 1, start, Duration::from_secs(30))?;
     notes.wait_for("WATCHDOG=1", 3, start, Duration::from_secs(10))?;
 
-    let writer = ptrace_stop::StoppedThread::stop(child.0.id(), "stockbell-write")?;
+    let pid = daemon.pid().context("stockbelld has no pid")?;
+    let writer = ptrace_stop::StoppedThread::stop(pid, "stockbell-write")?;
     let wedged = Instant::now();
     // The positive marker: the daemon says it is withholding pings.
     let end = wedged + Duration::from_secs(10);
@@ -187,7 +175,7 @@ fn watchdog_pings_while_working_and_not_while_the_writer_is_stopped() -> Result<
         log_has(&log, "watchdog pings resume"),
         "pings resumed but the log does not say so"
     );
-    terminate(&mut child.0, &mut notes)
+    terminate(&mut daemon, &mut notes).await
 }
 
 fn log_has(path: &Path, text: &str) -> bool {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use stockbell_proto::auth::Bearer;
 
 /// The daemon's default `server.listen` (daemon/src/config.rs).
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
@@ -55,6 +56,12 @@ impl Args {
         }
     }
 
+    /// The bearer token to send; an error names the flag and says what a token may hold.
+    pub fn bearer(&self) -> anyhow::Result<Bearer> {
+        Bearer::new(self.token.as_deref())
+            .map_err(|e| anyhow::anyhow!("--token (or STOCKBELL_ADMIN_TOKEN): {e}"))
+    }
+
     /// The log file to write.
     pub fn log_path(&self) -> PathBuf {
         if let Some(p) = &self.log_file {
@@ -90,5 +97,24 @@ mod tests {
         let a = Args::try_parse_from(["stockbell-console", "--log-file", "/tmp/x.log"])
             .expect("parses");
         assert_eq!(a.log_path(), PathBuf::from("/tmp/x.log"));
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_sent_names_the_flag() {
+        let parse = |token: &str| {
+            Args::try_parse_from(["stockbell-console", "--token", token]).expect("parses")
+        };
+        assert!(parse("ok-token-0123456789")
+            .bearer()
+            .is_ok_and(|b| b.is_set()));
+        assert!(parse("").bearer().is_ok_and(|b| !b.is_set()));
+        for bad in ["トークン", "two words"] {
+            let e = parse(bad).bearer().expect_err(bad).to_string();
+            assert!(
+                e.starts_with("--token (or STOCKBELL_ADMIN_TOKEN): ")
+                    && e.contains("printable ASCII without spaces"),
+                "{e}"
+            );
+        }
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::cli::Args;
-use crate::conn::{self, AdminClient, Bearer, ConnConfig, ConnEvent, ConnState};
+use crate::conn::{self, AdminClient, ConnConfig, ConnEvent, ConnState};
 use crate::input;
 use crate::rpc::{self, Reply, Request};
 use crate::term::TerminalGuard;
@@ -61,7 +61,7 @@ impl FrameCounter {
 
 /// Runs the console until the operator quits.
 pub async fn run(args: &Args) -> anyhow::Result<()> {
-    let bearer = Bearer::new(args.token.as_deref())?;
+    let bearer = args.bearer()?;
     let mut cfg = ConnConfig::new(args.uri(), bearer);
     cfg.interval = Duration::from_millis(u64::from(args.interval_ms.max(200)));
     cfg.stall = (cfg.interval * 5).max(Duration::from_secs(5));

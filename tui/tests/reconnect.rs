@@ -10,10 +10,11 @@ use futures::Stream;
 use stockbell_console::conn::{self, Bearer, ConnConfig, ConnEvent, ConnState, Feed};
 use stockbell_proto::v1::admin_server::{Admin, AdminServer};
 use stockbell_proto::v1::*;
+use stockbell_tests::{next_matching, poll_until};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status};
 
 const TOKEN: &str = "test-admin-token-0123456789";
@@ -137,17 +138,11 @@ struct Daemon {
 impl Daemon {
     async fn start(addr: SocketAddr, no_watch: bool) -> (Daemon, SocketAddr) {
         // The port of a stopped daemon is free again at once (SO_REUSEADDR); retry briefly.
-        let mut listener = None;
-        for _ in 0..50 {
-            match TcpListener::bind(addr).await {
-                Ok(l) => {
-                    listener = Some(l);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-        let listener = listener.expect("bind the fake daemon");
+        let listener = poll_until(Duration::from_secs(5), || async {
+            Ok(TcpListener::bind(addr).await?)
+        })
+        .await
+        .expect("bind the fake daemon");
         let bound = listener.local_addr().expect("local addr");
         let (stop, rx) = watch::channel(false);
         let fake = Fake {
@@ -172,7 +167,7 @@ impl Daemon {
     }
 }
 
-fn follow(addr: SocketAddr, token: &str) -> mpsc::Receiver<ConnEvent> {
+fn follow(addr: SocketAddr, token: &str) -> ReceiverStream<ConnEvent> {
     let mut cfg = ConnConfig::new(
         format!("http://{addr}"),
         Bearer::new(Some(token)).expect("token"),
@@ -182,27 +177,18 @@ fn follow(addr: SocketAddr, token: &str) -> mpsc::Receiver<ConnEvent> {
     cfg.connect_timeout = Duration::from_secs(1);
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(conn::run(cfg, tx));
-    rx
+    ReceiverStream::new(rx)
 }
 
 /// The next event `pick` accepts (others are skipped), within 10 s.
 async fn next<T>(
-    rx: &mut mpsc::Receiver<ConnEvent>,
+    events: &mut ReceiverStream<ConnEvent>,
     what: &str,
     pick: impl Fn(ConnEvent) -> Option<T>,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(ev)) => {
-                if let Some(v) = pick(ev) {
-                    return v;
-                }
-            }
-            Ok(None) => panic!("the connection task ended while waiting for {what}"),
-            Err(_) => panic!("no {what} within 10 s"),
-        }
-    }
+    next_matching(events, Duration::from_secs(10), what, |ev| Ok(pick(ev)))
+        .await
+        .expect("the connection task reports it")
 }
 
 fn connected(ev: ConnEvent) -> Option<Feed> {

@@ -1,47 +1,15 @@
-//! The Admin client: bearer-token interceptor, connecting, and gRPC statuses in words.
+//! Connecting the Admin client (with the shared bearer-token interceptor of
+//! `stockbell_proto::auth`), and gRPC statuses in words.
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use stockbell_proto::auth::AdminClient;
 use stockbell_proto::v1::admin_client;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
-use tonic::service::Interceptor;
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Request, Status};
+use tonic::transport::Endpoint;
+use tonic::{Code, Status};
 
 use super::ConnConfig;
-
-/// The Admin client every RPC goes through.
-pub type AdminClient = admin_client::AdminClient<InterceptedService<Channel, Bearer>>;
-
-/// Adds `authorization: Bearer TOKEN` to every request when it holds a token.
-#[derive(Debug, Clone, Default)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Bearer {
-    /// Fails when the token cannot be sent as a header value.
-    pub fn new(token: Option<&str>) -> anyhow::Result<Self> {
-        let token = token.filter(|t| !t.is_empty());
-        if token.is_some_and(|t| !t.bytes().all(|b| b.is_ascii_graphic())) {
-            anyhow::bail!("--token: the token must be printable ASCII without spaces");
-        }
-        let value = token
-            .map(|t| format!("Bearer {t}").parse::<MetadataValue<Ascii>>())
-            .transpose()
-            .map_err(|_| anyhow::anyhow!("--token: the token must be printable ASCII"))?;
-        Ok(Self(value))
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert("authorization", v.clone());
-        }
-        Ok(req)
-    }
-}
 
 /// An error and its sources, joined: "transport error: tcp connect error: Connection refused".
 pub fn error_chain(e: &dyn StdError) -> String {
