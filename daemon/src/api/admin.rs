@@ -194,7 +194,12 @@ impl Admin for AdminApi {
         }
         let p = match self.router.get_product(sku.clone()).await {
             Ok(Some((p, active))) => (p, active),
-            Ok(None) => return Err(Status::not_found(format!("no product with sku {sku:?}"))),
+            Ok(None) => {
+                return Err(Status::not_found(format!(
+                    "no product with sku {}",
+                    super::limits::echo(&sku)
+                )))
+            }
             Err(e) => return Err(Status::unavailable(e.to_string())),
         };
         let now = crate::clock::now_ms();

@@ -10,5 +10,6 @@ pub mod convert;
 pub mod convert_customer;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod overview;
 pub mod server;
