@@ -137,13 +137,16 @@ fn put_entry(batch: &mut Batch, e: &OutboxEntry) {
     batch.put(Cf::Outbox, outbox::key(e.seq), outbox::encode_entry(e));
 }
 
-/// The entry after one attempt at `now_ms`, and the write that records it: delivered,
-/// rescheduled with backoff, or failed (permanently, or after `max_attempts` tries).
+/// The entry after one attempt at `now_ms`, and the write that records it: delivered
+/// (with no `last_error`: an earlier attempt's error no longer describes it),
+/// rescheduled with backoff jittered by `draw` (a uniformly random number,
+/// [`backoff::draw`]), or failed (permanently, or after `max_attempts` tries).
 pub fn record_result(
     entry: &OutboxEntry,
     result: &Result<(), SendError>,
     now_ms: Millis,
     policy: &RetryPolicy,
+    draw: u64,
 ) -> (OutboxEntry, Batch) {
     let mut e = entry.clone();
     let mut batch = Batch::default();
@@ -153,6 +156,7 @@ pub fn record_result(
             e.status = OutboxStatus::Delivered;
             e.delivered_ms = Some(now_ms);
             e.attempts = e.attempts.saturating_add(1);
+            e.last_error = None;
             batch.delete(Cf::OutboxDue, old_due);
         }
         Err(err) => {
@@ -162,9 +166,8 @@ pub fn record_result(
             if err.is_permanent() || e.attempts >= policy.max_attempts {
                 e.status = OutboxStatus::Failed;
             } else {
-                let seed = backoff::jitter_seed(e.seq, e.attempts);
                 e.next_attempt_ms =
-                    backoff::next_attempt(e.attempts, now_ms, policy.base_ms, policy.max_ms, seed);
+                    backoff::next_attempt(e.attempts, now_ms, policy.base_ms, policy.max_ms, draw);
                 batch.put(
                     Cf::OutboxDue,
                     outbox::due_key(e.next_attempt_ms, e.seq),
@@ -197,7 +200,7 @@ pub async fn commit_result(
         return Ok(None);
     }
     // Cancelled while the send was in flight but sent all the same: say so.
-    let (updated, batch) = record_result(&current, result, now_ms, policy);
+    let (updated, batch) = record_result(&current, result, now_ms, policy, backoff::draw());
     writer.write(batch, TICKET).await?;
     Ok(Some(updated))
 }

@@ -88,7 +88,7 @@ async fn due_returns_pending_entries_up_to_now_in_time_order() {
 #[test]
 fn results_move_the_entry_along() {
     let e = entry(7, Channel::Email, false, 100);
-    let (d, b) = record_result(&e, &Ok(()), 150, &POLICY);
+    let (d, b) = record_result(&e, &Ok(()), 150, &POLICY, 0);
     assert_eq!(
         (d.status, d.delivered_ms),
         (OutboxStatus::Delivered, Some(150))
@@ -98,9 +98,15 @@ fn results_move_the_entry_along() {
         key: outbox::due_key(100, 7)
     }));
 
-    let (t, b) = record_result(&e, &Err(SendError::Transient("421".into())), 150, &POLICY);
+    let (t, b) = record_result(
+        &e,
+        &Err(SendError::Transient("421".into())),
+        150,
+        &POLICY,
+        0,
+    );
     assert_eq!((t.status, t.attempts), (OutboxStatus::Pending, 1));
-    assert_eq!(t.next_attempt_ms, 150 + POLICY.base_ms);
+    assert_eq!(t.next_attempt_ms, 150 + POLICY.base_ms, "draw 0: the floor");
     assert_eq!(t.last_error.as_deref(), Some("421"));
     assert!(b.ops.contains(&crate::store::writer::Op::Put {
         cf: Cf::OutboxDue,
@@ -108,14 +114,25 @@ fn results_move_the_entry_along() {
         value: Vec::new()
     }));
 
-    let (t2, _) = record_result(&t, &Err(SendError::Transient("421".into())), 2_000, &POLICY);
+    let (t2, _) = record_result(
+        &t,
+        &Err(SendError::Transient("421".into())),
+        2_000,
+        &POLICY,
+        u64::MAX,
+    );
     assert_eq!(t2.status, OutboxStatus::Pending);
-    assert!(t2.next_attempt_ms > 2_000 && t2.next_attempt_ms <= 2_000 + 2 * POLICY.base_ms);
+    assert_eq!(
+        t2.next_attempt_ms,
+        2_000 + 4 * POLICY.base_ms,
+        "draw u64::MAX, second failure: the ceiling"
+    );
     let (t3, b) = record_result(
         &t2,
         &Err(SendError::Transient("421".into())),
         9_000,
         &POLICY,
+        0,
     );
     assert_eq!((t3.status, t3.attempts), (OutboxStatus::Failed, 3));
     assert!(!b.ops.iter().any(|op| matches!(
@@ -126,8 +143,56 @@ fn results_move_the_entry_along() {
         }
     )));
 
-    let (p, _) = record_result(&e, &Err(SendError::Permanent("550".into())), 150, &POLICY);
+    let (p, _) = record_result(
+        &e,
+        &Err(SendError::Permanent("550".into())),
+        150,
+        &POLICY,
+        0,
+    );
     assert_eq!((p.status, p.attempts), (OutboxStatus::Failed, 1));
+}
+
+#[test]
+fn a_delivery_clears_the_error_of_an_earlier_attempt() {
+    let e = entry(7, Channel::Email, false, 100);
+    let (failed, _) = record_result(
+        &e,
+        &Err(SendError::Transient("421 try later".into())),
+        150,
+        &POLICY,
+        0,
+    );
+    assert_eq!(failed.last_error.as_deref(), Some("421 try later"));
+    let (sent, _) = record_result(&failed, &Ok(()), 2_000, &POLICY, 0);
+    assert_eq!(
+        (sent.status, sent.attempts, sent.last_error),
+        (OutboxStatus::Delivered, 2, None)
+    );
+}
+
+#[tokio::test]
+async fn the_same_failure_is_retried_at_different_times_in_different_runs() {
+    // Regression: the jitter came from (seq, attempts) alone, so every run retried entry
+    // 1's first failure at the same moment. Each fixture stands for a run.
+    let mut retries = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let f = Fixture::new();
+        f.insert(&entry(1, Channel::Email, false, 0)).await;
+        let failed = Err(SendError::Transient("421".into()));
+        let e = commit_result(&f.db.store, &f.writer, 1, &failed, 10, &POLICY)
+            .await
+            .expect("commit")
+            .expect("recorded");
+        assert!(
+            (10 + POLICY.base_ms..=10 + 2 * POLICY.base_ms).contains(&e.next_attempt_ms),
+            "{}",
+            e.next_attempt_ms
+        );
+        retries.insert(e.next_attempt_ms);
+        f.close().await;
+    }
+    assert!(retries.len() > 1, "four runs, one retry time: {retries:?}");
 }
 
 #[tokio::test]
