@@ -5,10 +5,14 @@
 #![allow(clippy::derive_partial_eq_without_eq)]
 
 pub mod auth;
+pub mod codec;
 
 /// Package `stockbell.v1`.
 pub mod v1 {
+    // Messages and servers.
     tonic::include_proto!("stockbell.v1");
+    // Clients (generated apart: they keep tonic's prost codec).
+    include!(concat!(env!("OUT_DIR"), "/client/stockbell.v1.rs"));
 }
 
 /// Encoded `FileDescriptorSet` of the API, for gRPC server reflection.

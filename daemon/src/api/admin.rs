@@ -171,7 +171,12 @@ impl Admin for AdminApi {
         }
         let found = match self.router.get_product(sku.clone()).await {
             Ok(Some(found)) => found,
-            Ok(None) => return Err(Status::not_found(format!("no product with sku {sku:?}"))),
+            Ok(None) => {
+                return Err(Status::not_found(format!(
+                    "no product with sku {}",
+                    super::limits::echo(&sku)
+                )))
+            }
             Err(e) => return Err(Status::unavailable(e.to_string())),
         };
         let now = crate::clock::now_ms();

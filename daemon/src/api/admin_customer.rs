@@ -149,8 +149,8 @@ impl AdminApi {
                 match id {
                     Some(id) => self.customer(id).await,
                     None => Err(Status::not_found(format!(
-                        "no customer with email {:?}",
-                        r.email
+                        "no customer with email {}",
+                        super::limits::echo(&r.email)
                     ))),
                 }
             }
@@ -182,7 +182,10 @@ impl AdminApi {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         if state.is_none() && interests.is_empty() && recent.is_empty() {
-            return Err(Status::not_found(format!("no customer with id {id:?}")));
+            return Err(Status::not_found(format!(
+                "no customer with id {}",
+                super::limits::echo(&id)
+            )));
         }
         let recent = recent
             .iter()

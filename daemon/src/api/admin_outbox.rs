@@ -33,7 +33,8 @@ fn parse_status(s: &str) -> Result<Option<OutboxStatus>, Status> {
         "cancelled" => Some(OutboxStatus::Cancelled),
         other => {
             return Err(Status::invalid_argument(format!(
-                "status {other:?}: use pending, delivered, failed, cancelled or leave it empty"
+                "status {}: use pending, delivered, failed, cancelled or leave it empty",
+                super::limits::echo(other)
             )))
         }
     })

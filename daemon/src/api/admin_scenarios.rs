@@ -24,7 +24,8 @@ fn parse_scenario(s: &str) -> Result<Scenario, Status> {
         .find(|x| x.as_str() == s)
         .ok_or_else(|| {
             Status::invalid_argument(format!(
-                "scenario {s:?}: use back_in_stock, price_drop, low_stock or new_arrival"
+                "scenario {}: use back_in_stock, price_drop, low_stock or new_arrival",
+                super::limits::echo(s)
             ))
         })
 }
@@ -181,8 +182,8 @@ impl AdminApi {
                 Ok(Some(found)) => Some(found.state),
                 Ok(None) => {
                     return Err(Status::not_found(format!(
-                        "no product with sku {:?}",
-                        r.sku
+                        "no product with sku {}",
+                        super::limits::echo(&r.sku)
                     )))
                 }
                 Err(e) => return Err(Status::unavailable(e.to_string())),

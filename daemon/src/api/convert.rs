@@ -1,15 +1,18 @@
 //! Validation and conversion of protobuf events into domain events. Every refusal names
-//! the field and says how to fix it; nothing here touches state.
+//! the field and says how to fix it; nothing here touches state. Numeric ranges and the
+//! echoing of refused values are in [`super::limits`].
 
 use stockbell_proto::v1 as pb;
 
 use super::convert_customer as customer;
+use super::limits::{self, echo, MAX_MINOR, MAX_UNITS, MAX_WINDOW_MS};
 use crate::actors::product::Item;
 use crate::actors::IngestItem;
 use crate::config::CustomerDefaults;
 use crate::domain::{AdjustReason, Catalogue, Millis, ProductEvent, Rejection, Window};
 
-const MAX_SKU: usize = 256;
+/// The longest SKU, and the longest producer id.
+pub(super) const MAX_SKU: usize = 256;
 const MAX_TEXT: usize = 4096;
 
 pub(super) fn reject(field: &'static str, reason: impl Into<String>) -> Rejection {
@@ -36,6 +39,17 @@ fn window(field: &'static str, w: Option<&pb::Window>) -> Result<Window, Rejecti
     let Some(w) = w else {
         return Ok(Window::default());
     };
+    for (side, v) in [("start_ms", w.start_ms), ("end_ms", w.end_ms)] {
+        if !(0..=MAX_WINDOW_MS).contains(&v) {
+            return Err(reject(
+                field,
+                format!(
+                    "{side} {v} is not a time: send Unix milliseconds up to {MAX_WINDOW_MS} \
+                     (9999-12-31), or 0 to leave that side open"
+                ),
+            ));
+        }
+    }
     let opt = |v: i64| (v != 0).then_some(v);
     let win = Window {
         start_ms: opt(w.start_ms),
@@ -53,14 +67,28 @@ fn window(field: &'static str, w: Option<&pb::Window>) -> Result<Window, Rejecti
     Ok(win)
 }
 
-fn positive_price(field: &'static str, p: i64) -> Result<i64, Rejection> {
-    if p <= 0 {
+fn price(field: &'static str, p: i64) -> Result<i64, Rejection> {
+    if !(1..=MAX_MINOR).contains(&p) {
         return Err(reject(
             field,
-            format!("price {p} must be > 0, in the currency's minor unit (e.g. 1980 for ¥1,980)"),
+            format!(
+                "price {p} must be between 1 and {MAX_MINOR}, in the currency's minor unit \
+                 (e.g. 1980 for ¥1,980)"
+            ),
         ));
     }
     Ok(p)
+}
+
+/// A count of units in `lo..=MAX_UNITS`; `what` says what it counts.
+fn units(field: &'static str, what: &str, q: i64, lo: i64) -> Result<i64, Rejection> {
+    if !(lo..=MAX_UNITS).contains(&q) {
+        return Err(reject(
+            field,
+            format!("{what} {q} must be between {lo} and {MAX_UNITS}"),
+        ));
+    }
+    Ok(q)
 }
 
 pub(super) fn text(field: &'static str, s: &str) -> Result<String, Rejection> {
@@ -75,14 +103,14 @@ pub(super) fn text(field: &'static str, s: &str) -> Result<String, Rejection> {
 
 fn upsert(u: &pb::ProductUpsert) -> Result<(String, ProductEvent), Rejection> {
     let sku = sku("product_upsert.sku", &u.sku)?;
-    let price = positive_price("product_upsert.price_minor", u.price_minor)?;
+    let price = price("product_upsert.price_minor", u.price_minor)?;
     let currency = u.currency.trim().to_ascii_uppercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(reject(
             "product_upsert.currency",
             format!(
-                "{:?} is not an ISO 4217 code; write e.g. \"JPY\"",
-                u.currency
+                "{} is not an ISO 4217 code; write e.g. \"JPY\"",
+                echo(&u.currency)
             ),
         ));
     }
@@ -141,10 +169,18 @@ fn adjust(a: &pb::StockAdjust) -> Result<(String, ProductEvent), Rejection> {
         };
         return Err(reject("stock_adjust.delta", format!("delta {d}: {want}")));
     }
+    if d.unsigned_abs() > MAX_UNITS.unsigned_abs() {
+        return Err(reject(
+            "stock_adjust.delta",
+            format!(
+                "delta {d}: an adjust moves at most {MAX_UNITS} units either way; send the \
+                 real change, or the counted stock with stock_set"
+            ),
+        ));
+    }
     Ok((sku, ProductEvent::StockAdjust { delta: d, reason }))
 }
 
-/// Converts one event; `now` fills a missing event time.
 /// Converts event `index` into the items it addresses (a purchase of several skus is
 /// several items); all or nothing. `now` fills a missing event time.
 pub fn event(
@@ -160,10 +196,15 @@ pub fn event(
     } else {
         e.event_time_ms
     };
-    if at < 0 {
+    if e.event_time_ms != 0 && !limits::event_time_ok(at, now) {
         return Err(reject(
             "event_time_ms",
-            "negative time; send Unix milliseconds or 0 for the daemon's clock",
+            format!(
+                "{at} is not between 2000-01-01 ({}) and a day after the daemon's clock ({}); \
+                 send Unix milliseconds, or 0 for the daemon's clock",
+                limits::MIN_EVENT_TIME_MS,
+                now.saturating_add(limits::MAX_AHEAD_MS)
+            ),
         ));
     }
     let (sku, ev) = match &e.kind {
@@ -175,28 +216,18 @@ pub fn event(
         Some(Kind::StockSet(s)) => (
             sku("stock_set.sku", &s.sku)?,
             ProductEvent::StockSet {
-                quantity: s.quantity,
+                quantity: units("stock_set.quantity", "quantity", s.quantity, -MAX_UNITS)?,
             },
         ),
         Some(Kind::StockAdjust(a)) => adjust(a)?,
         Some(Kind::Sale(s)) => {
-            if s.quantity <= 0 {
-                return Err(reject(
-                    "sale.quantity",
-                    format!("quantity {} must be at least 1", s.quantity),
-                ));
-            }
-            (
-                sku("sale.sku", &s.sku)?,
-                ProductEvent::Sale {
-                    quantity: s.quantity,
-                },
-            )
+            let quantity = units("sale.quantity", "quantity", s.quantity, 1)?;
+            (sku("sale.sku", &s.sku)?, ProductEvent::Sale { quantity })
         }
         Some(Kind::PriceSet(p)) => (
             sku("price_set.sku", &p.sku)?,
             ProductEvent::PriceSet {
-                price_minor: positive_price("price_set.price_minor", p.price_minor)?,
+                price_minor: price("price_set.price_minor", p.price_minor)?,
             },
         ),
         Some(other) => return customer::event(other, index, at, defaults, out),
@@ -246,6 +277,14 @@ pub fn check_batch(b: &pb::EventBatch, max_events: usize) -> Result<(), String> 
     if b.sequence == 0 {
         return Err("sequence is 0; sequences start at 1 and increase with every new batch".into());
     }
+    if b.sequence > limits::MAX_SEQUENCE {
+        return Err(format!(
+            "sequence {} is above {} (2^63 - 1), the largest a batch may carry; count batches \
+             from 1, or use a timestamp in nanoseconds at most",
+            b.sequence,
+            limits::MAX_SEQUENCE
+        ));
+    }
     if b.events.len() > max_events {
         return Err(format!("{} events in one batch; the limit is {max_events} (server.max_batch_events): split the batch", b.events.len()));
     }
@@ -253,105 +292,5 @@ pub fn check_batch(b: &pb::EventBatch, max_events: usize) -> Result<(), String> 
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use pb::event::Kind;
-
-    pub(crate) fn defaults() -> CustomerDefaults {
-        CustomerDefaults {
-            time_zone: "Asia/Tokyo".into(),
-            locale: crate::domain::customer::Locale::Ja,
-        }
-    }
-
-    fn ev(kind: Kind) -> pb::Event {
-        pb::Event {
-            event_time_ms: 0,
-            kind: Some(kind),
-        }
-    }
-
-    #[test]
-    fn each_bad_field_is_named() {
-        let cases = [
-            (
-                ev(Kind::PriceSet(pb::PriceSet {
-                    sku: "A".into(),
-                    price_minor: 0,
-                })),
-                "price_set.price_minor",
-            ),
-            (
-                ev(Kind::StockSet(pb::StockSet {
-                    sku: String::new(),
-                    quantity: 1,
-                })),
-                "stock_set.sku",
-            ),
-            (
-                ev(Kind::Sale(pb::Sale {
-                    sku: "A".into(),
-                    quantity: 0,
-                    order_id: String::new(),
-                })),
-                "sale.quantity",
-            ),
-            (
-                ev(Kind::StockAdjust(pb::StockAdjust {
-                    sku: "A".into(),
-                    delta: 5,
-                    reason: pb::AdjustReason::Sale as i32,
-                })),
-                "stock_adjust.delta",
-            ),
-            (
-                ev(Kind::StockAdjust(pb::StockAdjust {
-                    sku: "A".into(),
-                    delta: 5,
-                    reason: 0,
-                })),
-                "stock_adjust.reason",
-            ),
-            (
-                ev(Kind::ProductUpsert(pb::ProductUpsert {
-                    sku: "A".into(),
-                    price_minor: 100,
-                    currency: "JPY".into(),
-                    display_window: Some(pb::Window {
-                        start_ms: 10,
-                        end_ms: 5,
-                    }),
-                    ..Default::default()
-                })),
-                "product_upsert.display_window",
-            ),
-            (
-                pb::Event {
-                    event_time_ms: 0,
-                    kind: None,
-                },
-                "kind",
-            ),
-        ];
-        for (e, field) in cases {
-            let mut out = Vec::new();
-            assert_eq!(
-                event(&e, 0, 1, &defaults(), &mut out).map_err(|r| r.field),
-                Err(field)
-            );
-            assert!(out.is_empty());
-        }
-    }
-
-    #[test]
-    fn batch_level_checks() {
-        let b = |p: &str, s: u64| pb::EventBatch {
-            producer_id: p.into(),
-            sequence: s,
-            events: vec![],
-        };
-        assert!(check_batch(&b("", 1), 10).is_err_and(|e| e.contains("producer_id")));
-        assert!(check_batch(&b("p", 0), 10).is_err_and(|e| e.contains("sequence")));
-        assert!(check_batch(&b("p", 1), 10).is_ok());
-    }
-}
+#[path = "convert_tests.rs"]
+pub(crate) mod tests;

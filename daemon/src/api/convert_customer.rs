@@ -6,6 +6,7 @@ use stockbell_proto::v1 as pb;
 use stockbell_proto::v1::event::Kind;
 
 use super::convert::{reject, sku, text};
+use super::limits::{echo, MAX_DWELL_MS, MAX_MINOR, MAX_NOTIFY_ME_MS, MAX_UNITS};
 use crate::actors::customer::CustomerItem;
 use crate::actors::product::Item;
 use crate::actors::IngestItem;
@@ -16,6 +17,8 @@ use crate::domain::{Millis, ProductEvent, Rejection, Signal};
 
 const MAX_ID: usize = 256;
 const MAX_ITEMS: usize = 500;
+/// The longest IANA time zone name is 32 bytes ("America/Argentina/ComodRivadavia").
+const MAX_TZ: usize = 64;
 
 fn customer_id(field: &'static str, id: &str) -> Result<String, Rejection> {
     if id.trim().is_empty() {
@@ -49,7 +52,8 @@ fn email(field: &'static str, e: &str) -> Result<Option<String>, Rejection> {
         return Err(reject(
             field,
             format!(
-                "{e:?} is not an email address; send e.g. \"hanako@example.jp\" or leave it empty"
+                "{} is not an email address; send e.g. \"hanako@example.jp\" or leave it empty",
+                echo(e)
             ),
         ));
     }
@@ -68,7 +72,7 @@ fn upsert(
         other => {
             return Err(reject(
                 "customer_upsert.locale",
-                format!("{other:?} is not supported; send \"ja\" or \"en\""),
+                format!("{} is not supported; send \"ja\" or \"en\"", echo(other)),
             ))
         }
     };
@@ -77,6 +81,15 @@ fn upsert(
     } else {
         u.time_zone.trim().to_owned()
     };
+    if time_zone.len() > MAX_TZ {
+        return Err(reject(
+            "customer_upsert.time_zone",
+            format!(
+                "{} is not an IANA time zone name; send e.g. \"Asia/Tokyo\"",
+                echo(&time_zone)
+            ),
+        ));
+    }
     crate::domain::rules::quiet::parse_tz(&time_zone)
         .map_err(|e| reject("customer_upsert.time_zone", e))?;
     let line = u.line_user_id.trim();
@@ -181,13 +194,26 @@ pub fn event(
             )?,
             Signal::Unfavourite,
         ),
-        Kind::View(v) => product(
-            out,
-            pair(("view.customer_id", "view.sku"), &v.customer_id, &v.sku)?,
-            Signal::View {
-                dwell_ms: v.dwell_ms,
-            },
-        ),
+        Kind::View(v) => {
+            let ids = pair(("view.customer_id", "view.sku"), &v.customer_id, &v.sku)?;
+            if v.dwell_ms > MAX_DWELL_MS {
+                return Err(reject(
+                    "view.dwell_ms",
+                    format!(
+                        "dwell_ms {} is more than 24 h ({MAX_DWELL_MS}); send how long the \
+                         page was looked at, or 0",
+                        v.dwell_ms
+                    ),
+                ));
+            }
+            product(
+                out,
+                ids,
+                Signal::View {
+                    dwell_ms: v.dwell_ms,
+                },
+            );
+        }
         Kind::CartAdd(c) => product(
             out,
             pair(
@@ -215,6 +241,17 @@ pub fn event(
             if n.expires_ms != 0 && n.expires_ms <= at {
                 return Err(reject("notify_me.expires_ms", format!("expires_ms {} is not after the event time {at}; send a future time or 0 for 90 days", n.expires_ms)));
             }
+            if n.expires_ms.saturating_sub(at) > MAX_NOTIFY_ME_MS {
+                return Err(reject(
+                    "notify_me.expires_ms",
+                    format!(
+                        "expires_ms {} is more than 2 years after the event time {at} (at most \
+                         {}); send a nearer time or 0 for 90 days",
+                        n.expires_ms,
+                        at.saturating_add(MAX_NOTIFY_ME_MS)
+                    ),
+                ));
+            }
             product(
                 out,
                 ids,
@@ -233,12 +270,24 @@ pub fn event(
             }
             let mut skus = Vec::with_capacity(p.items.len());
             for item in &p.items {
-                if item.quantity <= 0 {
+                if !(1..=MAX_UNITS).contains(&item.quantity) {
                     return Err(reject(
                         "purchase.items.quantity",
                         format!(
-                            "sku {:?}: quantity {} must be at least 1",
-                            item.sku, item.quantity
+                            "sku {}: quantity {} must be between 1 and {MAX_UNITS}",
+                            echo(&item.sku),
+                            item.quantity
+                        ),
+                    ));
+                }
+                if !(0..=MAX_MINOR).contains(&item.amount_minor) {
+                    return Err(reject(
+                        "purchase.items.amount_minor",
+                        format!(
+                            "sku {}: amount_minor {} must be between 0 and {MAX_MINOR}, in the \
+                             currency's minor unit",
+                            echo(&item.sku),
+                            item.amount_minor
                         ),
                     ));
                 }
@@ -263,84 +312,5 @@ pub fn event(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::convert::tests::defaults;
-
-    fn one(kind: Kind) -> Result<Vec<IngestItem>, &'static str> {
-        let mut out = Vec::new();
-        event(&kind, 3, 1_000, &defaults(), &mut out).map_err(|r| r.field)?;
-        Ok(out)
-    }
-
-    #[test]
-    fn bad_customer_fields_are_named() {
-        let up = |f: fn(&mut pb::CustomerUpsert)| {
-            let mut u = pb::CustomerUpsert {
-                customer_id: "c1".into(),
-                ..Default::default()
-            };
-            f(&mut u);
-            one(Kind::CustomerUpsert(u)).map(|_| ())
-        };
-        assert_eq!(
-            up(|u| u.customer_id.clear()),
-            Err("customer_upsert.customer_id")
-        );
-        assert_eq!(
-            up(|u| u.email = "not-an-address".into()),
-            Err("customer_upsert.email")
-        );
-        assert_eq!(
-            up(|u| u.time_zone = "Tokyo".into()),
-            Err("customer_upsert.time_zone")
-        );
-        assert_eq!(
-            up(|u| u.locale = "fr".into()),
-            Err("customer_upsert.locale")
-        );
-        assert_eq!(up(|u| u.email = "hanako@example.jp".into()), Ok(()));
-        let unsub = pb::Unsubscribe {
-            customer_id: "c1".into(),
-            channel: 0,
-        };
-        assert_eq!(
-            one(Kind::Unsubscribe(unsub)).map(|_| ()),
-            Err("unsubscribe.channel")
-        );
-        let nm = pb::NotifyMe {
-            customer_id: "c1".into(),
-            sku: "A".into(),
-            expires_ms: 500,
-        };
-        assert_eq!(
-            one(Kind::NotifyMe(nm)).map(|_| ()),
-            Err("notify_me.expires_ms")
-        );
-    }
-
-    #[test]
-    fn a_purchase_addresses_each_sku_or_nothing() {
-        let item = |sku: &str, quantity| pb::PurchaseItem {
-            sku: sku.into(),
-            quantity,
-            amount_minor: 100,
-        };
-        let p = |items| {
-            Kind::Purchase(pb::Purchase {
-                customer_id: "c1".into(),
-                order_id: "o1".into(),
-                items,
-                currency: "JPY".into(),
-            })
-        };
-        assert_eq!(
-            one(p(vec![item("A", 1), item("B", 2)])).map(|v| v.len()),
-            Ok(2)
-        );
-        assert_eq!(
-            one(p(vec![item("A", 1), item("B", 0)])).map(|v| v.len()),
-            Err("purchase.items.quantity")
-        );
-    }
-}
+#[path = "convert_customer_tests.rs"]
+mod tests;

@@ -12,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::convert;
+use super::{convert, limits};
 use crate::actors::{BatchAck, RouterError, RouterHandle, Submitted};
 use crate::config::CustomerDefaults;
 
@@ -44,6 +44,15 @@ fn to_ack(b: &pb::EventBatch, ack: BatchAck) -> pb::Ack {
             })
             .collect(),
         batch_error: String::new(),
+    }
+}
+
+/// The producer id a refused batch's ack repeats: cut when it is too long to be one.
+fn echoed_id(id: String) -> String {
+    if id.len() > convert::MAX_SKU {
+        limits::clip(&id)
+    } else {
+        id
     }
 }
 
@@ -116,7 +125,12 @@ impl Ingest for IngestApi {
                 let batch = match next {
                     Some(Ok(b)) => b,
                     Some(Err(e)) => {
+                        // E.g. a message that does not decode: the batches before it are
+                        // still acked, then the stream ends with this status.
                         tracing::debug!(error = %e, "An ingest stream ended with an error.");
+                        let _ = pending_tx
+                            .send(futures::future::ready(Err(e)).boxed())
+                            .await;
                         break;
                     }
                     None => break,
@@ -124,7 +138,7 @@ impl Ingest for IngestApi {
                 let pending = match convert::check_batch(&batch, api.max_batch_events) {
                     Err(e) => {
                         let ack = pb::Ack {
-                            producer_id: batch.producer_id,
+                            producer_id: echoed_id(batch.producer_id),
                             sequence: batch.sequence,
                             batch_error: e,
                             ..Default::default()

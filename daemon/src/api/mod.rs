@@ -11,5 +11,6 @@ pub mod convert_customer;
 pub mod http;
 mod http_slots;
 pub mod ingest;
+pub mod limits;
 pub mod overview;
 pub mod server;

@@ -55,14 +55,14 @@ impl Changed {
 }
 
 /// The entry after one attempt at `now_ms`: delivered, rescheduled with backoff, or
-/// failed (permanently, or after `max_attempts` tries). `jitter` is a uniform random
-/// draw that spreads the retry within its window.
+/// failed (permanently, or after `max_attempts` tries). `draw` is a uniformly random
+/// number ([`backoff::draw`]) that spreads the retry over its window.
 pub fn record_result(
     entry: &OutboxEntry,
     result: &Result<(), SendError>,
     now_ms: Millis,
     policy: &RetryPolicy,
-    jitter: u64,
+    draw: u64,
 ) -> Changed {
     let mut e = entry.clone();
     e.attempts = e.attempts.saturating_add(1);
@@ -83,7 +83,7 @@ pub fn record_result(
                     now_ms,
                     policy.base_ms,
                     policy.max_ms,
-                    jitter,
+                    draw,
                 );
             }
         }

@@ -257,8 +257,8 @@ async fn apply_group(store: &Store, writer: &Writer, policy: &RetryPolicy, group
                         || (result.is_ok() && e.status != OutboxStatus::Delivered)
                 });
                 let change = current.map(|e| {
-                    let jitter = rand::random::<u64>();
-                    changes::record_result(e, &result, at_ms, policy, jitter)
+                    let draw = crate::delivery::backoff::draw();
+                    changes::record_result(e, &result, at_ms, policy, draw)
                 });
                 let recorded = change.map(|c| apply(&mut entries, c, &mut batch));
                 answers.push(answer(reply, Ok(recorded)));

@@ -119,7 +119,11 @@ fn results_move_the_entry_along() {
         (t.entry.status, t.entry.attempts),
         (OutboxStatus::Pending, 1)
     );
-    assert!(t.entry.next_attempt_ms > 150, "{}", t.entry.next_attempt_ms);
+    assert_eq!(
+        t.entry.next_attempt_ms,
+        150 + POLICY.base_ms,
+        "draw 0: the floor"
+    );
     assert_eq!(t.entry.last_error.as_deref(), Some("421"));
     assert_eq!(t.due, due(t.entry.next_attempt_ms, 7));
 
@@ -160,6 +164,28 @@ fn results_move_the_entry_along() {
     let late = record_result(&t.entry, &Ok(()), 5_000, &POLICY, 0);
     assert_eq!(late.entry.status, OutboxStatus::Delivered);
     assert_eq!(late.entry.last_error, None);
+}
+
+#[tokio::test]
+async fn the_same_failure_is_retried_at_different_times_in_different_runs() {
+    // Regression: the jitter came from (seq, attempts) alone, so every run retried entry
+    // 1's first failure at the same moment. Each fixture stands for a run.
+    let mut retries = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let f = Fixture::new();
+        f.insert(&entry(1, Channel::Email, false, 0)).await;
+        let failed = Err(SendError::Transient("421".into()));
+        let e = f.owner.record(1, failed, 10).await;
+        let e = e.expect("commit").expect("recorded");
+        assert!(
+            (10 + POLICY.base_ms..=10 + 2 * POLICY.base_ms).contains(&e.next_attempt_ms),
+            "{}",
+            e.next_attempt_ms
+        );
+        retries.insert(e.next_attempt_ms);
+        f.close().await;
+    }
+    assert!(retries.len() > 1, "four runs, one retry time: {retries:?}");
 }
 
 #[tokio::test]

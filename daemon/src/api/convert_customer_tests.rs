@@ -1,0 +1,123 @@
+//! Unit tests of `convert_customer.rs`.
+
+use super::*;
+use crate::api::convert::tests::defaults;
+
+fn one(kind: Kind) -> Result<Vec<IngestItem>, &'static str> {
+    let mut out = Vec::new();
+    event(&kind, 3, 1_000, &defaults(), &mut out).map_err(|r| r.field)?;
+    Ok(out)
+}
+
+#[test]
+fn bad_customer_fields_are_named() {
+    let up = |f: fn(&mut pb::CustomerUpsert)| {
+        let mut u = pb::CustomerUpsert {
+            customer_id: "c1".into(),
+            ..Default::default()
+        };
+        f(&mut u);
+        one(Kind::CustomerUpsert(u)).map(|_| ())
+    };
+    assert_eq!(
+        up(|u| u.customer_id.clear()),
+        Err("customer_upsert.customer_id")
+    );
+    assert_eq!(
+        up(|u| u.email = "not-an-address".into()),
+        Err("customer_upsert.email")
+    );
+    assert_eq!(
+        up(|u| u.time_zone = "Tokyo".into()),
+        Err("customer_upsert.time_zone")
+    );
+    assert_eq!(
+        up(|u| u.locale = "fr".into()),
+        Err("customer_upsert.locale")
+    );
+    assert_eq!(up(|u| u.email = "hanako@example.jp".into()), Ok(()));
+    let unsub = pb::Unsubscribe {
+        customer_id: "c1".into(),
+        channel: 0,
+    };
+    assert_eq!(
+        one(Kind::Unsubscribe(unsub)).map(|_| ()),
+        Err("unsubscribe.channel")
+    );
+    let nm = pb::NotifyMe {
+        customer_id: "c1".into(),
+        sku: "A".into(),
+        expires_ms: 500,
+    };
+    assert_eq!(
+        one(Kind::NotifyMe(nm)).map(|_| ()),
+        Err("notify_me.expires_ms")
+    );
+    let nm = |expires_ms| pb::NotifyMe {
+        customer_id: "c1".into(),
+        sku: "A".into(),
+        expires_ms,
+    };
+    let until = 1_000 + MAX_NOTIFY_ME_MS;
+    assert_eq!(one(Kind::NotifyMe(nm(until))).map(|_| ()), Ok(()));
+    for bad in [until + 1, i64::MAX] {
+        assert_eq!(
+            one(Kind::NotifyMe(nm(bad))).map(|_| ()),
+            Err("notify_me.expires_ms")
+        );
+    }
+    let view = |dwell_ms| {
+        Kind::View(pb::View {
+            customer_id: "c1".into(),
+            sku: "A".into(),
+            dwell_ms,
+        })
+    };
+    assert_eq!(one(view(MAX_DWELL_MS)).map(|_| ()), Ok(()));
+    assert_eq!(
+        one(view(MAX_DWELL_MS + 1)).map(|_| ()),
+        Err("view.dwell_ms")
+    );
+}
+
+#[test]
+fn a_purchase_addresses_each_sku_or_nothing() {
+    let item = |sku: &str, quantity| pb::PurchaseItem {
+        sku: sku.into(),
+        quantity,
+        amount_minor: 100,
+    };
+    let p = |items| {
+        Kind::Purchase(pb::Purchase {
+            customer_id: "c1".into(),
+            order_id: "o1".into(),
+            items,
+            currency: "JPY".into(),
+        })
+    };
+    assert_eq!(
+        one(p(vec![item("A", 1), item("B", 2)])).map(|v| v.len()),
+        Ok(2)
+    );
+    assert_eq!(
+        one(p(vec![item("A", 1), item("B", 0)])).map(|v| v.len()),
+        Err("purchase.items.quantity")
+    );
+    assert_eq!(
+        one(p(vec![item("A", MAX_UNITS + 1)])).map(|v| v.len()),
+        Err("purchase.items.quantity")
+    );
+    let priced = |amount_minor| {
+        p(vec![pb::PurchaseItem {
+            amount_minor,
+            ..item("A", 1)
+        }])
+    };
+    assert_eq!(one(priced(MAX_MINOR)).map(|v| v.len()), Ok(1));
+    for bad in [-1, MAX_MINOR + 1] {
+        assert_eq!(
+            one(priced(bad)).map(|v| v.len()),
+            Err("purchase.items.amount_minor")
+        );
+    }
+}
