@@ -8,11 +8,11 @@
 //! `handle.rs` is the API (one method per command), `dedupe.rs` the producer sequences,
 //! `persist.rs` the plain function from what actors answered to one write batch.
 
+mod commands;
 mod dedupe;
 mod handle;
 mod persist;
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,15 +23,13 @@ use tokio::sync::mpsc;
 
 pub use handle::{Found, Handoff, IngestItem, RouterHandle, Submitted, WeakRouter};
 
-use self::dedupe::{Admission, ProducerLog};
+use self::dedupe::ProducerLog;
 use self::handle::{Command, Reply};
 use self::persist::{plan, Counters};
 use super::customer::{CustomerActor, CustomerApplied, CustomerItem, CustomerShared, Links};
 use super::product::{Applied, Item, ProductActor};
-use super::registry::{group, Registry, Replies, StateOf, Virtual};
-use crate::domain::decide::Offer;
-use crate::domain::profile::CustomerEvent;
-use crate::domain::{ProductEvent, Rejection, TimerKind, TriggerConfig};
+use super::registry::{group, Registry, Replies};
+use crate::domain::{Rejection, TriggerConfig};
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
 use crate::store::outbox::Outbox;
@@ -256,191 +254,9 @@ impl Router {
         }
     }
 
-    async fn on_ingest(&mut self, batch: Submitted, reply: Reply<BatchAck>) -> Option<Dispatched> {
-        let admission = self
-            .producers
-            .admit(&self.store, &batch.producer, batch.sequence)
-            .await;
-        match admission {
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-                None
-            }
-            Ok(Admission::Duplicate(ack)) => {
-                self.metrics.add_duplicate();
-                // Answered in order, once everything before it is durable.
-                Some(Dispatched {
-                    ticket: self.ticket(),
-                    products: Vec::new(),
-                    customers: Vec::new(),
-                    kind: DispatchKind::Duplicate { ack, reply },
-                })
-            }
-            Ok(Admission::Fresh) => {
-                let (products, customers) = split(batch.items);
-                let kind = DispatchKind::Batch {
-                    producer: batch.producer.clone(),
-                    sequence: batch.sequence,
-                    early: batch.early,
-                    reply,
-                };
-                let d = self.dispatch(products, customers, kind).await;
-                if d.is_some() {
-                    self.producers.dispatched(&batch.producer, batch.sequence);
-                }
-                d
-            }
-        }
-    }
-
-    async fn on_handoff(&mut self, handoff: Handoff, reply: Reply<BatchAck>) -> Option<Dispatched> {
-        let mut per_customer: HashMap<String, Vec<Offer>> = HashMap::new();
-        let mut order = Vec::new();
-        for a in &handoff.offers {
-            per_customer
-                .entry(a.customer_id.clone())
-                .or_insert_with(|| {
-                    order.push(a.customer_id.clone());
-                    Vec::new()
-                })
-                .push(a.offer.clone());
-        }
-        let now = crate::clock::now_ms();
-        let customers = order
-            .into_iter()
-            .filter_map(|id| {
-                let offers = per_customer.remove(&id)?;
-                let item = CustomerItem {
-                    index: 0,
-                    at_ms: now,
-                    event: CustomerEvent::Offers(offers),
-                };
-                Some((id, vec![item]))
-            })
-            .collect();
-        let handoff = Handoff {
-            offers: Vec::new(),
-            ..handoff
-        };
-        self.dispatch(
-            Vec::new(),
-            customers,
-            DispatchKind::Handoff { handoff, reply },
-        )
-        .await
-    }
-
-    async fn on_timers(&mut self, timers: Vec<TimerKey>, reply: Reply<()>) -> Option<Dispatched> {
-        let is_customer =
-            |k: TimerKind| matches!(k, TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet);
-        let products = timers.iter().filter(|t| !is_customer(t.kind)).map(|t| {
-            let item = Item {
-                index: 0,
-                at_ms: t.due_ms,
-                event: ProductEvent::Timer(t.kind),
-            };
-            (t.sku.clone(), item)
-        });
-        let customers = timers.iter().filter(|t| is_customer(t.kind)).map(|t| {
-            let item = CustomerItem {
-                index: 0,
-                at_ms: t.due_ms,
-                event: CustomerEvent::Timer(t.kind),
-            };
-            (t.sku.clone(), item)
-        });
-        let (products, customers) = (group(products), group(customers));
-        self.dispatch(products, customers, DispatchKind::Timers { timers, reply })
-            .await
-    }
-
-    /// Answers with an actor's state: asked of the actor when active, else read from the
-    /// store (off the Router's task either way).
-    fn get<A: Virtual>(
-        &self,
-        registry: &Registry<A>,
-        key: String,
-        reply: Reply<Option<Found<StateOf<A>>>>,
-    ) where
-        StateOf<A>: Send + 'static,
-    {
-        let active = registry.get(&key);
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            let res = match active {
-                Some(actor) => ractor::call!(actor, A::get_msg)
-                    .map(|s| {
-                        s.map(|state| Found {
-                            state,
-                            active: true,
-                        })
-                    })
-                    .map_err(|_| RouterError::Unavailable),
-                None => store
-                    .read(move |s| s.get::<A::Schema>(&key))
-                    .await
-                    .map(|s| {
-                        s.map(|state| Found {
-                            state,
-                            active: false,
-                        })
-                    })
-                    .map_err(RouterError::from),
-            };
-            let _ = reply.send(res);
-        });
-    }
-
     fn ticket(&mut self) -> u64 {
         self.next_ticket += 1;
         self.next_ticket
-    }
-
-    /// Activates the actors a dispatch needs and sends them their items. On a store
-    /// error the caller is answered with it and nothing is dispatched.
-    async fn dispatch(
-        &mut self,
-        products: Vec<(String, Vec<Item>)>,
-        customers: Vec<(String, Vec<CustomerItem>)>,
-        kind: DispatchKind,
-    ) -> Option<Dispatched> {
-        let ticket = self.ticket();
-        let sent = async {
-            let p = self
-                .products
-                .dispatch(&self.store, products, ticket)
-                .await?;
-            let c = self
-                .customers
-                .dispatch(&self.store, customers, ticket)
-                .await?;
-            Ok::<_, StoreError>((p, c))
-        }
-        .await;
-        self.enforce_limit();
-        match sent {
-            Ok((products, customers)) => Some(Dispatched {
-                ticket,
-                products,
-                customers,
-                kind,
-            }),
-            Err(e) => {
-                match kind {
-                    DispatchKind::Timers { .. } => {
-                        tracing::warn!(error = %e, "Due timers could not be loaded; they stay queued and are retried.");
-                        kind.refuse();
-                    }
-                    DispatchKind::Batch { reply, .. }
-                    | DispatchKind::Duplicate { reply, .. }
-                    | DispatchKind::Internal { reply }
-                    | DispatchKind::Handoff { reply, .. } => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
-                None
-            }
-        }
     }
 
     /// Queues the write of a dispatch whose actors all answered, in dispatch order, and

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::actors::test_stack::Stack;
-use crate::domain::{AdjustReason, Catalogue};
+use crate::domain::{AdjustReason, Catalogue, ProductEvent};
 use crate::store::records::{Producers, Products};
 
 const T0: i64 = 1_700_000_000_000;

@@ -78,13 +78,8 @@ pub fn record_result(
             if err.is_permanent() || e.attempts >= policy.max_attempts {
                 e.status = OutboxStatus::Failed;
             } else {
-                e.next_attempt_ms = backoff::next_attempt(
-                    e.attempts,
-                    now_ms,
-                    policy.base_ms,
-                    policy.max_ms,
-                    draw,
-                );
+                e.next_attempt_ms =
+                    backoff::next_attempt(e.attempts, now_ms, policy.base_ms, policy.max_ms, draw);
             }
         }
     }
