@@ -171,7 +171,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         max_active: cfg.actors.max_active,
     };
     let (router, router_task) =
-        Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone())?;
+        Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;
     let dispatcher_cfg = cfg.delivery.dispatcher();
     let (outbox, outbox_task) =
         OutboxOwner::start(store.clone(), writer.clone(), dispatcher_cfg.retry);

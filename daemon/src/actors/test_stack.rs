@@ -42,7 +42,9 @@ impl Stack {
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =
-            Router::start(db.store.clone(), writer.clone(), router_cfg, metrics).expect("router");
+            Router::start(db.store.clone(), writer.clone(), router_cfg, metrics)
+                .await
+                .expect("router");
         upsert_customer(&router, "cust-42").await;
         Stack {
             db,

@@ -144,17 +144,20 @@ pub struct Router {
 
 impl Router {
     /// Starts the router task. It ends after every handle is dropped and its work is durable.
-    pub fn start(
+    pub async fn start(
         store: Store,
         writer: Writer,
         cfg: RouterConfig,
         metrics: Arc<Metrics>,
     ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
-        let next_trigger_id = store.last_key::<Triggers>()?.map_or(1, |id| id + 1);
+        let (last_trigger, last_outbox) = store
+            .read(|s| Ok((s.last_key::<Triggers>()?, s.last_key::<Outbox>()?)))
+            .await?;
+        let next_trigger_id = last_trigger.map_or(1, |id| id + 1);
         metrics
             .last_trigger_id
             .store(next_trigger_id.saturating_sub(1), Relaxed);
-        let next_outbox_seq = store.last_key::<Outbox>()?.map_or(1, |s| s + 1);
+        let next_outbox_seq = last_outbox.map_or(1, |s| s + 1);
         let (tx, rx) = mpsc::channel(1024);
         let handle = RouterHandle { tx };
         let shared = CustomerShared {
