@@ -174,6 +174,18 @@ pub fn customer(id: &str, email: &str) -> Event {
     }))
 }
 
+/// A customer reading English, in UTC, consenting to email at `{id}@example.jp`.
+pub fn shopper(id: &str) -> Event {
+    event(Kind::CustomerUpsert(stockbell_proto::v1::CustomerUpsert {
+        customer_id: id.into(),
+        email: format!("{id}@example.jp"),
+        locale: "en".into(),
+        time_zone: "UTC".into(),
+        consent_email: true,
+        ..Default::default()
+    }))
+}
+
 pub fn favourite(customer_id: &str, sku: &str) -> Event {
     event(Kind::Favourite(stockbell_proto::v1::Favourite {
         customer_id: customer_id.into(),

@@ -7,13 +7,11 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use stockbell_tests::pb::{
-    event::Kind, CustomerUpsert, Event, GetScenarioStatsRequest, ListOutboxRequest, ProductUpsert,
-    TriggerKind,
-};
+use stockbell_tests::pb::{ListOutboxRequest, ProductUpsert, TriggerKind};
 use stockbell_tests::{
-    catalog, favourite, notify_me, poll_until, publish_ok, sale, stock_set, triggers, upsert,
-    AdminClient, Daemon, DaemonOptions, ReceivedMail, Sequencer, SmtpServer,
+    catalog, favourite, notify_me, poll_until, publish_ok, sale, scenario_stats, shopper,
+    stock_set, triggers, upsert, AdminClient, Daemon, DaemonOptions, ReceivedMail, Sequencer,
+    SmtpServer,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -34,20 +32,6 @@ caps = [{ scope = "marketing", max = 10, window = "1h" }]
         .set("rules", "arbitration_window", "0s")
         .set("rules", "quiet_start", "00:00")
         .set("rules", "quiet_end", "00:00")
-}
-
-fn shopper(id: &str) -> Event {
-    Event {
-        event_time_ms: 0,
-        kind: Some(Kind::CustomerUpsert(CustomerUpsert {
-            customer_id: id.into(),
-            email: format!("{id}@example.jp"),
-            locale: "en".into(),
-            time_zone: "UTC".into(),
-            consent_email: true,
-            ..Default::default()
-        })),
-    }
 }
 
 /// (recipient, subject) of every message received, sorted.
@@ -80,24 +64,11 @@ async fn settle(admin: &AdminClient, smtp: &SmtpServer, n: usize) -> Result<Vec<
     .await
 }
 
-/// (audience, queued, suppressed by "priority") of a scenario, once its counters settle.
+/// (audience, queued, suppressed as "priority") of a scenario.
 async fn counts(admin: &AdminClient, scenario: &str) -> Result<(u64, u64, u64)> {
-    let resp = admin
-        .clone()
-        .get_scenario_stats(GetScenarioStatsRequest {})
-        .await?
-        .into_inner();
-    let s = resp
-        .scenarios
-        .into_iter()
-        .find(|s| s.scenario == scenario)
-        .unwrap_or_default();
-    let priority = s
-        .suppressed
-        .iter()
-        .find(|c| c.reason == "priority")
-        .map_or(0, |c| c.count);
-    Ok((s.audience, s.queued, priority))
+    let s = scenario_stats(admin, scenario).await?;
+    let priority = s.suppressed.iter().find(|c| c.reason == "priority");
+    Ok((s.audience, s.queued, priority.map_or(0, |c| c.count)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

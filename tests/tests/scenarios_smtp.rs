@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use stockbell_tests::pb::{
-    event::Kind, Customer, CustomerUpsert, Event, GetCustomerRequest, GetScenarioStatsRequest,
-    ListOutboxRequest, OutboxEntry, ProductUpsert, TriggerKind, UnsubscribeChannel,
+    Customer, Event, GetCustomerRequest, GetScenarioStatsRequest, ListOutboxRequest, OutboxEntry,
+    ProductUpsert, TriggerKind, UnsubscribeChannel,
 };
 use stockbell_tests::{
     cart_add, catalog, favourite, notify_me, now_ms, poll_until, price_set, publish_ok, purchase,
-    sale, stock_set, triggers, unsubscribe, upsert, view, AdminClient, Daemon, DaemonOptions,
-    ReceivedMail, Sequencer, SmtpServer,
+    sale, shopper, stock_set, triggers, unsubscribe, upsert, view, AdminClient, Daemon,
+    DaemonOptions, ReceivedMail, Sequencer, SmtpServer,
 };
 
 /// How long a message may take from its trigger to the SMTP server.
@@ -62,21 +62,6 @@ fn options(smtp: &SmtpServer) -> DaemonOptions {
 
 fn addr(id: &str) -> String {
     format!("{id}@example.jp")
-}
-
-/// A customer reading English, in UTC, consenting to email.
-fn shopper(id: &str) -> Event {
-    Event {
-        event_time_ms: 0,
-        kind: Some(Kind::CustomerUpsert(CustomerUpsert {
-            customer_id: id.into(),
-            email: addr(id),
-            locale: "en".into(),
-            time_zone: "UTC".into(),
-            consent_email: true,
-            ..Default::default()
-        })),
-    }
 }
 
 /// An existing product (not announced as a new arrival).

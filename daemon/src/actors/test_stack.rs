@@ -13,21 +13,17 @@ use crate::domain::customer::Consent;
 use crate::domain::profile::{CustomerEvent, CustomerState, ProfileData};
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
-use crate::store::test_db::TestDb;
-use crate::store::writer::Writer;
+use crate::store::test_db::TestStore;
 
 pub(crate) struct Stack {
-    pub db: TestDb,
-    pub writer: Writer,
+    pub db: TestStore,
     pub router: RouterHandle,
     router_task: tokio::task::JoinHandle<()>,
-    writer_thread: std::thread::JoinHandle<()>,
 }
 
 impl Stack {
     pub async fn new() -> Stack {
-        let db = TestDb::new();
-        let (writer, writer_thread) = Writer::start(db.store.clone(), false);
+        let db = TestStore::new();
         let cfg = crate::config::Config::default();
         let rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios).expect("rules");
         let router_cfg = RouterConfig {
@@ -42,16 +38,14 @@ impl Stack {
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =
-            Router::start(db.store.clone(), writer.clone(), router_cfg, metrics)
+            Router::start(db.store().clone(), db.writer.clone(), router_cfg, metrics)
                 .await
                 .expect("router");
         upsert_customer(&router, "cust-42").await;
         Stack {
             db,
-            writer,
             router,
             router_task,
-            writer_thread,
         }
     }
 
@@ -59,12 +53,7 @@ impl Stack {
     pub async fn close(self) {
         drop(self.router);
         self.router_task.await.expect("router task");
-        drop(self.writer);
-        let thread = self.writer_thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("join")
-            .expect("writer thread");
+        self.db.close().await;
     }
 }
 

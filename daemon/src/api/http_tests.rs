@@ -25,7 +25,8 @@ impl Fixture {
             max_ms: 60_000,
             max_attempts: 3,
         };
-        let (outbox, _) = OutboxOwner::start(stack.db.store.clone(), stack.writer.clone(), policy);
+        let (outbox, _) =
+            OutboxOwner::start(stack.db.store().clone(), stack.db.writer.clone(), policy);
         let state = HttpState {
             outbox,
             router: stack.router.clone(),
@@ -136,6 +137,7 @@ async fn one_click_post_unsubscribes_and_cancels_queued_marketing() {
     ] {
         let e = sample_entry(seq, channel, marketing);
         f.stack
+            .db
             .writer
             .write(create_batch(&e), 0)
             .await
@@ -154,7 +156,7 @@ async fn one_click_post_unsubscribes_and_cancels_queued_marketing() {
     assert!(!c.consent.email && c.consent.line, "{:?}", c.consent);
     assert!(c.suppressed.is_empty());
     let status = |seq| {
-        load(&f.stack.db.store, seq)
+        load(f.stack.db.store(), seq)
             .expect("read")
             .expect("entry")
             .status

@@ -248,7 +248,10 @@ impl Store {
 
 #[cfg(test)]
 pub(crate) mod test_db {
-    //! A store in a temporary directory that lives as long as the value.
+    //! A store in a temporary directory that lives as long as the value, and the same
+    //! with its writer thread running.
+    use super::writer::Writer;
+
     pub struct TestDb {
         pub store: super::Store,
         _dir: tempfile::TempDir,
@@ -259,6 +262,36 @@ pub(crate) mod test_db {
             let dir = tempfile::tempdir().expect("temp dir");
             let store = super::Store::open(dir.path()).expect("open store");
             TestDb { store, _dir: dir }
+        }
+    }
+
+    /// A [`TestDb`] with its writer. Call [`TestStore::close`] at the end, once every
+    /// other clone of the writer is gone: it closes the database before the test process
+    /// exits (RocksDB aborts if the writer thread is still closing it then).
+    pub struct TestStore {
+        pub db: TestDb,
+        pub writer: Writer,
+        thread: std::thread::JoinHandle<()>,
+    }
+
+    impl TestStore {
+        pub fn new() -> TestStore {
+            let db = TestDb::new();
+            let (writer, thread) = Writer::start(db.store.clone(), false);
+            TestStore { db, writer, thread }
+        }
+
+        pub fn store(&self) -> &super::Store {
+            &self.db.store
+        }
+
+        pub async fn close(self) {
+            drop(self.writer);
+            let thread = self.thread;
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .expect("join")
+                .expect("writer thread");
         }
     }
 }

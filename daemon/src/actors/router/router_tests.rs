@@ -50,7 +50,7 @@ fn batch(sequence: u64, items: Vec<IngestItem>) -> Submitted {
 }
 
 fn stock(stack: &Stack, sku: &str) -> i64 {
-    let p = stack.db.store.get::<Products>(sku).expect("read");
+    let p = stack.db.store().get::<Products>(sku).expect("read");
     p.expect("stored").stock
 }
 
@@ -126,7 +126,7 @@ async fn batches_apply_and_answer_in_dispatch_order() {
         let ack = ack.await.expect("ack");
         assert_eq!((ack.duplicate, ack.applied), (false, 2), "batch {i}");
         // Answered in order: when this ack arrives, its record is already stored.
-        let rec = stack.db.store.get::<Producers>("shop").expect("read");
+        let rec = stack.db.store().get::<Producers>("shop").expect("read");
         let seq = rec.expect("record").last_sequence;
         assert!(
             seq >= last_durable && seq >= i as u64 + 2,
@@ -157,9 +157,9 @@ async fn an_answer_means_the_write_is_durable() {
             2,
             "batch {seq} acknowledged before stored"
         );
-        let rec = stack.db.store.get::<Producers>("shop").expect("read");
+        let rec = stack.db.store().get::<Producers>("shop").expect("read");
         assert_eq!(rec.map(|r| r.last_sequence), Some(seq));
-        assert!(stack.writer.durable_ticket() > 0);
+        assert!(stack.db.writer.durable_ticket() > 0);
     }
     stack.close().await;
 }

@@ -17,8 +17,7 @@ use crate::delivery::webhook::{WebhookConfig, WebhookSender};
 use crate::domain::message::OutboxStatus;
 use crate::domain::product::ProductState;
 use crate::domain::profile::CustomerEvent;
-use crate::store::test_db::TestDb;
-use crate::store::writer::Writer;
+use crate::store::test_db::TestStore;
 
 /// The port as the dispatcher sees it: customer events are recorded, products unknown.
 #[derive(Default)]
@@ -59,9 +58,7 @@ impl DeliveryPort for RecordingPort {
 /// A store, its writer and the outbox's owner. Call [`Fixture::stop`] at the end: it
 /// closes the database before the test process exits (RocksDB aborts otherwise).
 struct Fixture {
-    db: TestDb,
-    writer: Writer,
-    writer_thread: std::thread::JoinHandle<()>,
+    db: TestStore,
     outbox: OutboxOwner,
     port: Arc<RecordingPort>,
     eml: tempfile::TempDir,
@@ -86,14 +83,11 @@ fn config(max_attempts: u32) -> DispatcherConfig {
 impl Fixture {
     fn new(max_attempts: u32) -> Fixture {
         let (stop, _) = watch::channel(false);
-        let db = TestDb::new();
-        let (writer, writer_thread) = Writer::start(db.store.clone(), false);
-        let (outbox, _) =
-            OutboxOwner::start(db.store.clone(), writer.clone(), config(max_attempts).retry);
+        let db = TestStore::new();
+        let policy = config(max_attempts).retry;
+        let (outbox, _) = OutboxOwner::start(db.store().clone(), db.writer.clone(), policy);
         Fixture {
             db,
-            writer,
-            writer_thread,
             outbox,
             port: Arc::new(RecordingPort::default()),
             eml: tempfile::tempdir().expect("tempdir"),
@@ -109,12 +103,7 @@ impl Fixture {
 
     async fn close(self) {
         drop(self.outbox);
-        drop(self.writer);
-        let thread = self.writer_thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("join")
-            .expect("writer thread");
+        self.db.close().await;
     }
 
     fn start(&self, webhook: Option<&TestServer>, max_attempts: u32) -> Dispatcher {
@@ -132,7 +121,7 @@ impl Fixture {
             .expect("webhook")
         });
         Dispatcher::start(DispatcherArgs {
-            store: self.db.store.clone(),
+            store: self.db.store().clone(),
             outbox: self.outbox.clone(),
             port: self.port.clone(),
             channels: Channels {
@@ -158,11 +147,15 @@ impl Fixture {
     }
 
     async fn insert(&self, e: &OutboxEntry) {
-        self.writer.write(create_batch(e), 0).await.expect("write");
+        self.db
+            .writer
+            .write(create_batch(e), 0)
+            .await
+            .expect("write");
     }
 
     fn entry(&self, seq: u64) -> OutboxEntry {
-        reads::load(&self.db.store, seq)
+        reads::load(self.db.store(), seq)
             .expect("read")
             .expect("exists")
     }
@@ -224,7 +217,7 @@ async fn email_is_delivered_once_and_latency_recorded() {
     assert_eq!(stats.latency[6].load(Relaxed), 5);
     assert_eq!(stats.latency_quantile(0.5), Some(5_000));
     assert_eq!(stats.latency_quantile(0.99), Some(5_000));
-    assert!(reads::due(&f.db.store, i64::MAX, 10)
+    assert!(reads::due(f.db.store(), i64::MAX, 10)
         .expect("due")
         .is_empty());
     f.stop(d).await;

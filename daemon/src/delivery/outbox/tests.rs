@@ -5,7 +5,7 @@ use super::changes::record_result;
 use super::reads::{due, list, list_customer, load, scan_due};
 use super::*;
 use crate::delivery::test_support::{create_batch, sample_entry};
-use crate::store::test_db::TestDb;
+use crate::store::test_db::TestStore;
 use crate::store::Seek;
 
 const POLICY: RetryPolicy = RetryPolicy {
@@ -15,48 +15,38 @@ const POLICY: RetryPolicy = RetryPolicy {
 };
 
 struct Fixture {
-    db: TestDb,
-    writer: Writer,
+    db: TestStore,
     owner: OutboxOwner,
-    thread: std::thread::JoinHandle<()>,
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        let db = TestDb::new();
-        let (writer, thread) = Writer::start(db.store.clone(), false);
-        let (owner, _) = OutboxOwner::start(db.store.clone(), writer.clone(), POLICY);
-        Fixture {
-            db,
-            writer,
-            owner,
-            thread,
-        }
+        let db = TestStore::new();
+        let (owner, _) = OutboxOwner::start(db.store().clone(), db.writer.clone(), POLICY);
+        Fixture { db, owner }
     }
 
     /// Closes the database before the process exits (RocksDB aborts otherwise).
     async fn close(self) {
         drop(self.owner);
-        drop(self.writer);
-        let thread = self.thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("join")
-            .expect("writer thread");
-        drop(self.db);
+        self.db.close().await;
     }
 
     async fn insert(&self, e: &OutboxEntry) {
-        self.writer.write(create_batch(e), 0).await.expect("write");
+        self.db
+            .writer
+            .write(create_batch(e), 0)
+            .await
+            .expect("write");
     }
 
     fn entry(&self, seq: u64) -> OutboxEntry {
-        load(&self.db.store, seq).expect("read").expect("exists")
+        load(self.db.store(), seq).expect("read").expect("exists")
     }
 
     fn due_keys(&self) -> Vec<(Millis, u64)> {
         self.db
-            .store
+            .store()
             .iter::<OutboxDue>(Seek::First)
             .expect("scan")
             .map(|row| row.map(|(d, ())| (d.at_ms, d.seq)).expect("row"))
@@ -77,9 +67,9 @@ async fn due_returns_pending_entries_up_to_now_in_time_order() {
     f.insert(&entry(2, Channel::Email, true, 100)).await;
     f.insert(&entry(3, Channel::Email, true, 500)).await;
     let seqs = |v: Vec<OutboxEntry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
-    assert_eq!(seqs(due(&f.db.store, 300, 10).expect("due")), [2, 1]);
-    assert_eq!(seqs(due(&f.db.store, 1_000, 1).expect("due")), [2]);
-    let scan = scan_due(&f.db.store, 1_000, 2, |s| s != 2).expect("scan");
+    assert_eq!(seqs(due(f.db.store(), 300, 10).expect("due")), [2, 1]);
+    assert_eq!(seqs(due(f.db.store(), 1_000, 1).expect("due")), [2]);
+    let scan = scan_due(f.db.store(), 1_000, 2, |s| s != 2).expect("scan");
     assert_eq!(seqs(scan.entries), [1, 3]);
     // An index key whose entry is not Pending any more is reported, not returned.
     let mut done = entry(4, Channel::Email, true, 50);
@@ -88,8 +78,8 @@ async fn due_returns_pending_entries_up_to_now_in_time_order() {
     let mut b = Batch::default();
     let stale = Due { at_ms: 50, seq: 4 };
     b.put::<OutboxDue>(stale, &());
-    f.writer.write(b, 0).await.expect("write");
-    let scan = scan_due(&f.db.store, 1_000, 10, |_| true).expect("scan");
+    f.db.writer.write(b, 0).await.expect("write");
+    let scan = scan_due(f.db.store(), 1_000, 10, |_| true).expect("scan");
     assert_eq!(seqs(scan.entries), [2, 1, 3]);
     assert_eq!(scan.stale, vec![stale]);
     f.owner.remove_stale(scan.stale).await.expect("remove");
@@ -259,7 +249,7 @@ async fn list_pages_newest_first_with_a_filter() {
         }
         f.insert(&e).await;
     }
-    let page = list(&f.db.store, None, 5, None).expect("list");
+    let page = list(f.db.store(), None, 5, None).expect("list");
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
     assert_eq!(
         (seqs, page.next_before),
@@ -269,7 +259,7 @@ async fn list_pages_newest_first_with_a_filter() {
     let mut all_failed = Vec::new();
     let mut before = None;
     loop {
-        let page = list(&f.db.store, Some(OutboxStatus::Failed), 70, before).expect("list");
+        let page = list(f.db.store(), Some(OutboxStatus::Failed), 70, before).expect("list");
         all_failed.extend(page.entries.iter().map(|e| e.seq));
         match page.next_before {
             Some(b) => before = Some(b),
@@ -278,7 +268,7 @@ async fn list_pages_newest_first_with_a_filter() {
     }
     let expected: Vec<u64> = (1..=600).rev().filter(|s| s % 3 == 0).collect();
     assert_eq!(all_failed, expected);
-    assert!(list(&f.db.store, None, 5, Some(1))
+    assert!(list(f.db.store(), None, 5, Some(1))
         .expect("list")
         .entries
         .is_empty());
@@ -326,7 +316,7 @@ async fn list_customer_uses_the_index() {
     let mut got = Vec::new();
     let mut before = None;
     loop {
-        let page = list_customer(&f.db.store, "cust-7", None, 40, before).expect("list");
+        let page = list_customer(f.db.store(), "cust-7", None, 40, before).expect("list");
         got.extend(page.entries.iter().map(|e| e.seq));
         match page.next_before {
             Some(b) => before = Some(b),
@@ -335,7 +325,7 @@ async fn list_customer_uses_the_index() {
     }
     let expected: Vec<u64> = (1..=300).rev().filter(|s| s % 2 == 0).collect();
     assert_eq!(got, expected);
-    let none = list_customer(&f.db.store, "cust-7", Some(OutboxStatus::Failed), 10, None);
+    let none = list_customer(f.db.store(), "cust-7", Some(OutboxStatus::Failed), 10, None);
     assert!(none.expect("list").entries.is_empty());
     f.close().await;
 }
