@@ -58,14 +58,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    use stockbell_proto::auth::Bearer;
+    use tonic::service::Interceptor;
+
+    /// A request as a client sends it, through the clients' own interceptor.
     fn req(token: Option<&str>) -> Request<()> {
-        let mut r = Request::new(());
-        if let Some(t) = token {
-            if let Ok(v) = format!("Bearer {t}").parse() {
-                r.metadata_mut().insert("authorization", v);
-            }
-        }
-        r
+        let mut bearer = Bearer::new(token).expect("a valid token");
+        bearer
+            .call(Request::new(()))
+            .expect("the interceptor adds the header")
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //! delivery, retry, failure with suppression, cancellation, shutdown.
 
 use std::path::Path;
-use std::time::Instant;
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use futures::future::BoxFuture;
+use stockbell_tests::poll_until;
 
 use super::*;
 use crate::delivery::email::{EmailConfig, EmailSender};
@@ -18,6 +18,9 @@ use crate::domain::message::OutboxStatus;
 use crate::domain::product::ProductState;
 use crate::domain::profile::CustomerEvent;
 use crate::store::test_db::TestStore;
+
+/// How long a delivery may take here.
+const WAIT: Duration = Duration::from_secs(10);
 
 /// The port as the dispatcher sees it: customer events are recorded, products unknown.
 #[derive(Default)]
@@ -162,24 +165,24 @@ impl Fixture {
 
     /// Waits until `n` entries failed for good (each fully handled, suppression included).
     async fn wait_failed(&self, d: &Dispatcher, n: u64) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while d.stats().failed.load(Relaxed) < n {
-            assert!(Instant::now() < deadline, "fewer than {n} entries failed");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        poll_until(WAIT, || async {
+            let failed = d.stats().failed.load(Relaxed);
+            anyhow::ensure!(failed >= n, "{failed} of {n} entries failed");
+            Ok(())
+        })
+        .await
+        .expect("entries failed");
     }
 
-    /// Waits until entry `seq` has `status`, or panics after 10 s.
+    /// Waits until entry `seq` has `status`.
     async fn wait_status(&self, seq: u64, status: OutboxStatus) -> OutboxEntry {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        poll_until(WAIT, || async {
             let e = self.entry(seq);
-            if e.status == status {
-                return e;
-            }
-            assert!(Instant::now() < deadline, "seq {seq} stuck at {e:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+            anyhow::ensure!(e.status == status, "seq {seq} stuck at {e:?}");
+            Ok(e)
+        })
+        .await
+        .expect("entry status")
     }
 }
 
@@ -350,11 +353,12 @@ async fn shutdown_finishes_sends_in_flight() {
     }
     d.notifier().notify_one();
     // Stop as soon as the first request arrives; whatever started must be recorded.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.requests().is_empty() {
-        assert!(Instant::now() < deadline, "nothing was sent");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    poll_until(WAIT, || async {
+        anyhow::ensure!(!server.requests().is_empty(), "nothing was sent");
+        Ok(())
+    })
+    .await
+    .expect("a first request");
     let _ = f.stop.send(true);
     d.join(Duration::from_secs(10)).await;
     let sent = server.requests().len();
