@@ -326,6 +326,15 @@ mod tests {
     }
 
     #[test]
+    fn example_config_documents_the_scenario_defaults() {
+        let text = include_str!("../../../deploy/stockbelld.toml");
+        let cfg = crate::config::Config::parse(text).expect("parses");
+        let example = build(&cfg.rules, &cfg.scenarios).expect("valid");
+        let defaults = build(&RulesConfig::default(), &ScenariosConfig::default()).expect("valid");
+        assert_eq!(example, defaults);
+    }
+
+    #[test]
     fn max_age_defaults_to_a_day_and_is_checked() {
         let cfg = crate::config::Config::parse("[scenarios.price_drop]\nmax_age = \"6h\"\n")
             .expect("parses");
