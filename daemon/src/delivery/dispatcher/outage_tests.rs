@@ -62,18 +62,19 @@ fn sent_seqs(server: &TestServer) -> Vec<String> {
 }
 
 /// A webhook receiver answering 503 takes the channel down: its entries wait without
-/// being charged (max_attempts is 3; the outage is 25 failed sends), probes try it one
+/// being charged (max_attempts is 3; the outage is 60 failed sends), probes try it one
 /// at a time, paced from `retry_base` (20 ms) doubling to `retry_max` (50 ms), and once
-/// one gets through they all go out once. Email, meanwhile, is not held up.
+/// one gets through they all go out once. Email, meanwhile, is not held up, though more
+/// webhook entries than a scan reads (64) were due before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_down_channel_waits_as_a_whole_and_others_go_on() {
     let f = Fixture::new(3);
-    let server = TestServer::start(&[503; 25]).await;
-    let d = f.start(Some(&server), 3);
-    for seq in 1..=10 {
+    let server = TestServer::start(&[503; 60]).await;
+    // All due before the dispatcher starts: its first scan fills the webhook's queue.
+    for seq in 1..=100 {
         f.insert(&fresh(seq, Channel::Webhook, false)).await;
     }
-    d.notifier().notify_one();
+    let d = f.start(Some(&server), 3);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(10);
     let outage = loop {
@@ -85,28 +86,32 @@ async fn a_down_channel_waits_as_a_whole_and_others_go_on() {
     };
     assert!(outage.last_error.contains("503"), "{outage:?}");
     // Email goes out while the webhook is down.
-    for seq in 11..=13 {
+    for seq in 101..=103 {
         f.insert(&fresh(seq, Channel::Email, false)).await;
     }
     d.notifier().notify_one();
-    for seq in 11..=13 {
+    for seq in 101..=103 {
         f.wait_status(seq, OutboxStatus::Delivered).await;
     }
-    for seq in 1..=10 {
+    assert!(
+        matches!(webhook_health(&d), Health::Down(_)),
+        "email went out while the webhook was down"
+    );
+    for seq in 1..=100 {
         let e = f.wait_status(seq, OutboxStatus::Delivered).await;
         assert_eq!(e.attempts, 1, "an outage is not charged: {e:?}");
         assert_eq!(e.last_error, None);
     }
     assert_eq!(webhook_health(&d), Health::Up);
     let sent = sent_seqs(&server);
-    assert_eq!(sent.len(), 25 + 10, "{sent:?}");
-    // At most two sends were in flight when it went down; the other 23 or more failures
-    // were probes, at least 20 + 40 + 21 × 50 ms apart in all (unpaced, the 25 answers
+    assert_eq!(sent.len(), 60 + 100, "{sent:?}");
+    // At most two sends were in flight when it went down; the other 58 or more failures
+    // were probes, at least 20 + 40 + 56 × 50 ms apart in all (unpaced, the 60 answers
     // would be used up in milliseconds).
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(1_000), "{took:?}");
+    assert!(took >= Duration::from_millis(2_500), "{took:?}");
     assert_eq!(d.stats().failed.load(Relaxed), 0);
-    assert!(d.stats().channel_down.load(Relaxed) >= 25);
+    assert!(d.stats().channel_down.load(Relaxed) >= 60);
     f.stop(d).await;
 }
 
