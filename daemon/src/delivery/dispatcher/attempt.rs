@@ -34,13 +34,9 @@ pub(super) async fn deliver(
             .record(channel, kind, Outcome::NotSent, now_ms());
         return;
     };
-    let Ready {
-        entry,
-        to_send,
-        dropped,
-    } = ready;
+    let to_send = ready.to_send();
     let result = match shared.templates.render(&to_send.context) {
-        Ok(rendered) => shared.channels.send(&to_send, &rendered).await,
+        Ok(rendered) => shared.channels.send(to_send, &rendered).await,
         Err(e) => Err(SendError::Unrenderable(format!(
             "{e}; fix the template override and retry the entry"
         ))),
@@ -52,6 +48,7 @@ pub(super) async fn deliver(
         .record(channel, kind, Outcome::of(&result), now);
     drop(permit);
     shared.slot_free.notify_one();
+    let Ready { entry, dropped, .. } = ready;
     let recorded = shared.outbox.record(entry.seq, result.clone(), now).await;
     let updated = match recorded {
         Ok(Some(updated)) => updated,

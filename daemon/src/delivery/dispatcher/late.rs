@@ -29,10 +29,18 @@ const MAX_PRODUCTS: usize = 4096;
 pub(super) struct Ready {
     /// The entry as stored.
     pub entry: OutboxEntry,
-    /// What is rendered and sent: the entry, or a copy with the items that still hold.
-    pub to_send: OutboxEntry,
+    /// A copy with only the items that still hold, when a re-check left some out: that
+    /// is what is rendered and sent.
+    pub filtered: Option<OutboxEntry>,
     /// Items left out by the re-check (counted as `stale` once it is delivered).
     pub dropped: usize,
+}
+
+impl Ready {
+    /// What is rendered and sent.
+    pub fn to_send(&self) -> &OutboxEntry {
+        self.filtered.as_ref().unwrap_or(&self.entry)
+    }
 }
 
 /// The entry to send now, or `None` when nothing is to be sent (and why is handled).
@@ -65,8 +73,8 @@ pub(super) async fn prepare(shared: &Shared, seq: u64) -> Option<Ready> {
     let now = now_ms();
     match turn(&entry, rules.max_age_ms(entry.scenario), now) {
         Turn::AsQueued => Some(Ready {
-            to_send: entry.clone(),
             entry,
+            filtered: None,
             dropped: 0,
         }),
         Turn::Expired { age_ms, max_age_ms } => {
@@ -103,14 +111,15 @@ pub(super) async fn prepare(shared: &Shared, seq: u64) -> Option<Ready> {
                 }
                 return None;
             }
-            let mut to_send = entry.clone();
             let dropped = r.dropped.len();
-            if dropped > 0 {
-                to_send.context.items = r.keep;
-            }
+            let filtered = (dropped > 0).then(|| {
+                let mut copy = entry.clone();
+                copy.context.items = r.keep;
+                copy
+            });
             Some(Ready {
                 entry,
-                to_send,
+                filtered,
                 dropped,
             })
         }
