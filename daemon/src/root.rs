@@ -66,9 +66,13 @@ fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> 
 struct RouterPort(RouterHandle);
 
 impl DeliveryPort for RouterPort {
-    fn product(&self, sku: String) -> BoxFuture<'static, Option<ProductState>> {
+    fn product(&self, sku: String) -> BoxFuture<'static, Result<Option<ProductState>, String>> {
         let router = self.0.clone();
-        async move { Some(router.get_product(sku).await.ok()??.state) }.boxed()
+        async move {
+            let found = router.get_product(sku).await.map_err(|e| e.to_string())?;
+            Ok(found.map(|f| f.state))
+        }
+        .boxed()
     }
 
     fn customer_event(
@@ -218,6 +222,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         wake: outbox_notify.clone(),
         shutdown: shutdown_rx.clone(),
         rules: control.live.clone(),
+        triggers: trig.clone(),
         metrics: metrics.clone(),
     });
     let ingest = IngestApi {

@@ -30,6 +30,10 @@ pub struct ReceivedMail {
     pub to: Vec<String>,
     /// The Subject with RFC 2047 encoded words decoded.
     pub subject: String,
+    /// The server sent its 250 for it. A message recorded but never answered (the server
+    /// stopped, or the client went away, while its reply was held) may arrive again: the
+    /// sender could not know it arrived.
+    pub replied: bool,
 }
 
 /// Unfolded header fields in order; look-ups ignore case.
@@ -80,6 +84,7 @@ impl ReceivedMail {
             raw,
             headers,
             subject,
+            replied: eml.with_extension("replied").exists(),
         })
     }
 

@@ -12,6 +12,7 @@ use tokio::time::MissedTickBehavior;
 use tonic::Status;
 
 use super::admin::AdminApi;
+use crate::delivery::health::Health;
 use crate::delivery::outbox::reads;
 use crate::domain::customer::Scenario;
 
@@ -79,6 +80,29 @@ fn latency(api: &AdminApi) -> pb::Latency {
     }
 }
 
+/// Each configured channel's health, as the board has it now.
+fn channels(api: &AdminApi) -> Vec<pb::ChannelHealth> {
+    api.delivery
+        .health
+        .snapshot()
+        .into_iter()
+        .map(|c| match c.health {
+            Health::Up => pb::ChannelHealth {
+                channel: c.channel.as_str().into(),
+                ..Default::default()
+            },
+            Health::Down(o) => pb::ChannelHealth {
+                channel: c.channel.as_str().into(),
+                down: true,
+                down_since_ms: o.since_ms,
+                last_error: o.last_error,
+                next_probe_ms: o.next_probe_ms,
+                failed_probes: o.failed_probes,
+            },
+        })
+        .collect()
+}
+
 impl AdminApi {
     /// One snapshot; `before` is the previous one's totals and when they were taken.
     async fn snapshot(&self, before: Option<(&pb::Totals, Instant)>) -> pb::Overview {
@@ -116,6 +140,7 @@ impl AdminApi {
                 .load(Relaxed)
                 .saturating_sub(m.fanout_cursor.load(Relaxed)),
             totals: Some(t),
+            channels: channels(self),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::delivery::channels::Channels;
 use crate::delivery::dispatcher::DispatcherConfig;
 use crate::delivery::email::{EmailConfig, EmailSender, SmtpConfig};
 use crate::delivery::line::{LineConfig, LineSender};
-use crate::delivery::outbox::RetryPolicy;
+use crate::delivery::outbox::{OutboxPolicy, RetryPolicy};
 use crate::delivery::webhook::{WebhookConfig, WebhookSender};
 use crate::delivery::ChannelConfigError;
 use crate::settings::{invalid, ConfigError, Dur};
@@ -34,6 +34,8 @@ pub struct DeliveryConfig {
     pub retry_base: Dur,
     pub retry_max: Dur,
     pub max_attempts: u32,
+    /// Transactional messages are retried until they are this old.
+    pub transactional_max_age: Dur,
     pub email_concurrency: usize,
     pub line_concurrency: usize,
     pub webhook_concurrency: usize,
@@ -49,6 +51,9 @@ impl Default for DeliveryConfig {
             retry_base: Dur(Duration::from_secs(30)),
             retry_max: Dur(Duration::from_secs(3_600)),
             max_attempts: 8,
+            transactional_max_age: Dur(Duration::from_millis(
+                crate::delivery::outbox::changes::TRANSACTIONAL_MAX_AGE_MS as u64,
+            )),
             email_concurrency: 8,
             line_concurrency: 8,
             webhook_concurrency: 4,
@@ -113,10 +118,13 @@ impl DeliveryConfig {
         DispatcherConfig {
             poll: self.poll_interval.0,
             batch: self.batch_size,
-            retry: RetryPolicy {
-                base_ms: self.retry_base.ms(),
-                max_ms: self.retry_max.ms(),
-                max_attempts: self.max_attempts,
+            retry: OutboxPolicy {
+                retry: RetryPolicy {
+                    base_ms: self.retry_base.ms(),
+                    max_ms: self.retry_max.ms(),
+                    max_attempts: self.max_attempts,
+                },
+                transactional_max_age_ms: self.transactional_max_age.ms(),
             },
             email_concurrency: self.email_concurrency,
             line_concurrency: self.line_concurrency,
@@ -193,6 +201,14 @@ pub fn validate(
     if d.max_attempts == 0 {
         return Err(invalid("delivery.max_attempts", "must be at least 1"));
     }
+    if d.transactional_max_age.0 < Duration::from_secs(60)
+        || d.transactional_max_age.0 < d.retry_max.0
+    {
+        return Err(invalid(
+            "delivery.transactional_max_age",
+            "must be at least \"1m\" and at least delivery.retry_max (e.g. \"5d\")",
+        ));
+    }
     for (key, n) in [
         ("delivery.email_concurrency", d.email_concurrency),
         ("delivery.line_concurrency", d.line_concurrency),
@@ -266,7 +282,9 @@ mod tests {
         cfg.validate().expect("valid");
         let email = cfg.email.resolve(&cfg.storage.path);
         assert_eq!(email.eml_dir, std::path::Path::new("/data/sb/eml"));
-        assert_eq!(cfg.delivery.dispatcher().retry.max_attempts, 8);
+        let retry = cfg.delivery.dispatcher().retry;
+        assert_eq!(retry.retry.max_attempts, 8);
+        assert_eq!(retry.transactional_max_age_ms, 5 * 86_400_000);
     }
 
     #[test]
@@ -287,6 +305,14 @@ mod tests {
                 "delivery.unsubscribe_secret",
             ),
             ("[delivery]\nmax_attempts = 0\n", "delivery.max_attempts"),
+            (
+                "[delivery]\ntransactional_max_age = \"30s\"\n",
+                "delivery.transactional_max_age",
+            ),
+            (
+                "[delivery]\nretry_max = \"2h\"\ntransactional_max_age = \"1h\"\n",
+                "delivery.transactional_max_age",
+            ),
             ("[delivery]\nretry_base = \"2h\"\n", "delivery.retry_max"),
             (
                 "[delivery]\nline_concurrency = 0\n",

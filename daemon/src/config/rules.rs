@@ -1,6 +1,7 @@
 //! The `[rules]` and `[scenarios.*]` config sections: global caps, quiet hours, the
 //! arbitration window, and per scenario its switch, priority, channels, interest
-//! threshold, cooldown, digest and (back in stock) audience batching.
+//! threshold, cooldown, digest, (back in stock) audience batching and how long a queued
+//! message stays worth sending.
 
 use serde::Deserialize;
 
@@ -66,6 +67,8 @@ pub struct ScenarioConfig {
     /// Back in stock: customers released per available unit per batch (0 = all at once).
     pub per_unit: u32,
     pub batch_interval: Dur,
+    /// A queued message not delivered within this of its decision is dropped (expired).
+    pub max_age: Dur,
 }
 
 fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConfig {
@@ -79,6 +82,7 @@ fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConf
         digest_max_items: 5,
         per_unit: 0,
         batch_interval: Dur(std::time::Duration::from_secs(600)),
+        max_age: Dur(std::time::Duration::from_secs(86_400)),
     }
 }
 
@@ -95,6 +99,7 @@ struct PartialScenario {
     digest_max_items: Option<usize>,
     per_unit: Option<u32>,
     batch_interval: Option<Dur>,
+    max_age: Option<Dur>,
 }
 
 impl PartialScenario {
@@ -109,6 +114,7 @@ impl PartialScenario {
             digest_max_items: self.digest_max_items.unwrap_or(d.digest_max_items),
             per_unit: self.per_unit.unwrap_or(d.per_unit),
             batch_interval: self.batch_interval.unwrap_or(d.batch_interval),
+            max_age: self.max_age.unwrap_or(d.max_age),
         }
     }
 }
@@ -253,6 +259,12 @@ pub fn build(
         if !(0.0..=100.0).contains(&cfg.threshold) {
             return Err(invalid(key, "threshold must be between 0 and 100"));
         }
+        if cfg.max_age.0 < std::time::Duration::from_secs(60) {
+            return Err(invalid(
+                key,
+                "max_age must be at least \"1m\" (e.g. \"24h\"): a queued message older than it is dropped",
+            ));
+        }
         out.scenarios.push(ScenarioRules {
             scenario: sc,
             enabled: cfg.enabled,
@@ -261,6 +273,7 @@ pub fn build(
             cooldown_ms: cfg.cooldown.ms(),
             digest: cfg.digest,
             digest_max_items: cfg.digest_max_items.max(1),
+            max_age_ms: cfg.max_age.ms(),
         });
         out.thresholds.push((sc, cfg.threshold));
         out.batching
@@ -310,5 +323,32 @@ mod tests {
         let err = crate::config::Config::parse("[scenarios.low_stock]\nprioritee = 3\n")
             .expect_err("unknown key");
         assert!(err.contains("prioritee"), "{err}");
+    }
+
+    #[test]
+    fn example_config_documents_the_scenario_defaults() {
+        let text = include_str!("../../../deploy/stockbelld.toml");
+        let cfg = crate::config::Config::parse(text).expect("parses");
+        let example = build(&cfg.rules, &cfg.scenarios).expect("valid");
+        let defaults = build(&RulesConfig::default(), &ScenariosConfig::default()).expect("valid");
+        assert_eq!(example, defaults);
+    }
+
+    #[test]
+    fn max_age_defaults_to_a_day_and_is_checked() {
+        let cfg = crate::config::Config::parse("[scenarios.price_drop]\nmax_age = \"6h\"\n")
+            .expect("parses");
+        let r = build(&cfg.rules, &cfg.scenarios).expect("valid");
+        assert_eq!(r.max_age_ms(Scenario::PriceDrop), Some(6 * 3_600_000));
+        assert_eq!(r.max_age_ms(Scenario::NewArrival), Some(86_400_000));
+        let cfg = crate::config::Config::parse("[scenarios.new_arrival]\nmax_age = \"10s\"\n")
+            .expect("parses");
+        let err = build(&cfg.rules, &cfg.scenarios)
+            .expect_err("too short")
+            .to_string();
+        assert!(
+            err.starts_with("scenarios.new_arrival") && err.contains("max_age"),
+            "{err}"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! The HTTP client the LINE and webhook channels share: pooled hyper client over rustls
-//! (ring, webpki roots), one JSON POST with a deadline, and status → `SendError` mapping.
+//! (ring, webpki roots), one JSON POST with a deadline, and status → `SendError` mapping:
+//! no connection, no answer in time, 5xx, 408 and 429 mean the service is down (or
+//! refusing everyone for now); any other 4xx means this message is wrong.
 
 use std::time::Duration;
 
@@ -55,7 +57,7 @@ impl HttpPoster {
         Ok(HttpPoster { client, timeout })
     }
 
-    /// POSTs `body` as JSON. Connection errors and the deadline are `Transient`; any
+    /// POSTs `body` as JSON. Connection errors and the deadline are `ChannelDown`; any
     /// HTTP status is returned for the caller to classify.
     pub async fn post_json(
         &self,
@@ -77,7 +79,7 @@ impl HttpPoster {
         let exchange = async {
             let resp =
                 self.client.request(req).await.map_err(|e| {
-                    SendError::Transient(format!("POST {uri}: {}", error_chain(&e)))
+                    SendError::ChannelDown(format!("POST {uri}: {}", error_chain(&e)))
                 })?;
             let status = resp.status();
             // A body we cannot read does not change what the status says.
@@ -92,7 +94,7 @@ impl HttpPoster {
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::Transient(format!(
+            Err(_) => Err(SendError::ChannelDown(format!(
                 "POST {uri}: no response within {:?}",
                 self.timeout
             ))),
@@ -100,8 +102,9 @@ impl HttpPoster {
     }
 }
 
-/// 2xx is delivered; 429, 5xx (and 408) are worth retrying; any other status means the
-/// request itself is wrong and will not get better. `conflict_is_delivered` treats 409
+/// 2xx is delivered; 429, 5xx and 408 say the service cannot take messages now (the
+/// channel is down, not this message); any other status means the request itself is
+/// wrong and will not get better. `conflict_is_delivered` treats 409
 /// as success (LINE: the retry key was already accepted).
 pub fn classify(reply: &HttpReply, conflict_is_delivered: bool) -> Result<(), SendError> {
     let status = reply.status;
@@ -117,7 +120,7 @@ pub fn classify(reply: &HttpReply, conflict_is_delivered: bool) -> Result<(), Se
         || status == StatusCode::REQUEST_TIMEOUT
         || status.is_server_error()
     {
-        Err(SendError::Transient(message))
+        Err(SendError::ChannelDown(message))
     } else {
         Err(SendError::Permanent(message))
     }
@@ -188,14 +191,12 @@ mod tests {
         assert_eq!(classify(&reply(409), true), Ok(()));
         assert!(classify(&reply(409), false).unwrap_err().is_permanent());
         for code in [400, 401, 403, 404, 413] {
-            assert!(
-                classify(&reply(code), true).unwrap_err().is_permanent(),
-                "{code}"
-            );
+            let err = classify(&reply(code), true).unwrap_err();
+            assert!(err.is_permanent() && !err.channel_down(), "{code}");
         }
         for code in [408, 429, 500, 502, 503] {
             let err = classify(&reply(code), true).unwrap_err();
-            assert!(!err.is_permanent(), "{code}");
+            assert!(err.channel_down() && !err.is_permanent(), "{code}");
             assert!(err.reason().contains(&code.to_string()) && err.reason().contains("nope"));
         }
     }

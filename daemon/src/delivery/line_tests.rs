@@ -114,7 +114,7 @@ async fn maps_statuses() {
     // The retry key was already accepted: the message was delivered.
     assert_eq!(sender.send(&entry, &sample_rendered()).await, Ok(()));
     let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
-    assert!(matches!(err, SendError::Transient(_)), "429: {err}");
+    assert!(matches!(err, SendError::ChannelDown(_)), "429: {err}");
     let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
     assert!(matches!(err, SendError::Permanent(_)), "400: {err}");
     assert!(
@@ -122,19 +122,19 @@ async fn maps_statuses() {
         "{err}"
     );
     let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
-    assert!(matches!(err, SendError::Transient(_)), "500: {err}");
+    assert!(matches!(err, SendError::ChannelDown(_)), "500: {err}");
     let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
     assert!(matches!(err, SendError::Permanent(_)), "401: {err}");
 }
 
 #[tokio::test]
-async fn connection_refused_is_transient() {
+async fn connection_refused_means_the_channel_is_down() {
     let addr = dead_addr().await;
     let sender = LineSender::new(&config(format!("http://{addr}"))).unwrap();
     let err = sender
         .send(&sample_entry(1, Channel::Line, false), &sample_rendered())
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::Transient(_)), "{err}");
+    assert!(matches!(err, SendError::ChannelDown(_)), "{err}");
     assert!(err.reason().contains(&addr.to_string()), "{err}");
 }

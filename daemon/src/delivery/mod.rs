@@ -1,13 +1,14 @@
 //! Delivery: the outbox after an entry is created (its one owner, reads), the dispatcher,
 //! rendering, and the channels that send messages (email over SMTP or to `.eml` files,
-//! LINE Messaging API push, signed JSON webhook). It reaches the rest of the daemon only
-//! through [`port::DeliveryPort`].
+//! LINE Messaging API push, signed JSON webhook), and whether each channel is up
+//! (`health.rs`). It reaches the rest of the daemon only through [`port::DeliveryPort`].
 
 pub mod backoff;
 pub mod channels;
 pub mod dispatcher;
 pub mod email;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod line;
 pub mod outbox;

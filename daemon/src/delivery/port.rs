@@ -9,8 +9,9 @@ use crate::domain::product::ProductState;
 use crate::domain::profile::CustomerEvent;
 
 pub trait DeliveryPort: Send + Sync + 'static {
-    /// The product's current state (`None` if unknown or unreachable).
-    fn product(&self, sku: String) -> BoxFuture<'static, Option<ProductState>>;
+    /// The product's current state (`Ok(None)` if the daemon does not know it); the error
+    /// says why it could not be asked (nothing is dropped for that).
+    fn product(&self, sku: String) -> BoxFuture<'static, Result<Option<ProductState>, String>>;
 
     /// Applies `event` to the customer through their owner; resolves once it is durable.
     /// The error says why it was not applied.

@@ -1,7 +1,8 @@
-//! Test fixtures for the channels: a sample outbox entry and an in-process HTTP server on
-//! 127.0.0.1:0 that records requests and answers with a scripted list of statuses.
+//! Test fixtures for the channels: a sample outbox entry, an in-process HTTP server on
+//! 127.0.0.1:0 that records requests and answers with a scripted list of statuses, and a
+//! scripted SMTP server that answers each command verb from a script.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,6 @@ use tokio::sync::oneshot;
 use super::Rendered;
 use crate::domain::customer::{Channel, Locale, Scenario};
 use crate::domain::message::{ItemContext, MessageContext, OutboxEntry, OutboxStatus};
-use crate::store::outbox::{Due, Outbox, OutboxByCustomer, OutboxDue};
 use crate::store::Batch;
 
 pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry {
@@ -182,14 +182,97 @@ pub async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
 /// The write that creates `e` with all three keys, as the Router does.
 pub fn create_batch(e: &OutboxEntry) -> Batch {
     let mut batch = Batch::default();
-    batch.put::<Outbox>(e.seq, e);
-    if e.status == OutboxStatus::Pending {
-        let due = Due {
-            at_ms: e.next_attempt_ms,
-            seq: e.seq,
-        };
-        batch.put::<OutboxDue>(due, &());
-    }
-    batch.put::<OutboxByCustomer>((&e.customer_id, e.seq), &());
+    crate::store::outbox::create(&mut batch, e);
     batch
+}
+
+/// A minimal SMTP server on 127.0.0.1:0: greets with its greeting, answers each command
+/// with the next scripted reply for its verb (`250 ok` once the script runs out, `354`
+/// for DATA) and records the messages it accepts. No PIPELINING, no TLS.
+pub struct ScriptedSmtp {
+    pub addr: SocketAddr,
+    script: Arc<Mutex<HashMap<String, VecDeque<String>>>>,
+    messages: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ScriptedSmtp {
+    pub async fn start(greeting: &str) -> ScriptedSmtp {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let script: Arc<Mutex<HashMap<String, VecDeque<String>>>> = Arc::default();
+        let messages: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (scripted, recorded) = (script.clone(), messages.clone());
+        let greeting = format!("{greeting}\r\n");
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (script, recorded) = (scripted.clone(), recorded.clone());
+                let greeting = greeting.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = socket.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    if w.write_all(greeting.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let (mut in_data, mut body) = (false, String::new());
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if in_data {
+                            if line == "." {
+                                in_data = false;
+                                recorded.lock().unwrap().push(std::mem::take(&mut body));
+                                let _ = w.write_all(b"250 queued\r\n").await;
+                            } else {
+                                body.push_str(&line);
+                                body.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let next = script
+                            .lock()
+                            .unwrap()
+                            .get_mut(&verb)
+                            .and_then(|q| q.pop_front());
+                        let reply = match (next, verb.as_str()) {
+                            (Some(r), _) => format!("{r}\r\n"),
+                            (None, "EHLO") => "250-scripted\r\n250 8BITMIME\r\n".into(),
+                            (None, "DATA") => "354 go on\r\n".into(),
+                            (None, "QUIT") => "221 bye\r\n".into(),
+                            (None, _) => "250 ok\r\n".into(),
+                        };
+                        in_data = verb == "DATA" && reply.starts_with("354");
+                        if w.write_all(reply.as_bytes()).await.is_err() || reply.starts_with("421")
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        ScriptedSmtp {
+            addr,
+            script,
+            messages,
+            task,
+        }
+    }
+
+    /// The next replies to `verb` (e.g. `"RCPT"`, `["450 4.2.1 busy"]`), in order.
+    pub fn script(&self, verb: &str, replies: &[&str]) {
+        let mut script = self.script.lock().unwrap();
+        let queue = script.entry(verb.to_ascii_uppercase()).or_default();
+        queue.extend(replies.iter().map(|r| r.to_string()));
+    }
+
+    /// The messages accepted so far (their DATA).
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ScriptedSmtp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -89,16 +89,18 @@ async fn maps_statuses() {
     let sender = WebhookSender::new(&config(server.url())).unwrap();
     let entry = sample_entry(1, Channel::Webhook, false);
     assert_eq!(sender.send(&entry, &sample_rendered()).await, Ok(()));
-    // Unlike LINE, a webhook conflict is just another client error.
+    // Unlike LINE, a webhook conflict is just another client error; 429 and 5xx say the
+    // receiver cannot take messages now.
     for expect_permanent in [true, false, true, false] {
         let err = sender.send(&entry, &sample_rendered()).await.unwrap_err();
         assert_eq!(err.is_permanent(), expect_permanent, "{err}");
+        assert_eq!(err.channel_down(), !expect_permanent, "{err}");
     }
     assert_eq!(server.requests().len(), 5);
 }
 
 #[tokio::test]
-async fn network_failures_are_transient() {
+async fn network_failures_mean_the_channel_is_down() {
     let addr = dead_addr().await;
     let sender = WebhookSender::new(&config(format!("http://{addr}/"))).unwrap();
     let err = sender
@@ -108,7 +110,7 @@ async fn network_failures_are_transient() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::Transient(_)), "{err}");
+    assert!(matches!(err, SendError::ChannelDown(_)), "{err}");
 
     let (addr, task) = silent_server().await;
     let mut c = config(format!("http://{addr}/"));
@@ -121,7 +123,7 @@ async fn network_failures_are_transient() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::Transient(_)), "{err}");
+    assert!(matches!(err, SendError::ChannelDown(_)), "{err}");
     assert!(err.reason().contains("no response within"), "{err}");
     task.abort();
 }

@@ -125,10 +125,14 @@ pub enum SuppressReason {
     Disabled,
     BelowThreshold,
     Purchased,
+    /// A queued marketing message older than its scenario's `max_age` when its turn came.
+    Expired,
+    /// A queued marketing message whose product no longer holds when it was sent late.
+    Stale,
 }
 
 impl SuppressReason {
-    pub const ALL: [SuppressReason; 10] = [
+    pub const ALL: [SuppressReason; 12] = [
         SuppressReason::Consent,
         SuppressReason::Suppressed,
         SuppressReason::NoAddress,
@@ -139,6 +143,8 @@ impl SuppressReason {
         SuppressReason::Disabled,
         SuppressReason::BelowThreshold,
         SuppressReason::Purchased,
+        SuppressReason::Expired,
+        SuppressReason::Stale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +159,8 @@ impl SuppressReason {
             SuppressReason::Disabled => "disabled",
             SuppressReason::BelowThreshold => "below_threshold",
             SuppressReason::Purchased => "purchased",
+            SuppressReason::Expired => "expired",
+            SuppressReason::Stale => "stale",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The message a decision produces, as the outbox stores it: the products it shows
-//! (`ItemContext`), everything a template may use (`MessageContext`), and the durable
-//! outbox entry with its delivery status. Plain data: delivery renders and sends it.
+//! (`ItemContext`), everything a template may use (`MessageContext`), the durable outbox
+//! entry with its delivery status, and the lane it waits in (its class and channel).
+//! Plain data: delivery renders and sends it.
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,63 @@ pub struct OutboxEntry {
     pub created_ms: Millis,
     pub delivered_ms: Option<Millis>,
     pub last_error: Option<String>,
+}
+
+/// Marketing (stock scenarios; consent, caps, unsubscribe, may go stale) or transactional
+/// (about the customer's own orders; retried for days, never dropped as stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageClass {
+    Transactional,
+    Marketing,
+}
+
+impl MessageClass {
+    pub const ALL: [MessageClass; 2] = [MessageClass::Transactional, MessageClass::Marketing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageClass::Transactional => "transactional",
+            MessageClass::Marketing => "marketing",
+        }
+    }
+}
+
+/// Where a pending message waits for the dispatcher: one queue per class and channel,
+/// so a backlog (or an outage) in one never holds up another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Lane {
+    pub class: MessageClass,
+    pub channel: Channel,
+}
+
+impl Lane {
+    /// Every lane, transactional ones first (they get free channel slots first).
+    pub const ALL: [Lane; 6] = [
+        Lane::new(MessageClass::Transactional, Channel::Email),
+        Lane::new(MessageClass::Transactional, Channel::Line),
+        Lane::new(MessageClass::Transactional, Channel::Webhook),
+        Lane::new(MessageClass::Marketing, Channel::Email),
+        Lane::new(MessageClass::Marketing, Channel::Line),
+        Lane::new(MessageClass::Marketing, Channel::Webhook),
+    ];
+
+    pub const fn new(class: MessageClass, channel: Channel) -> Lane {
+        Lane { class, channel }
+    }
+}
+
+impl OutboxEntry {
+    pub fn class(&self) -> MessageClass {
+        if self.marketing {
+            MessageClass::Marketing
+        } else {
+            MessageClass::Transactional
+        }
+    }
+
+    pub fn lane(&self) -> Lane {
+        Lane::new(self.class(), self.channel)
+    }
 }
 
 /// A message a customer's decision created, before the Router numbers it: it becomes an

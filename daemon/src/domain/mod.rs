@@ -4,6 +4,7 @@
 pub mod customer;
 pub mod decide;
 pub mod interest;
+pub mod late;
 pub mod message;
 pub mod product;
 pub mod profile;

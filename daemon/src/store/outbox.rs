@@ -2,12 +2,19 @@
 //!
 //! ```text
 //! outbox               seq u64 BE                                → OutboxEntry (v2; v1 read)
-//! outbox_due           next_attempt_ms (sign-flipped i64) BE · seq u64 BE → ()  (Pending entries only)
+//! outbox_due           class u8 · channel u8 · next_attempt_ms (sign-flipped i64) BE · seq u64 BE
+//!                                                                → ()  (Pending entries only)
 //! outbox_by_customer   len u16 · customer_id · seq u64 BE          → ()
 //! ```
-//! An entry is created (all three keys) in the same write as the cap-ledger update that
-//! decided it. The dispatcher moves `outbox_due` keys as attempts fail and removes them
-//! when an entry is delivered, failed or cancelled.
+//! `outbox_due` is one index per lane (message class and channel), each in due order, so
+//! the dispatcher reads a lane alone: a backlog or an outage on one channel never hides
+//! another's due entries. Keys written before lanes (`next_attempt_ms · seq`, 16 bytes,
+//! [`LegacyOutboxDue`]) sort after every lane key (flipped positive times start at 0x80)
+//! and are moved into their lanes at start (`delivery::outbox::migrate`).
+//!
+//! An entry is created (all three keys, [`create`]) in the same write as the cap-ledger
+//! update that decided it. The dispatcher moves `outbox_due` keys as attempts fail and
+//! removes them when an entry is delivered, failed or cancelled.
 
 use serde::Deserialize;
 
@@ -15,9 +22,9 @@ use super::codec;
 use super::schema::{
     bad_key, be_u64, flip, pair_key, pair_prefix, split_pair, unflip, Cf, PrefixSchema, Schema,
 };
-use super::StoreError;
+use super::{Batch, StoreError};
 use crate::domain::customer::{Channel, Scenario};
-use crate::domain::message::{MessageContext, OutboxEntry, OutboxStatus};
+use crate::domain::message::{Lane, MessageClass, MessageContext, OutboxEntry, OutboxStatus};
 use crate::domain::Millis;
 
 /// v1 stored the rendered subject, text and HTML as well.
@@ -105,14 +112,56 @@ impl Schema for Outbox {
     }
 }
 
-/// When a Pending entry is due: (next attempt, seq) → (), in due order.
+/// When a Pending entry is due, in its lane: (lane, next attempt, seq) → (), in due
+/// order within the lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Due {
+    pub lane: Lane,
     pub at_ms: Millis,
     pub seq: u64,
 }
 
-/// Pending entries by due time.
+impl Due {
+    /// The due key of `entry` as it is (`None` unless it is Pending).
+    pub fn of(entry: &OutboxEntry) -> Option<Due> {
+        (entry.status == OutboxStatus::Pending).then_some(Due {
+            lane: entry.lane(),
+            at_ms: entry.next_attempt_ms,
+            seq: entry.seq,
+        })
+    }
+}
+
+fn class_byte(c: MessageClass) -> u8 {
+    match c {
+        MessageClass::Transactional => 0,
+        MessageClass::Marketing => 1,
+    }
+}
+
+fn channel_byte(c: Channel) -> u8 {
+    match c {
+        Channel::Email => 0,
+        Channel::Line => 1,
+        Channel::Webhook => 2,
+    }
+}
+
+fn lane_bytes(lane: Lane) -> [u8; 2] {
+    [class_byte(lane.class), channel_byte(lane.channel)]
+}
+
+fn lane_of(bytes: &[u8]) -> Option<Lane> {
+    let class = MessageClass::ALL
+        .into_iter()
+        .find(|c| Some(&class_byte(*c)) == bytes.first())?;
+    let channel = Channel::ALL
+        .into_iter()
+        .find(|c| Some(&channel_byte(*c)) == bytes.get(1))?;
+    Some(Lane::new(class, channel))
+}
+
+/// Pending entries by lane and due time.
 pub struct OutboxDue;
 
 impl Schema for OutboxDue {
@@ -122,14 +171,72 @@ impl Schema for OutboxDue {
     type Value = ();
 
     fn encode_key(d: Due) -> Vec<u8> {
-        let mut k = Vec::with_capacity(16);
+        let mut k = Vec::with_capacity(18);
+        k.extend_from_slice(&lane_bytes(d.lane));
         k.extend_from_slice(&flip(d.at_ms));
         k.extend_from_slice(&d.seq.to_be_bytes());
         k
     }
     fn decode_key(bytes: &[u8]) -> Result<Due, StoreError> {
-        let bad = || bad_key(Self::CF, "not (time, seq)");
+        let bad = || bad_key(Self::CF, "not (lane, time, seq)");
+        if bytes.len() != 18 {
+            return Err(bad());
+        }
         Ok(Due {
+            lane: lane_of(bytes).ok_or_else(bad)?,
+            at_ms: unflip(bytes.get(2..).ok_or_else(bad)?).ok_or_else(bad)?,
+            seq: be_u64(bytes.get(10..).ok_or_else(bad)?).ok_or_else(bad)?,
+        })
+    }
+    fn encode_value(_: &()) -> Vec<u8> {
+        Vec::new()
+    }
+    fn decode_value(_: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl PrefixSchema for OutboxDue {
+    type Prefix<'a> = Lane;
+    fn encode_prefix(lane: Lane) -> Vec<u8> {
+        lane_bytes(lane).to_vec()
+    }
+}
+
+/// A due key as written before lanes: (next attempt, seq).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LegacyDue {
+    pub at_ms: Millis,
+    pub seq: u64,
+}
+
+/// `outbox_due` keys written before lanes (16 bytes). Read from [`LegacyDue::FIRST`]
+/// onwards: every lane key sorts before it.
+pub struct LegacyOutboxDue;
+
+impl LegacyDue {
+    /// The smallest legacy key of a real entry (times are never before 1970).
+    pub const FIRST: LegacyDue = LegacyDue { at_ms: 0, seq: 0 };
+}
+
+impl Schema for LegacyOutboxDue {
+    const CF: Cf = Cf::OutboxDue;
+    type Key = LegacyDue;
+    type KeyRef<'a> = LegacyDue;
+    type Value = ();
+
+    fn encode_key(d: LegacyDue) -> Vec<u8> {
+        let mut k = Vec::with_capacity(16);
+        k.extend_from_slice(&flip(d.at_ms));
+        k.extend_from_slice(&d.seq.to_be_bytes());
+        k
+    }
+    fn decode_key(bytes: &[u8]) -> Result<LegacyDue, StoreError> {
+        let bad = || bad_key(Self::CF, "not a (time, seq) key from before lanes");
+        if bytes.len() != 16 {
+            return Err(bad());
+        }
+        Ok(LegacyDue {
             at_ms: unflip(bytes).ok_or_else(bad)?,
             seq: be_u64(bytes.get(8..).ok_or_else(bad)?).ok_or_else(bad)?,
         })
@@ -140,6 +247,16 @@ impl Schema for OutboxDue {
     fn decode_value(_: &[u8]) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// The writes that create `entry`: the entry, its due key (if Pending) and its key in
+/// the customer's index.
+pub fn create(batch: &mut Batch, entry: &OutboxEntry) {
+    batch.put::<Outbox>(entry.seq, entry);
+    if let Some(due) = Due::of(entry) {
+        batch.put::<OutboxDue>(due, &());
+    }
+    batch.put::<OutboxByCustomer>((&entry.customer_id, entry.seq), &());
 }
 
 /// A customer's entries: (customer id, seq) → ().
@@ -178,19 +295,54 @@ impl PrefixSchema for OutboxByCustomer {
 mod tests {
     use super::*;
 
+    const MAIL: Lane = Lane::new(MessageClass::Marketing, Channel::Email);
+
     fn due(at_ms: Millis, seq: u64) -> Vec<u8> {
-        OutboxDue::encode_key(Due { at_ms, seq })
+        OutboxDue::encode_key(Due {
+            lane: MAIL,
+            at_ms,
+            seq,
+        })
     }
 
     #[test]
-    fn due_keys_sort_by_time_then_seq_and_round_trip() {
+    fn due_keys_sort_by_lane_then_time_then_seq_and_round_trip() {
         assert!(due(5, 9) < due(6, 1));
         assert!(due(6, 1) < due(6, 2));
         assert!(due(-6, 2) < due(0, 0));
-        let d = Due { at_ms: -3, seq: 42 };
+        for lane in Lane::ALL {
+            let d = Due {
+                lane,
+                at_ms: -3,
+                seq: 42,
+            };
+            let key = OutboxDue::encode_key(d);
+            assert_eq!(OutboxDue::decode_key(&key).ok(), Some(d));
+            assert!(key.starts_with(&OutboxDue::encode_prefix(lane)));
+        }
+        // Another lane's keys sort apart, whatever their times.
+        let line = Due {
+            lane: Lane::new(MessageClass::Marketing, Channel::Line),
+            at_ms: 0,
+            seq: 0,
+        };
+        assert!(due(i64::MAX, u64::MAX) < OutboxDue::encode_key(line));
+        // Keys from before lanes sort after every lane key, and are not lane keys.
+        let legacy = LegacyOutboxDue::encode_key(LegacyDue::FIRST);
+        let last_lane = Due {
+            lane: Lane::new(MessageClass::Marketing, Channel::Webhook),
+            at_ms: i64::MAX,
+            seq: u64::MAX,
+        };
+        assert!(OutboxDue::encode_key(last_lane) < legacy);
+        assert!(OutboxDue::decode_key(&legacy).is_err());
+        let old = LegacyDue {
+            at_ms: 1_700_000_000_000,
+            seq: 7,
+        };
         assert_eq!(
-            OutboxDue::decode_key(&OutboxDue::encode_key(d)).ok(),
-            Some(d)
+            LegacyOutboxDue::decode_key(&LegacyOutboxDue::encode_key(old)).ok(),
+            Some(old)
         );
         let mine = OutboxByCustomer::encode_prefix("c1");
         assert!(OutboxByCustomer::encode_key(("c1", 3)).starts_with(&mine));

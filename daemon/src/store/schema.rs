@@ -14,7 +14,8 @@
 //! interest_by_customer len u16 · customer_id · sku                → InterestEdge    (merge)
 //! category_interest    len u16 · category · customer_id           → Affinity        (merge)
 //! outbox               seq u64 BE                                 → OutboxEntry     (v2; v1 read)
-//! outbox_due           next_attempt_ms (sign-flipped) · seq u64 BE → ()  (Pending entries)
+//! outbox_due           class u8 · channel u8 · next_attempt_ms (sign-flipped) · seq u64 BE
+//!                                                                 → ()  (Pending entries, per lane)
 //! outbox_by_customer   len u16 · customer_id · seq u64 BE         → ()
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "scenario_overrides"                       → Overrides (JSON)

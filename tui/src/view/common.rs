@@ -4,7 +4,9 @@
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
+use stockbell_proto::v1 as pb;
 
+use crate::fmt;
 use crate::state::Remote;
 
 pub const LABEL: Style = Style::new().fg(Color::DarkGray);
@@ -71,4 +73,27 @@ pub fn mark(on: bool) -> Span<'static> {
     } else {
         Span::styled("✗", ERROR)
     }
+}
+
+/// A delivery channel's state: `email up`, or `email down since 11-30 13:04:05 (2m10s)`
+/// with, when `detail`, the next probe and the last error.
+pub fn channel(c: &pb::ChannelHealth, now_ms: i64, detail: bool) -> Vec<Vec<Span<'static>>> {
+    if !c.down {
+        return vec![vec![Span::styled(format!("{} up", c.channel), GOOD)]];
+    }
+    let mut parts = vec![vec![
+        Span::styled(
+            format!("{} down since {}", c.channel, fmt::time(c.down_since_ms)),
+            ERROR,
+        ),
+        Span::styled(
+            format!(" ({})", fmt::millis(now_ms - c.down_since_ms)),
+            LABEL,
+        ),
+    ]];
+    if detail {
+        parts.push(kv("next probe", fmt::ago(c.next_probe_ms, now_ms)));
+        parts.push(vec![Span::styled(c.last_error.clone(), ERROR)]);
+    }
+    parts
 }

@@ -1,5 +1,6 @@
-//! Delivery: outbox entries in the chosen state with their attempts and errors, and the
-//! selected entry in full (subject, address, skus, last error).
+//! Delivery: outbox entries in the chosen state with their attempts and errors, the
+//! channels that are down (since when), and the selected entry in full (subject,
+//! address, skus, last error).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -7,7 +8,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 use stockbell_proto::v1 as pb;
 
-use super::common::{block, joined, kv, pending, ERROR, GOOD, LABEL, SELECTED, TITLE, WARN};
+use super::common::{
+    block, channel, joined, kv, pending, ERROR, GOOD, LABEL, SELECTED, TITLE, WARN,
+};
 use super::WIDE;
 use crate::app::App;
 use crate::fmt;
@@ -23,8 +26,11 @@ fn status_style(status: &str) -> ratatui::style::Style {
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let d = &app.delivery;
+    let any_down = app
+        .latest()
+        .is_some_and(|ov| ov.channels.iter().any(|c| c.down));
     let [head, list, detail] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(1 + u16::from(any_down)),
         Constraint::Min(4),
         Constraint::Length(6),
     ])
@@ -40,7 +46,22 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if d.loaded_at_ms > 0 {
         parts.push(kv("updated", fmt::ago(d.loaded_at_ms, app.now_ms)));
     }
-    frame.render_widget(joined(parts), head);
+    let down: Vec<Vec<Span<'static>>> = app
+        .latest()
+        .map(|ov| {
+            ov.channels
+                .iter()
+                .filter(|c| c.down)
+                .flat_map(|c| channel(c, ov.at_ms, false))
+                .collect()
+        })
+        .unwrap_or_default();
+    if down.is_empty() {
+        frame.render_widget(joined(parts), head);
+    } else {
+        let text = vec![joined(parts), joined(down)];
+        frame.render_widget(Paragraph::new(text), head);
+    }
 
     let Some(entries) = d.entries.ready() else {
         let p = pending(&d.entries, "switch here to load the outbox").unwrap_or_default();

@@ -1,6 +1,7 @@
 //! Overview: event, trigger and send rates as sparklines over the last ~2 minutes, and
-//! the numbers an operator checks first — outbox depth and failures, delivery latency,
-//! suppressions by reason, actors, store size, totals.
+//! the numbers an operator checks first — outbox depth and failures, delivery channels
+//! (up, or down since when and why), delivery latency, suppressions by reason, actors,
+//! store size, totals.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -8,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 use stockbell_proto::v1 as pb;
 
-use super::common::{block, joined, kv, ERROR, LABEL, TITLE, WARN};
+use super::common::{block, channel, joined, kv, ERROR, LABEL, TITLE, WARN};
 use super::WIDE;
 use crate::app::App;
 use crate::conn::{ConnState, Feed};
@@ -207,6 +208,14 @@ fn facts(app: &App) -> Vec<Line<'static>> {
             ],
         ),
     ];
+    if !ov.channels.is_empty() {
+        let parts = ov
+            .channels
+            .iter()
+            .flat_map(|c| channel(c, ov.at_ms, true))
+            .collect();
+        lines.insert(1, fact("channels", parts));
+    }
     if !app.conn.is_connected() {
         lines.push(Line::styled(
             format!("last update {}", fmt::ago(ov.at_ms, app.now_ms)),

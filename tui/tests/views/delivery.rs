@@ -67,3 +67,38 @@ fn wide() {
         "s state  ↑↓ select  r retry  R reload  Tab/1-5 views  q quit",
     );
 }
+
+/// A channel that is down is named above the list, with since when.
+#[test]
+fn a_channel_down() {
+    let app = with_email_down(with_overview(app()));
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            "state failed (s: next) · 3 entries · updated 2.0s ago       ",
+            "email down since 01-10 11:57:50 (2m10s)                     ",
+            "┌ outbox ──────────────────────────────────────────────────┐",
+            "│  seq    status    chan    customer   att last error      │",
+            "│  12     failed    email   C-5        5   550 5.1.1 mailbo│",
+            "│> 9      failed    email   C-2        5   LINE 400: invali│",
+            "│  3      failed    email   C-3        5   webhook 410 Gone│",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ #9 C-2 ──────────────────────────────────────────────────┐",
+            "│failed · email to c2@example.com · back_in_stock ·        │",
+            "│attempts 5 · created 9m00s ago                            │",
+            "│last error LINE 400: invalid user id                      │",
+            "│subject Blue mug is back in stock                         │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "s state  ↑↓ select  r retry  Tab/1-5 views  q quit          ",
+        ],
+    );
+    let s = draw(&app, 120, 30);
+    assert_row(&s, "state failed (s: next) · 3 entries · updated 2.0s ago");
+    assert_row(&s, "email down since 01-10 11:57:50 (2m10s)");
+}

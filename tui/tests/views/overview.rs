@@ -82,3 +82,44 @@ fn disconnected_narrow() {
         ],
     );
 }
+
+/// A channel that is down says since when, for how long, the next probe and the error.
+#[test]
+fn a_channel_down_narrow() {
+    let app = with_email_down(with_overview(connected()));
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            " events/s 1.0k  peak 1.0k                                   ",
+            "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
+            " triggers/s 2  peak 2                                       ",
+            "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
+            " sent/s 74  peak 74                                         ",
+            "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
+            "outbox   pending 49 (due 7) · failed 3 · delivered 3.3k ·   ",
+            "cancelled 1                                                 ",
+            "channels email down since 01-10 11:57:50 (2m10s) · next     ",
+            "probe in 4.0s · SMTP: Connection refused (os error 111) ·   ",
+            "line up                                                     ",
+            "supp.    cap 400 · consent 300 · dedupe 50 · priority 50    ",
+            "latency  p50 420ms · p90 1.8s · p99 12s · max 1m01s (1.0k   ",
+            "sent)                                                       ",
+            "actors   products 140 · customers 2.3k · passivated 51      ",
+            "store    1.5 GiB · fan-out waiting 2 · failing now 0/s ·    ",
+            "                                                            ",
+            "Tab/1-5 views  q quit                                       ",
+        ],
+    );
+}
+
+#[test]
+fn a_channel_down_wide() {
+    let app = with_email_down(with_overview(connected()));
+    let s = draw(&app, 120, 30);
+    assert_row(&s, "│                                                ██████████││channels email down since 01-10 11:57:50 (2m10s) · next   │");
+    assert_row(&s, "│                                                ██████████││probe in 4.0s · SMTP: Connection refused (os error 111) · │");
+    assert_row(&s, "│                                                ██████████││line up                                                   │");
+}

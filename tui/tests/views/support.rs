@@ -203,9 +203,32 @@ pub fn with_overview(mut app: App) -> App {
             }),
             store_bytes: 3 * 1024 * 1024 * 1024 / 2,
             triggers_waiting: 2,
+            channels: vec![],
         });
     }
     app.scenarios.settings = Remote::Ready(settings());
+    app
+}
+
+/// The latest overview says email has been down for 2m10s (connection refused, three
+/// probes failed, the next one in 4 s) and LINE is up.
+pub fn with_email_down(mut app: App) -> App {
+    if let Some(ov) = app.overview.latest.as_mut() {
+        ov.channels = vec![
+            pb::ChannelHealth {
+                channel: "email".into(),
+                down: true,
+                down_since_ms: ov.at_ms - 130_000,
+                last_error: "SMTP: Connection refused (os error 111)".into(),
+                next_probe_ms: ov.at_ms + 4_000,
+                failed_probes: 3,
+            },
+            pb::ChannelHealth {
+                channel: "line".into(),
+                ..Default::default()
+            },
+        ];
+    }
     app
 }
 

@@ -13,7 +13,6 @@ use crate::domain::Rejection;
 use crate::domain::TriggerKind;
 use crate::store::interest::{AffinityOp, CategoryInterest, Interest, InterestByCustomer};
 use crate::store::meta::{FanoutCursor, Releases};
-use crate::store::outbox::{Due, Outbox, OutboxByCustomer, OutboxDue};
 use crate::store::records::{
     Customers, ProducerRecord, Producers, Rejected, TimerKey, Timers, TriggerBySku, Triggers,
 };
@@ -182,14 +181,6 @@ fn customer(out: &mut Planned, id: &str, a: CustomerApplied, ids: &mut Counters)
         let entry = new.numbered(ids.next_outbox_seq);
         ids.next_outbox_seq += 1;
         out.queued.push(entry.scenario);
-        batch.put::<Outbox>(entry.seq, &entry);
-        batch.put::<OutboxDue>(
-            Due {
-                at_ms: entry.next_attempt_ms,
-                seq: entry.seq,
-            },
-            &(),
-        );
-        batch.put::<OutboxByCustomer>((&entry.customer_id, entry.seq), &());
+        crate::store::outbox::create(batch, &entry);
     }
 }

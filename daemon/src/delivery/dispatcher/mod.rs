@@ -1,8 +1,13 @@
-//! The dispatcher task: follows the outbox for due entries, sends each through its
-//! channel (bounded per channel, never the same seq twice at once) and hands the result
-//! to the outbox's owner. `attempt.rs` is one attempt, `stats.rs` the counters.
+//! The dispatcher task: follows the outbox lane by lane (message class × channel) for
+//! due entries, sends each through its channel (bounded per channel, never the same seq
+//! twice at once, nothing but one probe on a channel that is down) and hands the result
+//! to the outbox's owner. `lanes.rs` holds the queues and starts sends, `attempt.rs` is
+//! one attempt, `late.rs` the expiry and re-check before a late one, `stats.rs` the
+//! counters.
 
 mod attempt;
+mod lanes;
+mod late;
 mod stats;
 
 use std::collections::HashSet;
@@ -14,13 +19,14 @@ use tokio::task::JoinSet;
 
 pub use stats::{DeliveryStats, LATENCY_BOUNDS_MS};
 
+use self::lanes::Lanes;
 use super::channels::Channels;
-use super::outbox::{reads, OutboxOwner, RetryPolicy};
+use super::health::{HealthBoard, ProbePolicy};
+use super::outbox::{OutboxOwner, OutboxPolicy};
 use super::port::DeliveryPort;
 use super::templates::Templates;
-use crate::clock::now_ms;
 use crate::domain::customer::Channel;
-use crate::domain::message::OutboxEntry;
+use crate::domain::TriggerConfig;
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
 use crate::store::Store;
@@ -29,9 +35,11 @@ use crate::store::Store;
 pub struct DispatcherConfig {
     /// How often the outbox is polled when nobody wakes the dispatcher.
     pub poll: Duration,
-    /// Most due entries read per poll.
+    /// Most due entries read per lane and poll.
     pub batch: usize,
-    pub retry: RetryPolicy,
+    /// Retries of failed messages (`retry.base_ms` and `retry.max_ms` also pace the
+    /// probes of a channel that is down) and how long transactional ones are retried.
+    pub retry: OutboxPolicy,
     /// Concurrent sends per channel: email, LINE, webhook.
     pub email_concurrency: usize,
     pub line_concurrency: usize,
@@ -43,7 +51,8 @@ pub struct DispatcherArgs {
     pub store: Store,
     /// Records each attempt's result (the one owner of entry updates).
     pub outbox: OutboxOwner,
-    /// Suppresses an address after a permanent failure.
+    /// Products for the re-check of late messages; suppresses an address after a
+    /// permanent failure.
     pub port: Arc<dyn DeliveryPort>,
     pub channels: Channels,
     /// Each attempt renders its message from the entry's context with these.
@@ -54,8 +63,11 @@ pub struct DispatcherArgs {
     pub wake: Arc<Notify>,
     /// `true` stops polling; sends in flight finish first.
     pub shutdown: watch::Receiver<bool>,
-    /// The scenario settings in force: entries of a disabled scenario are cancelled.
+    /// The scenario settings in force: entries of a disabled scenario are cancelled,
+    /// marketing past its scenario's `max_age` expires.
     pub rules: Arc<LiveRules>,
+    /// What "still worth sending" measures a late message against.
+    pub triggers: Arc<TriggerConfig>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -77,6 +89,9 @@ struct Shared {
     /// Signalled when a send gives its channel slot back (before its result is written).
     slot_free: Notify,
     rules: Arc<LiveRules>,
+    triggers: Arc<TriggerConfig>,
+    /// Products looked up for late re-checks, reused for a moment.
+    products: late::Products,
     metrics: Arc<Metrics>,
 }
 
@@ -96,7 +111,18 @@ impl Drop for InFlight {
 
 impl Dispatcher {
     pub fn start(args: DispatcherArgs) -> Dispatcher {
-        let stats = Arc::new(DeliveryStats::default());
+        let configured: Vec<Channel> = Channel::ALL
+            .into_iter()
+            .filter(|c| args.channels.configured(*c))
+            .collect();
+        let probes = ProbePolicy {
+            base_ms: args.config.retry.retry.base_ms,
+            max_ms: args.config.retry.retry.max_ms,
+        };
+        let stats = Arc::new(DeliveryStats {
+            health: HealthBoard::new(&configured, probes),
+            ..DeliveryStats::default()
+        });
         let shared = Arc::new(Shared {
             store: args.store,
             outbox: args.outbox,
@@ -107,6 +133,8 @@ impl Dispatcher {
             in_flight: Mutex::new(HashSet::new()),
             slot_free: Notify::new(),
             rules: args.rules,
+            triggers: args.triggers,
+            products: late::Products::default(),
             metrics: args.metrics,
         });
         let task = tokio::spawn(run(shared, args.config, args.wake.clone(), args.shutdown));
@@ -152,21 +180,18 @@ async fn run(
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut tick = tokio::time::interval(cfg.poll.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Due entries read by the last scan and not started yet, per channel (as in
-    // `limits`), oldest due first. A finished send starts the next one from here; the
-    // outbox is read again only when they run dry (so a backlog costs one scan per
-    // `cfg.batch` sends, not one per send).
-    let mut queue = Queue::default();
-    // Whether a scan is owed once the queue is empty: the last one stopped at
-    // `cfg.batch`, or a wake-up or tick came while the queue was still full.
-    let mut owed = false;
+    // Due entries read by the last scan of each lane and not started yet, oldest due
+    // first. A finished send starts the next one from here; a lane is read again only
+    // when its queue runs dry (so a backlog costs one scan per `cfg.batch` sends), and a
+    // lane whose channel is down is not read until its probe is due.
+    let mut lanes = Lanes::default();
     loop {
         let rescan = tokio::select! {
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => break,
             _ = wake.notified() => true,
             _ = tick.tick() => true,
             _ = shared.slot_free.notified() => {
-                if queue.is_empty() && !owed {
+                if lanes.is_idle() {
                     continue;
                 }
                 false
@@ -177,21 +202,14 @@ async fn run(
                         tracing::error!(error = %e, "A delivery task panicked; its entry stays Pending.");
                     }
                 }
-                if queue.is_empty() && !owed {
+                if lanes.is_idle() {
                     continue;
                 }
                 false
             }
         };
-        if queue.is_empty() && (rescan || owed) {
-            if let Some((entries, full)) = scan(&shared, &cfg).await {
-                queue = Queue::from_scan(entries, &limits);
-                owed = full;
-            }
-        } else if rescan {
-            owed = true;
-        }
-        start_sends(&shared, &limits, &mut tasks, &mut queue);
+        lanes.refill(&shared, &cfg, rescan).await;
+        lanes.start_sends(&shared, &limits, &mut tasks);
     }
     let n = tasks.len();
     if n > 0 {
@@ -201,87 +219,6 @@ async fn run(
         );
     }
     while tasks.join_next().await.is_some() {}
-}
-
-/// Reads up to `cfg.batch` due entries that are not in flight and drops stale due keys;
-/// also says whether the read stopped at the limit (more may be due).
-async fn scan(shared: &Arc<Shared>, cfg: &DispatcherConfig) -> Option<(Vec<OutboxEntry>, bool)> {
-    let busy = match shared.in_flight.lock() {
-        Ok(set) => set.clone(),
-        Err(_) => return None,
-    };
-    let (now, limit) = (now_ms(), cfg.batch);
-    let scanned = shared
-        .store
-        .read(move |s| reads::scan_due(s, now, limit, |seq| !busy.contains(&seq)))
-        .await;
-    let scan = match scanned {
-        Ok(scan) => scan,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot read the outbox; retrying at the next poll.");
-            return None;
-        }
-    };
-    let full = scan.entries.len() + scan.stale.len() >= cfg.batch;
-    if let Err(e) = shared.outbox.remove_stale(scan.stale).await {
-        tracing::warn!(error = %e, "Cannot remove stale outbox_due keys.");
-    }
-    Some((scan.entries, full))
-}
-
-/// Scanned entries waiting for a free slot of their channel, in the order of `limits`.
-#[derive(Default)]
-struct Queue([std::collections::VecDeque<OutboxEntry>; 3]);
-
-impl Queue {
-    fn from_scan(entries: Vec<OutboxEntry>, limits: &[(Channel, Arc<Semaphore>); 3]) -> Queue {
-        let mut q = Queue::default();
-        for e in entries {
-            if let Some(i) = limits.iter().position(|(c, _)| *c == e.channel) {
-                q.0[i].push_back(e);
-            }
-        }
-        q
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|q| q.is_empty())
-    }
-}
-
-/// Starts sends for queued entries while their channel has room.
-fn start_sends(
-    shared: &Arc<Shared>,
-    limits: &[(Channel, Arc<Semaphore>); 3],
-    tasks: &mut JoinSet<()>,
-    queue: &mut Queue,
-) {
-    for ((_, sem), waiting) in limits.iter().zip(queue.0.iter_mut()) {
-        while !waiting.is_empty() {
-            let Ok(permit) = sem.clone().try_acquire_owned() else {
-                break;
-            };
-            let Some(entry) = waiting.pop_front() else {
-                break;
-            };
-            let inserted = shared
-                .in_flight
-                .lock()
-                .map(|mut set| set.insert(entry.seq))
-                .unwrap_or(false);
-            if !inserted {
-                continue;
-            }
-            let guard = InFlight {
-                shared: shared.clone(),
-                seq: entry.seq,
-            };
-            tasks.spawn(async move {
-                attempt::deliver(&guard.shared, entry.seq, permit).await;
-                drop(guard);
-            });
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
-//! Delivery counters for operators: attempts by outcome and a latency histogram
-//! (created → delivered). Plain atomics, written by the send tasks.
+//! Delivery counters for operators: attempts by outcome, a latency histogram (created →
+//! delivered), and each channel's health. Plain atomics (and the health board's lock),
+//! written by the send tasks.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::delivery::health::HealthBoard;
 
 /// Upper bounds (ms) of the delivery-latency buckets; the last bucket is everything above.
 pub const LATENCY_BOUNDS_MS: [i64; 16] = [
@@ -15,12 +18,16 @@ pub struct DeliveryStats {
     pub delivered: AtomicU64,
     /// Attempts that failed and will be retried.
     pub retried: AtomicU64,
+    /// Attempts that found their channel down (not charged to the entry).
+    pub channel_down: AtomicU64,
     pub failed: AtomicU64,
     /// Entries found cancelled (or changed) just before sending.
     pub skipped: AtomicU64,
     /// Delivered counts by created → delivered latency, per [`LATENCY_BOUNDS_MS`].
     pub latency: [AtomicU64; LATENCY_BOUNDS_MS.len() + 1],
     pub latency_sum_ms: AtomicU64,
+    /// Whether each configured channel is up, and since when it is down.
+    pub health: HealthBoard,
 }
 
 impl DeliveryStats {

@@ -201,9 +201,12 @@ async fn write_eml(dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), SendError> 
     result.map_err(|e| {
         // Best effort: a leftover temp file is harmless (dot-named, never read).
         let _ = std::fs::remove_file(&tmp);
-        SendError::Transient(format!("cannot write {}: {e}", path.display()))
+        // A full disk or a directory we may not write stops every message, not this one.
+        SendError::ChannelDown(format!("cannot write {}: {e}", path.display()))
     })
 }
 
+#[cfg(test)]
+mod smtp_errors_tests;
 #[cfg(test)]
 mod tests;

@@ -30,17 +30,41 @@ enum Failure {
     Unsendable(String),
 }
 
+/// Where a send failed: setting up a connection (connect, TLS, EHLO, AUTH) says nothing
+/// about the message, the transaction (MAIL, RCPT, DATA) may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Connection,
+    Transaction,
+}
+
+/// SMTP 421: "service not available, closing transmission channel" (RFC 5321 4.2.3).
+const SERVICE_NOT_AVAILABLE: u16 = 421;
+
 impl Failure {
-    fn into_send_error(self, timeout: Duration) -> SendError {
+    /// The channel is down when no connection can be set up (refused, TLS, greeting,
+    /// AUTH), when the server does not answer in time or drops the connection, or when it
+    /// says 421; a 4xx or 5xx to this message's transaction is about the message.
+    fn into_send_error(self, stage: Stage, timeout: Duration) -> SendError {
         match self {
-            Failure::Smtp(e) if e.is_permanent() => SendError::Permanent(format!("SMTP: {e}")),
-            // 4xx, refused connections, TLS trouble: try again later.
-            Failure::Smtp(e) => SendError::Transient(format!("SMTP: {e}")),
-            Failure::Timeout(step) => SendError::Transient(format!(
+            Failure::Unsendable(why) => SendError::Permanent(format!("SMTP: {why}")),
+            Failure::Timeout(step) => SendError::ChannelDown(format!(
                 "SMTP: no answer to {step} within {} s",
                 timeout.as_secs_f64()
             )),
-            Failure::Unsendable(why) => SendError::Permanent(format!("SMTP: {why}")),
+            Failure::Smtp(e) => {
+                let code = e.status().map(u16::from);
+                match (stage, code) {
+                    (Stage::Connection, _) | (_, None) => {
+                        SendError::ChannelDown(format!("SMTP: {e}"))
+                    }
+                    (_, Some(SERVICE_NOT_AVAILABLE)) => {
+                        SendError::ChannelDown(format!("SMTP: {e}"))
+                    }
+                    _ if e.is_permanent() => SendError::Permanent(format!("SMTP: {e}")),
+                    _ => SendError::Transient(format!("SMTP: {e}")),
+                }
+            }
         }
     }
 }
@@ -169,7 +193,7 @@ impl SmtpPool {
                 None => self
                     .connect()
                     .await
-                    .map_err(|f| f.into_send_error(self.timeout))?,
+                    .map_err(|f| f.into_send_error(Stage::Connection, self.timeout))?,
             };
             match self.transaction(&mut conn, envelope, &data).await {
                 Ok(()) => {
@@ -182,7 +206,7 @@ impl SmtpPool {
                     tracing::debug!(error = %e, "A pooled SMTP connection was closed; reconnecting.");
                 }
                 // Any other failure: the connection is dropped (closed), not reused.
-                Err((_, f)) => return Err(f.into_send_error(self.timeout)),
+                Err((_, f)) => return Err(f.into_send_error(Stage::Transaction, self.timeout)),
             }
         }
     }

@@ -232,7 +232,7 @@ async fn smtp_transport_builds_for_every_tls_mode() {
 }
 
 #[tokio::test]
-async fn smtp_refused_connection_is_transient() {
+async fn smtp_refused_connection_means_the_channel_is_down() {
     let addr = crate::delivery::test_support::dead_addr().await;
     let sender = EmailSender::new(&EmailConfig {
         from: "Shop <news@shop.example>".into(),
@@ -252,7 +252,7 @@ async fn smtp_refused_connection_is_transient() {
         .send(&sample_entry(1, Channel::Email, false), &sample_rendered())
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::Transient(_)), "{err}");
+    assert!(matches!(err, SendError::ChannelDown(_)), "{err}");
 }
 
 #[test]

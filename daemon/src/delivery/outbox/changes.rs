@@ -15,8 +15,30 @@ use crate::store::Batch;
 pub struct RetryPolicy {
     pub base_ms: i64,
     pub max_ms: i64,
-    /// Transient failures after which the entry is `Failed`.
+    /// Transient failures after which a marketing entry is `Failed`.
     pub max_attempts: u32,
+}
+
+/// The retries, and how long a transactional entry is retried: until it is
+/// `transactional_max_age_ms` old (like a mail server's queue lifetime), however many
+/// attempts that takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxPolicy {
+    pub retry: RetryPolicy,
+    pub transactional_max_age_ms: i64,
+}
+
+/// `delivery.transactional_max_age`'s default: five days.
+pub const TRANSACTIONAL_MAX_AGE_MS: i64 = 5 * 86_400_000;
+
+impl From<RetryPolicy> for OutboxPolicy {
+    /// The retries with the default transactional max age.
+    fn from(retry: RetryPolicy) -> OutboxPolicy {
+        OutboxPolicy {
+            retry,
+            transactional_max_age_ms: TRANSACTIONAL_MAX_AGE_MS,
+        }
+    }
 }
 
 /// An entry after a change, and its due key before and after.
@@ -29,15 +51,9 @@ pub struct Changed {
 
 impl Changed {
     fn new(before: &OutboxEntry, entry: OutboxEntry) -> Changed {
-        let due = |e: &OutboxEntry| {
-            (e.status == OutboxStatus::Pending).then_some(Due {
-                at_ms: e.next_attempt_ms,
-                seq: e.seq,
-            })
-        };
         Changed {
-            was_due: due(before),
-            due: due(&entry),
+            was_due: Due::of(before),
+            due: Due::of(&entry),
             entry,
         }
     }
@@ -55,35 +71,68 @@ impl Changed {
 }
 
 /// The entry after one attempt at `now_ms`: delivered, rescheduled with backoff, or
-/// failed (permanently, or after `max_attempts` tries). `draw` is a uniformly random
-/// number ([`backoff::draw`]) that spreads the retry over its window.
+/// failed (permanently; marketing after `max_attempts` tries; transactional once older
+/// than `transactional_max_age_ms`). An attempt that found the channel down is not
+/// charged: the entry keeps its attempts and its place, only `last_error` says why it
+/// waits (a transactional entry past its max age fails). `draw` is a uniformly random
+/// number ([`backoff::draw`]) that spreads a retry over its window.
 pub fn record_result(
     entry: &OutboxEntry,
     result: &Result<(), SendError>,
     now_ms: Millis,
-    policy: &RetryPolicy,
+    policy: &OutboxPolicy,
     draw: u64,
 ) -> Changed {
     let mut e = entry.clone();
-    e.attempts = e.attempts.saturating_add(1);
+    let too_old =
+        !e.marketing && now_ms.saturating_sub(e.created_ms) >= policy.transactional_max_age_ms;
     match result {
         Ok(()) => {
+            e.attempts = e.attempts.saturating_add(1);
             e.status = OutboxStatus::Delivered;
             e.delivered_ms = Some(now_ms);
             // An earlier failed attempt's error no longer describes the entry.
             e.last_error = None;
         }
-        Err(err) => {
+        Err(err) if err.channel_down() => {
             e.last_error = Some(err.reason().to_string());
-            if err.is_permanent() || e.attempts >= policy.max_attempts {
+            if too_old {
                 e.status = OutboxStatus::Failed;
+                e.last_error = Some(gave_up(err));
+            }
+        }
+        Err(err) => {
+            e.attempts = e.attempts.saturating_add(1);
+            e.last_error = Some(err.reason().to_string());
+            let out_of_tries = if e.marketing {
+                e.attempts >= policy.retry.max_attempts
             } else {
-                e.next_attempt_ms =
-                    backoff::next_attempt(e.attempts, now_ms, policy.base_ms, policy.max_ms, draw);
+                too_old
+            };
+            if err.is_permanent() || out_of_tries {
+                e.status = OutboxStatus::Failed;
+                if too_old && !err.is_permanent() {
+                    e.last_error = Some(gave_up(err));
+                }
+            } else {
+                e.next_attempt_ms = backoff::next_attempt(
+                    e.attempts,
+                    now_ms,
+                    policy.retry.base_ms,
+                    policy.retry.max_ms,
+                    draw,
+                );
             }
         }
     }
     Changed::new(entry, e)
+}
+
+fn gave_up(err: &SendError) -> String {
+    format!(
+        "{} (given up: queued longer than delivery.transactional_max_age)",
+        err.reason()
+    )
 }
 
 /// The entry cancelled, saying why (`None` keeps its last error); `None` when it is not

@@ -3,7 +3,8 @@
 //! result, a cancellation, an operator's retry, the removal of stale due keys — is a
 //! request to [`OutboxOwner`], whose task applies queued requests in arrival order to
 //! the entries as stored (one read, one write per group), so two changes to one entry
-//! never overwrite each other. Reads (`reads.rs`) need no owner.
+//! never overwrite each other. Reads (`reads.rs`) need no owner. At start, before any
+//! request, the owner moves due keys written before per-lane queues into their lanes.
 
 pub mod changes;
 pub mod reads;
@@ -12,19 +13,21 @@ use std::collections::HashMap;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use changes::{Changed, RetryPolicy};
+pub use changes::{Changed, OutboxPolicy, RetryPolicy};
 pub use reads::{Census, DueScan, OutboxPage};
 
 use crate::delivery::SendError;
 use crate::domain::customer::Channel;
 use crate::domain::message::{OutboxEntry, OutboxStatus};
 use crate::domain::Millis;
-use crate::store::outbox::{Due, Outbox, OutboxDue};
+use crate::store::outbox::{Due, LegacyOutboxDue, Outbox, OutboxDue};
 use crate::store::writer::Writer;
 use crate::store::{Batch, Store, StoreError};
 
 /// Most requests applied in one write.
 const MAX_GROUP: usize = 512;
+/// Due keys from before lanes moved per write at start.
+const MIGRATE_CHUNK: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -81,8 +84,9 @@ impl OutboxOwner {
     pub fn start(
         store: Store,
         writer: Writer,
-        policy: RetryPolicy,
+        policy: impl Into<OutboxPolicy>,
     ) -> (OutboxOwner, tokio::task::JoinHandle<()>) {
+        let policy = policy.into();
         let (tx, rx) = mpsc::channel(4096);
         let task = tokio::spawn(run(store, writer, policy, rx));
         (OutboxOwner { tx }, task)
@@ -155,7 +159,17 @@ impl OutboxOwner {
     }
 }
 
-async fn run(store: Store, writer: Writer, policy: RetryPolicy, mut rx: mpsc::Receiver<Request>) {
+async fn run(store: Store, writer: Writer, policy: OutboxPolicy, mut rx: mpsc::Receiver<Request>) {
+    match migrate(&store, &writer).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            moved = n,
+            "Moved outbox due keys into per-lane queues (written by an older version)."
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot move old outbox due keys into per-lane queues; their entries wait until the next start.")
+        }
+    }
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.recv().await {
         group.push(first);
@@ -166,6 +180,39 @@ async fn run(store: Store, writer: Writer, policy: RetryPolicy, mut rx: mpsc::Re
             }
         }
         apply_group(&store, &writer, &policy, std::mem::take(&mut group)).await;
+    }
+}
+
+/// Moves every due key written before lanes into its entry's lane (a key whose entry is
+/// gone, no longer Pending or due at another time is dropped); returns how many moved.
+pub async fn migrate(store: &Store, writer: &Writer) -> Result<usize, OutboxError> {
+    let mut moved = 0;
+    loop {
+        let (keys, entries) = store
+            .read(|s| {
+                let keys = reads::legacy_due(s, MIGRATE_CHUNK)?;
+                let entries = s.multi_get::<Outbox>(keys.iter().map(|k| k.seq))?;
+                Ok((keys, entries))
+            })
+            .await?;
+        let mut batch = Batch::default();
+        for (key, entry) in keys.iter().zip(entries) {
+            batch.delete::<LegacyOutboxDue>(*key);
+            let current = entry.filter(|e| e.next_attempt_ms == key.at_ms);
+            if let Some(due) = current.as_ref().and_then(Due::of) {
+                batch.put::<OutboxDue>(due, &());
+                moved += 1;
+            }
+        }
+        if !batch.is_empty() {
+            writer
+                .write(batch, 0)
+                .await
+                .map_err(|e| OutboxError::Write(e.to_string()))?;
+        }
+        if keys.len() < MIGRATE_CHUNK {
+            return Ok(moved);
+        }
     }
 }
 
@@ -221,7 +268,7 @@ fn apply(entries: &mut HashMap<u64, OutboxEntry>, c: Changed, batch: &mut Batch)
 }
 
 /// Applies a group in arrival order to the stored entries, in one write.
-async fn apply_group(store: &Store, writer: &Writer, policy: &RetryPolicy, group: Vec<Request>) {
+async fn apply_group(store: &Store, writer: &Writer, policy: &OutboxPolicy, group: Vec<Request>) {
     let mut entries = match load(store, &group).await {
         Ok(entries) => entries,
         Err(e) => {

@@ -1,9 +1,9 @@
-//! Reading the outbox: what is due, one entry, pages for the admin API, and the census
-//! by status. Blocking RocksDB reads: async code calls them through `Store::read`.
+//! Reading the outbox: what is due in a lane, one entry, pages for the admin API, and the
+//! census by status. Blocking RocksDB reads: async code calls them through `Store::read`.
 
-use crate::domain::message::{OutboxEntry, OutboxStatus};
+use crate::domain::message::{Lane, OutboxEntry, OutboxStatus};
 use crate::domain::Millis;
-use crate::store::outbox::{Due, Outbox, OutboxByCustomer, OutboxDue};
+use crate::store::outbox::{Due, LegacyDue, LegacyOutboxDue, Outbox, OutboxByCustomer, OutboxDue};
 use crate::store::{Seek, Store, StoreError};
 
 /// Most rows a filtered page looks at before returning what it found.
@@ -19,16 +19,17 @@ pub struct DueScan {
     pub stale: Vec<Due>,
 }
 
-/// Pending entries due at `now_ms`, at most `limit`, oldest due first, skipping seqs for
-/// which `want` is false (before their entries are read); reports stale due keys.
+/// Pending entries of `lane` due at `now_ms`, at most `limit`, oldest due first, skipping
+/// seqs for which `want` is false (before their entries are read); reports stale due keys.
 pub fn scan_due(
     store: &Store,
+    lane: Lane,
     now_ms: Millis,
     limit: usize,
     mut want: impl FnMut(u64) -> bool,
 ) -> Result<DueScan, StoreError> {
     let mut keys = Vec::new();
-    for row in store.iter::<OutboxDue>(Seek::First)? {
+    for row in store.iter_prefix::<OutboxDue>(lane, Seek::First)? {
         let (due, ()) = match row {
             Ok(row) => row,
             Err(e) => {
@@ -57,9 +58,24 @@ pub fn scan_due(
     Ok(scan)
 }
 
-/// Pending entries due at `now_ms`, at most `limit`, oldest due first.
+/// Pending entries due at `now_ms` in every lane (in [`Lane::ALL`] order, oldest due
+/// first within each), at most `limit`.
 pub fn due(store: &Store, now_ms: Millis, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-    Ok(scan_due(store, now_ms, limit, |_| true)?.entries)
+    let mut out = Vec::new();
+    for lane in Lane::ALL {
+        let room = limit.saturating_sub(out.len());
+        out.extend(scan_due(store, lane, now_ms, room, |_| true)?.entries);
+    }
+    Ok(out)
+}
+
+/// Due keys written before lanes, at most `limit` (see `store::outbox`).
+pub fn legacy_due(store: &Store, limit: usize) -> Result<Vec<LegacyDue>, StoreError> {
+    store
+        .iter::<LegacyOutboxDue>(Seek::From(LegacyDue::FIRST))?
+        .take(limit)
+        .map(|row| row.map(|(key, ())| key))
+        .collect()
 }
 
 /// Entries by status over the whole outbox (one scan; at start, for the overview).
@@ -84,14 +100,16 @@ pub fn census(store: &Store) -> Result<Census, StoreError> {
     Ok(c)
 }
 
-/// Pending entries due at `now_ms`, counted up to `max`.
+/// Pending entries due at `now_ms` over every lane, counted up to `max`.
 pub fn count_due(store: &Store, now_ms: Millis, max: u64) -> Result<u64, StoreError> {
     let mut n = 0u64;
-    for row in store.iter::<OutboxDue>(Seek::First)? {
-        if row?.0.at_ms > now_ms || n >= max {
-            break;
+    for lane in Lane::ALL {
+        for row in store.iter_prefix::<OutboxDue>(lane, Seek::First)? {
+            if row?.0.at_ms > now_ms || n >= max {
+                break;
+            }
+            n += 1;
         }
-        n += 1;
     }
     Ok(n)
 }

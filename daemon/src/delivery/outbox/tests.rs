@@ -5,14 +5,19 @@ use super::changes::record_result;
 use super::reads::{due, list, list_customer, load, scan_due};
 use super::*;
 use crate::delivery::test_support::{create_batch, sample_entry};
+use crate::domain::message::{Lane, MessageClass};
 use crate::store::test_db::TestStore;
 use crate::store::Seek;
 
-const POLICY: RetryPolicy = RetryPolicy {
-    base_ms: 1_000,
-    max_ms: 60_000,
-    max_attempts: 3,
+const POLICY: OutboxPolicy = OutboxPolicy {
+    retry: RetryPolicy {
+        base_ms: 1_000,
+        max_ms: 60_000,
+        max_attempts: 3,
+    },
+    transactional_max_age_ms: 3_600_000,
 };
+const MAIL: Lane = Lane::new(MessageClass::Marketing, Channel::Email);
 
 struct Fixture {
     db: TestStore,
@@ -44,13 +49,17 @@ impl Fixture {
         load(self.db.store(), seq).expect("read").expect("exists")
     }
 
+    /// Every due key, in time order whatever its lane.
     fn due_keys(&self) -> Vec<(Millis, u64)> {
-        self.db
+        let mut keys: Vec<(Millis, u64)> = self
+            .db
             .store()
             .iter::<OutboxDue>(Seek::First)
             .expect("scan")
             .map(|row| row.map(|(d, ())| (d.at_ms, d.seq)).expect("row"))
-            .collect()
+            .collect();
+        keys.sort_unstable();
+        keys
     }
 }
 
@@ -69,17 +78,21 @@ async fn due_returns_pending_entries_up_to_now_in_time_order() {
     let seqs = |v: Vec<OutboxEntry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
     assert_eq!(seqs(due(f.db.store(), 300, 10).expect("due")), [2, 1]);
     assert_eq!(seqs(due(f.db.store(), 1_000, 1).expect("due")), [2]);
-    let scan = scan_due(f.db.store(), 1_000, 2, |s| s != 2).expect("scan");
+    let scan = scan_due(f.db.store(), MAIL, 1_000, 2, |s| s != 2).expect("scan");
     assert_eq!(seqs(scan.entries), [1, 3]);
     // An index key whose entry is not Pending any more is reported, not returned.
     let mut done = entry(4, Channel::Email, true, 50);
     done.status = OutboxStatus::Delivered;
     f.insert(&done).await;
     let mut b = Batch::default();
-    let stale = Due { at_ms: 50, seq: 4 };
+    let stale = Due {
+        lane: MAIL,
+        at_ms: 50,
+        seq: 4,
+    };
     b.put::<OutboxDue>(stale, &());
     f.db.writer.write(b, 0).await.expect("write");
-    let scan = scan_due(f.db.store(), 1_000, 10, |_| true).expect("scan");
+    let scan = scan_due(f.db.store(), MAIL, 1_000, 10, |_| true).expect("scan");
     assert_eq!(seqs(scan.entries), [2, 1, 3]);
     assert_eq!(scan.stale, vec![stale]);
     f.owner.remove_stale(scan.stale).await.expect("remove");
@@ -89,8 +102,14 @@ async fn due_returns_pending_entries_up_to_now_in_time_order() {
 
 #[test]
 fn results_move_the_entry_along() {
-    let e = entry(7, Channel::Email, false, 100);
-    let due = |at_ms, seq| Some(Due { at_ms, seq });
+    let e = entry(7, Channel::Email, true, 100);
+    let due = |at_ms, seq| {
+        Some(Due {
+            lane: MAIL,
+            at_ms,
+            seq,
+        })
+    };
     let d = record_result(&e, &Ok(()), 150, &POLICY, 0);
     assert_eq!(
         (d.entry.status, d.entry.delivered_ms),
@@ -100,7 +119,7 @@ fn results_move_the_entry_along() {
 
     let t = record_result(
         &e,
-        &Err(SendError::Transient("421".into())),
+        &Err(SendError::Transient("452 mailbox full".into())),
         150,
         &POLICY,
         0,
@@ -111,23 +130,28 @@ fn results_move_the_entry_along() {
     );
     assert_eq!(
         t.entry.next_attempt_ms,
-        150 + POLICY.base_ms,
+        150 + POLICY.retry.base_ms,
         "draw 0: the floor"
     );
-    assert_eq!(t.entry.last_error.as_deref(), Some("421"));
+    assert_eq!(t.entry.last_error.as_deref(), Some("452 mailbox full"));
     assert_eq!(t.due, due(t.entry.next_attempt_ms, 7));
 
     let t2 = record_result(
         &t.entry,
-        &Err(SendError::Transient("421".into())),
+        &Err(SendError::Transient("452 mailbox full".into())),
         2_000,
         &POLICY,
-        0,
+        u64::MAX,
     );
     assert_eq!(t2.entry.status, OutboxStatus::Pending);
+    assert_eq!(
+        t2.entry.next_attempt_ms,
+        2_000 + 4 * POLICY.retry.base_ms,
+        "draw u64::MAX, second failure: the ceiling"
+    );
     let t3 = record_result(
         &t2.entry,
-        &Err(SendError::Transient("421".into())),
+        &Err(SendError::Transient("452 mailbox full".into())),
         9_000,
         &POLICY,
         0,
@@ -168,7 +192,8 @@ async fn the_same_failure_is_retried_at_different_times_in_different_runs() {
         let e = f.owner.record(1, failed, 10).await;
         let e = e.expect("commit").expect("recorded");
         assert!(
-            (10 + POLICY.base_ms..=10 + 2 * POLICY.base_ms).contains(&e.next_attempt_ms),
+            (10 + POLICY.retry.base_ms..=10 + 2 * POLICY.retry.base_ms)
+                .contains(&e.next_attempt_ms),
             "{}",
             e.next_attempt_ms
         );
@@ -347,5 +372,129 @@ async fn changes_to_one_entry_apply_in_order() {
     assert_eq!(c.status, OutboxStatus::Cancelled);
     assert_eq!(c.attempts, 1, "the cancel saw the recorded attempt");
     assert!(f.due_keys().is_empty(), "{:?}", f.due_keys());
+    f.close().await;
+}
+
+/// A send that found the channel down is not charged: the entry keeps its attempts and
+/// its due time; only `last_error` says why it waits.
+#[test]
+fn a_channel_outage_is_not_charged_to_the_entry() {
+    let mut e = entry(7, Channel::Email, true, 100);
+    e.attempts = 2;
+    let down = Err(SendError::ChannelDown("SMTP: connection refused".into()));
+    let d = record_result(&e, &down, 5_000, &POLICY, 0);
+    assert_eq!(
+        (d.entry.status, d.entry.attempts, d.entry.next_attempt_ms),
+        (OutboxStatus::Pending, 2, 100)
+    );
+    assert_eq!(
+        d.entry.last_error.as_deref(),
+        Some("SMTP: connection refused")
+    );
+    assert_eq!(d.was_due, d.due, "its due key stays");
+    // However long the outage: marketing waits (its scenario's max_age drops it later).
+    let d = record_result(&e, &down, 100 * 86_400_000, &POLICY, 0);
+    assert_eq!(d.entry.status, OutboxStatus::Pending);
+}
+
+/// Transactional entries retry until they are `transactional_max_age_ms` old, whatever
+/// `max_attempts` says, and then fail saying why.
+#[test]
+fn transactional_entries_retry_until_their_max_age() {
+    let mut e = entry(8, Channel::Email, false, 0);
+    e.created_ms = 0;
+    let busy = Err(SendError::Transient("452 mailbox full".into()));
+    let mut now = 1_000;
+    for _ in 0..10 {
+        let d = record_result(&e, &busy, now, &POLICY, 0);
+        assert_eq!(d.entry.status, OutboxStatus::Pending, "{:?}", d.entry);
+        e = d.entry;
+        now = e.next_attempt_ms;
+    }
+    assert_eq!(e.attempts, 10, "past max_attempts (3)");
+    let d = record_result(&e, &busy, POLICY.transactional_max_age_ms, &POLICY, 0);
+    assert_eq!(d.entry.status, OutboxStatus::Failed);
+    let why = d.entry.last_error.unwrap_or_default();
+    assert!(
+        why.contains("452") && why.contains("transactional_max_age"),
+        "{why}"
+    );
+    // A channel outage past the max age fails it too; a refusal fails it at once.
+    let down = Err(SendError::ChannelDown("refused".into()));
+    let d = record_result(&e, &down, POLICY.transactional_max_age_ms, &POLICY, 0);
+    assert_eq!(
+        (d.entry.status, d.entry.attempts),
+        (OutboxStatus::Failed, 10)
+    );
+    let refused = Err(SendError::Permanent("550".into()));
+    let d = record_result(&e, &refused, 2_000, &POLICY, 0);
+    assert_eq!(d.entry.status, OutboxStatus::Failed);
+}
+
+/// Due keys written before lanes are moved into their lanes at start; keys of entries
+/// that are no longer Pending (or due at another time) are dropped.
+#[tokio::test]
+async fn due_keys_from_before_lanes_move_into_their_lanes() {
+    use crate::store::outbox::{LegacyDue, LegacyOutboxDue};
+    let f = Fixture::new();
+    let mut b = Batch::default();
+    let mut entries = vec![
+        entry(1, Channel::Email, true, 100),
+        entry(2, Channel::Webhook, false, 200),
+        entry(3, Channel::Email, true, 300),
+    ];
+    entries[2].status = OutboxStatus::Delivered;
+    for e in &entries {
+        b.put::<Outbox>(e.seq, e);
+        let old = LegacyDue {
+            at_ms: e.next_attempt_ms,
+            seq: e.seq,
+        };
+        b.put::<LegacyOutboxDue>(old, &());
+    }
+    f.db.writer.write(b, 0).await.expect("write");
+    assert!(due(f.db.store(), 1_000, 10).expect("due").is_empty());
+    assert_eq!(
+        migrate(f.db.store(), &f.db.writer).await.expect("migrate"),
+        2
+    );
+    let seqs: Vec<u64> = due(f.db.store(), 1_000, 10)
+        .expect("due")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, [2, 1], "transactional lanes first");
+    assert!(super::reads::legacy_due(f.db.store(), 10)
+        .expect("legacy")
+        .is_empty());
+    assert_eq!(migrate(f.db.store(), &f.db.writer).await.expect("again"), 0);
+    f.close().await;
+}
+
+/// Each lane is read alone: a lane full of due entries does not hide another's.
+#[tokio::test]
+async fn lanes_are_scanned_apart() {
+    let f = Fixture::new();
+    for seq in 1..=5 {
+        f.insert(&entry(seq, Channel::Email, true, seq as i64))
+            .await;
+    }
+    f.insert(&entry(9, Channel::Webhook, true, 50)).await;
+    let hook = Lane::new(MessageClass::Marketing, Channel::Webhook);
+    let scan = scan_due(f.db.store(), MAIL, 1_000, 2, |_| true).expect("scan");
+    assert_eq!(
+        scan.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let scan = scan_due(f.db.store(), hook, 1_000, 2, |_| true).expect("scan");
+    assert_eq!(scan.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [9]);
+    assert_eq!(
+        super::reads::count_due(f.db.store(), 1_000, 100).expect("count"),
+        6
+    );
+    assert_eq!(
+        super::reads::count_due(f.db.store(), 3, 100).expect("count"),
+        3
+    );
     f.close().await;
 }

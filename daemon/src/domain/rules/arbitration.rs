@@ -25,6 +25,8 @@ pub struct ScenarioRules {
     pub digest: bool,
     /// Items per digest message; 0 is taken as 1.
     pub digest_max_items: usize,
+    /// A queued marketing message older than this is dropped (expired) instead of sent.
+    pub max_age_ms: i64,
 }
 
 /// Which addresses the customer has. A webhook is the shop's own endpoint, always there.

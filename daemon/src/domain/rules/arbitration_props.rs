@@ -40,6 +40,7 @@ fn scenario_rules() -> impl Strategy<Value = Vec<ScenarioRules>> {
                         cooldown_ms,
                         digest,
                         digest_max_items,
+                        max_age_ms: 24 * H,
                     }
                 },
             )

@@ -39,6 +39,7 @@ fn sr(scenario: Scenario, priority: u32, channels: &[Channel]) -> ScenarioRules 
         cooldown_ms: 24 * H,
         digest: false,
         digest_max_items: 1,
+        max_age_ms: 24 * H,
     }
 }
 

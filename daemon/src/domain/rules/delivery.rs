@@ -30,6 +30,15 @@ impl DeliveryRules {
         self.scenarios.iter().any(|r| r.scenario == s && r.enabled)
     }
 
+    /// How long a queued marketing message of `s` stays worth sending (`None` without
+    /// rules for it: no limit).
+    pub fn max_age_ms(&self, s: Scenario) -> Option<i64> {
+        self.scenarios
+            .iter()
+            .find(|r| r.scenario == s)
+            .map(|r| r.max_age_ms)
+    }
+
     /// (per_unit, batch_interval_ms) of a scenario.
     pub fn batching(&self, s: Scenario) -> (u32, i64) {
         self.batching
