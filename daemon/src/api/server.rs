@@ -27,8 +27,9 @@ use crate::delivery::outbox_ops;
 use crate::delivery::templates::Templates;
 use crate::delivery::unsubscribe::{load_or_create_secret, UnsubscribeLinks};
 use crate::metrics::Metrics;
+use crate::store::health::WriteState;
 use crate::store::writer::Writer;
-use crate::store::Store;
+use crate::store::{Store, StoreLimits};
 
 const SERVICES: [&str; 2] = ["stockbell.v1.Ingest", "stockbell.v1.Admin"];
 
@@ -68,7 +69,11 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     std::fs::create_dir_all(&cfg.storage.path)
         .with_context(|| format!("cannot create storage.path {}", cfg.storage.path.display()))?;
     let path = cfg.storage.path.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+    let limits = StoreLimits {
+        max_wal_bytes: cfg.storage.max_wal_bytes,
+        max_memtable_bytes: usize::try_from(cfg.storage.max_memtable_bytes).unwrap_or(usize::MAX),
+    };
+    let store = tokio::task::spawn_blocking(move || Store::open_with(&path, limits))
         .await?
         .with_context(|| format!("cannot open the store in {}", cfg.storage.path.display()))?;
     let metrics = Arc::new(Metrics::default());
@@ -79,6 +84,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         .context("cannot read the outbox")?;
     let trig = Arc::new(cfg.trigger_config());
     let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
+    let store_health = writer.health().clone();
     let rules = crate::rules_config::build(&cfg.rules, &cfg.scenarios)?;
     let control = Arc::new(
         crate::scenario_control::ScenarioControl::load(rules, &store, writer.clone())
@@ -147,9 +153,12 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         crate::delivery_config::channels(&cfg).context("cannot set up the delivery channels")?;
 
     let (health, health_svc) = tonic_health::server::health_reporter();
-    for s in SERVICES {
-        health.set_service_status(s, ServingStatus::Serving).await;
-    }
+    set_health(&health, ServingStatus::Serving).await;
+    let health_task = tokio::spawn(follow_store(
+        health.clone(),
+        store_health.subscribe(),
+        metrics.clone(),
+    ));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(stockbell_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -163,6 +172,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         defaults: Arc::new(cfg.customer_defaults()),
         max_batch_events: cfg.server.max_batch_events,
         shutdown: shutdown_rx.clone(),
+        store: store_health.clone(),
     })
     .max_decoding_message_size(max);
     let dispatcher = Dispatcher::start(DispatcherArgs {
@@ -246,14 +256,11 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         }
     };
     notify(sd_notify::NotifyState::Stopping);
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    for s in SERVICES {
-        health
-            .set_service_status(s, ServingStatus::NotServing)
-            .await;
-    }
+    health_task.abort();
+    let _ = health_task.await;
+    set_health(&health, ServingStatus::NotServing).await;
+    // Batches waiting on a store that refuses writes get until the end of the grace.
+    writer.stop_retrying_after(cfg.server.shutdown_grace.0);
     let _ = shutdown_tx.send(true);
     if !server.is_finished()
         && tokio::time::timeout(cfg.server.shutdown_grace.0, &mut server)
@@ -277,9 +284,48 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
-    tokio::task::spawn_blocking(move || store.flush())
-        .await?
-        .context("cannot flush the store")?;
+    if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await? {
+        // Everything acknowledged is in the write-ahead log, which the next start replays.
+        tracing::warn!(error = %e, "Could not flush the memtables at shutdown; the next start replays the write-ahead log.");
+    }
+    if let (Exit::Clean, Some(cause)) = (&exit, store_health.state().cause()) {
+        return Ok(Exit::Fatal(format!(
+            "the store still refused writes at shutdown ({cause}); batches in flight were neither written nor acknowledged"
+        )));
+    }
     tracing::info!("stockbelld stopped; everything acknowledged is on disk.");
     Ok(exit)
+}
+
+/// Sets the server ("") and every stockbell service to `status`.
+async fn set_health(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for s in SERVICES {
+        health.set_service_status(s, status).await;
+    }
+}
+
+/// Keeps gRPC health in step with the store until aborted at shutdown: NOT_SERVING while
+/// it refuses writes, SERVING once it takes them again. A write no retry can mend stops
+/// the daemon like any internal error (memory may be ahead of the store).
+async fn follow_store(
+    health: tonic_health::server::HealthReporter,
+    mut state: watch::Receiver<WriteState>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        let now = state.borrow_and_update().clone();
+        let status = if now.takes_writes() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        set_health(&health, status).await;
+        if let WriteState::Failed { error } = &now {
+            metrics.set_fatal(&format!("the store failed a write: {error}"));
+        }
+        if state.changed().await.is_err() {
+            return;
+        }
+    }
 }

@@ -1,18 +1,32 @@
 //! Group-commit writer: one thread owns all writes. Callers send a `Batch` and await its
 //! completion; the thread merges everything queued into one RocksDB write (one WAL append,
 //! one fsync when `sync` is on) and completes the callers in the order they were queued.
+//!
+//! A write RocksDB refuses (a full disk, a read-only file system) is held and retried
+//! until it succeeds, while later batches wait in the queue behind it: callers change
+//! memory (actors, the Router's producer sequences) before their write, so a write that
+//! is reported failed and dropped would leave memory ahead of the store. RocksDB writes a
+//! batch whole or not at all and resumes by itself once space is back, so the retry
+//! applies it exactly once. `StoreHealth` tells the rest of the daemon meanwhile.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use rocksdb::{WriteBatch, WriteOptions};
+use rocksdb::{ErrorKind, WriteBatch, WriteOptions, DB};
 use tokio::sync::{mpsc, oneshot};
 
+use super::health::StoreHealth;
 use super::{Cf, Store, StoreError};
 
 /// Most callers merged into one RocksDB write.
 const MAX_GROUP: usize = 256;
+/// A refused write is retried after this, doubling up to `RETRY_MAX`.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// While writes stay refused, a reminder is logged this often.
+const STILL_REFUSING_LOG: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -76,6 +90,8 @@ struct Job {
 pub struct Writer {
     tx: mpsc::UnboundedSender<Job>,
     durable: Arc<AtomicU64>,
+    health: StoreHealth,
+    give_up_at: Arc<OnceLock<Instant>>,
 }
 
 impl Writer {
@@ -83,13 +99,36 @@ impl Writer {
     /// writing what was queued.
     pub fn start(store: Store, sync: bool) -> (Writer, thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let durable = Arc::new(AtomicU64::new(0));
-        let d = durable.clone();
+        let writer = Writer {
+            tx,
+            durable: Arc::new(AtomicU64::new(0)),
+            health: StoreHealth::default(),
+            give_up_at: Arc::new(OnceLock::new()),
+        };
+        let thread = WriterThread {
+            store,
+            sync,
+            durable: writer.durable.clone(),
+            health: writer.health.clone(),
+            give_up_at: writer.give_up_at.clone(),
+        };
         let handle = thread::Builder::new()
             .name("stockbell-writer".into())
-            .spawn(move || run(store, sync, rx, d))
+            .spawn(move || thread.run(rx))
             .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
-        (Writer { tx, durable }, handle)
+        (writer, handle)
+    }
+
+    /// Whether the store takes writes (and since when it refuses them).
+    pub fn health(&self) -> &StoreHealth {
+        &self.health
+    }
+
+    /// For shutdown: a write still refused `grace` from now is given up, and so is every
+    /// later one RocksDB refuses; their callers get an error (they were never
+    /// acknowledged). Until then the writer keeps retrying. The first call counts.
+    pub fn stop_retrying_after(&self, grace: Duration) {
+        let _ = self.give_up_at.set(Instant::now() + grace);
     }
 
     /// Queues `batch`; the returned receiver completes once it is durable. Queue order is
@@ -123,52 +162,146 @@ impl Writer {
     }
 }
 
-fn run(store: Store, sync: bool, mut rx: mpsc::UnboundedReceiver<Job>, durable: Arc<AtomicU64>) {
-    let mut opts = WriteOptions::default();
-    opts.set_sync(sync);
-    let db = store.db();
-    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = rx.blocking_recv() {
-        jobs.push(first);
-        while jobs.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let mut wb = WriteBatch::default();
-        let mut missing = None;
-        for job in &jobs {
-            for op in &job.batch.ops {
-                let cf = match op {
-                    Op::Put { cf, .. } | Op::Delete { cf, .. } | Op::Merge { cf, .. } => *cf,
-                };
-                let Some(h) = db.cf_handle(cf.name()) else {
-                    missing = Some(cf.name());
-                    continue;
-                };
-                match op {
-                    Op::Put { key, value, .. } => wb.put_cf(h, key, value),
-                    Op::Delete { key, .. } => wb.delete_cf(h, key),
-                    Op::Merge { key, value, .. } => wb.merge_cf(h, key, value),
+struct WriterThread {
+    store: Store,
+    sync: bool,
+    durable: Arc<AtomicU64>,
+    health: StoreHealth,
+    give_up_at: Arc<OnceLock<Instant>>,
+}
+
+/// The current episode of refused writes, for logging once per episode.
+struct Refused {
+    since: Instant,
+    reminded: Instant,
+}
+
+impl WriterThread {
+    fn run(self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(self.sync);
+        let mut jobs: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+        let mut refused: Option<Refused> = None;
+        while let Some(first) = rx.blocking_recv() {
+            jobs.push(first);
+            while jobs.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
                 }
             }
-        }
-        let result = match missing {
-            Some(name) => Err(format!("column family {name} is missing")),
-            None => db.write_opt(wb, &opts).map_err(|e| e.to_string()),
-        };
-        if result.is_ok() {
-            if let Some(max) = jobs.iter().map(|j| j.ticket).max() {
-                durable.fetch_max(max, Ordering::AcqRel);
+            let result = self.write_until_taken(&jobs, &opts, &mut refused);
+            match &result {
+                Ok(()) => {
+                    if let Some(max) = jobs.iter().map(|j| j.ticket).max() {
+                        self.durable.fetch_max(max, Ordering::AcqRel);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, batches = jobs.len(), "The store did not take a write; the daemon cannot acknowledge these batches.");
+                }
             }
-        } else if let Err(e) = &result {
-            tracing::error!(error = %e, batches = jobs.len(), "The store refused a write; the daemon cannot acknowledge these batches.");
-        }
-        for job in jobs.drain(..) {
-            let _ = job.done.send(result.clone());
+            for job in jobs.drain(..) {
+                let _ = job.done.send(result.clone());
+            }
         }
     }
+
+    /// Writes the group as one RocksDB write. A refused write is retried (with backoff)
+    /// until RocksDB takes it, or until shutdown gives up; an error no retry can mend
+    /// (corruption, a missing column family) is final and marks the store failed.
+    fn write_until_taken(
+        &self,
+        jobs: &[Job],
+        opts: &WriteOptions,
+        refused: &mut Option<Refused>,
+    ) -> Result<(), String> {
+        let db = self.store.db();
+        let mut delay = RETRY_FIRST;
+        loop {
+            let wb = match merge(db, jobs) {
+                Ok(wb) => wb,
+                Err(e) => {
+                    self.health.failed(&e);
+                    return Err(e);
+                }
+            };
+            let e = match db.write_opt(wb, opts) {
+                Ok(()) => {
+                    if let Some(r) = refused.take() {
+                        self.health.taking();
+                        tracing::warn!(refused_for = ?r.since.elapsed(), "The store takes writes again; the held batches are written and the daemon is serving.");
+                    }
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if !retryable(e.kind()) {
+                let e = e.to_string();
+                self.health.failed(&e);
+                return Err(e);
+            }
+            match refused {
+                None => {
+                    let now = Instant::now();
+                    *refused = Some(Refused {
+                        since: now,
+                        reminded: now,
+                    });
+                    self.health.refusing(e.as_ref());
+                    tracing::error!(error = %e, "The store refuses writes (full disk or read-only file system): new batches are refused, those in flight wait, and writing resumes by itself once space is freed.");
+                }
+                Some(r) if r.reminded.elapsed() >= STILL_REFUSING_LOG => {
+                    r.reminded = Instant::now();
+                    tracing::error!(error = %e, refusing_for = ?r.since.elapsed(), "The store still refuses writes; free space in storage.path.");
+                }
+                Some(_) => {}
+            }
+            if self.give_up_at.get().is_some_and(|t| Instant::now() >= *t) {
+                return Err(format!(
+                    "the store refused writes until shutdown, this batch was not written: {e}"
+                ));
+            }
+            thread::sleep(delay);
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+    }
+}
+
+/// Errors RocksDB may stop returning once the cause is gone: I/O errors (a full disk
+/// or a read-only file system stop the database until its background recovery resumes
+/// it) and transient conditions.
+fn retryable(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::IOError
+            | ErrorKind::Busy
+            | ErrorKind::TryAgain
+            | ErrorKind::TimedOut
+            | ErrorKind::Incomplete
+            | ErrorKind::Aborted
+    )
+}
+
+/// One `WriteBatch` with every job's operations, in queue order.
+fn merge(db: &DB, jobs: &[Job]) -> Result<WriteBatch, String> {
+    let mut wb = WriteBatch::default();
+    for job in jobs {
+        for op in &job.batch.ops {
+            let cf = match op {
+                Op::Put { cf, .. } | Op::Delete { cf, .. } | Op::Merge { cf, .. } => *cf,
+            };
+            let h = db
+                .cf_handle(cf.name())
+                .ok_or_else(|| format!("column family {} is missing", cf.name()))?;
+            match op {
+                Op::Put { key, value, .. } => wb.put_cf(h, key, value),
+                Op::Delete { key, .. } => wb.delete_cf(h, key),
+                Op::Merge { key, value, .. } => wb.merge_cf(h, key, value),
+            }
+        }
+    }
+    Ok(wb)
 }
 
 #[cfg(test)]
