@@ -475,6 +475,25 @@ mod tests {
         let cfg = Config::parse(text).expect("example config parses");
         cfg.validate().expect("example config is valid");
         assert_eq!(cfg.trigger_config(), TriggerConfig::default());
+        let (ours, default) = (&cfg.storage, StorageConfig::default());
+        assert_eq!(ours.max_wal_bytes, default.max_wal_bytes);
+        assert_eq!(ours.max_memtable_bytes, default.max_memtable_bytes);
+    }
+
+    #[test]
+    fn store_bounds_name_the_key_and_the_range() {
+        let cfg = Config::parse("[storage]\nmax_wal_bytes = 1000\n").expect("parses");
+        let err = cfg.validate().expect_err("refused").to_string();
+        assert!(
+            err.starts_with("storage.max_wal_bytes: must be at least"),
+            "{err}"
+        );
+        let cfg = Config::parse("[storage]\nmax_memtable_bytes = 1000\n").expect("parses");
+        let err = cfg.validate().expect_err("refused").to_string();
+        assert!(
+            err.starts_with("storage.max_memtable_bytes: must be from"),
+            "{err}"
+        );
     }
 
     #[test]

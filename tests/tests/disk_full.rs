@@ -19,6 +19,7 @@ use stockbell_tests::{
     batch, catalog, last_sequence, poll_until, product, publish_ok, stock_adjust, upsert,
     AdminClient, Daemon, DaemonOptions, IngestClient,
 };
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -142,6 +143,35 @@ async fn produce(mut ingest: IngestClient, seen: Arc<Seen>, stop: Arc<AtomicBool
     Ok(seq)
 }
 
+/// Waits until the producer has had more than `n` batches acknowledged; fails at once if
+/// the producer stops (e.g. a batch acked as a duplicate: applied before, or lost).
+async fn acked_beyond(
+    seen: &Seen,
+    producer: &mut JoinHandle<Result<u64>>,
+    n: u64,
+    what: &str,
+) -> Result<()> {
+    let wait = poll_until(PHASE, || async {
+        let acked = seen.acked.load(Ordering::Acquire);
+        ensure!(acked > n, "{what}: {acked} batches acked");
+        Ok(())
+    });
+    tokio::select! {
+        r = wait => r,
+        r = producer => bail!("{what}: the producer stopped: {:?}", r.context("producer task")?),
+    }
+}
+
+/// Fails unless the server ("") and both services report `want`.
+async fn expect_health(daemon: &Daemon, want: ServingStatus) -> Result<()> {
+    let h = health_of(daemon).await?;
+    ensure!(
+        h.iter().all(|s| *s == want),
+        "health of \"\", Ingest, Admin: {h:?}, want {want:?}"
+    );
+    Ok(())
+}
+
 async fn health_of(daemon: &Daemon) -> Result<Vec<ServingStatus>> {
     let mut health = HealthClient::new(daemon.channel().await?);
     let mut out = Vec::new();
@@ -202,30 +232,19 @@ async fn full_disk_refuses_then_resumes_by_itself_losing_nothing() -> Result<()>
         })
         .collect();
     publish_ok(&mut ingest, batch("disk-full-setup", 1, setup)).await?;
-    ensure!(health_of(&daemon)
-        .await?
-        .iter()
-        .all(|s| *s == ServingStatus::Serving));
+    expect_health(&daemon, ServingStatus::Serving).await?;
 
     let seen = Arc::new(Seen::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let producer = tokio::spawn(produce(ingest.clone(), seen.clone(), stop.clone()));
-    poll_until(PHASE, || async {
-        let n = seen.acked.load(Ordering::Acquire);
-        ensure!(n >= 5, "{n} batches acked before the disk fills");
-        Ok(())
-    })
-    .await?;
+    let mut producer = tokio::spawn(produce(ingest.clone(), seen.clone(), stop.clone()));
+    acked_beyond(&seen, &mut producer, 5, "before the disk fills").await?;
 
     // Fill the disk; the producer's writes soon fail.
     let filled = fill(&filler)?;
     poll_until(PHASE, || async {
-        let h = health_of(&daemon).await?;
-        ensure!(
-            h.iter().all(|s| *s == ServingStatus::NotServing),
-            "health {h:?} with the disk full ({filled} bytes of filler)"
-        );
-        Ok(())
+        expect_health(&daemon, ServingStatus::NotServing)
+            .await
+            .with_context(|| format!("the disk is full ({filled} bytes of filler)"))
     })
     .await?;
     let line = overview_health(&admin).await?;
@@ -259,25 +278,24 @@ async fn full_disk_refuses_then_resumes_by_itself_losing_nothing() -> Result<()>
     // Free the space: writes resume without a restart.
     std::fs::remove_file(&filler)?;
     let freed = Instant::now();
-    poll_until(PHASE, || async {
-        let n = seen.acked.load(Ordering::Acquire);
-        ensure!(
-            n > acked_while_full + AFTER_RECOVERY,
-            "{n} batches acked, {acked_while_full} before the space came back"
-        );
-        Ok(())
-    })
+    acked_beyond(
+        &seen,
+        &mut producer,
+        acked_while_full,
+        "once the space is back",
+    )
     .await?;
+    let resumed = freed.elapsed();
+    let more = acked_while_full + AFTER_RECOVERY;
+    acked_beyond(&seen, &mut producer, more, "after recovery").await?;
     eprintln!(
-        "disk_full: {acked_while_full} batches acked before and during the outage, {} refusals, ingest resumed within {:?} of freeing space",
+        "disk_full: {acked_while_full} batches acked before the space came back, {} refused, \
+         the first ack {resumed:?} after it",
         seen.refused.load(Ordering::Acquire),
-        freed.elapsed()
     );
-    ensure!(health_of(&daemon)
-        .await?
-        .iter()
-        .all(|s| *s == ServingStatus::Serving));
-    ensure!(overview_health(&admin).await? == "ok");
+    expect_health(&daemon, ServingStatus::Serving).await?;
+    let line = overview_health(&admin).await?;
+    ensure!(line == "ok", "overview health {line:?} after recovery");
     stop.store(true, Ordering::Release);
     let last = producer.await.context("producer task")??;
 

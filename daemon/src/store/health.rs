@@ -183,10 +183,24 @@ mod tests {
         assert!(rx.has_changed().unwrap_or(false));
         match rx.borrow_and_update().clone() {
             WriteState::Refusing { error, .. } => assert_eq!(error, "first"),
-            WriteState::Taking => panic!("expected refusing"),
+            other => panic!("expected refusing, got {other:?}"),
         }
         h.taking();
         assert!(h.takes_writes());
         assert!(rx.has_changed().unwrap_or(false));
+    }
+
+    #[test]
+    fn a_failed_write_is_final() {
+        let h = StoreHealth::default();
+        h.failed("Corruption: bad block");
+        h.taking();
+        h.refusing("IO error");
+        assert!(matches!(h.state(), WriteState::Failed { .. }));
+        let line = h.state().summary().expect("a summary");
+        assert!(
+            line.starts_with("store failed a write (Corruption: bad block)"),
+            "{line}"
+        );
     }
 }
