@@ -121,7 +121,7 @@ impl ChildGuard {
     }
 
     /// SIGKILLs and reaps the child if it still runs.
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             if let Ok(None) = child.try_wait() {
                 let _ = child.kill();

@@ -306,6 +306,11 @@ impl Daemon {
         Ok(())
     }
 
+    /// SIGKILL (a crash): nothing is flushed, the next start replays the write-ahead log.
+    pub fn kill9(mut self) {
+        self.guard.kill();
+    }
+
     /// SIGTERM; true if it exited 0 within the grace period.
     pub async fn stop(mut self) -> bool {
         match self.guard.terminate(DAEMON_GRACE).await {
