@@ -233,6 +233,9 @@ pub async fn run(args: SustainedArgs) -> anyhow::Result<()> {
         daemon.check_running()?;
     }
     let end = Sample::take(started, events, &data, &daemon)?;
+    if samples.last().is_some_and(|s| s.events == end.events) {
+        samples.pop();
+    }
     println!("{}   <- end of load", end.line());
     drop(client);
 
