@@ -38,7 +38,7 @@ fn door(store: &StoreHealth) -> Result<(), Status> {
     match store.state().summary() {
         None => Ok(()),
         Some(why) => Err(Status::unavailable(format!(
-            "{why}; this batch was not applied: retry it later (Health.Check says SERVING again once the store takes writes)"
+            "{why}: this batch was not applied; retry it later (writing resumes by itself once space is freed, and Health.Check says SERVING again)"
         ))),
     }
 }
