@@ -3,6 +3,7 @@
 //! server and every service), the overview says "store full / read-only" and new batches
 //! are refused with UNAVAILABLE; once the filler is deleted ingest resumes by itself, every
 //! batch acknowledged before and after is applied exactly once, and SIGTERM exits 0.
+//! A SIGTERM while the disk stays full exits 70 and keeps exactly what was acknowledged.
 //!
 //! Mounting needs root (CI runs as root); elsewhere the test says so and passes.
 
@@ -207,20 +208,14 @@ async fn check_stock(admin: &mut AdminClient, last_seq: u64, when: &str) -> Resu
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_disk_refuses_then_resumes_by_itself_losing_nothing() -> Result<()> {
-    let Some(tmpfs) = Tmpfs::mount()? else {
-        return Ok(());
-    };
+/// A daemon with its store on `tmpfs` (4 MiB write buffers: RocksDB resumes once that
+/// much is free again) and the products in place.
+async fn start_on(tmpfs: &Tmpfs, opts: DaemonOptions) -> Result<Daemon> {
     let data = tmpfs.path.join("data");
-    let filler = tmpfs.path.join("filler");
-    let opts = DaemonOptions::new()
+    let opts = opts
         .set("storage", "path", data.to_string_lossy().as_ref())
-        // 4 MiB write buffers: RocksDB resumes once that much is free again.
         .set("storage", "max_memtable_bytes", 16 << 20);
-    let mut daemon = Daemon::start(opts).await?;
-    let mut ingest = daemon.ingest_client().await?;
-    let mut admin = daemon.admin_client().await?;
+    let daemon = Daemon::start(opts).await?;
     let setup = (0..PRODUCTS)
         .map(|i| {
             let title = format!("{} {}", sku(i), "x".repeat(200));
@@ -231,7 +226,20 @@ async fn full_disk_refuses_then_resumes_by_itself_losing_nothing() -> Result<()>
             })
         })
         .collect();
+    let mut ingest = daemon.ingest_client().await?;
     publish_ok(&mut ingest, batch("disk-full-setup", 1, setup)).await?;
+    Ok(daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_refuses_then_resumes_by_itself_losing_nothing() -> Result<()> {
+    let Some(tmpfs) = Tmpfs::mount()? else {
+        return Ok(());
+    };
+    let filler = tmpfs.path.join("filler");
+    let mut daemon = start_on(&tmpfs, DaemonOptions::new()).await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut admin = daemon.admin_client().await?;
     expect_health(&daemon, ServingStatus::Serving).await?;
 
     let seen = Arc::new(Seen::default());
@@ -314,6 +322,56 @@ async fn full_disk_refuses_then_resumes_by_itself_losing_nothing() -> Result<()>
     daemon.restart().await?;
     let mut admin = daemon.admin_client().await?;
     check_stock(&mut admin, last, "after a restart").await?;
+    daemon.terminate().await?;
+    drop(daemon);
+    drop(tmpfs);
+    Ok(())
+}
+
+/// SIGTERM while the disk stays full: the batch waiting on the store gets until
+/// `server.shutdown_grace`, is then answered UNAVAILABLE (never acknowledged) and the
+/// daemon exits 70; after a restart with space, exactly the acknowledged batches are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_disk_stays_full_exits_70_with_every_ack_kept() -> Result<()> {
+    let Some(tmpfs) = Tmpfs::mount()? else {
+        return Ok(());
+    };
+    let filler = tmpfs.path.join("filler");
+    let opts = DaemonOptions::new().set("server", "shutdown_grace", "2s");
+    let mut daemon = start_on(&tmpfs, opts).await?;
+    let ingest = daemon.ingest_client().await?;
+    let seen = Arc::new(Seen::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut producer = tokio::spawn(produce(ingest, seen.clone(), stop));
+    acked_beyond(&seen, &mut producer, 5, "before the disk fills").await?;
+    fill(&filler)?;
+    poll_until(PHASE, || async {
+        expect_health(&daemon, ServingStatus::NotServing).await
+    })
+    .await?;
+
+    let status = daemon.terminate().await?;
+    producer.abort();
+    let acked = seen.acked.load(Ordering::Acquire);
+    let log = daemon.log_tail();
+    ensure!(
+        status.code() == Some(70),
+        "SIGTERM with the disk full: {status}\n{log}"
+    );
+    ensure!(
+        log.contains("the store still refused writes at shutdown"),
+        "the exit does not say why\n{log}"
+    );
+
+    std::fs::remove_file(&filler)?;
+    daemon.restart().await?;
+    let mut admin = daemon.admin_client().await?;
+    let durable = last_sequence(&mut admin, PRODUCER).await?;
+    ensure!(
+        durable == acked,
+        "{acked} batches were acknowledged, {durable} are in the store"
+    );
+    check_stock(&mut admin, acked, "after the restart").await?;
     daemon.terminate().await?;
     drop(daemon);
     drop(tmpfs);
