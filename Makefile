@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what they need on a fresh machine.
-.PHONY: demo test bench bench-fanout bench-smtp bench-rss bench-console
+.PHONY: demo test bench bench-fanout bench-smtp bench-rss bench-console bench-sustained
 
 # Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
 # DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
@@ -46,6 +46,16 @@ bench-rss:
 	bash scripts/setup.sh
 	cargo build --release --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load interest-rss --customers 1000000 --edges 10000000
+
+# Disk and memory under sustained ingest (issue 8): full-speed load on 100,000 products for
+# SECONDS_LOAD seconds (default 240), then the data directory (WAL and SST), RSS, and the time from
+# kill -9 to ready. Own daemon on 127.0.0.1, temporary data directory, stops by itself.
+# DAEMON_BIN=/path/to/stockbelld measures another build (e.g. a baseline).
+bench-sustained:
+	bash scripts/setup.sh
+	cargo build --release --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load sustained --seconds $${SECONDS_LOAD:-240} \
+	  $${DAEMON_BIN:+--daemon-bin $$DAEMON_BIN}
 
 # The console under load: its CPU use, frames per second and input latency while the
 # daemon ingests at full speed from stockbell-load (tmux, loopback, stops by itself).

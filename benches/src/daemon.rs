@@ -321,6 +321,11 @@ impl Daemon {
             .map_err(|e| give_up(anyhow!("{e:#} during the benchmark; see its log above")))
     }
 
+    /// SIGKILL (a crash): nothing is flushed, the next start replays the write-ahead log.
+    pub async fn kill9(mut self) -> anyhow::Result<()> {
+        self.proc.kill9().await.map(drop)
+    }
+
     /// SIGTERM; true if it exited 0 within the grace period.
     pub async fn stop(mut self) -> bool {
         match self.proc.terminate(DAEMON_GRACE).await {

@@ -7,7 +7,9 @@
 //! * `triggers` lists a daemon's recent triggers via `Admin.ListTriggers`;
 //! * `restock-fanout`, `smtp-rate` and `interest-rss` are the delivery benchmarks (a
 //!   restock to 100k customers, SMTP delivery rate against Postfix's `smtp-source`, peak
-//!   memory with 1M customers and 10M interest edges); each starts its own daemon.
+//!   memory with 1M customers and 10M interest edges); each starts its own daemon;
+//! * `sustained` measures the data directory, RSS and the kill -9 restart time after a
+//!   long full-speed load (its own daemon too).
 //!
 //! Human summaries go to stdout; for `run`, `compare` and the delivery benchmarks the last
 //! stdout line is one JSON object.
@@ -23,6 +25,7 @@ mod rss;
 mod shop;
 mod sink;
 mod smtp_rate;
+mod sustained;
 mod triggers;
 mod workload;
 
@@ -63,6 +66,8 @@ enum Cmd {
     SmtpRate(smtp_rate::SmtpRateArgs),
     /// Peak RSS of the daemon holding many customers and interest edges, through a burst.
     InterestRss(rss::RssArgs),
+    /// Data directory (WAL, SST), RSS and kill -9 restart time after N s of full-speed load.
+    Sustained(sustained::SustainedArgs),
 }
 
 /// The workload shared by `run` and `compare`.
@@ -186,6 +191,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::RestockFanout(args) => fanout::run(args).await,
         Cmd::SmtpRate(args) => smtp_rate::run(args).await,
         Cmd::InterestRss(args) => rss::run(args).await,
+        Cmd::Sustained(args) => sustained::run(args).await,
         Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
         Cmd::Compare(args) => {
             let producer = format!("stockbell-load-compare-{}", args.workload.seed);

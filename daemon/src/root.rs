@@ -31,7 +31,7 @@ use crate::domain::profile::CustomerEvent;
 use crate::metrics::Metrics;
 use crate::scenario_control::ScenarioControl;
 use crate::store::writer::Writer;
-use crate::store::Store;
+use crate::store::{Store, StoreLimits};
 
 /// How the daemon ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -125,7 +125,11 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     std::fs::create_dir_all(&cfg.storage.path)
         .with_context(|| format!("cannot create storage.path {}", cfg.storage.path.display()))?;
     let path = cfg.storage.path.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+    let limits = StoreLimits {
+        max_wal_bytes: cfg.storage.max_wal_bytes,
+        max_memtable_bytes: usize::try_from(cfg.storage.max_memtable_bytes).unwrap_or(usize::MAX),
+    };
+    let store = tokio::task::spawn_blocking(move || Store::open_with(&path, limits))
         .await?
         .with_context(|| format!("cannot open the store in {}", cfg.storage.path.display()))?;
     let metrics = Arc::new(Metrics::default());
@@ -136,6 +140,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         .context("cannot read the outbox")?;
     let trig = Arc::new(cfg.trigger_config());
     let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
+    let store_health = writer.health().clone();
     let rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios)?;
     let control = {
         let (store, writer) = (store.clone(), writer.clone());
@@ -230,6 +235,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         defaults: Arc::new(cfg.customer_defaults()),
         max_batch_events: cfg.server.max_batch_events,
         shutdown: shutdown_rx.clone(),
+        store: store_health.clone(),
     };
     let admin = AdminApi {
         router: router.clone(),
@@ -244,9 +250,17 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         delivery: dispatcher.stats(),
         templates,
         census,
+        store_health: store_health.clone(),
         shutdown: shutdown_rx.clone(),
     };
-    let mut grpc = GrpcServer::start(listener, ingest, admin, &cfg, shutdown_rx.clone()).await?;
+    let mut grpc = GrpcServer::start(
+        listener,
+        (ingest, admin),
+        &cfg,
+        (&store_health, metrics.clone()),
+        shutdown_rx.clone(),
+    )
+    .await?;
     let http_state = HttpState {
         outbox: outbox.clone(),
         router: router.clone(),
@@ -275,6 +289,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     };
     notify(sd_notify::NotifyState::Stopping);
     grpc.not_serving().await;
+    // Batches waiting on a store that refuses writes get until the end of the grace.
+    writer.stop_retrying_after(cfg.server.shutdown_grace.0);
     let _ = shutdown_tx.send(true);
     if let Some(watchdog) = watchdog {
         let _ = watchdog.await;
@@ -297,9 +313,15 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
-    tokio::task::spawn_blocking(move || store.flush())
-        .await?
-        .context("cannot flush the store")?;
+    if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await? {
+        // Everything acknowledged is in the write-ahead log, which the next start replays.
+        tracing::warn!(error = %e, "Could not flush the memtables at shutdown; the next start replays the write-ahead log.");
+    }
+    if let (Exit::Clean, Some(cause)) = (&exit, store_health.state().cause()) {
+        return Ok(Exit::Fatal(format!(
+            "the store still refused writes at shutdown ({cause}); batches in flight were neither written nor acknowledged"
+        )));
+    }
     tracing::info!("stockbelld stopped; everything acknowledged is on disk.");
     Ok(exit)
 }

@@ -36,6 +36,8 @@ pub struct AdminApi {
     pub census: crate::delivery::outbox::Census,
     /// Changes existing outbox entries (retry).
     pub outbox: crate::delivery::outbox::OutboxOwner,
+    /// Whether the store takes writes (the overview's health line says when not).
+    pub store_health: crate::store::health::StoreHealth,
     /// `true` once the daemon shuts down: live streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

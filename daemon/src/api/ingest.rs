@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::{convert, limits};
 use crate::actors::{BatchAck, RouterError, RouterHandle, Submitted};
 use crate::config::CustomerDefaults;
+use crate::store::health::StoreHealth;
 
 /// Batches of one stream being applied at once.
 const STREAM_WINDOW: usize = 64;
@@ -26,6 +27,19 @@ pub struct IngestApi {
     pub defaults: Arc<CustomerDefaults>,
     /// Becomes true when the daemon starts shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// New batches are refused while the store refuses writes (those already taken wait
+    /// for the writer, which holds and retries the refused write).
+    pub store: StoreHealth,
+}
+
+/// UNAVAILABLE for a batch that arrives while the store refuses writes, if it does.
+fn door(store: &StoreHealth) -> Result<(), Status> {
+    match store.state().summary() {
+        None => Ok(()),
+        Some(why) => Err(Status::unavailable(format!(
+            "{why}: this batch was not applied; retry it later (writing resumes by itself once space is freed, and Health.Check says SERVING again)"
+        ))),
+    }
 }
 
 fn to_ack(b: &pb::EventBatch, ack: BatchAck) -> pb::Ack {
@@ -95,6 +109,7 @@ impl Ingest for IngestApi {
                 "stockbelld is shutting down; retry against the restarted daemon",
             ));
         }
+        door(&self.store)?;
         self.apply(req.get_ref()).await.map(Response::new)
     }
 
@@ -135,6 +150,13 @@ impl Ingest for IngestApi {
                     }
                     None => break,
                 };
+                // Batches before this one still get their acks (in order), then the error.
+                if let Err(refused) = door(&api.store) {
+                    let _ = pending_tx
+                        .send(futures::future::ready(Err(refused)).boxed())
+                        .await;
+                    break;
+                }
                 let pending = match convert::check_batch(&batch, api.max_batch_events) {
                     Err(e) => {
                         let ack = pb::Ack {

@@ -121,7 +121,10 @@ impl AdminApi {
             at_ms: now_ms,
             version: env!("CARGO_PKG_VERSION").into(),
             started_ms: self.started_ms,
-            health: m.fatal().unwrap_or_else(|| "ok".into()),
+            health: m
+                .fatal()
+                .or_else(|| self.store_health.state().summary())
+                .unwrap_or_else(|| "ok".into()),
             rates: Some(match before {
                 Some((b, at)) => rates(&t, b, at.elapsed().as_secs_f64()),
                 None => pb::Rates::default(),

@@ -1,8 +1,10 @@
 //! The gRPC server: Ingest and Admin behind their bearer tokens, gRPC health and
 //! reflection (v1 and v1alpha), with TCP_NODELAY on every connection, served on a
 //! listener bound by the caller (so a taken port fails before
-//! anything is announced) until shutdown. Health turns NOT_SERVING before draining.
+//! anything is announced) until shutdown. Health follows the store (NOT_SERVING while it
+//! refuses writes) and turns NOT_SERVING before draining.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,29 +21,33 @@ use super::admin::AdminApi;
 use super::auth::BearerAuth;
 use super::ingest::IngestApi;
 use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::health::{StoreHealth, WriteState};
 
 const SERVICES: [&str; 2] = ["stockbell.v1.Ingest", "stockbell.v1.Admin"];
 
 /// The running gRPC server.
 pub struct GrpcServer {
     health: HealthReporter,
+    /// Keeps health in step with the store (NOT_SERVING while it refuses writes).
+    follow: tokio::task::JoinHandle<()>,
     task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
 impl GrpcServer {
     /// Serves `ingest` and `admin` (with health and reflection) on `listener` until
-    /// `shutdown` turns true.
+    /// `shutdown` turns true; health follows `store` (and a write no retry can mend marks
+    /// the daemon fatal in `metrics`).
     pub async fn start(
         listener: TcpListener,
-        ingest: IngestApi,
-        admin: AdminApi,
+        (ingest, admin): (IngestApi, AdminApi),
         cfg: &Config,
+        (store, metrics): (&StoreHealth, Arc<Metrics>),
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<GrpcServer> {
         let (health, health_svc) = tonic_health::server::health_reporter();
-        for s in SERVICES {
-            health.set_service_status(s, ServingStatus::Serving).await;
-        }
+        set_health(&health, ServingStatus::Serving).await;
+        let follow = tokio::spawn(follow_store(health.clone(), store.subscribe(), metrics));
         // Reflection in both versions: grpcio's reflection client and older tools speak
         // only v1alpha.
         let reflection = || {
@@ -79,6 +85,7 @@ impl GrpcServer {
             );
         Ok(GrpcServer {
             health,
+            follow,
             task: tokio::spawn(server),
         })
     }
@@ -91,16 +98,11 @@ impl GrpcServer {
             .context("the gRPC server failed")
     }
 
-    /// Every service, and the server as a whole (""), reports NOT_SERVING.
-    pub async fn not_serving(&self) {
-        self.health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
-        for s in SERVICES {
-            self.health
-                .set_service_status(s, ServingStatus::NotServing)
-                .await;
-        }
+    /// Every service, and the server as a whole (""), reports NOT_SERVING from now on.
+    pub async fn not_serving(&mut self) {
+        self.follow.abort();
+        let _ = (&mut self.follow).await;
+        set_health(&self.health, ServingStatus::NotServing).await;
     }
 
     /// After shutdown was signalled: waits up to `grace` for open calls, then closes.
@@ -111,6 +113,39 @@ impl GrpcServer {
                 "Connections still open after the shutdown grace; closing them."
             );
             self.task.abort();
+        }
+    }
+}
+
+/// Sets the server ("") and every stockbell service to `status`.
+async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for s in SERVICES {
+        health.set_service_status(s, status).await;
+    }
+}
+
+/// Keeps gRPC health in step with the store until aborted at shutdown: NOT_SERVING while
+/// it refuses writes, SERVING once it takes them again. A write no retry can mend stops
+/// the daemon like any internal error (memory may be ahead of the store).
+async fn follow_store(
+    health: HealthReporter,
+    mut state: watch::Receiver<WriteState>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        let now = state.borrow_and_update().clone();
+        let status = if now.takes_writes() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        set_health(&health, status).await;
+        if let WriteState::Failed { error } = &now {
+            metrics.set_fatal(&format!("the store failed a write: {error}"));
+        }
+        if state.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -14,6 +14,10 @@ use crate::domain::TriggerConfig;
 use crate::settings::invalid;
 pub use crate::settings::{ConfigError, Dur};
 
+/// Smallest `storage.max_wal_bytes` / `storage.max_memtable_bytes` (4 MiB).
+const MIN_STORE_BYTES: u64 = 4 << 20;
+const MAX_MEMTABLE_BYTES: u64 = 16 << 30;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -114,6 +118,11 @@ pub struct AuthConfig {
 pub struct StorageConfig {
     pub path: PathBuf,
     pub sync: bool,
+    /// Write-ahead log size past which the column families pinning its oldest file are
+    /// flushed (bounds the log on disk and the replay after a crash).
+    pub max_wal_bytes: u64,
+    /// All memtables together.
+    pub max_memtable_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +172,8 @@ impl Default for StorageConfig {
         StorageConfig {
             path: PathBuf::from("/var/lib/stockbell"),
             sync: false,
+            max_wal_bytes: 256 << 20,
+            max_memtable_bytes: 128 << 20,
         }
     }
 }
@@ -270,6 +281,18 @@ impl Config {
         }
         if self.storage.path.as_os_str().is_empty() {
             return Err(invalid("storage.path", "set a directory for the database"));
+        }
+        if self.storage.max_wal_bytes < MIN_STORE_BYTES {
+            return Err(invalid(
+                "storage.max_wal_bytes",
+                "must be at least 4194304 (4 MiB); the default is 268435456 (256 MiB)",
+            ));
+        }
+        if !(MIN_STORE_BYTES..=MAX_MEMTABLE_BYTES).contains(&self.storage.max_memtable_bytes) {
+            return Err(invalid(
+                "storage.max_memtable_bytes",
+                "must be from 4194304 (4 MiB) to 17179869184 (16 GiB); the default is 134217728 (128 MiB)",
+            ));
         }
         if self.actors.max_active < 100 {
             return Err(invalid(
@@ -398,6 +421,25 @@ mod tests {
         let cfg = Config::parse(text).expect("example config parses");
         cfg.validate().expect("example config is valid");
         assert_eq!(cfg.trigger_config(), TriggerConfig::default());
+        let (ours, default) = (&cfg.storage, StorageConfig::default());
+        assert_eq!(ours.max_wal_bytes, default.max_wal_bytes);
+        assert_eq!(ours.max_memtable_bytes, default.max_memtable_bytes);
+    }
+
+    #[test]
+    fn store_bounds_name_the_key_and_the_range() {
+        let cfg = Config::parse("[storage]\nmax_wal_bytes = 1000\n").expect("parses");
+        let err = cfg.validate().expect_err("refused").to_string();
+        assert!(
+            err.starts_with("storage.max_wal_bytes: must be at least"),
+            "{err}"
+        );
+        let cfg = Config::parse("[storage]\nmax_memtable_bytes = 1000\n").expect("parses");
+        let err = cfg.validate().expect_err("refused").to_string();
+        assert!(
+            err.starts_with("storage.max_memtable_bytes: must be from"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! RocksDB storage: column families, typed schemas (`schema.rs`), and the group-commit
-//! writer (`writer.rs`) through which every write goes.
+//! RocksDB storage: column families, typed schemas (`schema.rs`), the group-commit
+//! writer (`writer.rs`) through which every write goes, and whether the store takes
+//! writes (`health.rs`). Opening sets the bounds on what lives outside SST files: the
+//! write-ahead log and the memtables (`StoreLimits`).
 
 mod batch;
 pub mod codec;
+pub mod health;
 pub mod interest;
 pub mod meta;
 pub mod outbox;
@@ -74,6 +77,28 @@ pub enum StoreError {
     Closed,
 }
 
+/// Bounds on what the store keeps besides its SST files (`storage.max_wal_bytes`,
+/// `storage.max_memtable_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Once the write-ahead log holds more than this, RocksDB flushes the column
+    /// families whose unflushed writes keep its oldest file alive, so the file can go.
+    /// Bounds the disk used by the log and the replay after a crash.
+    pub max_wal_bytes: u64,
+    /// All memtables together; past it the largest is flushed. One column family's
+    /// memtable is at most a quarter of it.
+    pub max_memtable_bytes: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_wal_bytes: 256 << 20,
+            max_memtable_bytes: 128 << 20,
+        }
+    }
+}
+
 /// An open database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -81,7 +106,12 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens (or creates) the store with the default limits.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, StoreLimits::default())
+    }
+
+    pub fn open_with(path: &Path, limits: StoreLimits) -> Result<Store, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -90,16 +120,24 @@ impl Store {
         opts.set_keep_log_file_num(5);
         // The WAL append of one group overlaps the memtable insert of the previous one.
         opts.set_enable_pipelined_write(true);
+        // Without these the log is only bounded by 4 x the sum of all write buffers (GBs
+        // with 13 column families): the small ones (producers, timers, meta) never fill a
+        // memtable, so their first unflushed write pins every log file after it.
+        opts.set_max_total_wal_size(limits.max_wal_bytes);
+        opts.set_db_write_buffer_size(limits.max_memtable_bytes);
+        // A full disk stops writes until RocksDB's recovery sees this much free space
+        // (the largest write buffer), so keeping buffers small also lets it resume sooner.
+        let write_buffer = (limits.max_memtable_bytes / 4).max(1 << 20);
         let cache = Cache::new_lru_cache(128 << 20);
         let cfs = Cf::ALL.iter().map(|cf| {
             let mut o = Options::default();
             o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            o.set_write_buffer_size(write_buffer);
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
             table.set_bloom_filter(10.0, false);
             o.set_block_based_table_factory(&table);
             match cf {
-                Cf::Products => o.set_write_buffer_size(64 << 20),
                 Cf::Interest | Cf::InterestByCustomer => o.set_merge_operator(
                     "stockbell.interest_edge.v1",
                     interest::edge_full_merge,
@@ -114,6 +152,13 @@ impl Store {
             }
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
+        // RocksDB's own "default" column family (unused) counts for the free space too.
+        let mut default_cf = Options::default();
+        default_cf.set_write_buffer_size(write_buffer);
+        let cfs = cfs.chain([ColumnFamilyDescriptor::new(
+            rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
+            default_cf,
+        )]);
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         Ok(Store { db: Arc::new(db) })
     }
@@ -243,6 +288,17 @@ impl Store {
             self.db.flush_cf(self.handle(*cf)?)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_limits_are_the_configs_defaults() {
+        let c = crate::config::StorageConfig::default();
+        let l = super::StoreLimits::default();
+        assert_eq!(c.max_wal_bytes, l.max_wal_bytes);
+        assert_eq!(c.max_memtable_bytes, l.max_memtable_bytes as u64);
     }
 }
 

@@ -78,7 +78,7 @@ pub(super) enum Command {
         id: String,
         reply: Reply<Option<Found<CustomerState>>>,
     },
-    /// The watchdog's liveness probe: answered once a no-op went through the writer too.
+    /// The watchdog's liveness probe: answered once the writer thread answered one too.
     Ping { reply: Reply<()> },
 }
 
@@ -162,9 +162,9 @@ impl RouterHandle {
             .await
     }
 
-    /// Resolves once a no-op has gone through the Router's queue and then the writer's
-    /// (an answer from the writer, even an error such as a full disk, counts): the
-    /// systemd watchdog's proof that both are making progress.
+    /// Resolves once a probe has gone through the Router's queue and the writer thread
+    /// has answered it (it answers between retries of a refused write too: waiting for
+    /// disk space is not being stuck): the systemd watchdog's proof that both run.
     pub async fn ping(&self) -> Result<(), RouterError> {
         self.request(|reply| Command::Ping { reply }).await
     }

@@ -35,7 +35,7 @@ use crate::scenario_control::LiveRules;
 use crate::store::outbox::Outbox;
 use crate::store::records::{Rejected, TimerKey, Triggers};
 use crate::store::writer::Writer;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// The result of a batch, before it is turned into a protobuf `Ack`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -246,9 +246,9 @@ impl Router {
                 None
             }
             Command::Ping { reply } => {
-                let written = self.writer.submit(Batch::default(), 0);
+                let probed = self.writer.probe();
                 tokio::spawn(async move {
-                    if written.await.is_ok() {
+                    if probed.await.is_ok() {
                         let _ = reply.send(Ok(()));
                     }
                 });
