@@ -122,7 +122,7 @@ async fn an_smtp_outage_loses_nothing_and_sends_nothing_stale() -> Result<()> {
         Ok(())
     })
     .await?;
-    entries_of(&admin, &before).await?;
+    poll_until(Duration::from_secs(20), || entries_of(&admin, &before)).await?;
 
     smtp.stop().await?;
     let outage_began = Instant::now();
@@ -141,7 +141,9 @@ async fn an_smtp_outage_loses_nothing_and_sends_nothing_stale() -> Result<()> {
     restock_for(&mut ingest, &mut seq, "hat", &during).await?;
     let stale = ids("stale", 1);
     restock_for(&mut ingest, &mut seq, "mug", &stale).await?;
-    entries_of(&admin, &[during.clone(), stale.clone()].concat()).await?;
+    // Fan-out runs after the ack: wait for the decisions, not just the acks.
+    let queued = [during.clone(), stale.clone()].concat();
+    poll_until(Duration::from_secs(20), || entries_of(&admin, &queued)).await?;
     publish_ok(&mut ingest, seq.batch(vec![stock_set("mug", 0)])).await?;
 
     tokio::time::sleep_until(outage_began + OUTAGE).await;
