@@ -6,6 +6,7 @@ pub mod decide;
 pub mod interest;
 pub mod late;
 pub mod message;
+pub mod order;
 pub mod product;
 pub mod profile;
 pub mod release;
