@@ -56,6 +56,8 @@ pub enum CustomerEvent {
     Offers(Vec<Offer>),
     /// A durable customer timer fired (handled by `decide`).
     Timer(super::TimerKind),
+    /// A product's word about lines of one of this customer's orders.
+    Lines(super::order::LineNotice),
 }
 
 impl CustomerState {
@@ -130,7 +132,7 @@ pub fn apply(
             }
             st.updated_ms = st.updated_ms.max(at);
         }
-        CustomerEvent::Offers(_) | CustomerEvent::Timer(_) => {}
+        CustomerEvent::Offers(_) | CustomerEvent::Timer(_) | CustomerEvent::Lines(_) => {}
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {

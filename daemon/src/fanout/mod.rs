@@ -1,11 +1,13 @@
 //! Fan-out: follows the trigger log from a durable cursor and hands each trigger's
-//! audience to the customers through the Router, which stores their decisions and the
+//! audience to the customers through the Router (and, in `notices.rs`, the order-notice
+//! log to each order's customer), which stores their decisions and the
 //! cursor in one write — so every trigger is fanned out exactly once, across restarts.
 //! A trigger carries the product as it was when it fired, so the fan-out reads only
 //! the store; a back-in-stock audience larger than the stock allows is released in
 //! batches (`domain::release`), each re-checked against the product's current state.
 
 pub mod audience;
+pub mod notices;
 pub mod reach;
 
 use std::collections::{HashMap, HashSet};
@@ -54,6 +56,13 @@ impl Fanout {
         };
         let published = |c: u64| self.metrics.fanout_cursor.store(c, Relaxed);
         published(cursor);
+        let mut notice_cursor = match notices::cursor(&self.store).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot read the order-notice cursor; starting from the first notice.");
+                0
+            }
+        };
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
@@ -62,6 +71,19 @@ impl Fanout {
             }
             if let Err(e) = self.release_due().await {
                 tracing::warn!(error = %e, "Batch release paused; retrying shortly.");
+            }
+            loop {
+                match notices::round(&self.store, &self.router, notice_cursor).await {
+                    Ok(Some(next)) => notice_cursor = next,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, cursor = notice_cursor, "Order notices paused; retrying shortly.");
+                        break;
+                    }
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
             }
             loop {
                 match self.round(cursor).await {

@@ -57,6 +57,15 @@ singleton!(
 );
 
 singleton!(
+    /// The last order notice whose hand-off is durable (u64 BE).
+    NoticeCursor,
+    b"notice_cursor",
+    u64,
+    |c: &u64| c.to_be_bytes().to_vec(),
+    |b: &[u8]| be_u64(b).ok_or_else(|| corrupt("notice_cursor", "not a u64"))
+);
+
+singleton!(
     /// Operators' scenario changes, as JSON so an operator can read them with `ldb`.
     ScenarioOverrides,
     b"scenario_overrides",

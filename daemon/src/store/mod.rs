@@ -8,6 +8,7 @@ pub mod codec;
 pub mod health;
 pub mod interest;
 pub mod meta;
+pub mod orders;
 pub mod outbox;
 pub mod records;
 pub mod schema;

@@ -17,7 +17,10 @@
 //! outbox_due           class u8 · channel u8 · next_attempt_ms (sign-flipped) · seq u64 BE
 //!                                                                 → ()  (Pending entries, per lane)
 //! outbox_by_customer   len u16 · customer_id · seq u64 BE         → ()
+//! order_indexes        order_id                                   → OrderIndex      (v1)
+//! line_notices         id u64 BE                                  → LineNotice      (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
+//!                      "notice_cursor"                            → u64 BE
 //!                      "scenario_overrides"                       → Overrides (JSON)
 //!                      "unsubscribe_secret"                       → secret bytes
 //!                      "release:" · trigger id u64 BE             → Release         (v1)
@@ -46,6 +49,8 @@ pub enum Cf {
     Outbox,
     OutboxDue,
     OutboxByCustomer,
+    OrderIndexes,
+    LineNotices,
 }
 
 impl Cf {
@@ -63,6 +68,8 @@ impl Cf {
         Cf::Outbox,
         Cf::OutboxDue,
         Cf::OutboxByCustomer,
+        Cf::OrderIndexes,
+        Cf::LineNotices,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +87,8 @@ impl Cf {
             Cf::Outbox => "outbox",
             Cf::OutboxDue => "outbox_due",
             Cf::OutboxByCustomer => "outbox_by_customer",
+            Cf::OrderIndexes => "order_indexes",
+            Cf::LineNotices => "line_notices",
         }
     }
 }

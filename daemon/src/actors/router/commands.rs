@@ -76,7 +76,7 @@ impl Router {
                 .push(a.offer.clone());
         }
         let now = crate::clock::now_ms();
-        let customers = order
+        let mut customers: Vec<(String, Vec<CustomerItem>)> = order
             .into_iter()
             .filter_map(|id| {
                 let offers = per_customer.remove(&id)?;
@@ -88,8 +88,18 @@ impl Router {
                 Some((id, vec![item]))
             })
             .collect();
+        let notices = handoff.notices.iter().map(|n| {
+            let item = CustomerItem {
+                index: 0,
+                at_ms: n.at_ms,
+                event: CustomerEvent::Lines(n.clone()),
+            };
+            (n.customer_id.clone(), item)
+        });
+        customers.extend(group(notices));
         let handoff = Handoff {
             offers: Vec::new(),
+            notices: Vec::new(),
             ..handoff
         };
         self.dispatch(

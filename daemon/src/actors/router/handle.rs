@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{BatchAck, RouterError};
 use crate::actors::customer::CustomerItem;
 use crate::actors::product::Item;
+use crate::domain::order::LineNotice;
 use crate::domain::product::ProductState;
 use crate::domain::profile::CustomerState;
 use crate::domain::release::{Addressed, Release};
@@ -40,7 +41,9 @@ pub struct Submitted {
 }
 
 /// What the fan-out hands to customers in one write: offers, the back-in-stock
-/// releases it starts, advances or ends, and (for new triggers) its new cursor.
+/// releases it starts, advances or ends, and (for new triggers) its new cursor; or
+/// products' notices about order lines, each to the order's customer, with the
+/// notice log's new cursor.
 #[derive(Debug, Clone, Default)]
 pub struct Handoff {
     /// The last trigger id handled; stored with the customers' decisions.
@@ -48,6 +51,9 @@ pub struct Handoff {
     pub offers: Vec<Addressed>,
     /// Releases to store (`Some`) or remove (`None`), by trigger id.
     pub releases: Vec<(u64, Option<Release>)>,
+    /// The last order-notice id handled; stored with the customers' order changes.
+    pub notice_cursor: Option<u64>,
+    pub notices: Vec<LineNotice>,
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, RouterError>>;

@@ -12,7 +12,7 @@ use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::Rejection;
 use crate::domain::TriggerKind;
 use crate::store::interest::{AffinityOp, CategoryInterest, Interest, InterestByCustomer};
-use crate::store::meta::{FanoutCursor, Releases};
+use crate::store::meta::{FanoutCursor, NoticeCursor, Releases};
 use crate::store::records::{
     Customers, ProducerRecord, Producers, Rejected, TimerKey, Timers, TriggerBySku, Triggers,
 };
@@ -111,6 +111,9 @@ fn releases(batch: &mut Batch, h: &mut Handoff) {
     }
     if let Some(cursor) = h.cursor {
         batch.put::<FanoutCursor>((), &cursor);
+    }
+    if let Some(cursor) = h.notice_cursor {
+        batch.put::<NoticeCursor>((), &cursor);
     }
 }
 

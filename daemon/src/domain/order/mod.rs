@@ -160,3 +160,77 @@ impl OrderEvent {
         }
     }
 }
+
+/// One line as the Router remembers it, to route a later event about it to its product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedLine {
+    pub line_id: String,
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// What the Router keeps of every placed order: whose it is and which SKU each line is
+/// of. Later events name lines by id (or none, meaning all); this says which product
+/// actors must hear of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIndex {
+    pub customer_id: String,
+    pub lines: Vec<IndexedLine>,
+}
+
+impl OrderIndex {
+    pub fn of(placed: &OrderPlaced) -> OrderIndex {
+        OrderIndex {
+            customer_id: placed.customer_id.clone(),
+            lines: placed
+                .lines
+                .iter()
+                .map(|l| IndexedLine {
+                    line_id: l.line_id.clone(),
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+        }
+    }
+
+    /// The indexed lines an event names (every line for `Lines::All`), and the first id
+    /// it names that the order does not have.
+    pub fn select<'a>(&'a self, lines: &Lines) -> Result<Vec<&'a IndexedLine>, String> {
+        match lines {
+            Lines::All => Ok(self.lines.iter().collect()),
+            Lines::Only(ids) => ids
+                .iter()
+                .map(|id| {
+                    self.lines
+                        .iter()
+                        .find(|l| &l.line_id == id)
+                        .ok_or_else(|| id.clone())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What a product tells an order's owner about some of the order's lines of its SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LineNoticeKind {
+    /// The lines wait for stock (backorders), oldest first in the product's book.
+    Waiting,
+    /// The lines were covered by stock on hand when the order arrived.
+    InStock,
+    /// Arrived stock was allocated to the lines (each whole): they can ship now.
+    Allocated,
+}
+
+/// A product's word about lines of one order, stored in the order-notice log in the same
+/// write as the product's state and handed to the order's customer by the fan-out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineNotice {
+    pub customer_id: String,
+    pub order_id: String,
+    pub sku: String,
+    pub kind: LineNoticeKind,
+    pub line_ids: Vec<String>,
+    pub at_ms: Millis,
+}
