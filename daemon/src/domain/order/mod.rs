@@ -4,6 +4,8 @@
 //! book of waiting backorder lines and its allocation rule is `backorder.rs`, the
 //! co-purchase table behind cross-sell is `related.rs`.
 
+pub mod backorder;
+
 use serde::{Deserialize, Serialize};
 
 use super::Millis;
