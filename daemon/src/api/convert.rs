@@ -2,6 +2,8 @@
 //! the field and says how to fix it; nothing here touches state. Numeric ranges and the
 //! echoing of refused values are in [`super::limits`].
 
+use std::borrow::Cow;
+
 use stockbell_proto::v1 as pb;
 
 use super::convert_customer as customer;
@@ -15,11 +17,8 @@ use crate::domain::{AdjustReason, Catalogue, Millis, ProductEvent, Rejection, Wi
 pub(super) const MAX_SKU: usize = 256;
 const MAX_TEXT: usize = 4096;
 
-pub(super) fn reject(field: &'static str, reason: impl Into<String>) -> Rejection {
-    Rejection {
-        field,
-        reason: reason.into(),
-    }
+pub(super) fn reject(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Rejection {
+    Rejection::new(field, reason)
 }
 
 pub(super) fn sku(field: &'static str, s: &str) -> Result<String, Rejection> {

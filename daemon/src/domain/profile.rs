@@ -119,7 +119,7 @@ pub fn apply(
         CustomerEvent::Unsubscribe { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {
-                    field: "unsubscribe.customer_id",
+                    field: "unsubscribe.customer_id".into(),
                     reason: format!("unknown customer_id {id:?}: send a customer_upsert first"),
                 });
             };
@@ -134,7 +134,7 @@ pub fn apply(
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {
-                    field: "customer_id",
+                    field: "customer_id".into(),
                     reason: format!("unknown customer_id {id:?}"),
                 });
             };
@@ -177,7 +177,7 @@ mod tests {
                 1
             )
             .map_err(|r| r.field),
-            Err("unsubscribe.customer_id")
+            Err("unsubscribe.customer_id".into())
         );
         apply(
             &mut st,
