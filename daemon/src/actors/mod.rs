@@ -12,6 +12,6 @@ pub mod scheduler;
 pub(crate) mod test_stack;
 
 pub use router::{
-    BatchAck, Found, Handoff, IngestItem, Router, RouterConfig, RouterError, RouterHandle,
-    Submitted,
+    BatchAck, Found, Handoff, IngestItem, OrderItem, Router, RouterConfig, RouterError,
+    RouterHandle, Submitted,
 };

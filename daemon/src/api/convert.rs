@@ -2,37 +2,67 @@
 //! the field and says how to fix it; nothing here touches state. Numeric ranges and the
 //! echoing of refused values are in [`super::limits`].
 
+use std::borrow::Cow;
+
 use stockbell_proto::v1 as pb;
 
 use super::convert_customer as customer;
-use super::limits::{self, echo, MAX_MINOR, MAX_UNITS, MAX_WINDOW_MS};
+use super::convert_order as order;
+use super::limits::{self, echo, MAX_ID, MAX_MINOR, MAX_UNITS, MAX_WINDOW_MS};
 use crate::actors::product::Item;
 use crate::actors::IngestItem;
 use crate::config::CustomerDefaults;
 use crate::domain::{AdjustReason, Catalogue, Millis, ProductEvent, Rejection, Window};
 
 /// The longest SKU, and the longest producer id.
-pub(super) const MAX_SKU: usize = 256;
+pub(super) const MAX_SKU: usize = MAX_ID;
 const MAX_TEXT: usize = 4096;
 
-pub(super) fn reject(field: &'static str, reason: impl Into<String>) -> Rejection {
-    Rejection {
-        field,
-        reason: reason.into(),
+pub(super) fn reject(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Rejection {
+    Rejection::new(field, reason)
+}
+
+/// The SKU rule: 1 to [`MAX_SKU`] bytes. `Err` says what is wrong and the fix.
+pub(super) fn check_sku(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("sku is empty; set the product's SKU".into());
     }
+    if s.len() > MAX_SKU {
+        return Err(format!("sku is {} bytes; the limit is {MAX_SKU}", s.len()));
+    }
+    Ok(s.to_owned())
 }
 
 pub(super) fn sku(field: &'static str, s: &str) -> Result<String, Rejection> {
-    if s.is_empty() {
-        return Err(reject(field, "sku is empty; set the product's SKU"));
+    check_sku(s).map_err(|why| reject(field, why))
+}
+
+/// The rule for the shop's ids (customer, order, order line): not blank, at most
+/// [`MAX_ID`] bytes. `what` names the id, `fix` says what to send instead of nothing.
+pub(super) fn check_id(what: &str, fix: &str, s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(format!("{what} is empty; {fix}"));
     }
-    if s.len() > MAX_SKU {
-        return Err(reject(
-            field,
-            format!("sku is {} bytes; the limit is {MAX_SKU}", s.len()),
+    if s.len() > MAX_ID {
+        return Err(format!(
+            "{what} is {} bytes; the limit is {MAX_ID}",
+            s.len()
         ));
     }
     Ok(s.to_owned())
+}
+
+/// The currency rule: an ISO 4217 code (3 letters; case and surrounding spaces ignored),
+/// returned upper case.
+pub(super) fn check_currency(s: &str) -> Result<String, String> {
+    let currency = s.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(format!(
+            "{} is not an ISO 4217 code; write e.g. \"JPY\"",
+            echo(s)
+        ));
+    }
+    Ok(currency)
 }
 
 fn window(field: &'static str, w: Option<&pb::Window>) -> Result<Window, Rejection> {
@@ -104,16 +134,8 @@ pub(super) fn text(field: &'static str, s: &str) -> Result<String, Rejection> {
 fn upsert(u: &pb::ProductUpsert) -> Result<(String, ProductEvent), Rejection> {
     let sku = sku("product_upsert.sku", &u.sku)?;
     let price = price("product_upsert.price_minor", u.price_minor)?;
-    let currency = u.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
-        return Err(reject(
-            "product_upsert.currency",
-            format!(
-                "{} is not an ISO 4217 code; write e.g. \"JPY\"",
-                echo(&u.currency)
-            ),
-        ));
-    }
+    let currency =
+        check_currency(&u.currency).map_err(|why| reject("product_upsert.currency", why))?;
     let catalogue = Catalogue {
         title: text("product_upsert.title", &u.title)?,
         url: text("product_upsert.url", &u.url)?,
@@ -210,7 +232,7 @@ pub fn event(
     let (sku, ev) = match &e.kind {
         None => return Err(reject(
             "kind",
-            "the event has no kind; set one of product_upsert, stock_set, stock_adjust, sale, price_set, customer_upsert, favourite, unfavourite, view, cart_add, cart_remove, notify_me, purchase, unsubscribe",
+            "the event has no kind; set one of product_upsert, stock_set, stock_adjust, sale, price_set, customer_upsert, favourite, unfavourite, view, cart_add, cart_remove, notify_me, purchase, unsubscribe, order_placed, order_shipped, order_delivered, order_delayed, order_cancelled, order_refunded",
         )),
         Some(Kind::ProductUpsert(u)) => upsert(u)?,
         Some(Kind::StockSet(s)) => (
@@ -230,6 +252,14 @@ pub fn event(
                 price_minor: price("price_set.price_minor", p.price_minor)?,
             },
         ),
+        Some(
+            k @ (Kind::OrderPlaced(_)
+            | Kind::OrderShipped(_)
+            | Kind::OrderDelivered(_)
+            | Kind::OrderDelayed(_)
+            | Kind::OrderCancelled(_)
+            | Kind::OrderRefunded(_)),
+        ) => return order::event(k, index, at, out),
         Some(other) => return customer::event(other, index, at, defaults, out),
     };
     out.push(IngestItem::Product {

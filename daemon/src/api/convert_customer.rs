@@ -5,7 +5,7 @@
 use stockbell_proto::v1 as pb;
 use stockbell_proto::v1::event::Kind;
 
-use super::convert::{reject, sku, text};
+use super::convert::{check_id, reject, sku, text};
 use super::limits::{echo, MAX_DWELL_MS, MAX_MINOR, MAX_NOTIFY_ME_MS, MAX_UNITS};
 use crate::actors::customer::CustomerItem;
 use crate::actors::product::Item;
@@ -15,25 +15,40 @@ use crate::domain::customer::{Channel, Consent, Locale};
 use crate::domain::profile::{CustomerEvent, ProfileData};
 use crate::domain::{Millis, ProductEvent, Rejection, Signal};
 
-const MAX_ID: usize = 256;
 const MAX_ITEMS: usize = 500;
 /// The longest IANA time zone name is 32 bytes ("America/Argentina/ComodRivadavia").
 const MAX_TZ: usize = 64;
 
+/// The customer id rule (the shop's id rule), as a reason.
+pub(super) fn check_customer_id(id: &str) -> Result<String, String> {
+    check_id("customer_id", "set the shop's id for this customer", id)
+}
+
 fn customer_id(field: &'static str, id: &str) -> Result<String, Rejection> {
-    if id.trim().is_empty() {
-        return Err(reject(
-            field,
-            "customer_id is empty; set the shop's id for this customer",
-        ));
-    }
-    if id.len() > MAX_ID {
-        return Err(reject(
-            field,
-            format!("customer_id is {} bytes; the limit is {MAX_ID}", id.len()),
-        ));
-    }
-    Ok(id.to_owned())
+    check_customer_id(id).map_err(|why| reject(field, why))
+}
+
+/// What a purchase of `skus` by `customer_id` is for interest: one item per sku for its
+/// product's actor, which takes the sku out of the customer's stock-trigger audiences.
+/// An order placed yields the same items.
+pub(super) fn purchase_items(
+    customer_id: &str,
+    skus: impl IntoIterator<Item = String>,
+    index: u32,
+    at: Millis,
+    out: &mut Vec<IngestItem>,
+) {
+    out.extend(skus.into_iter().map(|sku| IngestItem::Product {
+        sku,
+        item: Item {
+            index,
+            at_ms: at,
+            event: ProductEvent::Interest {
+                customer_id: customer_id.to_owned(),
+                signal: Signal::Purchase,
+            },
+        },
+    }));
 }
 
 fn email(field: &'static str, e: &str) -> Result<Option<String>, Rejection> {
@@ -293,18 +308,22 @@ pub fn event(
                 }
                 skus.push(sku("purchase.items.sku", &item.sku)?);
             }
-            for s in skus {
-                product(out, (id.clone(), s), Signal::Purchase);
-            }
+            purchase_items(&id, skus, index, at, out);
         }
         Kind::ProductUpsert(_)
         | Kind::StockSet(_)
         | Kind::StockAdjust(_)
         | Kind::Sale(_)
-        | Kind::PriceSet(_) => {
+        | Kind::PriceSet(_)
+        | Kind::OrderPlaced(_)
+        | Kind::OrderShipped(_)
+        | Kind::OrderDelivered(_)
+        | Kind::OrderDelayed(_)
+        | Kind::OrderCancelled(_)
+        | Kind::OrderRefunded(_) => {
             return Err(reject(
                 "kind",
-                "internal: a product event reached the customer converter",
+                "internal: a product or order event reached the customer converter",
             ));
         }
     }

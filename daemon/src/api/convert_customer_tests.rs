@@ -3,9 +3,9 @@
 use super::*;
 use crate::api::convert::tests::defaults;
 
-fn one(kind: Kind) -> Result<Vec<IngestItem>, &'static str> {
+fn one(kind: Kind) -> Result<Vec<IngestItem>, String> {
     let mut out = Vec::new();
-    event(&kind, 3, 1_000, &defaults(), &mut out).map_err(|r| r.field)?;
+    event(&kind, 3, 1_000, &defaults(), &mut out).map_err(|r| r.field.into_owned())?;
     Ok(out)
 }
 
@@ -21,19 +21,19 @@ fn bad_customer_fields_are_named() {
     };
     assert_eq!(
         up(|u| u.customer_id.clear()),
-        Err("customer_upsert.customer_id")
+        Err("customer_upsert.customer_id".into())
     );
     assert_eq!(
         up(|u| u.email = "not-an-address".into()),
-        Err("customer_upsert.email")
+        Err("customer_upsert.email".into())
     );
     assert_eq!(
         up(|u| u.time_zone = "Tokyo".into()),
-        Err("customer_upsert.time_zone")
+        Err("customer_upsert.time_zone".into())
     );
     assert_eq!(
         up(|u| u.locale = "fr".into()),
-        Err("customer_upsert.locale")
+        Err("customer_upsert.locale".into())
     );
     assert_eq!(up(|u| u.email = "hanako@example.jp".into()), Ok(()));
     let unsub = pb::Unsubscribe {
@@ -42,7 +42,7 @@ fn bad_customer_fields_are_named() {
     };
     assert_eq!(
         one(Kind::Unsubscribe(unsub)).map(|_| ()),
-        Err("unsubscribe.channel")
+        Err("unsubscribe.channel".into())
     );
     let nm = pb::NotifyMe {
         customer_id: "c1".into(),
@@ -51,7 +51,7 @@ fn bad_customer_fields_are_named() {
     };
     assert_eq!(
         one(Kind::NotifyMe(nm)).map(|_| ()),
-        Err("notify_me.expires_ms")
+        Err("notify_me.expires_ms".into())
     );
     let nm = |expires_ms| pb::NotifyMe {
         customer_id: "c1".into(),
@@ -63,7 +63,7 @@ fn bad_customer_fields_are_named() {
     for bad in [until + 1, i64::MAX] {
         assert_eq!(
             one(Kind::NotifyMe(nm(bad))).map(|_| ()),
-            Err("notify_me.expires_ms")
+            Err("notify_me.expires_ms".into())
         );
     }
     let view = |dwell_ms| {
@@ -76,7 +76,7 @@ fn bad_customer_fields_are_named() {
     assert_eq!(one(view(MAX_DWELL_MS)).map(|_| ()), Ok(()));
     assert_eq!(
         one(view(MAX_DWELL_MS + 1)).map(|_| ()),
-        Err("view.dwell_ms")
+        Err("view.dwell_ms".into())
     );
 }
 
@@ -101,11 +101,11 @@ fn a_purchase_addresses_each_sku_or_nothing() {
     );
     assert_eq!(
         one(p(vec![item("A", 1), item("B", 0)])).map(|v| v.len()),
-        Err("purchase.items.quantity")
+        Err("purchase.items.quantity".into())
     );
     assert_eq!(
         one(p(vec![item("A", MAX_UNITS + 1)])).map(|v| v.len()),
-        Err("purchase.items.quantity")
+        Err("purchase.items.quantity".into())
     );
     let priced = |amount_minor| {
         p(vec![pb::PurchaseItem {
@@ -117,7 +117,7 @@ fn a_purchase_addresses_each_sku_or_nothing() {
     for bad in [-1, MAX_MINOR + 1] {
         assert_eq!(
             one(priced(bad)).map(|v| v.len()),
-            Err("purchase.items.amount_minor")
+            Err("purchase.items.amount_minor".into())
         );
     }
 }

@@ -6,6 +6,8 @@
 
 use crate::domain::Millis;
 
+/// The longest id the shop sends (SKU, customer, order, order line, producer), in bytes.
+pub const MAX_ID: usize = 256;
 /// Units in one stock count, adjust, sale or purchase line: ±1,000,000,000. Far above
 /// any shop's stock of one SKU, far below where stock or velocity arithmetic saturates.
 pub const MAX_UNITS: i64 = 1_000_000_000;
@@ -24,6 +26,22 @@ pub const MAX_WINDOW_MS: Millis = 253_402_300_799_999;
 pub const MAX_DWELL_MS: u32 = 86_400_000;
 /// How long after its event a notify-me may last: 2 years (730 days).
 pub const MAX_NOTIFY_ME_MS: Millis = 730 * DAY_MS;
+/// Lines in one order, and line ids one order event names: 1 to 100. A cart, not a
+/// warehouse transfer; it bounds the work one event can ask of the actors.
+pub const MAX_ORDER_LINES: usize = 100;
+/// A coupon code and a carrier's name, in bytes.
+pub const MAX_COUPON: usize = 64;
+pub const MAX_CARRIER: usize = 64;
+/// A tracking number, in bytes (the longest carriers' are ~40 characters).
+pub const MAX_TRACKING_NUMBER: usize = 128;
+/// A tracking URL, in bytes: the length every browser and mail client takes.
+pub const MAX_URL: usize = 2048;
+/// A delay's or a cancellation's reason, in characters (shown to the customer: a
+/// paragraph, not a document).
+pub const MAX_REASON_CHARS: usize = 1000;
+/// How far after its event a promised ship window may end: 2 years (730 days), the
+/// longest pre-order a shop takes.
+pub const MAX_PROMISE_AHEAD_MS: Millis = 730 * DAY_MS;
 /// The largest batch sequence, 2^63 − 1: it fits a signed 64-bit integer (Java's long,
 /// SQL BIGINT, a nanosecond timestamp until 2262), and refusing the upper half of u64
 /// means a stray u64::MAX (−1 sent as unsigned) cannot leave a producer no next batch.

@@ -8,6 +8,7 @@ mod admin_scenarios;
 pub mod auth;
 pub mod convert;
 pub mod convert_customer;
+pub mod convert_order;
 pub mod http;
 mod http_slots;
 pub mod ingest;

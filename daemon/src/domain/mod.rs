@@ -15,6 +15,8 @@ pub mod triggers;
 pub mod velocity;
 pub mod worth;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// Unix time in milliseconds.
@@ -172,8 +174,19 @@ pub struct FiredTrigger {
 /// An event refused by the rules; the state is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    pub field: &'static str,
+    /// The offending field, e.g. `stock_adjust.delta`; owned when it names an element by
+    /// its index (`order_placed.lines[2].quantity`).
+    pub field: Cow<'static, str>,
     pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
+        Rejection {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Trigger thresholds (the `[triggers]` config section, durations in ms).

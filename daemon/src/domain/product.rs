@@ -139,7 +139,7 @@ impl ProductState {
 
 fn unknown_sku(sku: &str) -> Rejection {
     Rejection {
-        field: "sku",
+        field: "sku".into(),
         reason: format!(
             "unknown sku {sku:?}: send a product_upsert for it before stock, sale or price events"
         ),
@@ -148,7 +148,7 @@ fn unknown_sku(sku: &str) -> Rejection {
 
 fn negative(field: &'static str, sku: &str, what: &str, result: i64) -> Rejection {
     Rejection {
-        field,
+        field: field.into(),
         reason: format!(
             "sku {sku:?}: {what} would make stock {result} for a product that is not backorderable; \
              send the real stock with stock_set or mark the product backorderable"

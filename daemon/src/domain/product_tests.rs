@@ -58,7 +58,7 @@ fn unknown_sku_is_rejected_and_changes_nothing() {
         &TriggerConfig::default(),
         &mut Effects::default(),
     );
-    assert_eq!(err.map_err(|r| r.field), Err("sku"));
+    assert_eq!(err.map_err(|r| r.field), Err("sku".into()));
     assert!(st.is_none());
 }
 
@@ -75,7 +75,7 @@ fn negative_stock_is_rejected_unless_backorderable() {
         &cfg,
         &mut Effects::default(),
     );
-    assert_eq!(err.map_err(|r| r.field), Err("sale.quantity"));
+    assert_eq!(err.map_err(|r| r.field), Err("sale.quantity".into()));
     assert_eq!(st, before);
     if let Some(s) = st.as_mut() {
         s.catalogue.backorderable = true;

@@ -121,7 +121,7 @@ pub fn apply(
         CustomerEvent::Unsubscribe { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {
-                    field: "unsubscribe.customer_id",
+                    field: "unsubscribe.customer_id".into(),
                     reason: format!("unknown customer_id {id:?}: send a customer_upsert first"),
                 });
             };
@@ -136,7 +136,7 @@ pub fn apply(
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {
-                    field: "customer_id",
+                    field: "customer_id".into(),
                     reason: format!("unknown customer_id {id:?}"),
                 });
             };
@@ -179,7 +179,7 @@ mod tests {
                 1
             )
             .map_err(|r| r.field),
-            Err("unsubscribe.customer_id")
+            Err("unsubscribe.customer_id".into())
         );
         apply(
             &mut st,

@@ -43,11 +43,12 @@ impl Router {
                 })
             }
             Ok(Admission::Fresh) => {
-                let (products, customers) = split(batch.items);
+                let mut early = batch.early;
+                let (products, customers) = split(batch.items, &mut early);
                 let kind = DispatchKind::Batch {
                     producer: batch.producer.clone(),
                     sequence: batch.sequence,
-                    early: batch.early,
+                    early,
                     reply,
                 };
                 let d = self.dispatch(products, customers, kind).await;

@@ -9,18 +9,37 @@ use tokio::sync::{mpsc, oneshot};
 use super::{BatchAck, RouterError};
 use crate::actors::customer::CustomerItem;
 use crate::actors::product::Item;
-use crate::domain::order::LineNotice;
+use crate::domain::order::{LineNotice, OrderEvent};
 use crate::domain::product::ProductState;
 use crate::domain::profile::CustomerState;
 use crate::domain::release::{Addressed, Release};
-use crate::domain::Rejection;
+use crate::domain::{Millis, Rejection};
 use crate::store::records::TimerKey;
 
 /// One validated event and the actor it is for.
 #[derive(Debug, Clone)]
 pub enum IngestItem {
-    Product { sku: String, item: Item },
-    Customer { id: String, item: CustomerItem },
+    Product {
+        sku: String,
+        item: Item,
+    },
+    Customer {
+        id: String,
+        item: CustomerItem,
+    },
+    /// For the order's customer: a customer's orders are owned by that customer's actor.
+    Order {
+        customer_id: String,
+        item: OrderItem,
+    },
+}
+
+/// One order event with its index in the batch.
+#[derive(Debug, Clone)]
+pub struct OrderItem {
+    pub index: u32,
+    pub at_ms: Millis,
+    pub event: OrderEvent,
 }
 
 /// An actor's state and whether the actor is in memory.

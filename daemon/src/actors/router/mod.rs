@@ -11,6 +11,7 @@
 mod commands;
 mod dedupe;
 mod handle;
+mod orders_pending;
 mod persist;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,7 +22,7 @@ use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::mpsc;
 
-pub use handle::{Found, Handoff, IngestItem, RouterHandle, Submitted, WeakRouter};
+pub use handle::{Found, Handoff, IngestItem, OrderItem, RouterHandle, Submitted, WeakRouter};
 
 use self::dedupe::ProducerLog;
 use self::handle::{Command, Reply};
@@ -231,7 +232,15 @@ impl Router {
         match cmd {
             Command::Ingest { batch, reply } => self.on_ingest(batch, reply).await,
             Command::Internal { items, reply } => {
-                let (products, customers) = split(items);
+                // Only customer events come from inside the daemon: nothing is refused.
+                let mut refused = Vec::new();
+                let (products, customers) = split(items, &mut refused);
+                if !refused.is_empty() {
+                    tracing::warn!(
+                        refused = refused.len(),
+                        "Internal events the actors do not take yet were dropped."
+                    );
+                }
                 self.dispatch(products, customers, DispatchKind::Internal { reply })
                     .await
             }
@@ -387,13 +396,20 @@ fn durable<T>(ok: bool, value: T) -> Result<T, RouterError> {
 
 type Groups<T> = Vec<(String, Vec<T>)>;
 
-fn split(items: Vec<IngestItem>) -> (Groups<Item>, Groups<CustomerItem>) {
+/// Groups items by the actor they are for. Events no actor takes yet are added to
+/// `refused` (by index) and none of their items is sent.
+fn split(
+    items: Vec<IngestItem>,
+    refused: &mut Vec<(u32, Rejection)>,
+) -> (Groups<Item>, Groups<CustomerItem>) {
+    let items = orders_pending::refuse(items, refused);
     let mut products = Vec::with_capacity(items.len());
     let mut customers = Vec::new();
     for i in items {
         match i {
             IngestItem::Product { sku, item } => products.push((sku, item)),
             IngestItem::Customer { id, item } => customers.push((id, item)),
+            IngestItem::Order { .. } => {} // refused above, until orders are applied
         }
     }
     (group(products.into_iter()), group(customers.into_iter()))

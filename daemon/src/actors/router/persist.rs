@@ -48,7 +48,7 @@ pub(crate) struct Planned {
 fn rejected(index: u32, r: Rejection) -> Rejected {
     Rejected {
         index,
-        field: r.field.to_owned(),
+        field: r.field.into_owned(),
         reason: r.reason,
     }
 }
