@@ -45,7 +45,8 @@ pub struct CustomerItem {
 
 #[derive(Debug, Default)]
 pub struct CustomerApplied {
-    pub applied: u32,
+    /// Indexes (in the batch) of the items applied.
+    pub applied: Vec<u32>,
     pub rejections: Vec<(u32, Rejection)>,
     /// The encoded state, if anything changed.
     pub state: Option<Encoded<Customers>>,
@@ -100,7 +101,7 @@ impl Actor for CustomerActor {
                 for item in items {
                     match step(st, item.event, item.at_ms, &mut out).await {
                         Ok(c) => {
-                            out.applied += 1;
+                            out.applied.push(item.index);
                             changed |= c;
                         }
                         Err(r) => out.rejections.push((item.index, r)),

@@ -23,7 +23,8 @@ pub struct Item {
 /// The outcome of a group of events for one product.
 #[derive(Debug, Default)]
 pub struct Applied {
-    pub applied: u32,
+    /// Indexes (in the batch) of the items applied.
+    pub applied: Vec<u32>,
     pub rejections: Vec<(u32, Rejection)>,
     /// The encoded state after the events, if anything was applied.
     pub state: Option<Encoded<Products>>,
@@ -80,11 +81,11 @@ impl Actor for ProductActor {
                         &st.cfg,
                         &mut out.effects,
                     ) {
-                        Ok(()) => out.applied += 1,
+                        Ok(()) => out.applied.push(item.index),
                         Err(r) => out.rejections.push((item.index, r)),
                     }
                 }
-                if out.applied > 0 {
+                if !out.applied.is_empty() {
                     out.state = st.state.as_ref().map(Encoded::new);
                 }
                 // A dropped reply means the router gave up on this batch; nothing to undo here.

@@ -112,6 +112,17 @@ pub enum ProductEvent {
         customer_id: String,
         signal: Signal,
     },
+    /// A line of a placed order for this product: the product decides whether it waits
+    /// (and keeps it in its backorder book) and tells the order's customer.
+    OrderLine {
+        line: order::backorder::NewLine,
+        mark: order::BackorderMark,
+    },
+    /// A line left the order's waiting or allocated lines (shipped, cancelled, refunded).
+    OrderLineDone {
+        order_id: String,
+        line_id: String,
+    },
 }
 
 /// A customer-side interaction with a product, before the product adds its price.

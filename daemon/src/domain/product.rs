@@ -1,10 +1,16 @@
 //! A product's state and how one event changes it: the pure core of the ProductActor.
 //! `apply` either refuses the event (state untouched) or updates the state and reports
-//! the triggers that fired and the durable timers to write or remove.
+//! the triggers that fired, the durable timers to write or remove, and the notices about
+//! order lines for their customers. The product also keeps its backorder book
+//! (`order::backorder`): placed lines that wait for stock, and on a stock rise the
+//! allocation to them; back in stock and low stock see only the units no line is owed
+//! (`ProductState::available`).
 
 use serde::{Deserialize, Serialize};
 
 use super::interest::{InterestOp, NOTIFY_ME_DEFAULT_MS};
+use super::order::backorder::{BackorderBook, BookLine};
+use super::order::{LineNotice, LineNoticeKind};
 use super::triggers::{self, LowReason};
 use super::velocity::{cover_days, Velocity};
 use super::Signal;
@@ -56,6 +62,8 @@ pub struct ProductState {
     pub arming: Arming,
     pub created_ms: Millis,
     pub updated_ms: Millis,
+    /// Order lines owed by this product: waiting for stock, or allocated and not shipped.
+    pub book: BackorderBook,
 }
 
 /// An interest edge change for (this product, `customer_id`), with the product's
@@ -73,6 +81,9 @@ pub struct Effects {
     pub triggers: Vec<FiredTrigger>,
     pub timers: Vec<TimerOp>,
     pub interest: Vec<InterestWrite>,
+    /// What the orders' customers must hear about their lines (waits, in stock,
+    /// allocated), for the order-notice log.
+    pub notices: Vec<LineNotice>,
 }
 
 impl ProductState {
@@ -82,6 +93,16 @@ impl ProductState {
 
     pub fn on_sale(&self, t: Millis) -> bool {
         self.catalogue.sale_window.contains(t)
+    }
+
+    /// The stock back in stock, low stock and their messages see: the units no order
+    /// line is owed (`BackorderBook::free`); plain `stock` while the book is empty.
+    pub fn available(&self) -> i64 {
+        if self.book.is_empty() {
+            self.stock
+        } else {
+            self.book.free(self.stock)
+        }
     }
 
     pub fn velocity_per_day(&self, t: Millis, cfg: &TriggerConfig) -> f64 {
@@ -121,14 +142,15 @@ impl ProductState {
         cfg: &TriggerConfig,
     ) -> FiredTrigger {
         let v = self.velocity_per_day(at, cfg);
+        let stock = self.available();
         FiredTrigger {
             kind,
             sku: self.sku.clone(),
             at_ms: at,
             old_stock: old.0,
-            new_stock: self.stock,
+            new_stock: stock,
             velocity_per_day: v,
-            cover_days: cover_days(self.stock, v),
+            cover_days: cover_days(stock, v),
             old_price_minor: old.1,
             new_price_minor: self.price_minor,
             reason,
@@ -199,7 +221,19 @@ pub fn apply(
     }
     let Some(st) = state else {
         return match event {
-            ProductEvent::Timer(_) => Ok(()),
+            ProductEvent::Timer(_) | ProductEvent::OrderLineDone { .. } => Ok(()),
+            // A product stockbell does not know has no stock to wait for.
+            ProductEvent::OrderLine { line, .. } => {
+                fx.notices.push(notice(
+                    sku,
+                    &line.customer_id,
+                    &line.order_id,
+                    LineNoticeKind::InStock,
+                    vec![line.line_id.clone()],
+                    at,
+                ));
+                Ok(())
+            }
             _ => Err(unknown_sku(sku)),
         };
     };
@@ -259,6 +293,31 @@ pub fn apply(
             record_interest(st, customer_id, signal, at, fx);
             // Interest lives on the edge, not in the product state.
             return Ok(());
+        }
+        ProductEvent::OrderLine { ref line, mark } => {
+            let placed = st.book.place(line.clone(), mark, backorderable, st.stock);
+            let kind = if placed.waits {
+                LineNoticeKind::Waiting
+            } else {
+                LineNoticeKind::InStock
+            };
+            fx.notices.push(notice(
+                sku,
+                &line.customer_id,
+                &line.order_id,
+                kind,
+                vec![line.line_id.clone()],
+                at,
+            ));
+        }
+        ProductEvent::OrderLineDone {
+            ref order_id,
+            ref line_id,
+        } => {
+            if st.book.remove(order_id, line_id).is_none() {
+                // Not owed by this product (it shipped from stock): nothing to change.
+                return Ok(());
+            }
         }
     }
     st.updated_ms = st.updated_ms.max(at);
@@ -322,6 +381,7 @@ fn create(
             price_minor: price,
         }],
         stock: 0,
+        book: BackorderBook::default(),
         velocity: Velocity {
             sum: 0.0,
             at_ms: at,
@@ -367,8 +427,11 @@ fn change_stock(
     cfg: &TriggerConfig,
     fx: &mut Effects,
 ) {
-    let old = st.stock;
+    let old_stock = st.stock;
+    let old = st.available();
     st.stock = new;
+    allocate(st, old_stock, at, fx);
+    let new = st.available();
     let live = st.visible(at) && st.on_sale(at);
     let price = st.price_minor;
     if new <= 0 && old > 0 {
@@ -412,6 +475,53 @@ fn change_stock(
         }
     }
     check_new_arrival(st, at, cfg, fx);
+}
+
+/// Arrived stock goes to the waiting lines first (oldest first, whole lines): one notice
+/// per order whose lines it covered.
+fn allocate(st: &mut ProductState, old_stock: i64, at: Millis, fx: &mut Effects) {
+    if st.book.is_empty() {
+        return;
+    }
+    let allocation = st.book.on_stock(old_stock, st.stock, at);
+    let mut per_order: Vec<(&BookLine, Vec<String>)> = Vec::new();
+    for line in &allocation.covered {
+        match per_order
+            .iter_mut()
+            .find(|(l, _)| l.order_id == line.order_id)
+        {
+            Some((_, ids)) => ids.push(line.line_id.clone()),
+            None => per_order.push((line, vec![line.line_id.clone()])),
+        }
+    }
+    for (line, ids) in per_order {
+        fx.notices.push(notice(
+            &st.sku,
+            &line.customer_id,
+            &line.order_id,
+            LineNoticeKind::Allocated,
+            ids,
+            at,
+        ));
+    }
+}
+
+fn notice(
+    sku: &str,
+    customer_id: &str,
+    order_id: &str,
+    kind: LineNoticeKind,
+    line_ids: Vec<String>,
+    at: Millis,
+) -> LineNotice {
+    LineNotice {
+        customer_id: customer_id.to_owned(),
+        order_id: order_id.to_owned(),
+        sku: sku.to_owned(),
+        kind,
+        line_ids,
+        at_ms: at,
+    }
 }
 
 fn set_price(st: &mut ProductState, price: i64, at: Millis, cfg: &TriggerConfig, fx: &mut Effects) {

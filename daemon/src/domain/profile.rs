@@ -58,6 +58,8 @@ pub enum CustomerEvent {
     Timer(super::TimerKind),
     /// A product's word about lines of one of this customer's orders.
     Lines(super::order::LineNotice),
+    /// An event about one of this customer's orders, from the shop.
+    Order(super::order::OrderEvent),
 }
 
 impl CustomerState {
@@ -132,7 +134,10 @@ pub fn apply(
             }
             st.updated_ms = st.updated_ms.max(at);
         }
-        CustomerEvent::Offers(_) | CustomerEvent::Timer(_) | CustomerEvent::Lines(_) => {}
+        CustomerEvent::Offers(_)
+        | CustomerEvent::Timer(_)
+        | CustomerEvent::Lines(_)
+        | CustomerEvent::Order(_) => {}
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {

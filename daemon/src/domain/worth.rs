@@ -60,7 +60,7 @@ pub fn still_worth_sending(
     if !(p.visible(now) && p.on_sale(now)) {
         return Err(Stale::NotOnSale);
     }
-    if min_stock(scenario, p.catalogue.backorderable, cfg).is_some_and(|min| p.stock < min) {
+    if min_stock(scenario, p.catalogue.backorderable, cfg).is_some_and(|min| p.available() < min) {
         return Err(Stale::OutOfStock);
     }
     if scenario == Scenario::PriceDrop && p.price_minor > item.price_minor {

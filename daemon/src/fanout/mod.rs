@@ -180,7 +180,7 @@ impl Fanout {
                 Some(p) => {
                     let (next, rest) = release::take(
                         std::mem::take(&mut r.waiting),
-                        release::batch_size(r.per_unit, p.stock),
+                        release::batch_size(r.per_unit, p.available()),
                     );
                     handoff.offers = next;
                     r.waiting = rest;

@@ -9,9 +9,11 @@ use super::schema::{
     Schema,
 };
 use super::StoreError;
-use crate::domain::product::ProductState;
+use crate::domain::order::backorder::BackorderBook;
+use crate::domain::product::{Arming, PricePoint, ProductState};
 use crate::domain::profile::CustomerState;
-use crate::domain::{FiredTrigger, Millis, TimerKind, TriggerKind};
+use crate::domain::velocity::Velocity;
+use crate::domain::{Catalogue, FiredTrigger, Millis, TimerKind, TriggerKind};
 
 const V1: u8 = 1;
 const V2: u8 = 2;
@@ -44,12 +46,69 @@ macro_rules! string_keyed {
     };
 }
 
-string_keyed!(
-    /// A product's state, by sku.
-    Products,
-    Cf::Products,
-    ProductState
-);
+/// A product's state, by sku (v2: with its backorder book; v1 is read as an empty book).
+pub struct Products;
+
+/// A product state as stored before products kept a backorder book.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct ProductStateV1 {
+    sku: String,
+    catalogue: Catalogue,
+    price_minor: i64,
+    price_since_ms: Millis,
+    reference_price_minor: i64,
+    price_history: Vec<PricePoint>,
+    stock: i64,
+    velocity: Velocity,
+    arming: Arming,
+    created_ms: Millis,
+    updated_ms: Millis,
+}
+
+impl From<ProductStateV1> for ProductState {
+    fn from(p: ProductStateV1) -> ProductState {
+        ProductState {
+            sku: p.sku,
+            catalogue: p.catalogue,
+            price_minor: p.price_minor,
+            price_since_ms: p.price_since_ms,
+            reference_price_minor: p.reference_price_minor,
+            price_history: p.price_history,
+            stock: p.stock,
+            velocity: p.velocity,
+            arming: p.arming,
+            created_ms: p.created_ms,
+            updated_ms: p.updated_ms,
+            book: BackorderBook::default(),
+        }
+    }
+}
+
+impl Schema for Products {
+    const CF: Cf = Cf::Products;
+    type Key = String;
+    type KeyRef<'a> = &'a str;
+    type Value = ProductState;
+
+    fn encode_key(key: &str) -> Vec<u8> {
+        key.as_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
+        utf8(Self::CF, bytes)
+    }
+    fn encode_value(value: &ProductState) -> Vec<u8> {
+        codec::encode(V2, value)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<ProductState, StoreError> {
+        match bytes.first() {
+            Some(&V1) => {
+                codec::decode::<ProductStateV1>(Self::CF.name(), V1, bytes).map(Into::into)
+            }
+            _ => codec::decode(Self::CF.name(), V2, bytes),
+        }
+    }
+}
 string_keyed!(
     /// A customer's state, by customer id.
     Customers,

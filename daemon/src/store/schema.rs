@@ -4,7 +4,7 @@
 //! bytes or byte keys cross the store's API.
 //!
 //! ```text
-//! products             sku                                        → ProductState    (v1)
+//! products             sku                                        → ProductState    (v2; v1 read)
 //! customers            customer_id                                → CustomerState   (v1)
 //! producers            producer_id                                → ProducerRecord  (v1)
 //! triggers             id u64 BE                                  → FiredTrigger    (v2; v1 read)

@@ -44,11 +44,26 @@ impl Router {
             }
             Ok(Admission::Fresh) => {
                 let mut early = batch.early;
-                let (products, customers) = split(batch.items, &mut early);
+                let mut orders = Vec::new();
+                let ticket = self.next_ticket + 1;
+                self.orders.forget_durable(self.writer.durable_ticket());
+                let routed = self
+                    .orders
+                    .route(&self.store, batch.items, ticket, &mut early, &mut orders)
+                    .await;
+                let items = match routed {
+                    Ok(items) => items,
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                        return None;
+                    }
+                };
+                let (products, customers) = split(items);
                 let kind = DispatchKind::Batch {
                     producer: batch.producer.clone(),
                     sequence: batch.sequence,
                     early,
+                    orders,
                     reply,
                 };
                 let d = self.dispatch(products, customers, kind).await;

@@ -11,7 +11,7 @@
 mod commands;
 mod dedupe;
 mod handle;
-mod orders_pending;
+mod orders;
 mod persist;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -30,9 +30,11 @@ use self::persist::{plan, Counters};
 use super::customer::{CustomerActor, CustomerApplied, CustomerItem, CustomerShared, Links};
 use super::product::{Applied, Item, ProductActor};
 use super::registry::{group, Registry, Replies};
+use crate::domain::order::OrderIndex;
 use crate::domain::{Rejection, TriggerConfig};
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
+use crate::store::orders::LineNotices;
 use crate::store::outbox::Outbox;
 use crate::store::records::{Rejected, TimerKey, Triggers};
 use crate::store::writer::Writer;
@@ -78,6 +80,8 @@ pub(crate) enum DispatchKind {
         producer: String,
         sequence: u64,
         early: Vec<(u32, Rejection)>,
+        /// Indexes of the orders this batch places, written with it.
+        orders: Vec<(String, OrderIndex)>,
         reply: Reply<BatchAck>,
     },
     Duplicate {
@@ -135,6 +139,7 @@ pub struct Router {
     products: Registry<ProductActor>,
     customers: Registry<CustomerActor>,
     producers: ProducerLog,
+    orders: orders::OrderRoutes,
     next_ticket: u64,
     ids: Counters,
     outbox_notify: Arc<tokio::sync::Notify>,
@@ -151,8 +156,14 @@ impl Router {
         cfg: RouterConfig,
         metrics: Arc<Metrics>,
     ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
-        let (last_trigger, last_outbox) = store
-            .read(|s| Ok((s.last_key::<Triggers>()?, s.last_key::<Outbox>()?)))
+        let (last_trigger, last_outbox, last_notice) = store
+            .read(|s| {
+                Ok((
+                    s.last_key::<Triggers>()?,
+                    s.last_key::<Outbox>()?,
+                    s.last_key::<LineNotices>()?,
+                ))
+            })
             .await?;
         let next_trigger_id = last_trigger.map_or(1, |id| id + 1);
         metrics
@@ -176,10 +187,12 @@ impl Router {
             products: Registry::new(cfg.triggers),
             customers: Registry::new(Arc::new(shared)),
             producers: ProducerLog::default(),
+            orders: orders::OrderRoutes::default(),
             next_ticket: 0,
             ids: Counters {
                 next_trigger_id,
                 next_outbox_seq,
+                next_notice_id: last_notice.map_or(1, |n| n + 1),
             },
             outbox_notify: cfg.outbox_notify,
             fanout_notify: cfg.fanout_notify,
@@ -232,15 +245,7 @@ impl Router {
         match cmd {
             Command::Ingest { batch, reply } => self.on_ingest(batch, reply).await,
             Command::Internal { items, reply } => {
-                // Only customer events come from inside the daemon: nothing is refused.
-                let mut refused = Vec::new();
-                let (products, customers) = split(items, &mut refused);
-                if !refused.is_empty() {
-                    tracing::warn!(
-                        refused = refused.len(),
-                        "Internal events the actors do not take yet were dropped."
-                    );
-                }
+                let (products, customers) = split(items);
                 self.dispatch(products, customers, DispatchKind::Internal { reply })
                     .await
             }
@@ -297,7 +302,8 @@ impl Router {
         }
         let wait = self.writer.submit(planned.batch, a.ticket);
         let outbox = (!planned.queued.is_empty()).then(|| self.outbox_notify.clone());
-        let fanout = (!planned.triggers.is_empty()).then(|| self.fanout_notify.clone());
+        let fanout = (!planned.triggers.is_empty() || planned.notices > 0)
+            .then(|| self.fanout_notify.clone());
         Some(
             async move {
                 let ok = matches!(wait.await, Ok(Ok(())));
@@ -396,20 +402,20 @@ fn durable<T>(ok: bool, value: T) -> Result<T, RouterError> {
 
 type Groups<T> = Vec<(String, Vec<T>)>;
 
-/// Groups items by the actor they are for. Events no actor takes yet are added to
-/// `refused` (by index) and none of their items is sent.
-fn split(
-    items: Vec<IngestItem>,
-    refused: &mut Vec<(u32, Rejection)>,
-) -> (Groups<Item>, Groups<CustomerItem>) {
-    let items = orders_pending::refuse(items, refused);
+/// Groups items by the actor they are for (order items were routed before: `orders.rs`).
+fn split(items: Vec<IngestItem>) -> (Groups<Item>, Groups<CustomerItem>) {
     let mut products = Vec::with_capacity(items.len());
     let mut customers = Vec::new();
     for i in items {
         match i {
             IngestItem::Product { sku, item } => products.push((sku, item)),
             IngestItem::Customer { id, item } => customers.push((id, item)),
-            IngestItem::Order { .. } => {} // refused above, until orders are applied
+            IngestItem::Order { item, .. } => {
+                tracing::error!(
+                    order_id = item.event.order_id(),
+                    "An order event reached the actors unrouted; it is dropped."
+                );
+            }
         }
     }
     (group(products.into_iter()), group(customers.into_iter()))

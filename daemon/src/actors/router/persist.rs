@@ -1,8 +1,8 @@
 //! Turning the actors' answers for one dispatch into one atomic write: a plain function,
 //! no I/O. Product and customer states, fired triggers (log + per-sku index), timer puts
-//! and deletes, interest-edge and category-affinity merges, new outbox entries, and what
-//! the dispatch's kind adds (the producer's record, the fan-out cursor and releases, the
-//! fired timers' removal).
+//! and deletes, interest-edge and category-affinity merges, order notices, new outbox
+//! entries, and what the dispatch's kind adds (the producer's record and the indexes of
+//! the orders it places, the fan-out cursors and releases, the fired timers' removal).
 
 use super::handle::Handoff;
 use super::{Answered, DispatchKind};
@@ -13,6 +13,7 @@ use crate::domain::Rejection;
 use crate::domain::TriggerKind;
 use crate::store::interest::{AffinityOp, CategoryInterest, Interest, InterestByCustomer};
 use crate::store::meta::{FanoutCursor, NoticeCursor, Releases};
+use crate::store::orders::{LineNotices, OrderIndexes};
 use crate::store::records::{
     Customers, ProducerRecord, Producers, Rejected, TimerKey, Timers, TriggerBySku, Triggers,
 };
@@ -24,12 +25,15 @@ use crate::store::Batch;
 pub(crate) struct Counters {
     pub next_trigger_id: u64,
     pub next_outbox_seq: u64,
+    pub next_notice_id: u64,
 }
 
 /// One dispatch's write and what it did.
 #[derive(Debug, Default)]
 pub(crate) struct Planned {
     pub batch: Batch,
+    /// Events applied: for a producer's batch, distinct indexes with no item refused (an
+    /// order or a purchase reaches several actors as one event); otherwise items.
     pub applied: u32,
     /// By index in the batch.
     pub rejections: Vec<Rejected>,
@@ -40,6 +44,8 @@ pub(crate) struct Planned {
     /// Kinds of the triggers written, and the highest id.
     pub triggers: Vec<TriggerKind>,
     pub last_trigger_id: Option<u64>,
+    /// Order notices written (the fan-out follows them).
+    pub notices: usize,
     /// Scenarios of the outbox entries written.
     pub queued: Vec<Scenario>,
     pub suppressed: Vec<(Scenario, SuppressReason)>,
@@ -56,15 +62,22 @@ fn rejected(index: u32, r: Rejection) -> Rejected {
 /// Builds the write of a dispatch whose actors all answered.
 pub(crate) fn plan(a: &mut Answered, ids: &mut Counters, affinity_half_life_ms: i64) -> Planned {
     let mut out = Planned::default();
+    let mut applied: Vec<u32> = Vec::new();
     for (sku, result) in a.products.drain(..) {
         match result {
-            Some(applied) => product(&mut out, &sku, applied, ids, affinity_half_life_ms),
+            Some(done) => {
+                applied.extend_from_slice(&done.applied);
+                product(&mut out, &sku, done, ids, affinity_half_life_ms)
+            }
             None => out.failed = true,
         }
     }
     for (id, result) in a.customers.drain(..) {
         match result {
-            Some(applied) => customer(&mut out, &id, applied, ids),
+            Some(done) => {
+                applied.extend_from_slice(&done.applied);
+                customer(&mut out, &id, done, ids)
+            }
             None => out.failed = true,
         }
     }
@@ -72,16 +85,26 @@ pub(crate) fn plan(a: &mut Answered, ids: &mut Counters, affinity_half_life_ms: 
         out.batch = Batch::default();
         return out;
     }
+    out.applied = applied.len() as u32;
     match &mut a.kind {
         DispatchKind::Batch {
             producer,
             sequence,
             early,
+            orders,
             ..
         } => {
+            for (order_id, index) in orders.drain(..) {
+                out.batch.put::<OrderIndexes>(&order_id, &index);
+            }
             out.rejections
                 .extend(early.drain(..).map(|(i, r)| rejected(i, r)));
             out.rejections.sort_by_key(|r| r.index);
+            out.rejections.dedup_by_key(|r| r.index);
+            applied.sort_unstable();
+            applied.dedup();
+            applied.retain(|i| out.rejections.binary_search_by_key(i, |r| r.index).is_err());
+            out.applied = applied.len() as u32;
             let record = ProducerRecord {
                 last_sequence: *sequence,
                 last_applied: out.applied,
@@ -118,7 +141,6 @@ fn releases(batch: &mut Batch, h: &mut Handoff) {
 }
 
 fn product(out: &mut Planned, sku: &str, a: Applied, ids: &mut Counters, half_life_ms: i64) {
-    out.applied += a.applied;
     out.rejections
         .extend(a.rejections.into_iter().map(|(i, r)| rejected(i, r)));
     let batch = &mut out.batch;
@@ -145,6 +167,11 @@ fn product(out: &mut Planned, sku: &str, a: Applied, ids: &mut Counters, half_li
         out.triggers.push(trig.kind);
         out.last_trigger_id = Some(id);
     }
+    for n in &a.effects.notices {
+        batch.put::<LineNotices>(ids.next_notice_id, n);
+        ids.next_notice_id += 1;
+        out.notices += 1;
+    }
     for w in &a.effects.interest {
         let op = std::slice::from_ref(&w.op);
         batch.merge::<Interest>((sku, &w.customer_id), op);
@@ -164,7 +191,6 @@ fn product(out: &mut Planned, sku: &str, a: Applied, ids: &mut Counters, half_li
 }
 
 fn customer(out: &mut Planned, id: &str, a: CustomerApplied, ids: &mut Counters) {
-    out.applied += a.applied;
     out.rejections
         .extend(a.rejections.into_iter().map(|(i, r)| rejected(i, r)));
     out.suppressed.extend(a.suppressed);
