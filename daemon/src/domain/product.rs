@@ -614,3 +614,7 @@ fn check_new_arrival(st: &mut ProductState, at: Millis, cfg: &TriggerConfig, fx:
 #[cfg(test)]
 #[path = "product_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "product_orders_tests.rs"]
+mod orders_tests;

@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::order::backorder::{BackorderBook, BookHeader, BookLine, BookState};
 use crate::domain::product::{Arming, NewArrival, PendingDrop, PricePoint};
 use crate::domain::velocity::Velocity;
 use crate::domain::Catalogue;
@@ -48,6 +49,21 @@ fn sample_product() -> ProductState {
         },
         created_ms: 1,
         updated_ms: 2,
+        book: BackorderBook::from_parts(
+            BookHeader {
+                owed_in_stock: 3,
+                next_seq: 1,
+            },
+            vec![BookLine {
+                order_id: "o1".into(),
+                line_id: "l1".into(),
+                customer_id: "c1".into(),
+                quantity: 3,
+                placed_ms: 4,
+                seq: 0,
+                state: BookState::Waiting,
+            }],
+        ),
     }
 }
 
@@ -60,6 +76,20 @@ fn product_golden_bytes() {
         "ProductState encoding changed: bump its schema version and add a migration"
     );
     assert_eq!(Products::decode_value(&bytes).ok(), Some(sample_product()));
+}
+
+/// A product stored before products kept a backorder book reads with an empty book.
+#[test]
+fn product_v1_golden_bytes_still_read() {
+    let bytes: Vec<u8> = (0..GOLDEN_PRODUCT_V1.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&GOLDEN_PRODUCT_V1[i..i + 2], 16).ok())
+        .collect();
+    let expected = ProductState {
+        book: BackorderBook::default(),
+        ..sample_product()
+    };
+    assert_eq!(Products::decode_value(&bytes).ok(), Some(expected));
 }
 
 #[test]
@@ -165,8 +195,10 @@ proptest! {
     }
 }
 
-const GOLDEN_PRODUCT: &str = "0103412d31035465650175016901026331034a505900010a000000fb780f0efb3011010efb780f05000000000000f83f12010001fb780f16010204";
+const GOLDEN_PRODUCT_V1: &str = "0103412d31035465650175016901026331034a505900010a000000fb780f0efb3011010efb780f05000000000000f83f12010001fb780f16010204";
 const GOLDEN_PRODUCER: &str = "01fb2c0102010103736b750178";
 const GOLDEN_TRIGGER_V1: &str = "010103412d31fbd0070c0a000000000000244001000000000000e03fc8c80172";
 const GOLDEN_TRIGGER: &str =
     "020103412d31fbd0070c0a000000000000244001000000000000e03fc8c801720103546565000000000000000000";
+
+const GOLDEN_PRODUCT: &str = "0203412d31035465650175016901026331034a505900010a000000fb780f0efb3011010efb780f05000000000000f83f12010001fb780f1601020401026f31026c3102633106080000000601";
