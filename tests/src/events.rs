@@ -232,6 +232,39 @@ pub fn purchase(customer_id: &str, order_id: &str, skus: &[&str]) -> Event {
     }))
 }
 
+/// An order placed by `customer_id`: lines `(line_id, sku, quantity)`, unmarked (a line
+/// waits when its product is backorderable and short of stock), 1,000 yen a unit.
+pub fn order_placed(order_id: &str, customer_id: &str, lines: &[(&str, &str, i64)]) -> Event {
+    event(Kind::OrderPlaced(stockbell_proto::v1::OrderPlaced {
+        order_id: order_id.into(),
+        customer_id: customer_id.into(),
+        currency: "JPY".into(),
+        coupon_code: String::new(),
+        lines: lines
+            .iter()
+            .map(|(line_id, sku, quantity)| stockbell_proto::v1::OrderLine {
+                line_id: (*line_id).into(),
+                sku: (*sku).into(),
+                quantity: *quantity,
+                unit_price_minor: 1000,
+                ..Default::default()
+            })
+            .collect(),
+    }))
+}
+
+/// Every line of an order shipped, with a tracking number and page.
+pub fn order_shipped(order_id: &str, customer_id: &str) -> Event {
+    event(Kind::OrderShipped(stockbell_proto::v1::OrderShipped {
+        order_id: order_id.into(),
+        customer_id: customer_id.into(),
+        lines: Vec::new(),
+        carrier: "Yamato".into(),
+        tracking_number: format!("TRK-{order_id}"),
+        tracking_url: format!("https://track.example/{order_id}"),
+    }))
+}
+
 pub fn unsubscribe(customer_id: &str, channel: stockbell_proto::v1::UnsubscribeChannel) -> Event {
     event(Kind::Unsubscribe(stockbell_proto::v1::Unsubscribe {
         customer_id: customer_id.into(),

@@ -38,8 +38,8 @@ pub use client::{
 pub use daemon::{Daemon, StartRefused};
 pub use events::{
     batch, cart_add, catalog, customer, customer_upsert, favourite, line_customer, notify_me,
-    now_ms, price_set, purchase, sale, shopper, stock_adjust, stock_set, unsubscribe, upsert, view,
-    window, EventExt, Sequencer, TestRng,
+    now_ms, order_placed, order_shipped, price_set, purchase, sale, shopper, stock_adjust,
+    stock_set, unsubscribe, upsert, view, window, EventExt, Sequencer, TestRng,
 };
 pub use http_peer::{HttpPeer, PeerRequest};
 pub use launch::{check_config, stockbelld_bin, CliOutput};
