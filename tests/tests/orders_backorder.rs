@@ -2,7 +2,8 @@
 //! product with 8 units owed to waiting order lines releases back-in-stock notices for
 //! the 2 units left — in both ways shops keep such stock (allowed to go negative, −8 →
 //! restocked to 2; or held at 0 with the owed units only in orders → restocked to 10) —
-//! and a restock that only covers what is owed releases none.
+//! and a restock that only covers what is owed releases none. Arrived units go to the
+//! oldest waiting lines first, each whole, and GetProduct shows the allocation.
 
 use std::time::Duration;
 
@@ -127,6 +128,33 @@ async fn a_restock_of_10_with_8_owed_announces_2_units_in_both_models() -> Resul
     ensure!(
         fired.is_empty(),
         "a restock that covers only what is owed fired {fired:?}"
+    );
+
+    // Units for two of three waiting orders: the two oldest are covered, the third waits,
+    // and the warehouse sees which is which.
+    eight_owed(&mut ingest, &mut seq, "part", Model::HeldAtZero).await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("part", 6)])).await?;
+    let p = stockbell_tests::product(&mut admin.clone(), "part").await?;
+    let book = p.backorders.unwrap_or_default();
+    let lines: Vec<(&str, &str)> = book
+        .lines
+        .iter()
+        .map(|l| (l.order_id.as_str(), l.state.as_str()))
+        .collect();
+    ensure!(
+        lines
+            == [
+                ("part-order2", "waiting"),
+                ("part-order0", "allocated"),
+                ("part-order1", "allocated")
+            ],
+        "backorder lines of part: {lines:?}"
+    );
+    ensure!(
+        (p.available, book.owed_units) == (0, 8),
+        "part: available {}, owed {}",
+        p.available,
+        book.owed_units
     );
 
     // The notices reach the notify-me customers, and only 4 of the 10.

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 use crate::actors::RouterHandle;
 use crate::domain::customer::Scenario;
 use crate::domain::interest::InterestWeights;
+use crate::domain::order::backorder::{BackorderBook, BookLine, BookState};
 use crate::domain::product::{NewArrival, ProductState};
 use crate::domain::{FiredTrigger, TriggerConfig, TriggerKind, Window};
 use crate::store::records::{Producers, TriggerBySku, Triggers};
@@ -98,6 +99,36 @@ pub fn product_view(p: &ProductState, active: bool, now: i64, cfg: &TriggerConfi
         active,
         interested_customers: 0,
         interested_above_threshold: 0,
+        available: p.available(),
+        backorders: Some(backorders_view(&p.book)),
+    }
+}
+
+fn backorders_view(book: &BackorderBook) -> pb::Backorders {
+    let line = |l: &BookLine| {
+        let (state, allocated_ms) = match l.state {
+            BookState::Waiting => ("waiting", 0),
+            BookState::Reserved { allocated_ms } => ("allocated", allocated_ms),
+        };
+        pb::BackorderLine {
+            order_id: l.order_id.clone(),
+            line_id: l.line_id.clone(),
+            customer_id: l.customer_id.clone(),
+            quantity: l.quantity,
+            placed_ms: l.placed_ms,
+            state: state.into(),
+            allocated_ms,
+        }
+    };
+    pb::Backorders {
+        owed_units: book.owed(),
+        owed_in_stock: book.owed_in_stock(),
+        lines: book
+            .waiting()
+            .iter()
+            .chain(book.reserved())
+            .map(line)
+            .collect(),
     }
 }
 
