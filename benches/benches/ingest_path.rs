@@ -119,7 +119,7 @@ fn rules(c: &mut Criterion) {
                 }
                 let mut applied = 0;
                 for rx in replies {
-                    applied += rx.await.map(|a| a.applied).unwrap_or(0);
+                    applied += rx.await.map_or(0, |a| a.applied.len());
                 }
                 applied
             })

@@ -109,7 +109,7 @@ fn a_restock_of_10_with_8_owed_announces_2_in_both_shop_models() {
         let mut st = eight_owed(negative);
         let stock_before = st.as_ref().map(|s| s.stock);
         assert_eq!(stock_before, Some(if negative { -8 } else { 0 }));
-        let fx = apply_all(&mut st, &[restock.clone()]);
+        let fx = apply_all(&mut st, std::slice::from_ref(&restock));
         assert_eq!(
             allocated(&fx),
             vec!["o1", "o2", "o3"],
