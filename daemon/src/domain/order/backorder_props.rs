@@ -24,6 +24,7 @@ struct Reference {
     lines: Vec<RefLine>,
     owed_in_stock: i64,
     stock: i64,
+    arrivals: usize,
 }
 
 impl Reference {
@@ -52,7 +53,8 @@ impl Reference {
     }
 
     fn add(&mut self, order_id: String, qty: i64, placed: Millis) {
-        let arrival = self.lines.len();
+        let arrival = self.arrivals;
+        self.arrivals += 1;
         self.lines.push(RefLine {
             order_id,
             qty,
