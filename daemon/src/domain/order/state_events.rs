@@ -26,7 +26,7 @@ pub fn apply(
     let Some(st) = state else {
         let OrderEvent::Placed(p) = event else {
             return Err(Refusal {
-                field: field(event, "order_id"),
+                field: field(event, "order_id").into(),
                 reason: format!(
                     "unknown order {:?}: send order_placed for it before its {}",
                     event.order_id(),
@@ -47,7 +47,7 @@ pub fn apply(
     };
     if st.customer_id != event.customer_id() {
         return Err(Refusal {
-            field: field(event, "customer_id"),
+            field: field(event, "customer_id").into(),
             reason: format!(
                 "order {:?} belongs to customer {:?}, not {:?}: send the order's own customer id",
                 st.order_id,
@@ -104,14 +104,14 @@ fn field(event: &OrderEvent, name: &'static str) -> &'static str {
 fn validate_placed(p: &OrderPlaced) -> Result<(), Refusal> {
     if p.lines.is_empty() {
         return Err(Refusal {
-            field: "order_placed.lines",
+            field: "order_placed.lines".into(),
             reason: format!("order {:?} has no lines: send at least one", p.order_id),
         });
     }
     for (i, l) in p.lines.iter().enumerate() {
         if p.lines[..i].iter().any(|o| o.line_id == l.line_id) {
             return Err(Refusal {
-                field: "order_placed.lines.line_id",
+                field: "order_placed.lines.line_id".into(),
                 reason: format!(
                     "order {:?} has two lines with id {:?}: give every line its own id",
                     p.order_id, l.line_id
@@ -120,7 +120,7 @@ fn validate_placed(p: &OrderPlaced) -> Result<(), Refusal> {
         }
         if l.quantity <= 0 {
             return Err(Refusal {
-                field: "order_placed.lines.quantity",
+                field: "order_placed.lines.quantity".into(),
                 reason: format!(
                     "line {:?} of order {:?} has quantity {}: send 1 or more",
                     l.line_id, p.order_id, l.quantity
@@ -185,7 +185,7 @@ fn replaced(st: &OrderState, p: &OrderPlaced) -> Result<Effects, Refusal> {
         return Ok(Effects::default());
     }
     Err(Refusal {
-        field: "order_placed.order_id",
+        field: "order_placed.order_id".into(),
         reason: format!(
             "order {:?} was already placed with other content (currency, coupon or lines): \
              use a new order id, or send order_cancelled / order_delayed to change it",
@@ -213,7 +213,7 @@ fn targets(
     none_left: &str,
 ) -> Result<Vec<usize>, Refusal> {
     let refuse = |reason: String| Refusal {
-        field: field(event, "lines"),
+        field: field(event, "lines").into(),
         reason,
     };
     let mut out = Vec::new();
@@ -356,7 +356,7 @@ fn delay(st: &mut OrderState, e: &OrderDelayed, at_ms: Millis) -> Result<Effects
     if let Promise::Window(w) = e.promise {
         if w.earliest_ms > w.latest_ms {
             return Err(Refusal {
-                field: "order_delayed.promise",
+                field: "order_delayed.promise".into(),
                 reason: format!(
                     "the new window of order {:?} ends ({}) before it starts ({}): send \
                      earliest <= latest, or no window for \"we do not know yet\"",

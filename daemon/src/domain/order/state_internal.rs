@@ -17,7 +17,7 @@ pub fn line_verdicts(
 ) -> Result<Effects, Refusal> {
     if let Some(v) = verdicts.iter().find(|v| st.line(&v.line_id).is_none()) {
         return Err(Refusal {
-            field: "line_id",
+            field: "line_id".into(),
             reason: format!(
                 "order {:?} has no line {:?}: a verdict must name a line of the order",
                 st.order_id, v.line_id
