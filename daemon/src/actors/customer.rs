@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use super::customer_orders::{self, OrderNews};
 use super::registry::Virtual;
 use super::router::WeakRouter;
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Outcome};
 use crate::domain::message::{MessageContext, NewEntry};
+use crate::domain::order::state::OrderCadence;
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
 use crate::domain::worth::still_worth_sending;
@@ -33,6 +35,9 @@ pub struct CustomerShared {
     /// The stock minimums a deferred message is re-checked against at release.
     pub triggers: Arc<TriggerConfig>,
     pub router: WeakRouter,
+    /// The time zone of a customer known only from an order.
+    pub default_time_zone: String,
+    pub order_cadence: OrderCadence,
 }
 
 /// One customer event with its index in the batch.
@@ -166,6 +171,41 @@ async fn step(
                 None => return Ok(false),
             }
         }
+        (CustomerEvent::Timer(TimerKind::CustomerOrders), Some(c)) => {
+            let cadence = st.shared.order_cadence;
+            let news = customer_orders::on_tick(c, at, &cadence);
+            tell(st, news, at, out);
+            return Ok(true);
+        }
+        (CustomerEvent::Order(event), _) => {
+            let (tz, cadence) = (&st.shared.default_time_zone, st.shared.order_cadence);
+            let existed = st.state.is_some();
+            let c = st
+                .state
+                .get_or_insert_with(|| CustomerState::bare(&st.id, tz, at));
+            let news = match customer_orders::on_event(c, &event, at, &cadence) {
+                Ok(news) => news,
+                Err(r) => {
+                    if !existed {
+                        // Refused: no customer comes of it.
+                        st.state = None;
+                    }
+                    return Err(r);
+                }
+            };
+            tell(st, news, at, out);
+            return Ok(true);
+        }
+        (CustomerEvent::Lines(n), Some(c)) => {
+            let cadence = st.shared.order_cadence;
+            let news = customer_orders::on_lines(c, &n, at, &cadence);
+            tell(st, news, at, out);
+            return Ok(true);
+        }
+        (CustomerEvent::Lines(n), None) => {
+            tracing::warn!(order_id = %n.order_id, "A notice about an order of an unknown customer; dropped.");
+            return Ok(false);
+        }
         (CustomerEvent::Timer(_), Some(_)) => return Ok(false),
         (event, _) => {
             apply(&mut st.state, &st.id, &event, at)?;
@@ -187,6 +227,15 @@ async fn current_products(router: &WeakRouter, skus: Vec<String>) -> HashMap<Str
         }
     }
     found
+}
+
+/// Order news for the customer: the messages they get, and the next order timer.
+fn tell(st: &mut CustomerArgs, news: Vec<OrderNews>, now: Millis, out: &mut CustomerApplied) {
+    let Some(c) = st.state.as_ref() else { return };
+    if let Some(due) = customer_orders::next_due(c, &st.shared.order_cadence) {
+        out.timers.push((due.max(now), TimerKind::CustomerOrders));
+    }
+    order_messages(st, news, now, out);
 }
 
 fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {

@@ -4,6 +4,7 @@
 //! the group-commit writer, and the `Scheduler` actor that fires durable timers.
 
 pub mod customer;
+pub mod customer_orders;
 pub mod product;
 pub mod registry;
 pub mod router;

@@ -153,6 +153,18 @@ pub enum TimerKind {
     CustomerArbitrate,
     /// A customer's quiet hours are over: release deferred messages.
     CustomerQuiet,
+    /// One of a customer's orders needs a tick (an update, a promise, a follow-up).
+    CustomerOrders,
+}
+
+impl TimerKind {
+    /// Customer timers are keyed by customer id; the others by sku.
+    pub fn is_customer(self) -> bool {
+        matches!(
+            self,
+            TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet | TimerKind::CustomerOrders
+        )
+    }
 }
 
 /// A request to write (`put`) or remove a durable timer for this product.

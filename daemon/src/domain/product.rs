@@ -285,7 +285,9 @@ pub fn apply(
         }
         ProductEvent::Timer(TimerKind::DisplayStart) => check_new_arrival(st, at, cfg, fx),
         // Customer timers never reach a product.
-        ProductEvent::Timer(TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet) => {}
+        ProductEvent::Timer(
+            TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet | TimerKind::CustomerOrders,
+        ) => {}
         ProductEvent::Interest {
             ref customer_id,
             ref signal,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::customer::{Channel, Consent, Locale, Sent};
 use super::decide::{Deferred, Offer};
+use super::order::state::OrderState;
 use super::{Millis, Rejection};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,8 @@ pub struct CustomerState {
     pub deferred: Vec<Deferred>,
     pub created_ms: Millis,
     pub updated_ms: Millis,
+    /// The customer's orders (this actor is their one owner), oldest first.
+    pub orders: Vec<OrderState>,
 }
 
 /// The contact data of an upsert.
@@ -63,6 +66,32 @@ pub enum CustomerEvent {
 }
 
 impl CustomerState {
+    /// A customer known only from an order (no customer_upsert yet): no address, no
+    /// consent, the daemon's default time zone. A later upsert fills in the rest.
+    pub fn bare(id: &str, time_zone: &str, at: Millis) -> CustomerState {
+        CustomerState {
+            id: id.to_owned(),
+            email: None,
+            line_user_id: None,
+            locale: Locale::default(),
+            time_zone: time_zone.to_owned(),
+            consent: Consent::default(),
+            tags: Vec::new(),
+            suppressed: Vec::new(),
+            ledger: Vec::new(),
+            pending: Vec::new(),
+            pending_due_ms: None,
+            deferred: Vec::new(),
+            created_ms: at,
+            updated_ms: at,
+            orders: Vec::new(),
+        }
+    }
+
+    pub fn order(&self, order_id: &str) -> Option<&OrderState> {
+        self.orders.iter().find(|o| o.order_id == order_id)
+    }
+
     pub fn address(&self, c: Channel) -> Option<&str> {
         match c {
             Channel::Email => self.email.as_deref(),
@@ -117,6 +146,7 @@ pub fn apply(
                     deferred: Vec::new(),
                     created_ms: at,
                     updated_ms: at,
+                    orders: Vec::new(),
                 })
             }
         },

@@ -11,6 +11,8 @@ use super::schema::{
 use super::StoreError;
 use crate::domain::order::backorder::BackorderBook;
 use crate::domain::product::{Arming, PricePoint, ProductState};
+use crate::domain::customer::{Channel, Consent, Locale, Sent};
+use crate::domain::decide::{Deferred, Offer};
 use crate::domain::profile::CustomerState;
 use crate::domain::velocity::Velocity;
 use crate::domain::{Catalogue, FiredTrigger, Millis, TimerKind, TriggerKind};
@@ -109,12 +111,76 @@ impl Schema for Products {
         }
     }
 }
-string_keyed!(
-    /// A customer's state, by customer id.
-    Customers,
-    Cf::Customers,
-    CustomerState
-);
+/// A customer's state, by customer id (v2: with the customer's orders; v1 is read as a
+/// customer without orders).
+pub struct Customers;
+
+/// A customer state as stored before customers owned their orders.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct CustomerStateV1 {
+    id: String,
+    email: Option<String>,
+    line_user_id: Option<String>,
+    locale: Locale,
+    time_zone: String,
+    consent: Consent,
+    tags: Vec<String>,
+    suppressed: Vec<Channel>,
+    ledger: Vec<Sent>,
+    pending: Vec<Offer>,
+    pending_due_ms: Option<Millis>,
+    deferred: Vec<Deferred>,
+    created_ms: Millis,
+    updated_ms: Millis,
+}
+
+impl From<CustomerStateV1> for CustomerState {
+    fn from(c: CustomerStateV1) -> CustomerState {
+        CustomerState {
+            id: c.id,
+            email: c.email,
+            line_user_id: c.line_user_id,
+            locale: c.locale,
+            time_zone: c.time_zone,
+            consent: c.consent,
+            tags: c.tags,
+            suppressed: c.suppressed,
+            ledger: c.ledger,
+            pending: c.pending,
+            pending_due_ms: c.pending_due_ms,
+            deferred: c.deferred,
+            created_ms: c.created_ms,
+            updated_ms: c.updated_ms,
+            orders: Vec::new(),
+        }
+    }
+}
+
+impl Schema for Customers {
+    const CF: Cf = Cf::Customers;
+    type Key = String;
+    type KeyRef<'a> = &'a str;
+    type Value = CustomerState;
+
+    fn encode_key(key: &str) -> Vec<u8> {
+        key.as_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
+        utf8(Self::CF, bytes)
+    }
+    fn encode_value(value: &CustomerState) -> Vec<u8> {
+        codec::encode(V2, value)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<CustomerState, StoreError> {
+        match bytes.first() {
+            Some(&V1) => {
+                codec::decode::<CustomerStateV1>(Self::CF.name(), V1, bytes).map(Into::into)
+            }
+            _ => codec::decode(Self::CF.name(), V2, bytes),
+        }
+    }
+}
 string_keyed!(
     /// What each producer last had applied (idempotent ingest), by producer id.
     Producers,
@@ -236,6 +302,7 @@ fn timer_kind_byte(kind: TimerKind) -> u8 {
         TimerKind::DisplayStart => 2,
         TimerKind::CustomerArbitrate => 3,
         TimerKind::CustomerQuiet => 4,
+        TimerKind::CustomerOrders => 5,
     }
 }
 
@@ -245,6 +312,7 @@ fn timer_kind(byte: u8) -> Option<TimerKind> {
         2 => TimerKind::DisplayStart,
         3 => TimerKind::CustomerArbitrate,
         4 => TimerKind::CustomerQuiet,
+        5 => TimerKind::CustomerOrders,
         _ => return None,
     })
 }

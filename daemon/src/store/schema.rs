@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! products             sku                                        → ProductState    (v2; v1 read)
-//! customers            customer_id                                → CustomerState   (v1)
+//! customers            customer_id                                → CustomerState   (v2; v1 read)
 //! producers            producer_id                                → ProducerRecord  (v1)
 //! triggers             id u64 BE                                  → FiredTrigger    (v2; v1 read)
 //! trigger_by_sku       len u16 · sku · id u64 BE                  → ()

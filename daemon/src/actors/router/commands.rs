@@ -131,8 +131,7 @@ impl Router {
         timers: Vec<TimerKey>,
         reply: Reply<()>,
     ) -> Option<Dispatched> {
-        let is_customer =
-            |k: TimerKind| matches!(k, TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet);
+        let is_customer = TimerKind::is_customer;
         let products = timers.iter().filter(|t| !is_customer(t.kind)).map(|t| {
             let item = Item {
                 index: 0,
