@@ -218,6 +218,7 @@ fn daemon_message_size(dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
             sku,
         }],
         unsubscribe_url: links.url(&customer, Some(Channel::Email), now),
+        order: None,
     };
     let rendered = Templates::new(None)
         .context("cannot load the built-in templates")?
@@ -229,7 +230,6 @@ fn daemon_message_size(dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
         channel: Channel::Email,
         address: format!("{customer}@example.com"),
         scenario: Scenario::BackInStock,
-        marketing: true,
         context,
         status: OutboxStatus::Pending,
         attempts: 0,

@@ -8,6 +8,7 @@ use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::TriggerKind;
 
 const REASONS: usize = SuppressReason::ALL.len();
+const SCENARIOS: usize = Scenario::ALL.len();
 
 /// Per-scenario delivery counters.
 #[derive(Debug, Default)]
@@ -23,12 +24,7 @@ pub struct ScenarioCounters {
 }
 
 fn scenario_index(s: Scenario) -> usize {
-    match s {
-        Scenario::BackInStock => 0,
-        Scenario::LowStock => 1,
-        Scenario::PriceDrop => 2,
-        Scenario::NewArrival => 3,
-    }
+    Scenario::ALL.iter().position(|x| *x == s).unwrap_or(0)
 }
 
 fn reason_index(r: SuppressReason) -> usize {
@@ -49,7 +45,8 @@ pub struct Metrics {
     pub active_customers: AtomicU64,
     /// Actors dropped from memory after idling, since start.
     pub passivated: AtomicU64,
-    pub scenarios: [ScenarioCounters; 4],
+    /// One per scenario, in `Scenario::ALL` order.
+    pub scenarios: [ScenarioCounters; SCENARIOS],
     /// Outbox transitions the dispatcher does not count: cancelled (unsubscribe, scenario
     /// disabled) and failed entries an operator sent again.
     pub outbox_cancelled: AtomicU64,
@@ -91,6 +88,11 @@ impl Metrics {
         self.triggers[kind_index(kind)].load(Relaxed)
     }
 
+    /// Triggers fired for a stock scenario (0 for an order scenario: no trigger).
+    pub fn triggered(&self, s: Scenario) -> u64 {
+        s.trigger().map_or(0, |k| self.triggers_of(k))
+    }
+
     pub fn scenario(&self, s: Scenario) -> &ScenarioCounters {
         &self.scenarios[scenario_index(s)]
     }
@@ -119,5 +121,26 @@ impl Metrics {
 
     pub fn fatal(&self) -> Option<String> {
         self.fatal.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_counts_on_its_own() {
+        let m = Metrics::default();
+        for (n, s) in Scenario::ALL.into_iter().enumerate() {
+            m.scenario(s).queued.fetch_add(n as u64 + 1, Relaxed);
+            m.add_suppressed(s, SuppressReason::Disabled, n as u64 + 1);
+        }
+        for (n, s) in Scenario::ALL.into_iter().enumerate() {
+            assert_eq!(m.scenario(s).queued.load(Relaxed), n as u64 + 1, "{s:?}");
+            assert_eq!(m.suppressed(s, SuppressReason::Disabled), n as u64 + 1);
+        }
+        m.add_trigger(TriggerKind::LowStock);
+        assert_eq!(m.triggered(Scenario::LowStock), 1);
+        assert_eq!(m.triggered(Scenario::Shipped), 0);
     }
 }

@@ -1,5 +1,6 @@
-//! Scenario settings an operator changes at run time (enable / disable, priority,
-//! threshold, the scenario's own caps) on top of the config file's. The changes are kept
+//! Scenario settings an operator changes at run time (enable / disable, channels,
+//! priority, threshold, the scenario's own caps) on top of the config file's; an order
+//! update (transactional) takes only enable / disable and channels. The changes are kept
 //! in the meta column family, so they outlive restarts, and published through
 //! [`LiveRules`], which the fan-out and every customer actor read per decision.
 
@@ -59,8 +60,47 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ControlError {
     }
 }
 
-/// Checks one change; the error names the field and the fix.
-pub fn validate(change: &ScenarioOverride) -> Result<(), ControlError> {
+/// Checks one change to `scenario`; the error names the field and the fix.
+pub fn validate(scenario: Scenario, change: &ScenarioOverride) -> Result<(), ControlError> {
+    let name = scenario.as_str();
+    if change.threshold.is_some() && scenario.trigger().is_none() {
+        return Err(invalid(
+            "threshold",
+            format!("{name} has no interest threshold (only the stock scenarios back_in_stock, low_stock, price_drop and new_arrival have one)"),
+        ));
+    }
+    if !scenario.is_marketing() && (change.priority.is_some() || change.caps.is_some()) {
+        let field = if change.priority.is_some() {
+            "priority"
+        } else {
+            "caps"
+        };
+        return Err(invalid(
+            field,
+            format!("{name} is an order update: it goes whenever it applies, never held back by priorities or caps; change enabled or channels instead"),
+        ));
+    }
+    if let Some(channels) = &change.channels {
+        if channels.is_empty() {
+            return Err(invalid(
+                "channels",
+                "is empty; list at least one of email, line, webhook (or disable the scenario)",
+            ));
+        }
+        if let Some(twice) = channels
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| channels[..i].contains(c).then_some(c))
+        {
+            return Err(invalid(
+                "channels",
+                format!(
+                    "{} is listed twice; list each channel once, in preference order",
+                    twice.as_str()
+                ),
+            ));
+        }
+    }
     if let Some(t) = change.threshold {
         if !t.is_finite() || !(0.0..=100.0).contains(&t) {
             return Err(invalid(
@@ -133,7 +173,7 @@ impl ScenarioControl {
         change: Option<ScenarioOverride>,
     ) -> Result<(), ControlError> {
         if let Some(c) = &change {
-            validate(c)?;
+            validate(scenario, c)?;
         }
         let _one_at_a_time = self.updating.lock().await;
         let mut next = self.overrides();

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::rules::{build, RulesConfig, ScenariosConfig};
+use crate::domain::customer::Channel;
 use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
 use crate::store::test_db::TestDb;
 
@@ -53,14 +54,95 @@ fn bad_changes_name_the_field() {
         threshold: Some(101.0),
         ..Default::default()
     };
-    let e = validate(&bad).expect_err("101").to_string();
+    let e = validate(Scenario::PriceDrop, &bad)
+        .expect_err("101")
+        .to_string();
     assert!(e.starts_with("threshold"), "{e}");
     let zero = ScenarioOverride {
         caps: Some(vec![day_cap(0)]),
         ..Default::default()
     };
-    let e = validate(&zero).expect_err("0").to_string();
+    let e = validate(Scenario::PriceDrop, &zero)
+        .expect_err("0")
+        .to_string();
     assert!(e.starts_with("caps.max"), "{e}");
+}
+
+/// An order update takes enable / disable and channels only; a cross-sell offer has no
+/// interest threshold.
+#[test]
+fn order_scenarios_take_only_the_changes_that_mean_something() {
+    let change = |f: fn(&mut ScenarioOverride)| {
+        let mut o = ScenarioOverride::default();
+        f(&mut o);
+        o
+    };
+    let cases: [(Scenario, ScenarioOverride, &str); 5] = [
+        (
+            Scenario::Shipped,
+            change(|o| o.priority = Some(3)),
+            "priority",
+        ),
+        (
+            Scenario::Shipped,
+            change(|o| o.caps = Some(vec![day_cap(1)])),
+            "caps",
+        ),
+        (
+            Scenario::Arrived,
+            change(|o| o.threshold = Some(0.5)),
+            "threshold",
+        ),
+        (
+            Scenario::CrossSellOrder,
+            change(|o| o.threshold = Some(0.5)),
+            "threshold",
+        ),
+        (
+            Scenario::Delayed,
+            change(|o| o.channels = Some(vec![Channel::Line, Channel::Line])),
+            "channels: line is listed twice",
+        ),
+    ];
+    for (s, o, field) in cases {
+        let e = validate(s, &o).expect_err(field).to_string();
+        assert!(e.starts_with(field), "{s:?}: {e}");
+    }
+    assert!(validate(
+        Scenario::Shipped,
+        &change(|o| o.channels = Some(vec![Channel::Webhook]))
+    )
+    .is_ok());
+    assert!(validate(Scenario::CrossSellOrder, &change(|o| o.priority = Some(1))).is_ok());
+    let empty = change(|o| o.channels = Some(vec![]));
+    assert!(validate(Scenario::Shipped, &empty).is_err());
+}
+
+#[test]
+fn a_channels_change_replaces_the_preference_order() {
+    let b = base();
+    let mut o = Overrides::new();
+    o.insert(
+        "shipped".into(),
+        ScenarioOverride {
+            channels: Some(vec![Channel::Webhook, Channel::Email]),
+            enabled: Some(false),
+            ..Default::default()
+        },
+    );
+    let r = apply(&b, &o);
+    let shipped = r.scenarios.iter().find(|s| s.scenario == Scenario::Shipped);
+    assert_eq!(
+        shipped.map(|s| (s.enabled, s.channels.clone())),
+        Some((false, vec![Channel::Webhook, Channel::Email]))
+    );
+    assert!(r.enabled(Scenario::Arrived));
+    // A change stored before channels existed still reads.
+    let old: Overrides = serde_json::from_str(
+        r#"{"low_stock":{"enabled":false,"priority":null,"threshold":null,"caps":null}}"#,
+    )
+    .expect("old JSON");
+    assert_eq!(old["low_stock"].channels, None);
 }
 
 #[tokio::test]

@@ -29,6 +29,11 @@ fn check_config_names_an_unknown_key() -> Result<()> {
     for (name, text, key) in [
         ("key.toml", "[triggers]\nlow_stok_qty = 3\n", "low_stok_qty"),
         ("section.toml", "[trigers]\nlow_stock_qty = 3\n", "trigers"),
+        (
+            "order.toml",
+            "[scenarios.shipped]\nupdate_every = \"1d\"\n",
+            "scenarios.shipped: update_every is not a setting of shipped",
+        ),
     ] {
         let file = dir.path().join(name);
         std::fs::write(&file, text)?;

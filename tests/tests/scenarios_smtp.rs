@@ -109,11 +109,23 @@ async fn stats(admin: &AdminClient) -> Result<BTreeMap<String, Counts>> {
 type Want<'a> = &'a [(&'a str, u64, u64, u64, &'a [(&'a str, u64)])];
 
 fn want_counts(want: Want<'_>) -> BTreeMap<String, Counts> {
-    let mut out: BTreeMap<String, Counts> =
-        ["back_in_stock", "low_stock", "price_drop", "new_arrival"]
-            .into_iter()
-            .map(|s| (s.to_string(), (0, 0, 0, BTreeMap::new())))
-            .collect();
+    let mut out: BTreeMap<String, Counts> = [
+        "back_in_stock",
+        "low_stock",
+        "price_drop",
+        "new_arrival",
+        "backorder_confirmation",
+        "backorder_update",
+        "arrived",
+        "delayed",
+        "shipped",
+        "delivered_followup",
+        "cross_sell_order",
+        "cross_sell_delivery",
+    ]
+    .into_iter()
+    .map(|s| (s.to_string(), (0, 0, 0, BTreeMap::new())))
+    .collect();
     for (scenario, triggered, audience, queued, suppressed) in want {
         let reasons = suppressed
             .iter()

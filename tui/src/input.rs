@@ -39,6 +39,8 @@ pub enum Action {
     Toggle,
     Priority,
     Threshold,
+    /// `c`: edit a scenario's channels.
+    Channels,
     /// `/`: start typing a search or lookup.
     Search,
     /// `s`: next outbox state.
@@ -91,6 +93,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char(' ' | 'e') => Action::Toggle,
         KeyCode::Char('p') => Action::Priority,
         KeyCode::Char('t') => Action::Threshold,
+        KeyCode::Char('c') => Action::Channels,
         KeyCode::Char('/') => Action::Search,
         KeyCode::Char('s') => Action::CycleState,
         KeyCode::Char('r') => Action::Retry,
@@ -130,6 +133,7 @@ mod tests {
         assert_eq!(m(KeyCode::Char(' ')), Some(Action::Toggle));
         assert_eq!(m(KeyCode::Char('e')), Some(Action::Toggle));
         assert_eq!(m(KeyCode::Char('t')), Some(Action::Threshold));
+        assert_eq!(m(KeyCode::Char('c')), Some(Action::Channels));
         assert_eq!(m(KeyCode::Char('s')), Some(Action::CycleState));
         assert_eq!(m(KeyCode::Char('r')), Some(Action::Retry));
         assert_eq!(m(KeyCode::Char('R')), Some(Action::Refresh));

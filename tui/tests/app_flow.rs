@@ -182,6 +182,80 @@ fn threshold_without_estimate_support_can_still_be_saved() {
     assert!(matches!(reqs.as_slice(), [Request::UpdateScenario(u)] if u.threshold == Some(5.0)));
 }
 
+/// An order update: `p` and `t` explain why they do not apply and ask nothing; `c` edits
+/// its channels (prefilled with the current ones), refusing a name that is no channel.
+#[test]
+fn an_order_update_takes_channels_not_priority_or_threshold() {
+    let mut app = app();
+    let shipped = pb::ScenarioSettings {
+        scenario: "shipped".into(),
+        enabled: true,
+        channels: vec!["email".into(), "line".into()],
+        class: "transactional".into(),
+        quiet: "send".into(),
+        ..Default::default()
+    };
+    app.on_reply(Reply::Scenarios(Ok(vec![
+        settings("back_in_stock", true, 40.0),
+        shipped.clone(),
+    ])));
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Down);
+    for k in ['p', 't'] {
+        assert!(press(&mut app, KeyCode::Char(k)).is_empty(), "{k}");
+        assert_eq!(app.mode(), Mode::Normal, "{k}");
+        let note = app.scenarios.note.clone().expect("a note");
+        assert!(
+            note.error && note.text.contains("shipped"),
+            "{k}: {}",
+            note.text
+        );
+    }
+    assert!(press(&mut app, KeyCode::Char('c')).is_empty());
+    assert_eq!(app.mode(), Mode::Text);
+    let Some(Edit::Channels { input, .. }) = &app.scenarios.edit else {
+        panic!("editing channels");
+    };
+    assert_eq!(input, "email,line");
+    for _ in 0.."email,line".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "line,fax");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app
+        .scenarios
+        .note
+        .as_ref()
+        .is_some_and(|n| n.error && n.text.contains("fax")));
+    assert!(
+        app.scenarios.edit.is_some(),
+        "still editing after a bad name"
+    );
+    for _ in 0.."fax".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "webhook");
+    let reqs = press(&mut app, KeyCode::Enter);
+    let [Request::UpdateScenario(u)] = reqs.as_slice() else {
+        panic!("expected UpdateScenario, got {reqs:?}");
+    };
+    assert_eq!(u.scenario, "shipped");
+    assert_eq!(
+        u.channels.as_ref().map(|c| c.channels.clone()),
+        Some(vec!["line".to_string(), "webhook".to_string()])
+    );
+    assert_eq!((u.enabled, u.priority, u.threshold), (None, None, None));
+    app.on_reply(Reply::ScenarioUpdated(Ok(pb::ScenarioSettings {
+        channels: vec!["line".into(), "webhook".into()],
+        ..shipped
+    })));
+    let note = app.scenarios.note.clone().expect("a note");
+    assert_eq!(
+        note.text,
+        "shipped: saved (enabled, channels line, webhook)"
+    );
+}
+
 #[test]
 fn enable_disable_asks_first_and_priority_is_typed() {
     let mut app = app();

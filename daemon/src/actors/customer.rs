@@ -257,13 +257,13 @@ fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut Custom
             customer_id: c.id.clone(),
             items: m.offers.iter().map(|o| o.item.clone()).collect(),
             unsubscribe_url: (st.shared.links)(&c.id, m.channel),
+            order: None,
         };
         out.entries.push(NewEntry {
             customer_id: c.id.clone(),
             channel: m.channel,
             address,
             scenario: m.scenario,
-            marketing: true,
             context,
             created_ms: now,
         });

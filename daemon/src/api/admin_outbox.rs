@@ -10,7 +10,6 @@ use crate::delivery::outbox::{reads, OutboxError};
 use crate::delivery::templates::Templates;
 use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::message::{OutboxEntry, OutboxStatus};
-use crate::domain::TriggerKind;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
@@ -125,7 +124,7 @@ impl AdminApi {
                 let c = m.scenario(s);
                 pb::ScenarioStats {
                     scenario: s.as_str().into(),
-                    triggered: m.triggers_of(TriggerKind::from(s)),
+                    triggered: m.triggered(s),
                     audience: c.audience.load(Relaxed),
                     queued: c.queued.load(Relaxed),
                     suppressed: SuppressReason::ALL

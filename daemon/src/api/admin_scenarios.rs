@@ -5,7 +5,7 @@ use stockbell_proto::v1 as pb;
 use tonic::Status;
 
 use super::admin::AdminApi;
-use crate::domain::customer::Scenario;
+use crate::domain::customer::{Channel, Scenario};
 use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
 use crate::domain::rules::DeliveryRules;
 use crate::fanout::reach;
@@ -18,16 +18,95 @@ const REACH_MAX_ROWS: u64 = 2_000_000;
 /// Products a search reads at most.
 const SEARCH_MAX_SCAN: usize = 200_000;
 
+fn names(list: &[Scenario]) -> String {
+    list.iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn parse_scenario(s: &str) -> Result<Scenario, Status> {
-    Scenario::ALL
-        .into_iter()
-        .find(|x| x.as_str() == s)
-        .ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "scenario {}: use back_in_stock, price_drop, low_stock or new_arrival",
-                super::limits::echo(s)
-            ))
+    Scenario::parse(s).ok_or_else(|| {
+        Status::invalid_argument(format!(
+            "scenario {}: use one of {}",
+            super::limits::echo(s),
+            names(&Scenario::ALL)
+        ))
+    })
+}
+
+/// A stock scenario: the only ones with audiences to estimate.
+fn parse_stock_scenario(s: &str) -> Result<Scenario, Status> {
+    let scenario = parse_scenario(s)?;
+    if scenario.trigger().is_none() {
+        return Err(Status::invalid_argument(format!(
+            "scenario {s}: reach is estimated for the stock scenarios ({}); an order scenario goes to the order's customer",
+            names(&Scenario::STOCK)
+        )));
+    }
+    Ok(scenario)
+}
+
+fn parse_channels(list: &pb::ChannelList) -> Result<Vec<Channel>, Status> {
+    list.channels
+        .iter()
+        .map(|name| {
+            Channel::ALL
+                .into_iter()
+                .find(|c| c.as_str() == name)
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "channels: {} is not a channel; use email, line or webhook",
+                        super::limits::echo(name)
+                    ))
+                })
         })
+        .collect()
+}
+
+/// An order scenario's timing in words (empty for the stock scenarios).
+fn timing(rules: &DeliveryRules, s: Scenario) -> String {
+    let o = &rules.orders;
+    let span = |ms: i64| crate::domain::rules::caps::format_span(ms);
+    match s {
+        Scenario::BackorderUpdate => {
+            format!("every {} while a line waits", span(o.update_every_ms))
+        }
+        Scenario::DeliveredFollowup => {
+            let review = if o.review_url.is_some() {
+                ", with a review link"
+            } else {
+                ""
+            };
+            format!("{} after delivery{review}", span(o.followup_after_ms))
+        }
+        Scenario::CrossSellOrder | Scenario::CrossSellDelivery => {
+            let Some(c) = o.cross_sell(s) else {
+                return String::new();
+            };
+            let when = if s == Scenario::CrossSellOrder {
+                "the order"
+            } else {
+                "delivery"
+            };
+            let coupon = c
+                .coupon_code
+                .as_ref()
+                .map_or(String::new(), |code| format!(", coupon {code}"));
+            format!(
+                "{} after {when}, up to {} products{coupon}",
+                span(c.after_ms),
+                c.max_items
+            )
+        }
+        Scenario::BackorderConfirmation => "right after an order with waiting lines".into(),
+        Scenario::Arrived => "when arrived stock covers waiting lines".into(),
+        Scenario::Delayed => "on a delay notice, or when a promised window passes".into(),
+        Scenario::Shipped => "when the shop reports the shipment".into(),
+        Scenario::BackInStock | Scenario::LowStock | Scenario::PriceDrop | Scenario::NewArrival => {
+            String::new()
+        }
+    }
 }
 
 fn cap_view(c: &CapRule) -> pb::CapSetting {
@@ -83,6 +162,10 @@ pub fn settings_view(
             .map(cap_view)
             .collect(),
         overridden,
+        class: s.class().as_str().into(),
+        quiet: rules.quiet_mode(s).as_str().into(),
+        timing: timing(rules, s),
+        has_threshold: s.trigger().is_some(),
     }
 }
 
@@ -124,9 +207,10 @@ impl AdminApi {
                 || r.priority.is_some()
                 || r.threshold.is_some()
                 || r.caps.is_some()
+                || r.channels.is_some()
             {
                 return Err(Status::invalid_argument(
-                    "reset: leave enabled, priority, threshold and caps unset when resetting",
+                    "reset: leave enabled, priority, threshold, caps and channels unset when resetting",
                 ));
             }
             None
@@ -140,15 +224,17 @@ impl AdminApi {
                 ),
                 None => None,
             };
+            let channels = r.channels.as_ref().map(parse_channels).transpose()?;
             let change = ScenarioOverride {
                 enabled: r.enabled,
                 priority: r.priority,
                 threshold: r.threshold,
                 caps,
+                channels,
             };
             if change.fields().is_empty() {
                 return Err(Status::invalid_argument(
-                    "nothing to change: set enabled, priority, threshold or caps (or reset)",
+                    "nothing to change: set enabled, channels, priority, threshold or caps (or reset)",
                 ));
             }
             Some(change)
@@ -168,7 +254,7 @@ impl AdminApi {
         &self,
         r: pb::EstimateReachRequest,
     ) -> Result<pb::ReachEstimate, Status> {
-        let s = parse_scenario(&r.scenario)?;
+        let s = parse_stock_scenario(&r.scenario)?;
         if !r.threshold.is_finite() || !(0.0..=100.0).contains(&r.threshold) {
             return Err(Status::invalid_argument(format!(
                 "threshold {}: use a score between 0 and 100, e.g. 0.4",

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod delivery;
+pub mod order_scenarios;
 pub mod rules;
 
 use crate::domain::TriggerConfig;

@@ -1,10 +1,11 @@
 //! The `[rules]` and `[scenarios.*]` config sections: global caps, quiet hours, the
-//! arbitration window, and per scenario its switch, priority, channels, interest
+//! arbitration window, and per stock scenario its switch, priority, channels, interest
 //! threshold, cooldown, digest, (back in stock) audience batching and how long a queued
-//! message stays worth sending.
+//! message stays worth sending. The order scenarios' sections are `order_scenarios.rs`.
 
 use serde::Deserialize;
 
+use super::order_scenarios::{self, OrderScenarioConfig, OrderSections};
 use crate::domain::customer::{Channel, Scenario};
 use crate::domain::rules::arbitration::ScenarioRules;
 use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
@@ -153,6 +154,14 @@ pub struct ScenariosConfig {
     pub low_stock: ScenarioConfig,
     #[serde(deserialize_with = "new_arrival")]
     pub new_arrival: ScenarioConfig,
+    pub backorder_confirmation: OrderScenarioConfig,
+    pub backorder_update: OrderScenarioConfig,
+    pub arrived: OrderScenarioConfig,
+    pub delayed: OrderScenarioConfig,
+    pub shipped: OrderScenarioConfig,
+    pub delivered_followup: OrderScenarioConfig,
+    pub cross_sell_order: OrderScenarioConfig,
+    pub cross_sell_delivery: OrderScenarioConfig,
 }
 
 impl Default for ScenariosConfig {
@@ -162,6 +171,14 @@ impl Default for ScenariosConfig {
             price_drop: scenario_default(30, 0.3, false),
             low_stock: scenario_default(20, 0.4, false),
             new_arrival: scenario_default(10, 0.8, true),
+            backorder_confirmation: OrderScenarioConfig::default(),
+            backorder_update: OrderScenarioConfig::default(),
+            arrived: OrderScenarioConfig::default(),
+            delayed: OrderScenarioConfig::default(),
+            shipped: OrderScenarioConfig::default(),
+            delivered_followup: OrderScenarioConfig::default(),
+            cross_sell_order: OrderScenarioConfig::default(),
+            cross_sell_delivery: OrderScenarioConfig::default(),
         }
     }
 }
@@ -170,11 +187,20 @@ fn channel(s: &str) -> Option<Channel> {
     Channel::ALL.into_iter().find(|c| c.as_str() == s)
 }
 
-fn scenario(s: &str) -> Option<Scenario> {
-    Scenario::ALL.into_iter().find(|c| c.as_str() == s)
-}
-
 impl ScenariosConfig {
+    fn orders(&self) -> OrderSections<'_> {
+        OrderSections {
+            backorder_confirmation: &self.backorder_confirmation,
+            backorder_update: &self.backorder_update,
+            arrived: &self.arrived,
+            delayed: &self.delayed,
+            shipped: &self.shipped,
+            delivered_followup: &self.delivered_followup,
+            cross_sell_order: &self.cross_sell_order,
+            cross_sell_delivery: &self.cross_sell_delivery,
+        }
+    }
+
     fn each(&self) -> [(Scenario, &'static str, &ScenarioConfig); 4] {
         [
             (
@@ -208,10 +234,11 @@ pub fn build(
     for c in &rules.caps {
         let scope = match c.scope.as_str() {
             "marketing" => CapScope::AllMarketing,
-            s => match (channel(s), scenario(s)) {
+            s => match (channel(s), Scenario::parse(s)) {
                 (Some(ch), _) => CapScope::Channel(ch),
-                (_, Some(sc)) => CapScope::Scenario(sc),
-                _ => return Err(invalid("rules.caps.scope", format!("{s:?}: use \"marketing\", a channel (email, line, webhook) or a scenario (back_in_stock, price_drop, low_stock, new_arrival)"))),
+                (_, Some(sc)) if sc.is_marketing() => CapScope::Scenario(sc),
+                (_, Some(sc)) => return Err(invalid("rules.caps.scope", format!("{:?} is an order update, which no cap holds back; caps are for marketing: \"marketing\", a channel or a marketing scenario ({})", sc.as_str(), marketing_names()))),
+                _ => return Err(invalid("rules.caps.scope", format!("{s:?}: use \"marketing\", a channel (email, line, webhook) or a marketing scenario ({})", marketing_names()))),
             },
         };
         let window = match (c.window, c.local_days) {
@@ -230,6 +257,7 @@ pub fn build(
             window,
         });
     }
+    let (order_rules, orders) = order_scenarios::build(scenarios.orders())?;
     let mut out = DeliveryRules {
         scenarios: Vec::new(),
         thresholds: Vec::new(),
@@ -237,25 +265,10 @@ pub fn build(
         caps,
         quiet,
         arbitration_window_ms: rules.arbitration_window.ms(),
+        orders,
     };
     for (sc, key, cfg) in scenarios.each() {
-        let mut channels = Vec::new();
-        for c in &cfg.channels {
-            channels.push(channel(c).ok_or_else(|| {
-                invalid(
-                    key,
-                    format!(
-                        "channels: {c:?} is not a channel; use \"email\", \"line\" or \"webhook\""
-                    ),
-                )
-            })?);
-        }
-        if channels.is_empty() {
-            return Err(invalid(
-                key,
-                "channels is empty; list at least one of \"email\", \"line\", \"webhook\"",
-            ));
-        }
+        let channels = order_scenarios::channels(key, &cfg.channels)?;
         if !(0.0..=100.0).contains(&cfg.threshold) {
             return Err(invalid(key, "threshold must be between 0 and 100"));
         }
@@ -279,7 +292,18 @@ pub fn build(
         out.batching
             .push((sc, cfg.per_unit, cfg.batch_interval.ms().max(1000)));
     }
+    out.scenarios.extend(order_rules);
     Ok(out)
+}
+
+/// The marketing scenarios' names, for errors.
+fn marketing_names() -> String {
+    Scenario::ALL
+        .into_iter()
+        .filter(|s| s.is_marketing())
+        .map(Scenario::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod line;
 pub mod outbox;
 pub mod port;
 pub mod templates;
+pub mod templates_order;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod unsubscribe;

@@ -1,12 +1,14 @@
 //! Message templates: the built-in ja/en set (embedded at compile time), operator
 //! overrides read from a directory at start, and rendering a `MessageContext` into
-//! subject, plain text and (auto-escaped) HTML.
+//! subject, plain text and (auto-escaped) HTML. Marketing templates end with the one-click
+//! unsubscribe footer; order updates (`order_*` partials) carry none.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 
+use super::templates_order;
 use super::Rendered;
 use crate::domain::customer::{Locale, Scenario};
 use crate::domain::message::{ItemContext, MessageContext};
@@ -38,6 +40,33 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "new_arrival.subject",
     "new_arrival.txt",
     "new_arrival.html",
+    "order_layout.html",
+    "order_lines.txt",
+    "order_footer.txt",
+    "backorder_confirmation.subject",
+    "backorder_confirmation.txt",
+    "backorder_confirmation.html",
+    "backorder_update.subject",
+    "backorder_update.txt",
+    "backorder_update.html",
+    "arrived.subject",
+    "arrived.txt",
+    "arrived.html",
+    "delayed.subject",
+    "delayed.txt",
+    "delayed.html",
+    "shipped.subject",
+    "shipped.txt",
+    "shipped.html",
+    "delivered_followup.subject",
+    "delivered_followup.txt",
+    "delivered_followup.html",
+    "cross_sell_order.subject",
+    "cross_sell_order.txt",
+    "cross_sell_order.html",
+    "cross_sell_delivery.subject",
+    "cross_sell_delivery.txt",
+    "cross_sell_delivery.html",
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +82,11 @@ pub enum TemplateError {
     Invalid { origin: String, message: String },
     #[error("message for customer {customer_id:?} has no items to render")]
     NoItems { customer_id: String },
+    #[error("{scenario} message for customer {customer_id:?} has no order lines to render")]
+    NoOrder {
+        customer_id: String,
+        scenario: &'static str,
+    },
 }
 
 /// The loaded template set. Cheap to share behind an `Arc`; rendering takes `&self`.
@@ -127,9 +161,11 @@ impl Templates {
         Ok(templates)
     }
 
-    /// Renders one message. The template sees `scenario` (e.g. `"price_drop"`), `locale`,
-    /// `customer_id`, `items`, `item` (the first item), `count`, `digest` (more than one
-    /// item) and `unsubscribe_url`, plus the `price(currency)` filter.
+    /// Renders one message. The template sees `scenario` (e.g. `"price_drop"`), `class`
+    /// (`"marketing"` / `"transactional"`), `locale`, `customer_id`, `items`, `item` (the
+    /// first item, or none), `count`, `digest` (more than one item), `unsubscribe_url`,
+    /// and for the order scenarios `order` (see `templates_order::OrderVars`) and `line`
+    /// (its first line); plus the `price(currency)` filter.
     pub fn render(&self, ctx: &MessageContext) -> Result<Rendered, TemplateError> {
         let (vars, prefix) = variables(ctx)?;
         let text = self.render_one(&format!("{prefix}.txt"), &vars)?;
@@ -175,13 +211,20 @@ impl Templates {
         let bare = sample_item("2", None, None);
         for locale in [Locale::Ja, Locale::En] {
             for scenario in Scenario::ALL {
-                for items in [vec![full.clone()], vec![full.clone(), bare.clone()]] {
+                let order = scenario.trigger().is_none().then(templates_order::sample);
+                let item_sets = if scenario.is_marketing() {
+                    vec![vec![full.clone()], vec![full.clone(), bare.clone()]]
+                } else {
+                    vec![Vec::new()]
+                };
+                for items in item_sets {
                     self.render(&MessageContext {
                         scenario,
                         locale,
                         customer_id: "sample".into(),
                         items,
                         unsubscribe_url: "https://shop.example/unsubscribe/sample".into(),
+                        order: order.clone(),
                     })?;
                 }
             }
@@ -276,25 +319,38 @@ fn tidy_text(text: &str) -> String {
 }
 
 /// The template variables of a message and its templates' name prefix (`ja/price_drop`).
+/// A stock scenario or an offer needs items; an order update needs an order with lines.
 fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
-    let Some(first) = ctx.items.first() else {
+    let scenario = ctx.scenario;
+    let needs_order = scenario.trigger().is_none();
+    let order = ctx.order.as_ref().filter(|o| !o.lines.is_empty());
+    if needs_order && order.is_none() {
+        return Err(TemplateError::NoOrder {
+            customer_id: ctx.customer_id.clone(),
+            scenario: scenario.as_str(),
+        });
+    }
+    if scenario.is_marketing() && ctx.items.is_empty() {
         return Err(TemplateError::NoItems {
             customer_id: ctx.customer_id.clone(),
         });
-    };
+    }
     let loc = locale_dir(ctx.locale);
-    let scenario = ctx.scenario.as_str();
+    let order = order.map(|o| templates_order::vars(o, scenario, ctx.locale));
     let vars = context! {
-        scenario => scenario,
+        scenario => scenario.as_str(),
+        class => scenario.class().as_str(),
         locale => loc,
         customer_id => &ctx.customer_id,
         items => &ctx.items,
-        item => first,
+        item => ctx.items.first(),
         count => ctx.items.len(),
         digest => ctx.items.len() > 1,
         unsubscribe_url => &ctx.unsubscribe_url,
+        line => order.as_ref().and_then(|o| o.lines.first()),
+        order => order,
     };
-    Ok((vars, format!("{loc}/{scenario}")))
+    Ok((vars, format!("{loc}/{}", scenario.as_str())))
 }
 
 /// Formats a price in minor units: zero-decimal currencies (JPY, KRW) as `¥1,980`, the
@@ -331,3 +387,7 @@ pub fn format_price(minor: i64, currency: &str) -> String {
 #[cfg(test)]
 #[path = "templates_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "templates_order_tests.rs"]
+mod order_tests;

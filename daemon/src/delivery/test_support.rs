@@ -16,9 +16,16 @@ use tokio::sync::oneshot;
 
 use super::Rendered;
 use crate::domain::customer::{Channel, Locale, Scenario};
-use crate::domain::message::{ItemContext, MessageContext, OutboxEntry, OutboxStatus};
+use crate::domain::message::{
+    ItemContext, MessageContext, OrderContext, OrderLineContext, OutboxEntry, OutboxStatus,
+    ShipmentContext,
+};
+use crate::domain::order::{Promise, ShipWindow};
 use crate::store::Batch;
 
+/// A pending entry: a low-stock message (marketing), or a shipped notice with its order
+/// (transactional). Both carry an unsubscribe URL, so tests show that only marketing
+/// uses it.
 pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry {
     let item = ItemContext {
         sku: "SKU-1".into(),
@@ -30,6 +37,11 @@ pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry 
         old_price_minor: None,
         stock_left: Some(2),
     };
+    let (scenario, items, order) = if marketing {
+        (Scenario::LowStock, vec![item], None)
+    } else {
+        (Scenario::Shipped, Vec::new(), Some(sample_order()))
+    };
     OutboxEntry {
         seq,
         customer_id: "cust-42".into(),
@@ -39,14 +51,14 @@ pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry 
             Channel::Line => "U4af4980629".into(),
             Channel::Webhook => "cust-42".into(),
         },
-        scenario: Scenario::LowStock,
-        marketing,
+        scenario,
         context: MessageContext {
-            scenario: Scenario::LowStock,
+            scenario,
             locale: Locale::Ja,
             customer_id: "cust-42".into(),
-            items: vec![item],
+            items,
             unsubscribe_url: "https://shop.example/unsubscribe/tok-abc".into(),
+            order,
         },
         status: OutboxStatus::Pending,
         attempts: 0,
@@ -54,6 +66,36 @@ pub fn sample_entry(seq: u64, channel: Channel, marketing: bool) -> OutboxEntry 
         created_ms: 1_700_000_000_000,
         delivered_ms: None,
         last_error: None,
+    }
+}
+
+/// Order 1001: one backordered line that shipped with a tracking link.
+pub fn sample_order() -> OrderContext {
+    OrderContext {
+        order_id: "1001".into(),
+        time_zone: "Asia/Tokyo".into(),
+        lines: vec![OrderLineContext {
+            line_id: "1".into(),
+            sku: "SKU-1".into(),
+            title: "Linen Shirt".into(),
+            quantity: 2,
+            url: "https://shop.example/p/1".into(),
+            image_url: "https://shop.example/i/1.jpg".into(),
+            promise: Promise::Window(ShipWindow {
+                earliest_ms: 1_702_339_200_000,
+                latest_ms: 1_702_944_000_000,
+            }),
+            waited: true,
+        }],
+        delay_reason: String::new(),
+        shipment: Some(ShipmentContext {
+            carrier: "Yamato".into(),
+            tracking_number: "1234-5678-9012".into(),
+            tracking_url: "https://track.example/1234".into(),
+        }),
+        cancel_url: String::new(),
+        review_url: String::new(),
+        coupon_code: String::new(),
     }
 }
 

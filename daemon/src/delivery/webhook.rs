@@ -1,5 +1,6 @@
 //! Generic webhook: the outbox entry as JSON POSTed to one configured URL, signed with
 //! HMAC-SHA256 (`X-Stockbell-Signature`) and tagged with its seq (`X-Stockbell-Delivery`).
+//! An order scenario's message also carries its order (lines, promises, parcel, links).
 
 use hmac::{Hmac, Mac};
 use hyper::header::{HeaderName, HeaderValue};
@@ -9,7 +10,10 @@ use sha2::Sha256;
 
 use super::http::{classify, hex, parse_url, HttpPoster};
 use super::{ChannelConfigError, Rendered, SendError};
-use crate::domain::message::{ItemContext, OutboxEntry};
+use crate::domain::message::{
+    ItemContext, OrderContext, OrderLineContext, OutboxEntry, ShipmentContext,
+};
+use crate::domain::order::Promise;
 use crate::domain::Millis;
 use crate::settings::Dur;
 
@@ -48,10 +52,92 @@ pub struct WebhookPayload<'a> {
     pub id: u64,
     pub customer_id: &'a str,
     pub scenario: &'a str,
+    /// "marketing" or "transactional" (an order update).
+    pub class: &'a str,
     pub items: &'a [ItemContext],
+    /// The order an order scenario is about; left out for the stock scenarios.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderJson<'a>>,
     pub subject: &'a str,
     pub text: &'a str,
     pub created_ms: Millis,
+}
+
+/// An order as the webhook sends it (empty strings: none).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct OrderJson<'a> {
+    pub order_id: &'a str,
+    pub time_zone: &'a str,
+    pub lines: Vec<LineJson<'a>>,
+    pub delay_reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<&'a ShipmentContext>,
+    pub cancel_url: &'a str,
+    pub review_url: &'a str,
+    pub coupon_code: &'a str,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LineJson<'a> {
+    pub line_id: &'a str,
+    pub sku: &'a str,
+    pub title: &'a str,
+    pub quantity: i64,
+    pub url: &'a str,
+    pub image_url: &'a str,
+    pub waited: bool,
+    pub promise: PromiseJson,
+}
+
+/// `{"kind":"window","earliest_ms":…,"latest_ms":…}`, `{"kind":"unknown"}` or
+/// `{"kind":"none"}`.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PromiseJson {
+    None,
+    Window {
+        earliest_ms: Millis,
+        latest_ms: Millis,
+    },
+    Unknown,
+}
+
+impl From<Promise> for PromiseJson {
+    fn from(p: Promise) -> Self {
+        match p {
+            Promise::None => PromiseJson::None,
+            Promise::Window(w) => PromiseJson::Window {
+                earliest_ms: w.earliest_ms,
+                latest_ms: w.latest_ms,
+            },
+            Promise::Unknown => PromiseJson::Unknown,
+        }
+    }
+}
+
+impl<'a> OrderJson<'a> {
+    fn of(o: &'a OrderContext) -> Self {
+        let line = |l: &'a OrderLineContext| LineJson {
+            line_id: &l.line_id,
+            sku: &l.sku,
+            title: &l.title,
+            quantity: l.quantity,
+            url: &l.url,
+            image_url: &l.image_url,
+            waited: l.waited,
+            promise: l.promise.into(),
+        };
+        OrderJson {
+            order_id: &o.order_id,
+            time_zone: &o.time_zone,
+            lines: o.lines.iter().map(line).collect(),
+            delay_reason: &o.delay_reason,
+            shipment: o.shipment.as_ref(),
+            cancel_url: &o.cancel_url,
+            review_url: &o.review_url,
+            coupon_code: &o.coupon_code,
+        }
+    }
 }
 
 impl<'a> WebhookPayload<'a> {
@@ -60,7 +146,9 @@ impl<'a> WebhookPayload<'a> {
             id: entry.seq,
             customer_id: &entry.customer_id,
             scenario: entry.scenario.as_str(),
+            class: entry.class().as_str(),
             items: &entry.context.items,
+            order: entry.context.order.as_ref().map(OrderJson::of),
             subject: &rendered.subject,
             text: &rendered.text,
             created_ms: entry.created_ms,

@@ -81,6 +81,34 @@ async fn posts_signed_json() {
     assert_eq!(body["created_ms"], 1_700_000_000_000_i64);
     let items: Vec<ItemContext> = serde_json::from_value(body["items"].clone()).unwrap();
     assert_eq!(items, entry.context.items);
+    assert_eq!(body["class"], "marketing");
+    assert!(body.get("order").is_none(), "{body}");
+}
+
+/// An order update carries its class and its order, with promises a receiver can read
+/// without knowing Rust's enum layout.
+#[tokio::test]
+async fn an_order_update_carries_its_order() {
+    let server = TestServer::start(&[204]).await;
+    let sender = WebhookSender::new(&config(server.url())).unwrap();
+    let entry = sample_entry(7, Channel::Webhook, false);
+    sender.send(&entry, &sample_rendered()).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
+    assert_eq!(body["scenario"], "shipped");
+    assert_eq!(body["class"], "transactional");
+    let order = &body["order"];
+    assert_eq!(order["order_id"], "1001");
+    assert_eq!(order["shipment"]["tracking_number"], "1234-5678-9012");
+    let line = &order["lines"][0];
+    assert_eq!(
+        (line["sku"].as_str(), line["quantity"].as_i64()),
+        (Some("SKU-1"), Some(2))
+    );
+    assert_eq!(
+        line["promise"],
+        serde_json::json!({"kind": "window", "earliest_ms": 1_702_339_200_000_i64, "latest_ms": 1_702_944_000_000_i64})
+    );
+    assert_eq!(line["waited"], true);
 }
 
 #[tokio::test]

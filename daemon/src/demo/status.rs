@@ -171,7 +171,7 @@ pub async fn summary(args: &StatusArgs) -> Result<String> {
             .collect();
         writeln!(
             out,
-            "  {:<14} triggered {:>6}  audience {:>7}  queued {:>6}  sent {:>6}  suppressed: {}",
+            "  {:<22} triggered {:>6}  audience {:>7}  queued {:>6}  sent {:>6}  suppressed: {}",
             s.scenario,
             s.triggered,
             s.audience,

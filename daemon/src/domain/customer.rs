@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::message::MessageClass;
 use super::{Millis, TriggerKind};
 
 /// Where a message goes.
@@ -25,25 +26,128 @@ impl Channel {
     }
 }
 
-/// A notification scenario; one per trigger kind today.
+/// A notification scenario: the four stock scenarios (one per trigger kind, marketing),
+/// the order updates (transactional) and the cross-sell offers (marketing). Its class is
+/// a property of the scenario, never a flag passed alongside it.
+///
+/// Stored (bincode, by variant index) in ledgers, outbox entries and the trigger log:
+/// new variants go at the end, never in between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Scenario {
     BackInStock,
     LowStock,
     PriceDrop,
     NewArrival,
+    /// Right after an order with waiting lines: what waits, the ship window, a cancel link.
+    BackorderConfirmation,
+    /// Every `update_every` while a line waits, with the current promise.
+    BackorderUpdate,
+    /// Arrived units were allocated to the customer's waiting lines.
+    Arrived,
+    /// A delay notice (the shop's, or a promise that passed): reason, window, options.
+    Delayed,
+    /// Carrier, tracking number and link.
+    Shipped,
+    /// `after` delivery: "how is it?" with a review link.
+    DeliveredFollowup,
+    /// Related products `after` an order (marketing).
+    CrossSellOrder,
+    /// Related products `after` delivery, with an optional coupon (marketing).
+    CrossSellDelivery,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 12] = [
+        Scenario::BackInStock,
+        Scenario::LowStock,
+        Scenario::PriceDrop,
+        Scenario::NewArrival,
+        Scenario::BackorderConfirmation,
+        Scenario::BackorderUpdate,
+        Scenario::Arrived,
+        Scenario::Delayed,
+        Scenario::Shipped,
+        Scenario::DeliveredFollowup,
+        Scenario::CrossSellOrder,
+        Scenario::CrossSellDelivery,
+    ];
+
+    /// The scenarios a trigger fires: interest thresholds, audiences, reach, batching.
+    pub const STOCK: [Scenario; 4] = [
         Scenario::BackInStock,
         Scenario::LowStock,
         Scenario::PriceDrop,
         Scenario::NewArrival,
     ];
 
+    /// The scenarios about a customer's own orders: transactional order updates, then the
+    /// two cross-sell offers.
+    pub const ORDER: [Scenario; 8] = [
+        Scenario::BackorderConfirmation,
+        Scenario::BackorderUpdate,
+        Scenario::Arrived,
+        Scenario::Delayed,
+        Scenario::Shipped,
+        Scenario::DeliveredFollowup,
+        Scenario::CrossSellOrder,
+        Scenario::CrossSellDelivery,
+    ];
+
+    /// The name the config, the API, the templates and the logs use.
     pub fn as_str(self) -> &'static str {
-        TriggerKind::from(self).as_str()
+        match self {
+            Scenario::BackInStock => TriggerKind::BackInStock.as_str(),
+            Scenario::LowStock => TriggerKind::LowStock.as_str(),
+            Scenario::PriceDrop => TriggerKind::PriceDrop.as_str(),
+            Scenario::NewArrival => TriggerKind::NewArrival.as_str(),
+            Scenario::BackorderConfirmation => "backorder_confirmation",
+            Scenario::BackorderUpdate => "backorder_update",
+            Scenario::Arrived => "arrived",
+            Scenario::Delayed => "delayed",
+            Scenario::Shipped => "shipped",
+            Scenario::DeliveredFollowup => "delivered_followup",
+            Scenario::CrossSellOrder => "cross_sell_order",
+            Scenario::CrossSellDelivery => "cross_sell_delivery",
+        }
+    }
+
+    /// The scenario named `name` (as [`Scenario::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Marketing (consent, caps, cooldowns, one-click unsubscribe, may go stale) or
+    /// transactional (about the customer's own order: none of those).
+    pub fn class(self) -> MessageClass {
+        match self {
+            Scenario::BackInStock
+            | Scenario::LowStock
+            | Scenario::PriceDrop
+            | Scenario::NewArrival
+            | Scenario::CrossSellOrder
+            | Scenario::CrossSellDelivery => MessageClass::Marketing,
+            Scenario::BackorderConfirmation
+            | Scenario::BackorderUpdate
+            | Scenario::Arrived
+            | Scenario::Delayed
+            | Scenario::Shipped
+            | Scenario::DeliveredFollowup => MessageClass::Transactional,
+        }
+    }
+
+    pub fn is_marketing(self) -> bool {
+        self.class() == MessageClass::Marketing
+    }
+
+    /// The trigger kind behind a stock scenario; `None` for the order scenarios.
+    pub fn trigger(self) -> Option<TriggerKind> {
+        match self {
+            Scenario::BackInStock => Some(TriggerKind::BackInStock),
+            Scenario::LowStock => Some(TriggerKind::LowStock),
+            Scenario::PriceDrop => Some(TriggerKind::PriceDrop),
+            Scenario::NewArrival => Some(TriggerKind::NewArrival),
+            _ => None,
+        }
     }
 }
 
@@ -54,17 +158,6 @@ impl From<TriggerKind> for Scenario {
             TriggerKind::LowStock => Scenario::LowStock,
             TriggerKind::PriceDrop => Scenario::PriceDrop,
             TriggerKind::NewArrival => Scenario::NewArrival,
-        }
-    }
-}
-
-impl From<Scenario> for TriggerKind {
-    fn from(s: Scenario) -> Self {
-        match s {
-            Scenario::BackInStock => TriggerKind::BackInStock,
-            Scenario::LowStock => TriggerKind::LowStock,
-            Scenario::PriceDrop => TriggerKind::PriceDrop,
-            Scenario::NewArrival => TriggerKind::NewArrival,
         }
     }
 }
@@ -174,4 +267,61 @@ pub struct Candidate {
     pub at_ms: Millis,
     /// The customer's interest score for this sku (or category affinity).
     pub score: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_has_one_name_and_the_groups_split_all() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::parse(s.as_str()), Some(s));
+            let in_stock = Scenario::STOCK.contains(&s);
+            assert_ne!(in_stock, Scenario::ORDER.contains(&s), "{s:?}");
+            assert_eq!(s.trigger().is_some(), in_stock, "{s:?}");
+        }
+        let mut names: Vec<&str> = Scenario::ALL.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Scenario::ALL.len());
+        assert_eq!(Scenario::parse("flash_sale"), None);
+    }
+
+    #[test]
+    fn order_updates_are_transactional_and_offers_marketing() {
+        let transactional: Vec<&str> = Scenario::ALL
+            .into_iter()
+            .filter(|s| s.class() == MessageClass::Transactional)
+            .map(Scenario::as_str)
+            .collect();
+        assert_eq!(
+            transactional,
+            [
+                "backorder_confirmation",
+                "backorder_update",
+                "arrived",
+                "delayed",
+                "shipped",
+                "delivered_followup"
+            ]
+        );
+        for s in Scenario::STOCK {
+            assert!(s.is_marketing(), "{s:?}");
+        }
+        assert!(Scenario::CrossSellOrder.is_marketing());
+        assert!(Scenario::CrossSellDelivery.is_marketing());
+    }
+
+    /// Ledgers and outbox entries store the variant index: the stock scenarios keep theirs.
+    #[test]
+    fn stored_variant_indices_do_not_move() {
+        let cfg = bincode::config::standard();
+        let index =
+            |s: Scenario| bincode::serde::encode_to_vec(s, cfg).expect("a unit variant encodes");
+        assert_eq!(index(Scenario::BackInStock), [0]);
+        assert_eq!(index(Scenario::NewArrival), [3]);
+        assert_eq!(index(Scenario::BackorderConfirmation), [4]);
+        assert_eq!(index(Scenario::CrossSellDelivery), [11]);
+    }
 }

@@ -25,7 +25,7 @@ pub enum Turn {
 
 /// Where `entry` stands at `now`; `max_age_ms` is its scenario's (`None`: no limit).
 pub fn turn(entry: &OutboxEntry, max_age_ms: Option<Millis>, now: Millis) -> Turn {
-    if !entry.marketing {
+    if !entry.is_marketing() {
         return Turn::AsQueued;
     }
     let age_ms = now.saturating_sub(entry.created_ms);

@@ -19,20 +19,20 @@ fn item(sku: &str, price: i64) -> ItemContext {
     }
 }
 
-fn entry(scenario: Scenario, marketing: bool, items: Vec<ItemContext>) -> OutboxEntry {
+fn entry(scenario: Scenario, items: Vec<ItemContext>) -> OutboxEntry {
     OutboxEntry {
         seq: 1,
         customer_id: "c1".into(),
         channel: Channel::Email,
         address: "c1@example.jp".into(),
         scenario,
-        marketing,
         context: MessageContext {
             scenario,
             locale: Locale::Ja,
             customer_id: "c1".into(),
             items,
             unsubscribe_url: String::new(),
+            order: None,
         },
         status: OutboxStatus::Pending,
         attempts: 0,
@@ -62,7 +62,7 @@ fn product(stock: i64, price: i64) -> ProductState {
 
 #[test]
 fn marketing_expires_after_its_max_age_and_is_rechecked_once_late() {
-    let e = entry(Scenario::BackInStock, true, vec![item("a", 100)]);
+    let e = entry(Scenario::BackInStock, vec![item("a", 100)]);
     let max = Some(DAY);
     assert_eq!(turn(&e, max, T0 + 1_000), Turn::AsQueued);
     assert_eq!(turn(&e, max, T0 + LATE_AFTER_MS - 1), Turn::AsQueued);
@@ -80,7 +80,7 @@ fn marketing_expires_after_its_max_age_and_is_rechecked_once_late() {
 
 #[test]
 fn transactional_messages_are_never_expired_or_rechecked() {
-    let e = entry(Scenario::BackInStock, false, vec![item("a", 100)]);
+    let e = entry(Scenario::Shipped, vec![item("a", 100)]);
     assert_eq!(turn(&e, Some(DAY), T0 + 10 * DAY), Turn::AsQueued);
 }
 
@@ -88,7 +88,6 @@ fn transactional_messages_are_never_expired_or_rechecked() {
 fn a_digest_goes_out_with_what_still_holds() {
     let e = entry(
         Scenario::PriceDrop,
-        true,
         vec![
             item("kept", 800),
             item("sold-out", 800),
@@ -123,7 +122,7 @@ fn a_digest_goes_out_with_what_still_holds() {
 
 #[test]
 fn nothing_left_means_nothing_kept() {
-    let e = entry(Scenario::BackInStock, true, vec![item("a", 100)]);
+    let e = entry(Scenario::BackInStock, vec![item("a", 100)]);
     let sold_out = product(0, 100);
     let r = recheck(
         &e,

@@ -1,11 +1,13 @@
 //! The message a decision produces, as the outbox stores it: the products it shows
-//! (`ItemContext`), everything a template may use (`MessageContext`), the durable outbox
-//! entry with its delivery status, and the lane it waits in (its class and channel).
-//! Plain data: delivery renders and sends it.
+//! (`ItemContext`), the order it is about (`OrderContext`), everything a template may use
+//! (`MessageContext`), the durable outbox entry with its delivery status, and the lane it
+//! waits in (its class — the scenario's — and channel). Plain data: delivery renders and
+//! sends it.
 
 use serde::{Deserialize, Serialize};
 
 use super::customer::{Channel, Locale, Scenario};
+use super::order::Promise;
 use super::Millis;
 
 /// One product in a message.
@@ -23,15 +25,69 @@ pub struct ItemContext {
     pub stock_left: Option<i64>,
 }
 
+/// One order line a message is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderLineContext {
+    pub line_id: String,
+    pub sku: String,
+    pub title: String,
+    pub quantity: i64,
+    /// The product page; empty = none.
+    pub url: String,
+    /// The product picture; empty = none.
+    pub image_url: String,
+    /// What the shop promises for the line now: a window is shown as a range of local
+    /// dates, `Unknown` as "we do not know yet", never as one date the shop did not give.
+    pub promise: Promise,
+    /// The line waited as a backorder (a shipped notice says "finally on its way").
+    pub waited: bool,
+}
+
+/// The parcel a shipped notice is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentContext {
+    pub carrier: String,
+    pub tracking_number: String,
+    /// The carrier's tracking page; empty = none.
+    pub tracking_url: String,
+}
+
+/// The order an order scenario's message is about. Empty strings mean "none", as in the
+/// order events the shop sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderContext {
+    pub order_id: String,
+    /// The customer's IANA time zone when the message was decided: promised windows are
+    /// shown as dates there.
+    pub time_zone: String,
+    /// The lines this message is about (not necessarily the whole order).
+    pub lines: Vec<OrderLineContext>,
+    /// Why the lines are late, in the shop's words (delayed).
+    pub delay_reason: String,
+    /// Shipped only.
+    pub shipment: Option<ShipmentContext>,
+    /// Signed one-click link asking the shop to cancel (confirmation, delayed).
+    pub cancel_url: String,
+    /// Where to review the order (delivered follow-up).
+    pub review_url: String,
+    /// A coupon for the next purchase (cross-sell after delivery).
+    pub coupon_code: String,
+}
+
 /// Everything a template may use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageContext {
     pub scenario: Scenario,
     pub locale: Locale,
     pub customer_id: String,
+    /// The products the message shows: the stock scenarios' products, cross-sell's
+    /// related products; empty for order updates (their lines are in `order`).
     pub items: Vec<ItemContext>,
-    /// One-click unsubscribe page (HTTPS) for this customer and channel.
+    /// One-click unsubscribe page (HTTPS) for this customer and channel. Marketing only:
+    /// order updates carry no unsubscribe link.
     pub unsubscribe_url: String,
+    /// The order scenarios' order; `None` for the stock scenarios.
+    pub order: Option<OrderContext>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,8 +113,8 @@ pub struct OutboxEntry {
     pub channel: Channel,
     /// Email address, LINE user id, or (webhook) the customer id.
     pub address: String,
+    /// Also the entry's class ([`Scenario::class`]).
     pub scenario: Scenario,
-    pub marketing: bool,
     pub context: MessageContext,
     pub status: OutboxStatus,
     pub attempts: u32,
@@ -68,8 +124,9 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
-/// Marketing (stock scenarios; consent, caps, unsubscribe, may go stale) or transactional
-/// (about the customer's own orders; retried for days, never dropped as stale).
+/// Marketing (stock scenarios and cross-sell; consent, caps, unsubscribe, may go stale) or
+/// transactional (order updates about the customer's own orders; retried for days, never
+/// dropped as stale). Each scenario has one ([`Scenario::class`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MessageClass {
     Transactional,
@@ -112,12 +169,13 @@ impl Lane {
 }
 
 impl OutboxEntry {
+    /// Its scenario's class.
     pub fn class(&self) -> MessageClass {
-        if self.marketing {
-            MessageClass::Marketing
-        } else {
-            MessageClass::Transactional
-        }
+        self.scenario.class()
+    }
+
+    pub fn is_marketing(&self) -> bool {
+        self.scenario.is_marketing()
     }
 
     pub fn lane(&self) -> Lane {
@@ -133,7 +191,6 @@ pub struct NewEntry {
     pub channel: Channel,
     pub address: String,
     pub scenario: Scenario,
-    pub marketing: bool,
     pub context: MessageContext,
     /// When it was decided; also its first attempt time.
     pub created_ms: Millis,
@@ -148,7 +205,6 @@ impl NewEntry {
             channel: self.channel,
             address: self.address,
             scenario: self.scenario,
-            marketing: self.marketing,
             context: self.context,
             status: OutboxStatus::Pending,
             attempts: 0,

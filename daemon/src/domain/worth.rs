@@ -33,22 +33,30 @@ impl Stale {
 }
 
 /// The least stock a message of `scenario` may go out with: a restock needs
-/// `min_restock_qty`, a new arrival `new_arrival_min_stock`, low stock something left.
-/// A price drop or a new arrival of a backorderable product needs no stock.
+/// `min_restock_qty`, a new arrival `new_arrival_min_stock`, low stock and a cross-sell
+/// offer something left (an offer never shows what cannot ship now). A price drop or a
+/// new arrival of a backorderable product needs no stock; order updates none either.
 fn min_stock(scenario: Scenario, backorderable: bool, cfg: &TriggerConfig) -> Option<i64> {
     match scenario {
         Scenario::BackInStock => Some(cfg.min_restock_qty.max(1)),
-        Scenario::LowStock => Some(1),
+        Scenario::LowStock | Scenario::CrossSellOrder | Scenario::CrossSellDelivery => Some(1),
         Scenario::NewArrival if backorderable => None,
         Scenario::NewArrival => Some(cfg.new_arrival_min_stock.max(1)),
         Scenario::PriceDrop if backorderable => None,
         Scenario::PriceDrop => Some(1),
+        Scenario::BackorderConfirmation
+        | Scenario::BackorderUpdate
+        | Scenario::Arrived
+        | Scenario::Delayed
+        | Scenario::Shipped
+        | Scenario::DeliveredFollowup => None,
     }
 }
 
 /// Whether a message of `scenario` showing `item` still holds for `product` at `now`:
 /// the product can be bought (visible, on sale, with the stock the scenario needs), and
-/// a price drop is still at most the announced price.
+/// a price drop is still at most the announced price. An order update is about what the
+/// customer already bought: it always holds.
 pub fn still_worth_sending(
     scenario: Scenario,
     item: &ItemContext,
@@ -56,6 +64,9 @@ pub fn still_worth_sending(
     now: Millis,
     cfg: &TriggerConfig,
 ) -> Result<(), Stale> {
+    if !scenario.is_marketing() {
+        return Ok(());
+    }
     let p = product.ok_or(Stale::Unknown)?;
     if !(p.visible(now) && p.on_sale(now)) {
         return Err(Stale::NotOnSale);
@@ -174,8 +185,35 @@ mod tests {
             start_ms: None,
             end_ms: Some(T0),
         };
-        for s in Scenario::ALL {
+        for s in Scenario::ALL.into_iter().filter(|s| s.is_marketing()) {
             assert_eq!(check(s, 800, &p, &cfg), Err(Stale::NotOnSale), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_cross_sell_offer_needs_stock_even_for_a_backorderable_product() {
+        let cfg = TriggerConfig::default();
+        for s in [Scenario::CrossSellOrder, Scenario::CrossSellDelivery] {
+            assert_eq!(check(s, 800, &product(1, 800, false), &cfg), Ok(()));
+            assert_eq!(
+                check(s, 800, &product(0, 800, true), &cfg),
+                Err(Stale::OutOfStock),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_order_update_always_holds() {
+        let cfg = TriggerConfig::default();
+        let mut gone = product(0, 900, false);
+        gone.catalogue.display_window = Window {
+            start_ms: None,
+            end_ms: Some(T0),
+        };
+        for s in Scenario::ALL.into_iter().filter(|s| !s.is_marketing()) {
+            assert_eq!(check(s, 800, &gone, &cfg), Ok(()), "{s:?}");
+            assert_eq!(still_worth_sending(s, &item(800), None, T0, &cfg), Ok(()));
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Outbox column families.
 //!
 //! ```text
-//! outbox               seq u64 BE                                → OutboxEntry (v2; v1 read)
+//! outbox               seq u64 BE                                → OutboxEntry (v3; v1, v2 read)
 //! outbox_due           class u8 · channel u8 · next_attempt_ms (sign-flipped i64) BE · seq u64 BE
 //!                                                                → ()  (Pending entries only)
 //! outbox_by_customer   len u16 · customer_id · seq u64 BE          → ()
@@ -23,14 +23,19 @@ use super::schema::{
     bad_key, be_u64, flip, pair_key, pair_prefix, split_pair, unflip, Cf, PrefixSchema, Schema,
 };
 use super::{Batch, StoreError};
-use crate::domain::customer::{Channel, Scenario};
-use crate::domain::message::{Lane, MessageClass, MessageContext, OutboxEntry, OutboxStatus};
+use crate::domain::customer::{Channel, Locale, Scenario};
+use crate::domain::message::{
+    ItemContext, Lane, MessageClass, MessageContext, OutboxEntry, OutboxStatus,
+};
 use crate::domain::Millis;
 
 /// v1 stored the rendered subject, text and HTML as well.
 const V1: u8 = 1;
 /// v2 stores the message context only; the dispatcher renders at send time.
 const V2: u8 = 2;
+/// v3: the context may carry an order (`MessageContext::order`), and the class is the
+/// scenario's (no `marketing` flag).
+const V3: u8 = 3;
 
 /// The rendered text v1 entries carried (never read back: entries render at send time).
 #[derive(Deserialize)]
@@ -44,6 +49,30 @@ struct RenderedV1 {
     html: String,
 }
 
+/// The message context of v1 and v2 entries: stock scenarios only, no order.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+struct ContextV2 {
+    scenario: Scenario,
+    locale: Locale,
+    customer_id: String,
+    items: Vec<ItemContext>,
+    unsubscribe_url: String,
+}
+
+impl From<ContextV2> for MessageContext {
+    fn from(c: ContextV2) -> MessageContext {
+        MessageContext {
+            scenario: c.scenario,
+            locale: c.locale,
+            customer_id: c.customer_id,
+            items: c.items,
+            unsubscribe_url: c.unsubscribe_url,
+            order: None,
+        }
+    }
+}
+
 /// The v1 layout, read so entries queued by an older build still go out (rendered again
 /// from their context, which v1 also stored).
 #[derive(Deserialize)]
@@ -54,8 +83,10 @@ struct EntryV1 {
     channel: Channel,
     address: String,
     scenario: Scenario,
+    /// Always true (every scenario was marketing); the class is now the scenario's.
+    #[allow(dead_code)]
     marketing: bool,
-    context: MessageContext,
+    context: ContextV2,
     #[allow(dead_code)]
     rendered: RenderedV1,
     status: OutboxStatus,
@@ -66,25 +97,52 @@ struct EntryV1 {
     last_error: Option<String>,
 }
 
-impl From<EntryV1> for OutboxEntry {
-    fn from(e: EntryV1) -> OutboxEntry {
-        OutboxEntry {
-            seq: e.seq,
-            customer_id: e.customer_id,
-            channel: e.channel,
-            address: e.address,
-            scenario: e.scenario,
-            marketing: e.marketing,
-            context: e.context,
-            status: e.status,
-            attempts: e.attempts,
-            next_attempt_ms: e.next_attempt_ms,
-            created_ms: e.created_ms,
-            delivered_ms: e.delivered_ms,
-            last_error: e.last_error,
-        }
-    }
+/// The v2 layout: v1 without the rendered text.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+struct EntryV2 {
+    seq: u64,
+    customer_id: String,
+    channel: Channel,
+    address: String,
+    scenario: Scenario,
+    #[allow(dead_code)]
+    marketing: bool,
+    context: ContextV2,
+    status: OutboxStatus,
+    attempts: u32,
+    next_attempt_ms: Millis,
+    created_ms: Millis,
+    delivered_ms: Option<Millis>,
+    last_error: Option<String>,
 }
+
+/// Both older layouts carry the same fields apart from v1's rendered text.
+macro_rules! from_older {
+    ($old:ty) => {
+        impl From<$old> for OutboxEntry {
+            fn from(e: $old) -> OutboxEntry {
+                OutboxEntry {
+                    seq: e.seq,
+                    customer_id: e.customer_id,
+                    channel: e.channel,
+                    address: e.address,
+                    scenario: e.scenario,
+                    context: e.context.into(),
+                    status: e.status,
+                    attempts: e.attempts,
+                    next_attempt_ms: e.next_attempt_ms,
+                    created_ms: e.created_ms,
+                    delivered_ms: e.delivered_ms,
+                    last_error: e.last_error,
+                }
+            }
+        }
+    };
+}
+
+from_older!(EntryV1);
+from_older!(EntryV2);
 
 /// Outbox entries, by seq.
 pub struct Outbox;
@@ -102,12 +160,13 @@ impl Schema for Outbox {
         be_u64(bytes).ok_or_else(|| bad_key(Self::CF, "not a seq"))
     }
     fn encode_value(e: &OutboxEntry) -> Vec<u8> {
-        codec::encode(V2, e)
+        codec::encode(V3, e)
     }
     fn decode_value(b: &[u8]) -> Result<OutboxEntry, StoreError> {
         match b.first() {
             Some(&V1) => codec::decode::<EntryV1>("outbox", V1, b).map(OutboxEntry::from),
-            _ => codec::decode("outbox", V2, b),
+            Some(&V2) => codec::decode::<EntryV2>("outbox", V2, b).map(OutboxEntry::from),
+            _ => codec::decode("outbox", V3, b),
         }
     }
 }
@@ -353,9 +412,31 @@ mod tests {
         );
     }
 
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn unhex(h: &str) -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    fn old_context(c: &MessageContext) -> ContextV2 {
+        assert!(c.order.is_none(), "v1 and v2 entries have no order");
+        ContextV2 {
+            scenario: c.scenario,
+            locale: c.locale,
+            customer_id: c.customer_id.clone(),
+            items: c.items.clone(),
+            unsubscribe_url: c.unsubscribe_url.clone(),
+        }
+    }
+
     /// An entry queued by a build that stored rendered text reads as the same entry.
     #[test]
-    fn v1_entries_are_read_and_v2_round_trips_without_the_rendered_text() {
+    fn v1_entries_are_read_without_the_rendered_text() {
         use crate::delivery::test_support::sample_entry;
 
         let e = sample_entry(7, Channel::Email, true);
@@ -367,8 +448,8 @@ mod tests {
                 channel: e.channel,
                 address: e.address.clone(),
                 scenario: e.scenario,
-                marketing: e.marketing,
-                context: e.context.clone(),
+                marketing: true,
+                context: old_context(&e.context),
                 rendered: RenderedV1 {
                     subject: "s".repeat(40),
                     text: "t".repeat(900),
@@ -384,8 +465,6 @@ mod tests {
         );
         assert_eq!(Outbox::decode_value(&old).expect("v1 decodes"), e);
         let new = Outbox::encode_value(&e);
-        assert_eq!(new[0], V2);
-        assert_eq!(Outbox::decode_value(&new).expect("v2 decodes"), e);
         assert!(
             new.len() + 3000 < old.len(),
             "{} vs {}",
@@ -394,5 +473,52 @@ mod tests {
         );
         let err = Outbox::decode_value(&[9, 0, 0]).expect_err("unknown version");
         assert!(err.to_string().contains("schema version 9"), "{err}");
+    }
+
+    /// The bytes the v2 build wrote for `sample_entry(7, Email, marketing)`.
+    const GOLDEN_V2: &str = "020707637573742d3432000f7461726f406578616d706c652e6a700101010007637573742d34320105534b552d310b4c696e656e2053686972741868747470733a2f2f73686f702e6578616d706c652f702f3100034a5059fb780f0001042868747470733a2f2f73686f702e6578616d706c652f756e7375627363726962652f746f6b2d616263000000fd00d0ca9f170300000000";
+
+    /// An entry queued by the v2 build (before orders) still reads, as a stock message
+    /// without an order, and is written back as v3.
+    #[test]
+    fn v2_golden_bytes_still_read() {
+        use crate::delivery::test_support::sample_entry;
+
+        let e = sample_entry(7, Channel::Email, true);
+        let v2 = unhex(GOLDEN_V2);
+        assert_eq!(Outbox::decode_value(&v2).expect("v2 decodes"), e);
+        let again = EntryV2 {
+            seq: e.seq,
+            customer_id: e.customer_id.clone(),
+            channel: e.channel,
+            address: e.address.clone(),
+            scenario: e.scenario,
+            marketing: true,
+            context: old_context(&e.context),
+            status: e.status,
+            attempts: e.attempts,
+            next_attempt_ms: e.next_attempt_ms,
+            created_ms: e.created_ms,
+            delivered_ms: e.delivered_ms,
+            last_error: e.last_error.clone(),
+        };
+        assert_eq!(hex(&codec::encode(V2, &again)), GOLDEN_V2);
+        let v3 = Outbox::encode_value(&e);
+        assert_eq!(v3[0], V3);
+        assert_eq!(Outbox::decode_value(&v3).expect("v3 decodes"), e);
+    }
+
+    /// The bytes of `sample_entry(8, Email, transactional)`: a shipped notice with its order.
+    const GOLDEN_V3: &str = "030807637573742d3432000f7461726f406578616d706c652e6a7008080007637573742d3432002868747470733a2f2f73686f702e6578616d706c652f756e7375627363726962652f746f6b2d6162630104313030310a417369612f546f6b796f01013105534b552d310b4c696e656e205368697274041868747470733a2f2f73686f702e6578616d706c652f702f311c68747470733a2f2f73686f702e6578616d706c652f692f312e6a706701fd0088a5b618030000fd0090befe180300000100010659616d61746f0e313233342d353637382d393031321a68747470733a2f2f747261636b2e6578616d706c652f31323334000000000000fd00d0ca9f170300000000";
+
+    #[test]
+    fn v3_golden_bytes_carry_the_order() {
+        use crate::delivery::test_support::sample_entry;
+
+        let e = sample_entry(8, Channel::Email, false);
+        assert!(e.context.order.is_some());
+        let bytes = Outbox::encode_value(&e);
+        assert_eq!(hex(&bytes), GOLDEN_V3);
+        assert_eq!(Outbox::decode_value(&bytes).expect("v3 decodes"), e);
     }
 }

@@ -1,6 +1,7 @@
 //! Scenarios: settings from `ListScenarios` joined with live counters, the selection, and
-//! the edits in progress (enable/disable confirmation, priority, threshold with a reach
-//! estimate shown before the operator confirms).
+//! the edits in progress (enable/disable confirmation, channels, priority, threshold with
+//! a reach estimate shown before the operator confirms). An order update (transactional)
+//! has no priority or threshold; a cross-sell offer no threshold.
 
 use stockbell_proto::v1 as pb;
 
@@ -22,6 +23,17 @@ impl ScenarioRow<'_> {
         self.settings
             .map(|s| s.enabled)
             .or(self.stats.map(|s| s.enabled))
+    }
+
+    /// An order update (transactional): no priority, threshold or caps.
+    pub fn order_update(&self) -> bool {
+        self.settings.is_some_and(|s| s.class == "transactional")
+    }
+
+    /// Whether a threshold applies (assumed while the settings are not known).
+    pub fn has_threshold(&self) -> bool {
+        self.settings
+            .is_none_or(|s| s.has_threshold || s.class.is_empty())
     }
 
     pub fn suppressed(&self) -> u64 {
@@ -63,6 +75,9 @@ pub struct Target {
     pub enabled: Option<bool>,
     pub priority: Option<u32>,
     pub threshold: Option<f64>,
+    pub channels: Option<Vec<String>>,
+    pub order_update: bool,
+    pub has_threshold: bool,
 }
 
 impl From<&ScenarioRow<'_>> for Target {
@@ -72,8 +87,34 @@ impl From<&ScenarioRow<'_>> for Target {
             enabled: r.enabled(),
             priority: r.settings.map(|s| s.priority),
             threshold: r.settings.map(|s| s.threshold),
+            channels: r.settings.map(|s| s.channels.clone()),
+            order_update: r.order_update(),
+            has_threshold: r.has_threshold(),
         }
     }
+}
+
+/// The channels a scenario may use, in the order the daemon names them.
+pub const CHANNELS: [&str; 3] = ["email", "line", "webhook"];
+
+/// Channels as typed ("line, email"), if every name is a channel and none repeats.
+pub fn parse_channels(s: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in s.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()) {
+        if !CHANNELS.contains(&name) {
+            return Err(format!(
+                "channels: {name:?} is not a channel; type e.g. email,line (email, line, webhook)"
+            ));
+        }
+        if out.iter().any(|c| c == name) {
+            return Err(format!("channels: {name} is listed twice; list each once"));
+        }
+        out.push(name.to_string());
+    }
+    if out.is_empty() {
+        return Err("channels: type at least one, e.g. email,line".into());
+    }
+    Ok(out)
 }
 
 /// A threshold being typed, and the reach at it.
@@ -93,6 +134,14 @@ pub enum Edit {
     Toggle {
         scenario: String,
         enable: bool,
+        /// An order update: switching it changes what customers hear about their orders.
+        order_update: bool,
+    },
+    /// Channels in preference order, typed as "email,line".
+    Channels {
+        scenario: String,
+        input: String,
+        current: Vec<String>,
     },
     Priority {
         scenario: String,
@@ -141,10 +190,31 @@ impl ScenariosState {
                     self.edit = Some(Edit::Toggle {
                         scenario: t.name,
                         enable: !enabled,
+                        order_update: t.order_update,
                     })
                 }
                 None => self.note = Note::error("whether it is enabled is not known yet"),
             },
+            Action::Channels => {
+                let current = t.channels.unwrap_or_default();
+                self.edit = Some(Edit::Channels {
+                    scenario: t.name,
+                    input: current.join(","),
+                    current,
+                })
+            }
+            Action::Priority if t.order_update => {
+                self.note = Note::error(format!(
+                    "priority: {} is an order update, sent whenever it applies (never weighed against others)",
+                    t.name
+                ))
+            }
+            Action::Threshold if !t.has_threshold => {
+                self.note = Note::error(format!(
+                    "threshold: {} has no interest threshold (only the stock scenarios do)",
+                    t.name
+                ))
+            }
             Action::Priority => {
                 self.edit = Some(Edit::Priority {
                     scenario: t.name,
@@ -184,14 +254,70 @@ impl ScenariosState {
             return Vec::new();
         };
         match (edit, action) {
-            (Edit::Toggle { scenario, enable }, Action::Yes) => {
+            (
+                Edit::Toggle {
+                    scenario, enable, ..
+                },
+                Action::Yes,
+            ) => {
                 let verb = if enable { "enabling" } else { "disabling" };
                 self.note = Note::info(format!("{verb} {scenario}…"));
                 return vec![update(scenario, |u| u.enabled = Some(enable))];
             }
             (Edit::Toggle { .. }, Action::No) => self.note = Note::info("unchanged"),
-            (Edit::Priority { .. } | Edit::Threshold(_), Action::Back) => {
+            (Edit::Priority { .. } | Edit::Threshold(_) | Edit::Channels { .. }, Action::Back) => {
                 self.note = Note::info("unchanged")
+            }
+            (
+                Edit::Channels {
+                    scenario,
+                    input,
+                    current,
+                },
+                Action::Enter,
+            ) => match parse_channels(&input) {
+                Ok(channels) => {
+                    self.note = Note::info(format!(
+                        "setting {scenario} channels to {}…",
+                        channels.join(", ")
+                    ));
+                    return vec![update(scenario, |u| {
+                        u.channels = Some(pb::ChannelList { channels })
+                    })];
+                }
+                Err(e) => {
+                    self.note = Note::error(e);
+                    self.edit = Some(Edit::Channels {
+                        scenario,
+                        input,
+                        current,
+                    });
+                }
+            },
+            (
+                Edit::Channels {
+                    scenario,
+                    mut input,
+                    current,
+                },
+                a,
+            ) => {
+                match a {
+                    Action::Char(c)
+                        if (c.is_ascii_lowercase() || c == ',' || c == ' ') && input.len() < 32 =>
+                    {
+                        input.push(c)
+                    }
+                    Action::Erase => {
+                        input.pop();
+                    }
+                    _ => {}
+                }
+                self.edit = Some(Edit::Channels {
+                    scenario,
+                    input,
+                    current,
+                });
             }
             (
                 Edit::Priority {
@@ -319,13 +445,23 @@ impl ScenariosState {
                 self.settings = r.into();
             }
             Reply::ScenarioUpdated(Ok(s)) => {
-                self.note = Note::info(format!(
-                    "{}: saved ({}, priority {}, threshold {})",
-                    s.scenario,
-                    if s.enabled { "enabled" } else { "disabled" },
-                    s.priority,
-                    fmt::score(s.threshold)
-                ));
+                let on = if s.enabled { "enabled" } else { "disabled" };
+                let what = if s.class == "transactional" {
+                    format!("{on}, channels {}", s.channels.join(", "))
+                } else if s.has_threshold || s.class.is_empty() {
+                    format!(
+                        "{on}, priority {}, threshold {}",
+                        s.priority,
+                        fmt::score(s.threshold)
+                    )
+                } else {
+                    format!(
+                        "{on}, priority {}, channels {}",
+                        s.priority,
+                        s.channels.join(", ")
+                    )
+                };
+                self.note = Note::info(format!("{}: saved ({what})", s.scenario));
                 match &mut self.settings {
                     Remote::Ready(list) => match list.iter_mut().find(|x| x.scenario == s.scenario)
                     {

@@ -109,6 +109,11 @@ pub fn help(app: &App, width: u16) -> Line<'static> {
             Some(Edit::Priority { .. }) => {
                 &[("0-9", "priority"), ("Enter", "save"), ("Esc", "cancel")]
             }
+            Some(Edit::Channels { .. }) => &[
+                ("email,line", "in order"),
+                ("Enter", "save"),
+                ("Esc", "cancel"),
+            ],
             _ => &[("0-100", "threshold"), ("Enter", "save"), ("Esc", "cancel")],
         },
         (ViewId::Products, Mode::Text) => &[("Enter", "search"), ("Esc", "stop typing")],
@@ -119,6 +124,7 @@ pub fn help(app: &App, width: u16) -> Line<'static> {
             ("e", "on/off"),
             ("p", "priority"),
             ("t", "threshold"),
+            ("c", "channels"),
             ("R", "reload"),
         ],
         (ViewId::Products, _) => &[

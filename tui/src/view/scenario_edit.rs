@@ -1,6 +1,6 @@
-//! The scenario edit panels: the enable/disable question, the priority box, and the
-//! threshold box with the reach at the new and the current threshold and the reach curve,
-//! all shown before the operator confirms.
+//! The scenario edit panels: the enable/disable question, the channels and priority
+//! boxes, and the threshold box with the reach at the new and the current threshold and
+//! the reach curve, all shown before the operator confirms.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -24,17 +24,28 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let panel = |title: String| Block::bordered().title(title).border_style(WARN);
     match edit {
-        Edit::Toggle { scenario, enable } => {
-            let (q, what) = if *enable {
-                (
+        Edit::Toggle {
+            scenario,
+            enable,
+            order_update,
+        } => {
+            let (q, what) = match (*enable, *order_update) {
+                (true, false) => (
                     format!("Enable {scenario}?"),
                     "Its triggers will notify customers again.",
-                )
-            } else {
-                (
+                ),
+                (false, false) => (
                     format!("Disable {scenario}?"),
                     "Its triggers will notify no one until it is enabled again.",
-                )
+                ),
+                (true, true) => (
+                    format!("Enable {scenario}?"),
+                    "Customers will get this news about their orders again.",
+                ),
+                (false, true) => (
+                    format!("Disable {scenario}?"),
+                    "Customers will not hear this about their orders, and queued ones are cancelled, until it is enabled again.",
+                ),
             };
             let lines = vec![
                 Line::styled(q, TITLE),
@@ -68,6 +79,26 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ];
             let p = Paragraph::new(lines).wrap(Wrap { trim: false });
             frame.render_widget(p.block(panel(format!(" priority: {scenario} "))), area);
+        }
+        Edit::Channels {
+            scenario,
+            input,
+            current,
+        } => {
+            let lines = vec![
+                Line::from(vec![
+                    Span::styled("channels: ", TITLE),
+                    Span::styled(format!("{input}_"), NEW),
+                    Span::styled("   current: ", LABEL),
+                    Span::raw(current.join(",")),
+                ]),
+                Line::styled(
+                    "email, line, webhook, in preference order: the first one the customer can be reached on is used.",
+                    LABEL,
+                ),
+            ];
+            let p = Paragraph::new(lines).wrap(Wrap { trim: false });
+            frame.render_widget(p.block(panel(format!(" channels: {scenario} "))), area);
         }
         Edit::Threshold(t) => threshold(
             t,

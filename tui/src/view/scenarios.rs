@@ -72,10 +72,17 @@ impl Col {
                 Some(false) => Cell::from(Span::styled("off", ERROR)),
                 None => Cell::from("?"),
             },
-            Col::Prio => Cell::from(r.settings.map_or("-".into(), |s| s.priority.to_string())),
-            Col::Threshold => {
-                Cell::from(r.settings.map_or("-".into(), |s| fmt::score(s.threshold)))
-            }
+            Col::Prio => Cell::from(match r.settings {
+                Some(s) if !r.order_update() => s.priority.to_string(),
+                _ => "-".into(),
+            }),
+            Col::Threshold => Cell::from(match r.settings {
+                Some(s) if r.has_threshold() => fmt::score(s.threshold),
+                _ => "-".into(),
+            }),
+            // Triggers and audiences are the stock scenarios'; an order scenario has neither.
+            Col::Triggered if !r.has_threshold() => Cell::from("-"),
+            Col::Audience if !r.has_threshold() => Cell::from("-"),
             Col::Triggered => Cell::from(stat(|s| s.triggered)),
             Col::Audience => Cell::from(stat(|s| s.audience)),
             Col::Queued => Cell::from(stat(|s| s.queued)),
@@ -171,6 +178,7 @@ fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
     };
     let mut lines = Vec::new();
     match r.settings {
+        Some(s) if !r.has_threshold() => lines.extend(order_details(r, s)),
         Some(s) => {
             lines.push(joined(vec![
                 vec![if s.enabled {
@@ -221,4 +229,48 @@ fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
             .block(block(format!(" {} ", r.name))),
         area,
     );
+}
+
+/// An order scenario's settings: its class, switch, channels, quiet-hours mode and
+/// timing; priority and cooldown for an offer (marketing).
+fn order_details(
+    r: &ScenarioRow<'_>,
+    s: &stockbell_proto::v1::ScenarioSettings,
+) -> Vec<Line<'static>> {
+    let mut first = vec![vec![if s.enabled {
+        Span::styled("enabled", GOOD)
+    } else {
+        Span::styled("disabled", ERROR)
+    }]];
+    if r.order_update() {
+        first.push(vec![Span::raw("order update (transactional)")]);
+        let quiet = if s.quiet == "send" {
+            "sent at once"
+        } else {
+            "waits for the morning"
+        };
+        first.push(kv("in quiet hours", quiet));
+    } else {
+        first.push(vec![Span::raw("offer (marketing)")]);
+        first.push(kv("priority", s.priority.to_string()));
+        first.push(kv("cooldown", fmt::millis(s.cooldown_ms)));
+    }
+    let mut lines = vec![
+        joined(first),
+        Line::from(kv("channels", s.channels.join(", "))),
+    ];
+    if !s.timing.is_empty() {
+        lines.push(Line::from(kv("goes", s.timing.clone())));
+    }
+    let caps: Vec<&str> = s.caps.iter().map(|c| c.describe.as_str()).collect();
+    if !caps.is_empty() {
+        lines.push(Line::from(kv("caps", caps.join("; "))));
+    }
+    if !s.overridden.is_empty() {
+        lines.push(Line::from(kv(
+            "changed by an operator:",
+            s.overridden.join(", "),
+        )));
+    }
+    lines
 }

@@ -88,7 +88,7 @@ fn wide() {
     assert_row(&s, "│changed by an operator: enabled                                                                                       │");
     assert_row(
         &s,
-        "↑↓ select  e on/off  p priority  t threshold  R reload  Tab/1-5 views  q quit",
+        "↑↓ select  e on/off  p priority  t threshold  c channels  R reload  Tab/1-5 views  q quit",
     );
 }
 
@@ -144,6 +144,7 @@ fn confirm_disable() {
     app.scenarios.edit = Some(Edit::Toggle {
         scenario: "back_in_stock".into(),
         enable: false,
+        order_update: false,
     });
     let s = draw(&app, 60, 20);
     assert_screen(
@@ -210,6 +211,140 @@ fn polling_daemon_without_settings() {
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
             "↑↓ select  e on/off  p priority  Tab/1-5 views  q quit      ",
+        ],
+    );
+}
+
+fn with_orders_selected(selected: usize) -> App {
+    let mut app = with_orders(app());
+    app.scenarios.selected = selected;
+    app
+}
+
+/// An order update has no priority or threshold ("-"); its details say what it is, when
+/// it goes and what it does in quiet hours.
+#[test]
+fn order_update_wide() {
+    let s = draw(&with_orders_selected(2), 120, 30);
+    assert_screen(
+        &s[..14],
+        &[
+            "stockbell  1 Overview  2 Scenarios  3 Products  4 Customers  5 Delivery                                                 ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m · 127.0.0.1:50051                                                 ",
+            "┌ scenarios (4) ───────────────────────────────────────────────────────────────────────────────────────────────────────┐",
+            "│  scenario         on  prio thr  trig  aud   queued sent  fail supp  channels                                         │",
+            "│  back_in_stock    on  10   40   12    3.4k  2.9k   2.9k  3    500   email,line                                       │",
+            "│  price_drop       off 5    55.5 4     800   500    498   0    300   email                                            │",
+            "│> shipped          on  -    -    -     -     40     39    0    0     line,email                                       │",
+            "│  cross_sell_order on  15   -    -     -     12     12    0    11    email,line                                       │",
+            "└──────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘",
+            "┌ shipped ─────────────────────────────────────────────────────────────────────────────────────────────────────────────┐",
+            "│enabled · order update (transactional) · in quiet hours sent at once                                                  │",
+            "│channels line, email                                                                                                  │",
+            "│goes when the shop reports the shipment                                                                               │",
+            "│changed by an operator: channels                                                                                      │",
+        ],
+    );
+}
+
+#[test]
+fn offer_narrow() {
+    let s = draw(&with_orders_selected(3), 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            "┌ scenarios (4) ───────────────────────────────────────────┐",
+            "│  scenario         on  prio thr  trig  aud   sent  fail   │",
+            "│  back_in_stock    on  10   40   12    3.4k  2.9k  3      │",
+            "│  price_drop       off 5    55.5 4     800   498   0      │",
+            "│  shipped          on  -    -    -     -     39    0      │",
+            "│> cross_sell_order on  15   -    -     -     12    0      │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ cross_sell_order ────────────────────────────────────────┐",
+            "│enabled · offer (marketing) · priority 15 · cooldown 7d00h│",
+            "│channels email, line                                      │",
+            "│goes 1h after the order, up to 4 products                 │",
+            "│suppressed: consent 8 · cap 3                             │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "↑↓ select  e on/off  p priority  Tab/1-5 views  q quit      ",
+        ],
+    );
+}
+
+#[test]
+fn channels_edit_narrow() {
+    let mut app = with_orders_selected(2);
+    app.scenarios.edit = Some(Edit::Channels {
+        scenario: "shipped".into(),
+        input: "email,web".into(),
+        current: vec!["line".into(), "email".into()],
+    });
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            "┌ scenarios (4) ───────────────────────────────────────────┐",
+            "│  scenario         on  prio thr  trig  aud   sent  fail   │",
+            "│  back_in_stock    on  10   40   12    3.4k  2.9k  3      │",
+            "│  price_drop       off 5    55.5 4     800   498   0      │",
+            "│> shipped          on  -    -    -     -     39    0      │",
+            "│  cross_sell_order on  15   -    -     -     12    0      │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ channels: shipped ───────────────────────────────────────┐",
+            "│channels: email,web_   current: line,email                │",
+            "│email, line, webhook, in preference order: the first one  │",
+            "│the customer can be reached on is used.                   │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "email,line in order  Enter save  Esc cancel  Ctrl-C quit    ",
+        ],
+    );
+}
+
+#[test]
+fn confirm_disable_an_order_update() {
+    let mut app = with_orders_selected(2);
+    app.scenarios.edit = Some(Edit::Toggle {
+        scenario: "shipped".into(),
+        enable: false,
+        order_update: true,
+    });
+    let s = draw(&app, 60, 20);
+    assert_screen(
+        &s,
+        &[
+            "1 Overview 2 Scenarios 3 Products 4 Customers 5 Delivery    ",
+            "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
+            "┌ scenarios (4) ───────────────────────────────────────────┐",
+            "│  scenario         on  prio thr  trig  aud   sent  fail   │",
+            "│  back_in_stock    on  10   40   12    3.4k  2.9k  3      │",
+            "│  price_drop       off 5    55.5 4     800   498   0      │",
+            "│> shipped          on  -    -    -     -     39    0      │",
+            "│  cross_sell_order on  15   -    -     -     12    0      │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ confirm ─────────────────────────────────────────────────┐",
+            "│Disable shipped?                                          │",
+            "│Customers will not hear this about their orders, and      │",
+            "│queued ones are cancelled, until it is enabled again.     │",
+            "│y/Enter yes   n/Esc no                                    │",
+            "│                                                          │",
+            "│                                                          │",
+            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "y/Enter yes  n/Esc no                                       ",
         ],
     );
 }

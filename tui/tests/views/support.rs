@@ -133,6 +133,10 @@ pub fn settings() -> Vec<pb::ScenarioSettings> {
             digest: false,
             caps: vec![],
             overridden: vec![],
+            class: "marketing".into(),
+            quiet: "wait".into(),
+            timing: String::new(),
+            has_threshold: true,
         },
         pb::ScenarioSettings {
             scenario: "price_drop".into(),
@@ -149,6 +153,57 @@ pub fn settings() -> Vec<pb::ScenarioSettings> {
                 describe: "at most 2 price_drop messages per 7d".into(),
             }],
             overridden: vec!["enabled".into()],
+            class: "marketing".into(),
+            quiet: "wait".into(),
+            timing: String::new(),
+            has_threshold: true,
+        },
+    ]
+}
+
+/// An order update and an offer, as a daemon with orders lists them after the stock ones.
+pub fn order_settings() -> Vec<pb::ScenarioSettings> {
+    vec![
+        pb::ScenarioSettings {
+            scenario: "shipped".into(),
+            enabled: true,
+            channels: vec!["line".into(), "email".into()],
+            overridden: vec!["channels".into()],
+            class: "transactional".into(),
+            quiet: "send".into(),
+            timing: "when the shop reports the shipment".into(),
+            ..Default::default()
+        },
+        pb::ScenarioSettings {
+            scenario: "cross_sell_order".into(),
+            enabled: true,
+            priority: 15,
+            channels: vec!["email".into(), "line".into()],
+            cooldown_ms: 7 * 86_400_000,
+            class: "marketing".into(),
+            quiet: "wait".into(),
+            timing: "1h after the order, up to 4 products".into(),
+            ..Default::default()
+        },
+    ]
+}
+
+pub fn order_stats() -> Vec<pb::ScenarioStats> {
+    vec![
+        pb::ScenarioStats {
+            scenario: "shipped".into(),
+            queued: 40,
+            sent: 39,
+            enabled: true,
+            ..Default::default()
+        },
+        pb::ScenarioStats {
+            scenario: "cross_sell_order".into(),
+            queued: 12,
+            sent: 12,
+            suppressed: supp(&[("consent", 8), ("cap", 3)]),
+            enabled: true,
+            ..Default::default()
         },
     ]
 }
@@ -207,6 +262,18 @@ pub fn with_overview(mut app: App) -> App {
         });
     }
     app.scenarios.settings = Remote::Ready(settings());
+    app
+}
+
+/// The overview and settings of a daemon with orders: the stock scenarios, then an order
+/// update (shipped) and an offer (cross_sell_order).
+pub fn with_orders(mut app: App) -> App {
+    if let Some(ov) = app.overview.latest.as_mut() {
+        ov.scenarios.extend(order_stats());
+    }
+    let mut all = settings();
+    all.extend(order_settings());
+    app.scenarios.settings = Remote::Ready(all);
     app
 }
 

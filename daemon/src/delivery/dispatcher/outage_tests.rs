@@ -178,7 +178,9 @@ async fn late_marketing_is_rechecked_against_the_products_now() {
     f.insert(&queued(3, Channel::Webhook, 0, &["sold-out"]))
         .await;
     let mut transactional = queued(4, Channel::Webhook, late, &["sold-out"]);
-    transactional.marketing = false;
+    transactional.scenario = Scenario::Shipped;
+    transactional.context.scenario = Scenario::Shipped;
+    transactional.context.order = Some(crate::delivery::test_support::sample_order());
     f.insert(&transactional).await;
 
     let e = f.wait_status(1, OutboxStatus::Delivered).await;

@@ -33,7 +33,7 @@ pub fn build_message(
         .subject(rendered.subject.clone())
         .date(created)
         .message_id(Some(message_id(entry.seq, domain)));
-    if entry.marketing {
+    if entry.is_marketing() {
         let url = header_safe(&entry.context.unsubscribe_url);
         let mailto = url
             .and_then(unsubscribe_token)

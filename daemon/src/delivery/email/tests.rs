@@ -88,6 +88,42 @@ fn transactional_mail_has_no_unsubscribe_headers() {
     assert_eq!(header(&hs, "List-Unsubscribe-Post"), None);
 }
 
+/// As sent: an order update (rendered from the built-in templates) has neither the
+/// one-click headers nor an unsubscribe footer, even with an unsubscribe URL in its
+/// context; a marketing message has both.
+#[test]
+fn only_marketing_mail_carries_unsubscribe_headers_and_footer() {
+    let dir = tempfile::tempdir().unwrap();
+    let sender = eml_sender(dir.path());
+    let templates = crate::delivery::templates::Templates::new(None).unwrap();
+    for marketing in [false, true] {
+        let mut entry = sample_entry(11, Channel::Email, marketing);
+        entry.context.locale = crate::domain::customer::Locale::En;
+        let rendered = templates.render(&entry.context).unwrap();
+        let hs = headers(&sender.build_message(&entry, &rendered).unwrap().formatted());
+        let what = entry.scenario.as_str();
+        assert_eq!(
+            header(&hs, "List-Unsubscribe").is_some(),
+            marketing,
+            "{what}"
+        );
+        assert_eq!(
+            header(&hs, "List-Unsubscribe-Post").is_some(),
+            marketing,
+            "{what}"
+        );
+        let url = &entry.context.unsubscribe_url;
+        assert_eq!(
+            rendered.text.contains(url.as_str()),
+            marketing,
+            "{what}: {}",
+            rendered.text
+        );
+        assert_eq!(rendered.html.contains(url.as_str()), marketing, "{what}");
+        assert_eq!(rendered.text.contains("Unsubscribe"), marketing, "{what}");
+    }
+}
+
 #[test]
 fn unusable_unsubscribe_url_is_left_out() {
     let dir = tempfile::tempdir().unwrap();

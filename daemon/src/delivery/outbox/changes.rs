@@ -85,7 +85,7 @@ pub fn record_result(
 ) -> Changed {
     let mut e = entry.clone();
     let too_old =
-        !e.marketing && now_ms.saturating_sub(e.created_ms) >= policy.transactional_max_age_ms;
+        !e.is_marketing() && now_ms.saturating_sub(e.created_ms) >= policy.transactional_max_age_ms;
     match result {
         Ok(()) => {
             e.attempts = e.attempts.saturating_add(1);
@@ -104,7 +104,7 @@ pub fn record_result(
         Err(err) => {
             e.attempts = e.attempts.saturating_add(1);
             e.last_error = Some(err.reason().to_string());
-            let out_of_tries = if e.marketing {
+            let out_of_tries = if e.is_marketing() {
                 e.attempts >= policy.retry.max_attempts
             } else {
                 too_old

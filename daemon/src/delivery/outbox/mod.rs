@@ -326,7 +326,7 @@ async fn apply_group(store: &Store, writer: &Writer, policy: &OutboxPolicy, grou
                     .values()
                     .filter(|e| {
                         e.customer_id == customer_id
-                            && e.marketing
+                            && e.is_marketing()
                             && channel.is_none_or(|c| c == e.channel)
                     })
                     .filter_map(|e| changes::cancel(e, None))

@@ -21,7 +21,8 @@ pub enum CapWindow {
     LocalDays { days: u32 },
 }
 
-/// Which messages a cap counts. Every scenario is marketing today.
+/// Which messages a cap counts. Caps are marketing rules: order updates (transactional)
+/// are never counted and never held back by one, whatever its scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CapScope {
     AllMarketing,
@@ -31,6 +32,9 @@ pub enum CapScope {
 
 impl CapScope {
     pub fn applies(&self, scenario: Scenario, channel: Channel) -> bool {
+        if !scenario.is_marketing() {
+            return false;
+        }
         match *self {
             CapScope::AllMarketing => true,
             CapScope::Channel(c) => c == channel,
@@ -84,7 +88,8 @@ fn local_days_start(tz: Tz, now_ms: Millis, days: u32) -> Option<Millis> {
     instants_at(tz, first.and_time(NaiveTime::MIN)).map(|(early, _)| early)
 }
 
-fn format_span(ms: i64) -> String {
+/// A span as the config writes it: the largest whole unit ("16h", "7d", "90s").
+pub fn format_span(ms: i64) -> String {
     const UNITS: [(i64, &str); 4] = [(DAY_MS, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
     UNITS
         .iter()

@@ -52,6 +52,37 @@ fn rolling_window_counts_the_last_ms_only() {
     );
 }
 
+/// Order updates are neither counted by a cap nor held back by one, whatever its scope;
+/// cross-sell offers are marketing like the stock scenarios.
+#[test]
+fn caps_count_and_hold_back_marketing_only() {
+    let now = 1_000 * H;
+    let day = CapWindow::Rolling { ms: 24 * H };
+    let rules = [
+        rule(CapScope::AllMarketing, 1, day),
+        rule(CapScope::Channel(Email), 1, day),
+    ];
+    let updates = [
+        sent(now - H, Scenario::Shipped, Email, &["a"]),
+        sent(now - H, Scenario::BackorderConfirmation, Email, &["a"]),
+    ];
+    assert_eq!(
+        cap_allows(&updates, &rules, Tokyo, now, PriceDrop, Email),
+        Ok(())
+    );
+    let offer = [sent(now - H, Scenario::CrossSellOrder, Email, &["b"])];
+    assert!(cap_allows(&offer, &rules, Tokyo, now, PriceDrop, Email).is_err());
+    assert_eq!(
+        cap_allows(&offer, &rules, Tokyo, now, Scenario::Delayed, Email),
+        Ok(())
+    );
+    let own = [rule(CapScope::Scenario(Scenario::Shipped), 1, day)];
+    assert_eq!(
+        cap_allows(&updates, &own, Tokyo, now, Scenario::Shipped, Email),
+        Ok(())
+    );
+}
+
 #[test]
 fn scopes_count_only_their_own_messages_and_report_the_rule_index() {
     let now = 1_000 * H;

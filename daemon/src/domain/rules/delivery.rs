@@ -1,9 +1,11 @@
 //! The delivery rules in force, validated from the `[rules]` and `[scenarios.*]` config
 //! sections (and operators' changes): per scenario its switch, priority, channels,
-//! threshold and batching, the caps, quiet hours and the arbitration window.
+//! threshold and batching, the caps, quiet hours and the arbitration window, and the
+//! order scenarios' own settings.
 
 use super::arbitration::ScenarioRules;
 use super::caps::CapRule;
+use super::order_messages::{OrderMessageRules, QuietMode};
 use super::quiet::QuietHours;
 use crate::domain::customer::Scenario;
 
@@ -16,6 +18,8 @@ pub struct DeliveryRules {
     pub caps: Vec<CapRule>,
     pub quiet: QuietHours,
     pub arbitration_window_ms: i64,
+    /// Quiet-hours modes, cadence, delays, links and coupon of the order scenarios.
+    pub orders: OrderMessageRules,
 }
 
 impl DeliveryRules {
@@ -30,13 +34,21 @@ impl DeliveryRules {
         self.scenarios.iter().any(|r| r.scenario == s && r.enabled)
     }
 
-    /// How long a queued marketing message of `s` stays worth sending (`None` without
-    /// rules for it: no limit).
+    /// How long a queued marketing message of `s` stays worth sending (`None` for an
+    /// order update, or without rules for it: no limit).
     pub fn max_age_ms(&self, s: Scenario) -> Option<i64> {
+        if !s.is_marketing() {
+            return None;
+        }
         self.scenarios
             .iter()
             .find(|r| r.scenario == s)
             .map(|r| r.max_age_ms)
+    }
+
+    /// What a message of `s` does inside the customer's quiet hours.
+    pub fn quiet_mode(&self, s: Scenario) -> QuietMode {
+        self.orders.quiet_mode(s)
     }
 
     /// (per_unit, batch_interval_ms) of a scenario.

@@ -1,6 +1,6 @@
-//! Operators' run-time changes to scenarios (enable / disable, priority, threshold, the
-//! scenario's own caps) and how they apply on top of the configured rules. Plain data and
-//! a pure function; `scenario_control` stores and publishes them.
+//! Operators' run-time changes to scenarios (enable / disable, channels, priority,
+//! threshold, the scenario's own caps) and how they apply on top of the configured rules.
+//! Plain data and a pure function; `scenario_control` checks, stores and publishes them.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caps::{CapRule, CapScope};
 use super::DeliveryRules;
-use crate::domain::customer::Scenario;
+use crate::domain::customer::{Channel, Scenario};
 
 /// One scenario's operator changes; `None` = the config's value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,10 @@ pub struct ScenarioOverride {
     pub threshold: Option<f64>,
     /// Replaces the scenario's own caps (scope = this scenario).
     pub caps: Option<Vec<CapRule>>,
+    /// Replaces the scenario's channels (preference order). Stored changes from before
+    /// this field read as `None`.
+    #[serde(default)]
+    pub channels: Option<Vec<Channel>>,
 }
 
 impl ScenarioOverride {
@@ -28,6 +32,7 @@ impl ScenarioOverride {
             ("priority", self.priority.is_some()),
             ("threshold", self.threshold.is_some()),
             ("caps", self.caps.is_some()),
+            ("channels", self.channels.is_some()),
         ]
         .into_iter()
         .filter(|(_, set)| *set)
@@ -42,6 +47,9 @@ impl ScenarioOverride {
         self.threshold = change.threshold.or(self.threshold);
         if change.caps.is_some() {
             self.caps = change.caps;
+        }
+        if change.channels.is_some() {
+            self.channels = change.channels;
         }
     }
 }
@@ -58,6 +66,9 @@ pub fn apply(base: &DeliveryRules, overrides: &Overrides) -> DeliveryRules {
         if let Some(r) = out.scenarios.iter_mut().find(|r| r.scenario == s) {
             r.enabled = o.enabled.unwrap_or(r.enabled);
             r.priority = o.priority.unwrap_or(r.priority);
+            if let Some(channels) = o.channels.as_ref().filter(|c| !c.is_empty()) {
+                r.channels.clone_from(channels);
+            }
         }
         if let (Some(t), Some(slot)) = (
             o.threshold,
