@@ -15,7 +15,6 @@ use super::router::WeakRouter;
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Outcome};
 use crate::domain::message::{MessageContext, NewEntry};
-use crate::domain::order::state::OrderCadence;
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
 use crate::domain::worth::still_worth_sending;
@@ -37,7 +36,6 @@ pub struct CustomerShared {
     pub router: WeakRouter,
     /// The time zone of a customer known only from an order.
     pub default_time_zone: String,
-    pub order_cadence: OrderCadence,
 }
 
 /// One customer event with its index in the batch.
@@ -172,13 +170,16 @@ async fn step(
             }
         }
         (CustomerEvent::Timer(TimerKind::CustomerOrders), Some(c)) => {
-            let cadence = st.shared.order_cadence;
+            let cadence = customer_orders::cadence(rules);
             let news = customer_orders::on_tick(c, at, &cadence);
-            tell(st, news, at, out);
+            tell(st, news, at, out).await;
             return Ok(true);
         }
         (CustomerEvent::Order(event), _) => {
-            let (tz, cadence) = (&st.shared.default_time_zone, st.shared.order_cadence);
+            let (tz, cadence) = (
+                &st.shared.default_time_zone,
+                customer_orders::cadence(rules),
+            );
             let existed = st.state.is_some();
             let c = st
                 .state
@@ -193,13 +194,13 @@ async fn step(
                     return Err(r);
                 }
             };
-            tell(st, news, at, out);
+            tell(st, news, at, out).await;
             return Ok(true);
         }
         (CustomerEvent::Lines(n), Some(c)) => {
-            let cadence = st.shared.order_cadence;
+            let cadence = customer_orders::cadence(rules);
             let news = customer_orders::on_lines(c, &n, at, &cadence);
-            tell(st, news, at, out);
+            tell(st, news, at, out).await;
             return Ok(true);
         }
         (CustomerEvent::Lines(n), None) => {
@@ -229,13 +230,23 @@ async fn current_products(router: &WeakRouter, skus: Vec<String>) -> HashMap<Str
     found
 }
 
-/// Order news for the customer: the messages they get, and the next order timer.
-fn tell(st: &mut CustomerArgs, news: Vec<OrderNews>, now: Millis, out: &mut CustomerApplied) {
+/// Order news for the customer: the messages they get (with the products their lines
+/// are of, as they are now), and the next order timer.
+async fn tell(st: &mut CustomerArgs, news: Vec<OrderNews>, now: Millis, out: &mut CustomerApplied) {
+    let rules = st.shared.rules.get();
     let Some(c) = st.state.as_ref() else { return };
-    if let Some(due) = customer_orders::next_due(c, &st.shared.order_cadence) {
+    if let Some(due) = customer_orders::next_due(c, &customer_orders::cadence(&rules)) {
         out.timers.push((due.max(now), TimerKind::CustomerOrders));
     }
-    order_messages(st, news, now, out);
+    if news.is_empty() {
+        return;
+    }
+    let skus = customer_orders::skus(c, &news);
+    let products = current_products(&st.shared.router, skus).await;
+    let Some(c) = st.state.as_ref() else { return };
+    let made = customer_orders::messages(c, news, &products, &rules, now);
+    out.suppressed.extend(made.suppressed);
+    out.entries.extend(made.entries);
 }
 
 fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {
@@ -266,6 +277,7 @@ fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut Custom
             scenario: m.scenario,
             context,
             created_ms: now,
+            due_ms: now,
         });
     }
 }

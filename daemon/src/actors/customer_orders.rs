@@ -4,10 +4,21 @@
 //! returns what the customer should be told, by order; `customer.rs` turns that into
 //! messages and schedules the next order timer.
 
-use crate::domain::order::state::{self, Effects, Notice, OrderCadence, OrderState};
+use std::collections::HashMap;
+
+use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::message::{
+    MessageContext, NewEntry, OrderContext, OrderLineContext, ShipmentContext,
+};
+use crate::domain::order::state::{
+    self, Effects, LineVerdict, Notice, OrderCadence, OrderNotice, OrderState,
+};
 use crate::domain::order::{LineNotice, LineNoticeKind, OrderEvent};
-use crate::domain::order::state::LineVerdict;
+use crate::domain::product::ProductState;
 use crate::domain::profile::CustomerState;
+use crate::domain::rules::delivery::DeliveryRules;
+use crate::domain::rules::order_messages::QuietMode;
+use crate::domain::rules::quiet::{parse_tz, release_time};
 use crate::domain::{Millis, Rejection};
 
 /// A notice about one order.
@@ -98,4 +109,181 @@ fn news(order_id: &str, fx: Effects) -> Vec<OrderNews> {
             notice,
         })
         .collect()
+}
+
+/// The order timings in force (operators may change them at run time).
+pub fn cadence(rules: &DeliveryRules) -> OrderCadence {
+    let o = &rules.orders;
+    OrderCadence {
+        update_every_ms: o.update_every_ms,
+        followup_after_ms: o.followup_after_ms,
+        cross_sell_after_order_ms: o.cross_sell_order.after_ms,
+        cross_sell_after_delivery_ms: o.cross_sell_delivery.after_ms,
+    }
+}
+
+/// The SKUs of the lines the news is about (their products give titles and pictures).
+pub fn skus(c: &CustomerState, news: &[OrderNews]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in news {
+        let Some(order) = c.order(&n.order_id) else {
+            continue;
+        };
+        for id in &n.notice.lines {
+            if let Some(l) = order.line(id) {
+                if !out.contains(&l.placed.sku) {
+                    out.push(l.placed.sku.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Messages made from order news, and what was not sent and why.
+#[derive(Debug, Default)]
+pub struct Made {
+    pub entries: Vec<NewEntry>,
+    pub suppressed: Vec<(Scenario, SuppressReason)>,
+}
+
+/// The scenario of a notice.
+pub fn scenario(kind: OrderNotice) -> Scenario {
+    match kind {
+        OrderNotice::Confirmation => Scenario::BackorderConfirmation,
+        OrderNotice::Update => Scenario::BackorderUpdate,
+        OrderNotice::Arrived => Scenario::Arrived,
+        OrderNotice::Delayed { .. } => Scenario::Delayed,
+        OrderNotice::Shipped => Scenario::Shipped,
+        OrderNotice::DeliveredFollowUp => Scenario::DeliveredFollowup,
+        OrderNotice::CrossSellAfterOrder => Scenario::CrossSellOrder,
+        OrderNotice::CrossSellAfterDelivery => Scenario::CrossSellDelivery,
+    }
+}
+
+/// Turns order updates into messages: one per notice, on the first of the scenario's
+/// channels the customer has a working address for — no marketing consent, caps or
+/// unsubscribe apply to them — due at once, or at the end of the customer's quiet hours
+/// when the scenario waits for the morning. Cross-sell offers are not built yet: they
+/// are counted as disabled.
+pub fn messages(
+    c: &CustomerState,
+    news: Vec<OrderNews>,
+    products: &HashMap<String, ProductState>,
+    rules: &DeliveryRules,
+    now: Millis,
+) -> Made {
+    let mut made = Made::default();
+    for n in news {
+        let scenario = scenario(n.notice.kind);
+        let Some(order) = c.order(&n.order_id) else {
+            continue;
+        };
+        if scenario.is_marketing() || !rules.enabled(scenario) {
+            made.suppressed.push((scenario, SuppressReason::Disabled));
+            continue;
+        }
+        let channels = rules
+            .scenarios
+            .iter()
+            .find(|r| r.scenario == scenario)
+            .map(|r| r.channels.clone())
+            .unwrap_or_default();
+        let usable = channels
+            .into_iter()
+            .find(|ch| c.has_address(*ch) && !c.suppressed.contains(ch));
+        let Some(channel) = usable else {
+            made.suppressed.push((scenario, SuppressReason::NoAddress));
+            continue;
+        };
+        let Some(address) = c.address(channel).map(str::to_owned) else {
+            continue;
+        };
+        let due_ms = match rules.quiet_mode(scenario) {
+            QuietMode::Send => now,
+            QuietMode::Wait => match parse_tz(&c.time_zone) {
+                Ok(tz) => release_time(now, tz, &rules.quiet),
+                Err(_) => now,
+            },
+        };
+        let context = MessageContext {
+            scenario,
+            locale: c.locale,
+            customer_id: c.id.clone(),
+            items: Vec::new(),
+            unsubscribe_url: String::new(),
+            order: Some(order_context(c, order, &n.notice, products, rules)),
+        };
+        made.entries.push(NewEntry {
+            customer_id: c.id.clone(),
+            channel,
+            address,
+            scenario,
+            context,
+            created_ms: now,
+            due_ms,
+        });
+    }
+    made
+}
+
+fn order_context(
+    c: &CustomerState,
+    order: &OrderState,
+    notice: &Notice,
+    products: &HashMap<String, ProductState>,
+    rules: &DeliveryRules,
+) -> OrderContext {
+    let lines: Vec<OrderLineContext> = notice
+        .lines
+        .iter()
+        .filter_map(|id| order.line(id))
+        .map(|l| {
+            let p = products.get(&l.placed.sku);
+            OrderLineContext {
+                line_id: l.id().to_owned(),
+                sku: l.placed.sku.clone(),
+                title: p.map_or_else(|| l.placed.sku.clone(), |p| p.catalogue.title.clone()),
+                quantity: l.placed.quantity,
+                url: p.map(|p| p.catalogue.url.clone()).unwrap_or_default(),
+                image_url: p.map(|p| p.catalogue.image_url.clone()).unwrap_or_default(),
+                promise: l.promise,
+                waited: l.waiting_since_ms.is_some(),
+            }
+        })
+        .collect();
+    let first = notice.lines.first().and_then(|id| order.line(id));
+    let shipment = match notice.kind {
+        OrderNotice::Shipped => first
+            .and_then(|l| l.shipment.as_ref())
+            .map(|s| ShipmentContext {
+                carrier: s.carrier.clone(),
+                tracking_number: s.tracking_number.clone(),
+                tracking_url: s.tracking_url.clone(),
+            }),
+        _ => None,
+    };
+    let delay_reason = match notice.kind {
+        OrderNotice::Delayed { .. } => first
+            .and_then(|l| l.delay_reason.clone())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let review_url = match notice.kind {
+        OrderNotice::DeliveredFollowUp => rules
+            .orders
+            .review_link(&order.order_id, &c.id)
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    OrderContext {
+        order_id: order.order_id.clone(),
+        time_zone: c.time_zone.clone(),
+        lines,
+        delay_reason,
+        shipment,
+        cancel_url: String::new(),
+        review_url,
+        coupon_code: String::new(),
+    }
 }

@@ -35,6 +35,7 @@ impl Stack {
             outbox_notify: Arc::new(Notify::new()),
             fanout_notify: Arc::new(Notify::new()),
             max_active: 100_000,
+            default_time_zone: cfg.customers.default_time_zone.clone(),
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =

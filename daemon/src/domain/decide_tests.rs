@@ -35,6 +35,7 @@ fn customer() -> CustomerState {
         deferred: vec![],
         created_ms: 0,
         updated_ms: 0,
+        orders: Vec::new(),
     }
 }
 

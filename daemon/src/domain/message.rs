@@ -192,8 +192,11 @@ pub struct NewEntry {
     pub address: String,
     pub scenario: Scenario,
     pub context: MessageContext,
-    /// When it was decided; also its first attempt time.
+    /// When it was decided.
     pub created_ms: Millis,
+    /// Its first attempt: `created_ms`, or the end of the customer's quiet hours for an
+    /// order update that waits for the morning.
+    pub due_ms: Millis,
 }
 
 impl NewEntry {
@@ -208,7 +211,7 @@ impl NewEntry {
             context: self.context,
             status: OutboxStatus::Pending,
             attempts: 0,
-            next_attempt_ms: self.created_ms,
+            next_attempt_ms: self.due_ms,
             created_ms: self.created_ms,
             delivered_ms: None,
             last_error: None,

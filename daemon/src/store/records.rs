@@ -9,10 +9,10 @@ use super::schema::{
     Schema,
 };
 use super::StoreError;
-use crate::domain::order::backorder::BackorderBook;
-use crate::domain::product::{Arming, PricePoint, ProductState};
 use crate::domain::customer::{Channel, Consent, Locale, Sent};
 use crate::domain::decide::{Deferred, Offer};
+use crate::domain::order::backorder::BackorderBook;
+use crate::domain::product::{Arming, PricePoint, ProductState};
 use crate::domain::profile::CustomerState;
 use crate::domain::velocity::Velocity;
 use crate::domain::{Catalogue, FiredTrigger, Millis, TimerKind, TriggerKind};

@@ -30,7 +30,6 @@ use self::persist::{plan, Counters};
 use super::customer::{CustomerActor, CustomerApplied, CustomerItem, CustomerShared, Links};
 use super::product::{Applied, Item, ProductActor};
 use super::registry::{group, Registry, Replies};
-use crate::domain::order::state::OrderCadence;
 use crate::domain::order::OrderIndex;
 use crate::domain::{Rejection, TriggerConfig};
 use crate::metrics::Metrics;
@@ -131,8 +130,6 @@ pub struct RouterConfig {
     pub max_active: usize,
     /// The time zone of a customer known only from an order.
     pub default_time_zone: String,
-    /// When order notices fall due.
-    pub order_cadence: OrderCadence,
 }
 
 pub struct Router {
@@ -183,7 +180,6 @@ impl Router {
             triggers: cfg.triggers.clone(),
             router: handle.downgrade(),
             default_time_zone: cfg.default_time_zone,
-            order_cadence: cfg.order_cadence,
         };
         let router = Router {
             store,

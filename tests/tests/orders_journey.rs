@@ -1,0 +1,230 @@
+//! An order's journey against a real daemon and a real SMTP server, with shortened
+//! intervals: three orders wait for a sold-out product (each customer gets the backorder
+//! confirmation, then updates never faster than `update_every`); units for two arrive
+//! (the two oldest orders are told, the third keeps waiting — it keeps getting updates);
+//! one ships with tracking (no more updates for it) and is delivered (the follow-up with
+//! the review link comes `after` later). The third customer unsubscribed from marketing
+//! and still gets every order update.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use stockbell_tests::pb::{
+    event::Kind, Event, ListOutboxRequest, OrderDelivered, OutboxEntry, ProductUpsert,
+    UnsubscribeChannel,
+};
+use stockbell_tests::{
+    catalog, order_placed, order_shipped, poll_until, publish_ok, shopper, stock_set, unsubscribe,
+    upsert, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
+};
+
+const WAIT: Duration = Duration::from_secs(40);
+const UPDATE_EVERY_MS: i64 = 4_000;
+
+fn options(smtp: &SmtpServer) -> DaemonOptions {
+    DaemonOptions::new()
+        .toml(&smtp.email_toml())
+        .toml(
+            r#"
+[scenarios.backorder_update]
+update_every = "4s"
+[scenarios.delivered_followup]
+after = "2s"
+review_url = "https://shop.example/review?order={order_id}"
+"#,
+        )
+        .set("customers", "default_time_zone", "UTC")
+        .set("rules", "arbitration_window", "0s")
+        .set("rules", "quiet_start", "00:00")
+        .set("rules", "quiet_end", "00:00")
+}
+
+fn delivered(order_id: &str, customer_id: &str) -> Event {
+    Event {
+        event_time_ms: 0,
+        kind: Some(Kind::OrderDelivered(OrderDelivered {
+            order_id: order_id.into(),
+            customer_id: customer_id.into(),
+            lines: Vec::new(),
+        })),
+    }
+}
+
+/// Every outbox entry, by customer, oldest first.
+async fn entries(admin: &AdminClient) -> Result<BTreeMap<String, Vec<OutboxEntry>>> {
+    let req = ListOutboxRequest {
+        limit: 1000,
+        ..Default::default()
+    };
+    let all = admin.clone().list_outbox(req).await?.into_inner().entries;
+    let mut by: BTreeMap<String, Vec<OutboxEntry>> = BTreeMap::new();
+    for e in all.into_iter().rev() {
+        by.entry(e.customer_id.clone()).or_default().push(e);
+    }
+    Ok(by)
+}
+
+fn scenarios(of: Option<&Vec<OutboxEntry>>) -> Vec<&str> {
+    of.map(|v| v.iter().map(|e| e.scenario.as_str()).collect())
+        .unwrap_or_default()
+}
+
+fn count(of: Option<&Vec<OutboxEntry>>, scenario: &str) -> usize {
+    scenarios(of).iter().filter(|s| **s == scenario).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_is_followed_from_backorder_to_the_follow_up() -> Result<()> {
+    let smtp = SmtpServer::start(None).await?;
+    let daemon = Daemon::start(options(&smtp)).await?;
+    let admin = daemon.admin_client().await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut seq = Sequencer::new("shop");
+
+    let kettle = ProductUpsert {
+        imported: true,
+        backorderable: true,
+        ..catalog("kettle", 4_800)
+    };
+    let mut setup = vec![upsert(kettle), stock_set("kettle", 0)];
+    for b in ["b0", "b1", "b2"] {
+        setup.push(shopper(b));
+    }
+    setup.push(unsubscribe("b2", UnsubscribeChannel::All));
+    publish_ok(&mut ingest, seq.batch(setup)).await?;
+    for (i, b) in ["b0", "b1", "b2"].into_iter().enumerate() {
+        let order = order_placed(&format!("o{i}"), b, &[("1", "kettle", 2)]);
+        publish_ok(&mut ingest, seq.batch(vec![order])).await?;
+    }
+
+    // Each is told its order waits, then (after update_every) that it still waits.
+    poll_until(WAIT, || async {
+        let by = entries(&admin).await?;
+        for b in ["b0", "b1", "b2"] {
+            let got = scenarios(by.get(b));
+            ensure!(
+                got.starts_with(&["backorder_confirmation", "backorder_update"]),
+                "{b}: {got:?}"
+            );
+        }
+        Ok(())
+    })
+    .await?;
+
+    // Units for two: the two oldest orders are told it arrived.
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("kettle", 4)])).await?;
+    poll_until(WAIT, || async {
+        let by = entries(&admin).await?;
+        ensure!(
+            count(by.get("b0"), "arrived") == 1,
+            "b0: {:?}",
+            scenarios(by.get("b0"))
+        );
+        ensure!(
+            count(by.get("b1"), "arrived") == 1,
+            "b1: {:?}",
+            scenarios(by.get("b1"))
+        );
+        Ok(())
+    })
+    .await?;
+
+    // b0's order ships, with its tracking number, and is delivered.
+    publish_ok(&mut ingest, seq.batch(vec![order_shipped("o0", "b0")])).await?;
+    publish_ok(&mut ingest, seq.batch(vec![delivered("o0", "b0")])).await?;
+    poll_until(WAIT, || async {
+        let by = entries(&admin).await?;
+        let b0 = scenarios(by.get("b0"));
+        ensure!(
+            b0.ends_with(&["shipped", "delivered_followup"]),
+            "b0: {b0:?}"
+        );
+        Ok(())
+    })
+    .await?;
+    let shipped_at = entries(&admin).await?["b0"]
+        .iter()
+        .find(|e| e.scenario == "shipped")
+        .map(|e| e.created_ms)
+        .context("b0's shipped notice")?;
+
+    // The third order keeps waiting: two more updates for b2 (the positive marker that
+    // time went by) and, meanwhile, no arrival for it and no update for b0 after shipping.
+    let b2_before = count(entries(&admin).await?.get("b2"), "backorder_update");
+    poll_until(WAIT, || async {
+        let by = entries(&admin).await?;
+        let n = count(by.get("b2"), "backorder_update");
+        ensure!(n >= b2_before + 2, "b2 has {n} updates");
+        Ok(())
+    })
+    .await?;
+    let by = entries(&admin).await?;
+    ensure!(
+        count(by.get("b2"), "arrived") == 0,
+        "b2: {:?}",
+        scenarios(by.get("b2"))
+    );
+    let late_updates = by["b0"]
+        .iter()
+        .filter(|e| e.scenario == "backorder_update" && e.created_ms > shipped_at)
+        .count();
+    ensure!(
+        late_updates == 0,
+        "b0 got an update after shipping: {:?}",
+        scenarios(by.get("b0"))
+    );
+
+    // Updates never come faster than update_every.
+    for (b, list) in &by {
+        let times: Vec<i64> = list
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.scenario.as_str(),
+                    "backorder_confirmation" | "backorder_update"
+                )
+            })
+            .map(|e| e.created_ms)
+            .collect();
+        for w in times.windows(2) {
+            ensure!(
+                w[1] - w[0] >= UPDATE_EVERY_MS,
+                "{b}: notices {} ms apart: {times:?}",
+                w[1] - w[0]
+            );
+        }
+    }
+
+    // The mail itself: tracking on the shipped notice, the review link on the follow-up,
+    // no unsubscribe headers on order updates; b2 (unsubscribed) got its order updates.
+    poll_until(WAIT, || async {
+        let mails = smtp.messages();
+        let to = |who: &str| {
+            mails
+                .iter()
+                .filter(|m| m.to.iter().any(|t| t.starts_with(who)))
+                .collect::<Vec<_>>()
+        };
+        ensure!(
+            to("b0@").iter().any(|m| m.raw.contains("TRK-o0")),
+            "no mail to b0 with its tracking number"
+        );
+        ensure!(
+            to("b0@")
+                .iter()
+                .any(|m| m.raw.contains("shop.example/review")),
+            "no follow-up with the review link"
+        );
+        ensure!(to("b2@").len() >= 3, "b2 got {} mails", to("b2@").len());
+        ensure!(
+            mails
+                .iter()
+                .all(|m| m.headers.get("list-unsubscribe").is_none()),
+            "an order update carries List-Unsubscribe"
+        );
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
