@@ -1,10 +1,11 @@
 //! Orders as the shop reports them: what was placed, shipped, delivered, delayed,
 //! cancelled and refunded. Plain data, validated at the API edge (ranges in
-//! `api::limits`); the state machine that follows one order is `state.rs`, the per-SKU
+//! `api::limits`); the state machine that follows one order is `state/`, the per-SKU
 //! book of waiting backorder lines and its allocation rule is `backorder.rs`, the
 //! co-purchase table behind cross-sell is `related.rs`.
 
 pub mod backorder;
+pub mod related;
 pub mod state;
 
 use serde::{Deserialize, Serialize};

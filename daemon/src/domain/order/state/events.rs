@@ -26,7 +26,7 @@ pub fn apply(
     let Some(st) = state else {
         let OrderEvent::Placed(p) = event else {
             return Err(Refusal {
-                field: field(event, "order_id").into(),
+                field: ids(event).order_id.into(),
                 reason: format!(
                     "unknown order {:?}: send order_placed for it before its {}",
                     event.order_id(),
@@ -47,7 +47,7 @@ pub fn apply(
     };
     if st.customer_id != event.customer_id() {
         return Err(Refusal {
-            field: field(event, "customer_id").into(),
+            field: ids(event).customer_id.into(),
             reason: format!(
                 "order {:?} belongs to customer {:?}, not {:?}: send the order's own customer id",
                 st.order_id,
@@ -77,28 +77,25 @@ pub fn apply(
     Ok(st.finish(fx, cfg))
 }
 
-/// `order_shipped.lines` and the like: the field of this event's message.
-fn field(event: &OrderEvent, name: &'static str) -> &'static str {
-    macro_rules! by_event {
-        ($($ev:literal),*) => {
-            match (event.name(), name) {
-                $(
-                    ($ev, "order_id") => concat!($ev, ".order_id"),
-                    ($ev, "customer_id") => concat!($ev, ".customer_id"),
-                    ($ev, "lines") => concat!($ev, ".lines"),
-                )*
-                _ => name,
-            }
-        };
+/// The fields of an event's message that name the order and its customer.
+struct Ids {
+    order_id: &'static str,
+    customer_id: &'static str,
+}
+
+fn ids(event: &OrderEvent) -> Ids {
+    let (order_id, customer_id) = match event {
+        OrderEvent::Placed(_) => ("order_placed.order_id", "order_placed.customer_id"),
+        OrderEvent::Shipped(_) => ("order_shipped.order_id", "order_shipped.customer_id"),
+        OrderEvent::Delivered(_) => ("order_delivered.order_id", "order_delivered.customer_id"),
+        OrderEvent::Delayed(_) => ("order_delayed.order_id", "order_delayed.customer_id"),
+        OrderEvent::Cancelled(_) => ("order_cancelled.order_id", "order_cancelled.customer_id"),
+        OrderEvent::Refunded(_) => ("order_refunded.order_id", "order_refunded.customer_id"),
+    };
+    Ids {
+        order_id,
+        customer_id,
     }
-    by_event!(
-        "order_placed",
-        "order_shipped",
-        "order_delivered",
-        "order_delayed",
-        "order_cancelled",
-        "order_refunded"
-    )
 }
 
 fn validate_placed(p: &OrderPlaced) -> Result<(), Refusal> {
@@ -207,13 +204,13 @@ enum Fit {
 /// unless some line was skipped (a re-send).
 fn targets(
     st: &OrderState,
-    event: &OrderEvent,
+    field: &'static str,
     lines: &Lines,
     fit: impl Fn(&LineState) -> Fit,
     none_left: &str,
 ) -> Result<Vec<usize>, Refusal> {
     let refuse = |reason: String| Refusal {
-        field: field(event, "lines").into(),
+        field: field.into(),
         reason,
     };
     let mut out = Vec::new();
@@ -296,8 +293,13 @@ fn ship(st: &mut OrderState, e: &OrderShipped, at_ms: Millis) -> Result<Effects,
             closed_why(s)
         )),
     };
-    let event = OrderEvent::Shipped(e.clone());
-    let idx = targets(st, &event, &e.lines, fit, "has no line left to ship")?;
+    let idx = targets(
+        st,
+        "order_shipped.lines",
+        &e.lines,
+        fit,
+        "has no line left to ship",
+    )?;
     let mut fx = Effects::default();
     for &i in &idx {
         fx.book_ops.extend(book_op(st, i, LineExit::Shipped));
@@ -328,10 +330,9 @@ fn deliver(
         ),
         s => Fit::Refuse(format!("{}: it cannot be delivered", closed_why(s))),
     };
-    let event = OrderEvent::Delivered(e.clone());
     let idx = targets(
         st,
-        &event,
+        "order_delivered.lines",
         &e.lines,
         fit,
         "has no shipped line to deliver: send order_shipped first",
@@ -372,10 +373,9 @@ fn delay(st: &mut OrderState, e: &OrderDelayed, at_ms: Millis) -> Result<Effects
         }
         s => Fit::Refuse(format!("{}: there is nothing to delay", closed_why(s))),
     };
-    let event = OrderEvent::Delayed(e.clone());
     let idx = targets(
         st,
-        &event,
+        "order_delayed.lines",
         &e.lines,
         fit,
         "has no line left that can be delayed (every line shipped, cancelled or refunded)",
@@ -409,10 +409,9 @@ fn cancel(st: &mut OrderState, e: &OrderCancelled, at_ms: Millis) -> Result<Effe
         LineStatus::Cancelled | LineStatus::Refunded => Fit::Skip,
         _ => Fit::Refuse("already shipped: send order_refunded to record a refund".to_owned()),
     };
-    let event = OrderEvent::Cancelled(e.clone());
     let idx = targets(
         st,
-        &event,
+        "order_cancelled.lines",
         &e.lines,
         fit,
         "has no line left to cancel (every line shipped): send order_refunded instead",
@@ -431,8 +430,7 @@ fn cancel(st: &mut OrderState, e: &OrderCancelled, at_ms: Millis) -> Result<Effe
 
 fn refund(st: &mut OrderState, e: &OrderRefunded, at_ms: Millis) -> Result<Effects, Refusal> {
     // Any line may be refunded, whatever its status; `targets` only checks the names.
-    let event = OrderEvent::Refunded(e.clone());
-    targets(st, &event, &e.lines, |_| Fit::Apply, "")?;
+    targets(st, "order_refunded.lines", &e.lines, |_| Fit::Apply, "")?;
     let named: Vec<usize> = (0..st.lines.len())
         .filter(|&i| match &e.lines {
             Lines::All => true,

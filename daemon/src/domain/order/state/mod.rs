@@ -1,7 +1,7 @@
 //! One order as its customer's actor follows it: every line's status, promise and
 //! shipment, and what the customer should be told when. Pure: `apply` (shop events,
-//! `state_events.rs`), `line_verdicts` (the products said which lines wait), `arrived`
-//! (an allocation covered lines) and `tick` (timers; these three in `state_internal.rs`)
+//! `events.rs`), `line_verdicts` (the products said which lines wait), `arrived`
+//! (an allocation covered lines) and `tick` (timers; these three in `internal.rs`)
 //! take the time as a parameter and return `Effects`: notices (the lead maps them to
 //! scenarios), book removals for the products, and when the order next needs a `tick`.
 //! A refused call changes nothing.
@@ -29,9 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::{OrderLine, Promise};
 use crate::domain::{Millis, Rejection};
 
-#[path = "state_events.rs"]
 mod events;
-#[path = "state_internal.rs"]
 mod internal;
 pub use events::apply;
 pub use internal::{arrived, line_verdicts, tick};
@@ -373,9 +371,7 @@ impl OrderState {
 }
 
 #[cfg(test)]
-#[path = "state_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "state_props.rs"]
 mod props;
