@@ -82,15 +82,19 @@ pub fn to_sent(p: &Planned, now_ms: Millis) -> Sent {
 }
 
 /// The first channel in `rules.channels` the customer can be reached on, or why none.
+/// Marketing needs the customer's consent on the channel; an order update does not (a
+/// marketing unsubscribe withdraws consent, never the news about an order), but still
+/// needs an address that has not bounced.
 pub fn choose_channel(
     rules: &ScenarioRules,
     profile: &Profile<'_>,
 ) -> Result<Channel, SuppressReason> {
+    let marketing = rules.scenario.is_marketing();
     let consented: Vec<Channel> = rules
         .channels
         .iter()
         .copied()
-        .filter(|c| profile.consent.get(*c))
+        .filter(|c| !marketing || profile.consent.get(*c))
         .collect();
     if consented.is_empty() {
         return Err(SuppressReason::Consent);

@@ -169,6 +169,36 @@ fn channel_is_the_first_usable_preference() {
     assert_eq!(reasons(&d), [(1, R::NoAddress)]);
 }
 
+/// An order update goes without marketing consent (an unsubscribed customer still hears
+/// about their order), but not to a bounced address or one the customer does not have.
+#[test]
+fn an_order_update_needs_an_address_not_consent() {
+    let shipped = sr(Scenario::Shipped, 0, &[Line, Email]);
+    let offer = sr(Scenario::CrossSellOrder, 1, &[Line, Email]);
+    let unsubscribed = Profile {
+        consent: &Consent::default(),
+        suppressed: &[],
+        addresses: BOTH,
+    };
+    assert_eq!(choose_channel(&shipped, &unsubscribed), Ok(Line));
+    assert_eq!(choose_channel(&offer, &unsubscribed), Err(R::Consent));
+    let bounced = Profile {
+        consent: &Consent::default(),
+        suppressed: &[Line, Email],
+        addresses: BOTH,
+    };
+    assert_eq!(choose_channel(&shipped, &bounced), Err(R::Suppressed));
+    let email_only = Profile {
+        consent: &Consent::default(),
+        suppressed: &[],
+        addresses: Addresses {
+            email: true,
+            line: false,
+        },
+    };
+    assert_eq!(choose_channel(&shipped, &email_only), Ok(Email));
+}
+
 #[test]
 fn higher_priority_takes_the_only_cap_slot() {
     let rules = [sr(PriceDrop, 1, &[Email]), sr(BackInStock, 9, &[Line])];
