@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::message::{
     MessageContext, NewEntry, OrderContext, OrderLineContext, ShipmentContext,
 };
@@ -16,6 +16,7 @@ use crate::domain::order::state::{
 use crate::domain::order::{LineNotice, LineNoticeKind, OrderEvent};
 use crate::domain::product::ProductState;
 use crate::domain::profile::CustomerState;
+use crate::domain::rules::arbitration::{choose_channel, Addresses, Profile};
 use crate::domain::rules::delivery::DeliveryRules;
 use crate::domain::rules::order_messages::QuietMode;
 use crate::domain::rules::quiet::{parse_tz, release_time};
@@ -162,8 +163,8 @@ pub fn scenario(kind: OrderNotice) -> Scenario {
 }
 
 /// Turns order updates into messages: one per notice, on the first of the scenario's
-/// channels the customer has a working address for — no marketing consent, caps or
-/// unsubscribe apply to them — due at once, or at the end of the customer's quiet hours
+/// channels the customer has a working address for (`choose_channel`: no marketing
+/// consent, caps or unsubscribe apply to them), due at once, or at the end of the customer's quiet hours
 /// when the scenario waits for the morning. Cross-sell offers are not built yet: they
 /// are counted as disabled.
 pub fn messages(
@@ -183,18 +184,24 @@ pub fn messages(
             made.suppressed.push((scenario, SuppressReason::Disabled));
             continue;
         }
-        let channels = rules
-            .scenarios
-            .iter()
-            .find(|r| r.scenario == scenario)
-            .map(|r| r.channels.clone())
-            .unwrap_or_default();
-        let usable = channels
-            .into_iter()
-            .find(|ch| c.has_address(*ch) && !c.suppressed.contains(ch));
-        let Some(channel) = usable else {
-            made.suppressed.push((scenario, SuppressReason::NoAddress));
+        let Some(scenario_rules) = rules.scenarios.iter().find(|r| r.scenario == scenario) else {
+            made.suppressed.push((scenario, SuppressReason::Disabled));
             continue;
+        };
+        let profile = Profile {
+            consent: &c.consent,
+            suppressed: &c.suppressed,
+            addresses: Addresses {
+                email: c.has_address(Channel::Email),
+                line: c.has_address(Channel::Line),
+            },
+        };
+        let channel = match choose_channel(scenario_rules, &profile) {
+            Ok(channel) => channel,
+            Err(reason) => {
+                made.suppressed.push((scenario, reason));
+                continue;
+            }
         };
         let Some(address) = c.address(channel).map(str::to_owned) else {
             continue;
