@@ -15,8 +15,8 @@ use stockbell_tests::pb::{
     UnsubscribeChannel,
 };
 use stockbell_tests::{
-    catalog, order_placed, order_shipped, poll_until, publish_ok, shopper, stock_set, unsubscribe,
-    upsert, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
+    catalog, order_placed, order_shipped, poll_until, publish, publish_ok, shopper, stock_set,
+    unsubscribe, upsert, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
 };
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -93,10 +93,24 @@ async fn an_order_is_followed_from_backorder_to_the_follow_up() -> Result<()> {
     }
     setup.push(unsubscribe("b2", UnsubscribeChannel::All));
     publish_ok(&mut ingest, seq.batch(setup)).await?;
+    // An event about an order never placed, or naming another customer, is refused.
+    let ack = publish(&mut ingest, seq.batch(vec![order_shipped("o0", "b0")])).await?;
+    let fields: Vec<&str> = ack.rejected.iter().map(|r| r.field.as_str()).collect();
+    ensure!(
+        fields == ["order_shipped.order_id"],
+        "unknown order: {ack:?}"
+    );
     for (i, b) in ["b0", "b1", "b2"].into_iter().enumerate() {
         let order = order_placed(&format!("o{i}"), b, &[("1", "kettle", 2)]);
         publish_ok(&mut ingest, seq.batch(vec![order])).await?;
     }
+
+    let ack = publish(&mut ingest, seq.batch(vec![order_shipped("o0", "b1")])).await?;
+    let fields: Vec<&str> = ack.rejected.iter().map(|r| r.field.as_str()).collect();
+    ensure!(
+        fields == ["order_shipped.customer_id"],
+        "another customer's order: {ack:?}"
+    );
 
     // Each is told its order waits, then (after update_every) that it still waits.
     poll_until(WAIT, || async {
