@@ -46,7 +46,32 @@ pub fn on_event(
             None => c.orders.push(o),
         }
     }
+    forget_finished(c, cadence);
     Ok(news(id, fx))
+}
+
+/// Finished orders kept per customer (every line shipped and delivered, cancelled or
+/// refunded, nothing more due); older ones are forgotten so a loyal customer's state
+/// stays small. An event about a forgotten order is refused like an unknown one.
+pub const FINISHED_KEPT: usize = 50;
+
+fn forget_finished(c: &mut CustomerState, cadence: &OrderCadence) {
+    let finished = |o: &OrderState| {
+        o.lines.iter().all(|l| !l.status.is_open()) && o.next_due_ms(cadence).is_none()
+    };
+    let n = c.orders.iter().filter(|o| finished(o)).count();
+    let mut drop = n.saturating_sub(FINISHED_KEPT);
+    if drop > 0 {
+        // Orders are kept oldest first: the oldest finished ones go.
+        c.orders.retain(|o| {
+            if drop > 0 && finished(o) {
+                drop -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
 }
 
 /// A product's word about lines of one of the customer's orders. A notice about an
@@ -292,5 +317,59 @@ fn order_context(
         cancel_url: String::new(),
         review_url,
         coupon_code: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::order::{BackorderMark, Lines, OrderCancelled, OrderLine, OrderPlaced};
+
+    fn placed(id: &str) -> OrderEvent {
+        OrderEvent::Placed(OrderPlaced {
+            order_id: id.into(),
+            customer_id: "c1".into(),
+            currency: "JPY".into(),
+            coupon_code: String::new(),
+            lines: vec![OrderLine {
+                line_id: "1".into(),
+                sku: "A".into(),
+                quantity: 1,
+                unit_price_minor: 100,
+                backorder: BackorderMark::InStock,
+                promise: None,
+            }],
+        })
+    }
+
+    fn cancelled(id: &str) -> OrderEvent {
+        OrderEvent::Cancelled(OrderCancelled {
+            order_id: id.into(),
+            customer_id: "c1".into(),
+            lines: Lines::All,
+            reason: "changed my mind".into(),
+        })
+    }
+
+    #[test]
+    fn only_the_newest_finished_orders_are_kept() {
+        let cadence = OrderCadence::default();
+        let mut c = CustomerState::bare("c1", "UTC", 0);
+        let total = FINISHED_KEPT + 5;
+        for i in 0..total {
+            let id = format!("o{i}");
+            let at = i as i64 * 1000;
+            assert!(on_event(&mut c, &placed(&id), at, &cadence).is_ok());
+            assert!(on_event(&mut c, &cancelled(&id), at + 1, &cadence).is_ok());
+        }
+        // One more, still open: never forgotten.
+        assert!(on_event(&mut c, &placed("open"), 1_000_000, &cadence).is_ok());
+        assert_eq!(c.orders.len(), FINISHED_KEPT + 1);
+        assert!(
+            c.order("o0").is_none(),
+            "the oldest finished order is forgotten"
+        );
+        assert!(c.order(&format!("o{}", total - 1)).is_some());
+        assert!(c.order("open").is_some());
     }
 }
