@@ -4,15 +4,15 @@
 //! (the two oldest orders are told, the third keeps waiting — it keeps getting updates);
 //! one ships with tracking (no more updates for it) and is delivered (the follow-up with
 //! the review link comes `after` later). The third customer unsubscribed from marketing
-//! and still gets every order update.
+//! and still gets every order update. GetOrder shows each order's lines and messages.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::{
-    event::Kind, Event, ListOutboxRequest, OrderDelivered, OutboxEntry, ProductUpsert,
-    UnsubscribeChannel,
+    event::Kind, Event, GetOrderRequest, ListOutboxRequest, OrderDelivered, OutboxEntry,
+    ProductUpsert, UnsubscribeChannel,
 };
 use stockbell_tests::{
     catalog, order_placed, order_shipped, poll_until, publish, publish_ok, shopper, stock_set,
@@ -209,6 +209,36 @@ async fn an_order_is_followed_from_backorder_to_the_follow_up() -> Result<()> {
             );
         }
     }
+
+    // The Admin API shows each order as its customer follows it.
+    let order = |id: &str| {
+        let mut admin = admin.clone();
+        let req = GetOrderRequest {
+            order_id: id.into(),
+        };
+        async move { admin.get_order(req).await.map(|r| r.into_inner()) }
+    };
+    let o0 = order("o0").await?;
+    let line = o0.lines.first().context("o0's line")?;
+    ensure!(
+        (line.status.as_str(), line.tracking_number.as_str()) == ("delivered", "TRK-o0"),
+        "o0: {o0:?}"
+    );
+    let about: Vec<&str> = o0.messages.iter().map(|m| m.scenario.as_str()).collect();
+    ensure!(
+        about.first() == Some(&"delivered_followup") && about.contains(&"shipped"),
+        "messages about o0: {about:?}"
+    );
+    let o2 = order("o2").await?;
+    ensure!(
+        o2.lines.first().map(|l| l.status.as_str()) == Some("waiting"),
+        "o2: {o2:?}"
+    );
+    let unknown = order("never-placed").await;
+    ensure!(
+        unknown.as_ref().err().map(|e| e.code()) == Some(tonic::Code::NotFound),
+        "unknown order: {unknown:?}"
+    );
 
     // The mail itself: tracking on the shipped notice, the review link on the follow-up,
     // no unsubscribe headers on order updates; b2 (unsubscribed) got its order updates.

@@ -127,6 +127,10 @@ impl Admin for Fake {
     ) -> Res<SearchProductsResponse> {
         nope()
     }
+
+    async fn get_order(&self, _: Request<GetOrderRequest>) -> Res<Order> {
+        nope()
+    }
 }
 
 /// A running fake daemon; `stop` ends its streams and shuts it down.

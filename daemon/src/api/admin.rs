@@ -343,6 +343,15 @@ impl Admin for AdminApi {
         self.reach(req.into_inner()).await.map(Response::new)
     }
 
+    async fn get_order(
+        &self,
+        req: Request<pb::GetOrderRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        self.order(req.into_inner().order_id)
+            .await
+            .map(Response::new)
+    }
+
     async fn search_products(
         &self,
         req: Request<pb::SearchProductsRequest>,
