@@ -20,9 +20,23 @@ use crate::domain::{Catalogue, FiredTrigger, Millis, TimerKind, TriggerKind};
 const V1: u8 = 1;
 const V2: u8 = 2;
 
-/// A schema keyed by a plain string (sku, customer id, producer id).
+/// A schema keyed by a plain string (sku, customer id, producer id). With `v2 $legacy`
+/// values are written as version 2, and version 1 is read as `$legacy` and converted.
 macro_rules! string_keyed {
     ($(#[$doc:meta])* $name:ident, $cf:expr, $value:ty) => {
+        string_keyed!(@schema $(#[$doc])* $name, $cf, $value,
+            |v: &$value| codec::encode(V1, v),
+            |b: &[u8]| codec::decode(Cf::name($cf), V1, b));
+    };
+    ($(#[$doc:meta])* $name:ident, $cf:expr, $value:ty, v2 $legacy:ty) => {
+        string_keyed!(@schema $(#[$doc])* $name, $cf, $value,
+            |v: &$value| codec::encode(V2, v),
+            |b: &[u8]| match b.first() {
+                Some(&V1) => codec::decode::<$legacy>(Cf::name($cf), V1, b).map(Into::into),
+                _ => codec::decode(Cf::name($cf), V2, b),
+            });
+    };
+    (@schema $(#[$doc:meta])* $name:ident, $cf:expr, $value:ty, $enc:expr, $dec:expr) => {
         $(#[$doc])*
         pub struct $name;
 
@@ -39,17 +53,22 @@ macro_rules! string_keyed {
                 utf8(Self::CF, bytes)
             }
             fn encode_value(value: &$value) -> Vec<u8> {
-                codec::encode(V1, value)
+                $enc(value)
             }
             fn decode_value(bytes: &[u8]) -> Result<$value, StoreError> {
-                codec::decode(Self::CF.name(), V1, bytes)
+                $dec(bytes)
             }
         }
     };
 }
 
-/// A product's state, by sku (v2: with its backorder book; v1 is read as an empty book).
-pub struct Products;
+string_keyed!(
+    /// A product's state, by sku (v2: with its backorder book; v1 is read as an empty book).
+    Products,
+    Cf::Products,
+    ProductState,
+    v2 ProductStateV1
+);
 
 /// A product state as stored before products kept a backorder book.
 #[derive(Deserialize)]
@@ -87,33 +106,14 @@ impl From<ProductStateV1> for ProductState {
     }
 }
 
-impl Schema for Products {
-    const CF: Cf = Cf::Products;
-    type Key = String;
-    type KeyRef<'a> = &'a str;
-    type Value = ProductState;
-
-    fn encode_key(key: &str) -> Vec<u8> {
-        key.as_bytes().to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
-        utf8(Self::CF, bytes)
-    }
-    fn encode_value(value: &ProductState) -> Vec<u8> {
-        codec::encode(V2, value)
-    }
-    fn decode_value(bytes: &[u8]) -> Result<ProductState, StoreError> {
-        match bytes.first() {
-            Some(&V1) => {
-                codec::decode::<ProductStateV1>(Self::CF.name(), V1, bytes).map(Into::into)
-            }
-            _ => codec::decode(Self::CF.name(), V2, bytes),
-        }
-    }
-}
-/// A customer's state, by customer id (v2: with the customer's orders; v1 is read as a
-/// customer without orders).
-pub struct Customers;
+string_keyed!(
+    /// A customer's state, by customer id (v2: with the customer's orders; v1 is read as a
+    /// customer without orders).
+    Customers,
+    Cf::Customers,
+    CustomerState,
+    v2 CustomerStateV1
+);
 
 /// A customer state as stored before customers owned their orders.
 #[derive(Deserialize)]
@@ -157,30 +157,6 @@ impl From<CustomerStateV1> for CustomerState {
     }
 }
 
-impl Schema for Customers {
-    const CF: Cf = Cf::Customers;
-    type Key = String;
-    type KeyRef<'a> = &'a str;
-    type Value = CustomerState;
-
-    fn encode_key(key: &str) -> Vec<u8> {
-        key.as_bytes().to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
-        utf8(Self::CF, bytes)
-    }
-    fn encode_value(value: &CustomerState) -> Vec<u8> {
-        codec::encode(V2, value)
-    }
-    fn decode_value(bytes: &[u8]) -> Result<CustomerState, StoreError> {
-        match bytes.first() {
-            Some(&V1) => {
-                codec::decode::<CustomerStateV1>(Self::CF.name(), V1, bytes).map(Into::into)
-            }
-            _ => codec::decode(Self::CF.name(), V2, bytes),
-        }
-    }
-}
 string_keyed!(
     /// What each producer last had applied (idempotent ingest), by producer id.
     Producers,
