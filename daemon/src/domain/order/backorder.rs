@@ -27,10 +27,17 @@
 //! units fewer than are on hand until the line leaves it. That errs on the safe side:
 //! fewer back-in-stock notices, never a unit promised twice.
 //!
+//! The lines are shared (`Arc`) between the book and its clones: every order update a
+//! customer is told reads the product's state (titles, pictures), and a copy of
+//! thousands of waiting lines per message made announcing them quadratic. A change
+//! copies the lines only while such a clone is still alive (`Arc::make_mut`).
+//!
 //! Storage (the lead's store layer): the header (`BookHeader`) lives in the product
 //! state, each line under its own key. Every operation returns the lines it added,
 //! changed or removed, so the caller writes exactly those keys. Key order should be
 //! (`placed_ms`, `seq`) for "oldest first" to be key order; `from_parts` sorts anyway.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -115,8 +122,9 @@ pub struct BookHeader {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackorderBook {
-    waiting: Vec<BookLine>,
-    reserved: Vec<BookLine>,
+    /// Shared with the book's clones; serialized as a plain sequence (serde `rc`).
+    waiting: Arc<Vec<BookLine>>,
+    reserved: Arc<Vec<BookLine>>,
     header: BookHeader,
 }
 
@@ -146,8 +154,8 @@ impl BackorderBook {
             .unwrap_or(0)
             .max(header.next_seq);
         let mut book = BackorderBook {
-            waiting,
-            reserved,
+            waiting: Arc::new(waiting),
+            reserved: Arc::new(reserved),
             header: BookHeader { next_seq, ..header },
         };
         book.header.owed_in_stock = book.header.owed_in_stock.clamp(0, book.owed());
@@ -209,7 +217,7 @@ impl BackorderBook {
     fn contains(&self, order_id: &str, line_id: &str) -> bool {
         self.waiting
             .iter()
-            .chain(&self.reserved)
+            .chain(self.reserved.iter())
             .any(|l| l.is(order_id, line_id))
     }
 
@@ -242,7 +250,7 @@ impl BackorderBook {
         let at = self
             .waiting
             .partition_point(|l| l.age_key() <= stored.age_key());
-        self.waiting.insert(at, stored.clone());
+        Arc::make_mut(&mut self.waiting).insert(at, stored.clone());
         self.recognise(stock);
         Some(stored)
     }
@@ -280,15 +288,21 @@ impl BackorderBook {
         let capacity = self.physical(new).saturating_sub(self.reserved_units());
         let mut left = capacity;
         let mut fit = 0;
-        for line in &self.waiting {
+        for line in self.waiting.iter() {
             if line.quantity > left {
                 break;
             }
             left -= line.quantity;
             fit += 1;
         }
-        let covered: Vec<BookLine> = self
-            .waiting
+        if fit == 0 {
+            // Nothing fits: leave the (possibly shared) lines alone.
+            return Allocation {
+                capacity,
+                covered: Vec::new(),
+            };
+        }
+        let covered: Vec<BookLine> = Arc::make_mut(&mut self.waiting)
             .drain(..fit)
             .map(|l| BookLine {
                 state: BookState::Reserved {
@@ -297,9 +311,10 @@ impl BackorderBook {
                 ..l
             })
             .collect();
-        self.reserved.extend(covered.iter().cloned());
+        let reserved = Arc::make_mut(&mut self.reserved);
+        reserved.extend(covered.iter().cloned());
         // A line placed earlier can arrive after younger ones were allocated.
-        self.reserved.sort_by_key(BookLine::age_key);
+        reserved.sort_by_key(BookLine::age_key);
         Allocation { capacity, covered }
     }
 
@@ -312,7 +327,7 @@ impl BackorderBook {
             .into_iter()
             .find_map(|lines| {
                 let i = lines.iter().position(|l| l.is(order_id, line_id))?;
-                Some(lines.remove(i))
+                Some(Arc::make_mut(lines).remove(i))
             })?;
         self.header.owed_in_stock = self.header.owed_in_stock.min(self.owed());
         Some(removed)
