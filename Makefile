@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what they need on a fresh machine.
-.PHONY: demo test bench bench-fanout bench-smtp bench-rss bench-console bench-sustained
+.PHONY: demo test bench bench-fanout bench-smtp bench-orders bench-rss bench-console bench-sustained
 
 # Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
 # DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
@@ -24,20 +24,33 @@ bench-fanout:
 	cargo build --release --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load restock-fanout --customers 100000
 
-# SMTP delivery rate into Postfix's smtp-sink, next to Postfix's smtp-source. Installs the
-# postfix package for its two test tools if they are missing, answering "No configuration"
-# so that no mail server is set up or started.
-bench-smtp:
-	bash scripts/setup.sh
-	@if [ ! -x /usr/sbin/smtp-sink ] || [ ! -x /usr/sbin/smtp-source ]; then \
-	  echo "bench-smtp: installing postfix (for smtp-sink and smtp-source only)"; \
+# Installs the postfix package for its two test tools (smtp-sink, smtp-source) if they are
+# missing, answering "No configuration" so that no mail server is set up or started.
+POSTFIX_TOOLS = if [ ! -x /usr/sbin/smtp-sink ] || [ ! -x /usr/sbin/smtp-source ]; then \
+	  echo "$@: installing postfix (for smtp-sink and smtp-source only)"; \
 	  s=""; [ "$$(id -u)" -eq 0 ] || s=sudo; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | $$s debconf-set-selections; \
 	  $$s apt-get update -qq; \
 	  $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
 	fi
+
+# SMTP delivery rate into Postfix's smtp-sink, next to Postfix's smtp-source.
+bench-smtp:
+	bash scripts/setup.sh
+	@$(POSTFIX_TOOLS)
 	cargo build --release --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load smtp-rate --messages 20000 --concurrency 8
+
+# The order benchmarks of BENCHMARKS.md (issue 9), one run each: a restock covering 10,000
+# waiting order lines, timed until all are allocated and their "arrived" messages are in
+# the outbox; and a shipping notice's way into smtp-sink while 50,000 back-in-stock
+# messages are being delivered there (installs postfix's tools like bench-smtp).
+bench-orders:
+	bash scripts/setup.sh
+	@$(POSTFIX_TOOLS)
+	cargo build --release --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load backorder-arrival --lines 10000
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load shipping-latency --queued 50000
 
 # Peak RSS with 1,000,000 customers and 10,000,000 interest edges, then a burst of
 # restocks reaching about 100,000 customers. With its defaults (actors.max_active 50000)

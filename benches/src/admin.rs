@@ -1,5 +1,5 @@
-//! The few `Admin` calls the delivery benchmarks poll: per-scenario counters and outbox
-//! listings. Calls take `&self` (each on a clone of the client) so that a
+//! The few `Admin` calls the delivery and order benchmarks poll: per-scenario counters,
+//! outbox listings, a product. Calls take `&self` (each on a clone of the client) so that a
 //! `poll_every` check can make them.
 
 use std::cell::RefCell;
@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure, Context};
 use stockbell_proto::auth::{AdminClient, Bearer};
 use stockbell_proto::v1::{
-    admin_client, GetScenarioStatsRequest, ListOutboxRequest, ScenarioStats,
+    admin_client, GetProductRequest, GetScenarioStatsRequest, ListOutboxRequest, OutboxEntry,
+    Product, ScenarioStats,
 };
 use stockbell_tests::poll::{give_up, poll_every};
 
@@ -32,6 +33,9 @@ pub struct Counters {
     pub triggered: u64,
     pub audience: u64,
     pub queued: u64,
+    /// Delivered by the channel / failed for good, since the daemon started.
+    pub sent: u64,
+    pub failed: u64,
     /// Suppressed by reason (below_threshold not included: the fan-out does not count it).
     pub suppressed: BTreeMap<String, u64>,
 }
@@ -41,11 +45,18 @@ impl Counters {
         self.suppressed.values().sum()
     }
 
+    /// Queued and neither delivered nor failed yet (cancelled ones count as queued).
+    pub fn pending(&self) -> u64 {
+        self.queued.saturating_sub(self.sent + self.failed)
+    }
+
     fn from(s: &ScenarioStats) -> Counters {
         Counters {
             triggered: s.triggered,
             audience: s.audience,
             queued: s.queued,
+            sent: s.sent,
+            failed: s.failed,
             suppressed: s
                 .suppressed
                 .iter()
@@ -100,6 +111,35 @@ impl Admin {
             .map_err(status("ListOutbox"))?
             .into_inner();
         Ok(page.entries.first().map_or(0, |e| e.seq))
+    }
+
+    /// One product as `GetProduct` shows it (with its backorder lines).
+    pub async fn product(&self, sku: &str) -> anyhow::Result<Product> {
+        let product = self
+            .client
+            .clone()
+            .get_product(GetProductRequest { sku: sku.into() })
+            .await
+            .map_err(status("GetProduct"))?
+            .into_inner();
+        Ok(product)
+    }
+
+    /// One customer's newest outbox entries (at most 1000), newest first.
+    pub async fn outbox_of(&self, customer_id: &str) -> anyhow::Result<Vec<OutboxEntry>> {
+        let page = self
+            .client
+            .clone()
+            .list_outbox(ListOutboxRequest {
+                status: String::new(),
+                customer_id: customer_id.into(),
+                limit: PAGE,
+                before_seq: 0,
+            })
+            .await
+            .map_err(status("ListOutbox"))?
+            .into_inner();
+        Ok(page.entries)
     }
 
     /// Entries by status ("pending", "delivered", …) over the whole outbox, read in pages

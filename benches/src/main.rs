@@ -9,12 +9,16 @@
 //!   restock to 100k customers, SMTP delivery rate against Postfix's `smtp-source`, peak
 //!   memory with 1M customers and 10M interest edges); each starts its own daemon;
 //! * `sustained` measures the data directory, RSS and the kill -9 restart time after a
-//!   long full-speed load (its own daemon too).
+//!   long full-speed load (its own daemon too);
+//! * `backorder-arrival` and `shipping-latency` are the order benchmarks (a restock
+//!   covering 10k waiting order lines; a shipping notice through a 50k marketing flood
+//!   into smtp-sink); each starts its own daemon.
 //!
-//! Human summaries go to stdout; for `run`, `compare` and the delivery benchmarks the last
-//! stdout line is one JSON object.
+//! Human summaries go to stdout; for `run`, `compare`, the delivery and the order
+//! benchmarks the last stdout line is one JSON object.
 
 mod admin;
+mod backorder_arrival;
 mod compare;
 mod daemon;
 mod driver;
@@ -22,9 +26,11 @@ mod fanout;
 mod mix;
 mod report;
 mod rss;
+mod shipping_latency;
 mod shop;
 mod sink;
 mod smtp_rate;
+mod smtp_sink;
 mod sustained;
 mod triggers;
 mod workload;
@@ -68,6 +74,12 @@ enum Cmd {
     InterestRss(rss::RssArgs),
     /// Data directory (WAL, SST), RSS and kill -9 restart time after N s of full-speed load.
     Sustained(sustained::SustainedArgs),
+    /// Time one restock covering N waiting order lines until all N are allocated and
+    /// their "arrived" messages are in the outbox.
+    BackorderArrival(backorder_arrival::ArrivalArgs),
+    /// Time a shipping notice from its event to smtp-sink while N marketing messages
+    /// are being delivered there.
+    ShippingLatency(shipping_latency::ShippingArgs),
 }
 
 /// The workload shared by `run` and `compare`.
@@ -192,6 +204,8 @@ async fn main() -> anyhow::Result<()> {
         Cmd::SmtpRate(args) => smtp_rate::run(args).await,
         Cmd::InterestRss(args) => rss::run(args).await,
         Cmd::Sustained(args) => sustained::run(args).await,
+        Cmd::BackorderArrival(args) => backorder_arrival::run(args).await,
+        Cmd::ShippingLatency(args) => shipping_latency::run(args).await,
         Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
         Cmd::Compare(args) => {
             let producer = format!("stockbell-load-compare-{}", args.workload.seed);

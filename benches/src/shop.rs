@@ -1,6 +1,7 @@
-//! Events of the delivery benchmarks: products, customers who can be emailed, their
-//! interest (notify-me or favourite), stock changes; cut into `EventBatch`es lazily so
-//! that millions of events never sit in memory at once.
+//! Events of the delivery and order benchmarks: products, customers who can be emailed,
+//! their interest (notify-me or favourite), stock changes, orders (the integration tests'
+//! builders); cut into `EventBatch`es lazily so that millions of events never sit in
+//! memory at once.
 
 use std::time::Instant;
 
@@ -33,8 +34,20 @@ pub fn sku(i: usize) -> String {
 
 /// A product that existed before stockbell (no new-arrival trigger), always visible.
 pub fn product(i: usize) -> Kind {
-    let sku = sku(i);
+    Kind::ProductUpsert(product_upsert(i))
+}
+
+/// [`product`], taking orders while it has no stock (order lines wait for it).
+pub fn backorderable_product(i: usize) -> Kind {
     Kind::ProductUpsert(ProductUpsert {
+        backorderable: true,
+        ..product_upsert(i)
+    })
+}
+
+fn product_upsert(i: usize) -> ProductUpsert {
+    let sku = sku(i);
+    ProductUpsert {
         title: format!("Handmade Tea Set {}", i + 1),
         url: format!("https://shop.example.jp/products/{sku}"),
         image_url: format!("https://img.example.jp/products/{sku}.jpg"),
@@ -44,7 +57,7 @@ pub fn product(i: usize) -> Kind {
         sku,
         imported: true,
         ..Default::default()
-    })
+    }
 }
 
 pub fn stock(i: usize, quantity: i64) -> Kind {
@@ -56,7 +69,11 @@ pub fn stock(i: usize, quantity: i64) -> Kind {
 
 /// A Japanese customer with an email address and email consent.
 pub fn customer(i: usize) -> Kind {
-    let id = customer_id(i);
+    named_customer(customer_id(i))
+}
+
+/// [`customer`] with the id `id` and the address `{id}@example.com`.
+pub fn named_customer(id: String) -> Kind {
     Kind::CustomerUpsert(CustomerUpsert {
         email: format!("{id}@example.com"),
         locale: "ja".into(),
@@ -65,6 +82,21 @@ pub fn customer(i: usize) -> Kind {
         customer_id: id,
         ..Default::default()
     })
+}
+
+pub fn order_id(i: usize) -> String {
+    format!("order-{i:07}")
+}
+
+/// Customer `c`'s order [`order_id`]`(c)`: one line ("1") of one unit of product `p`,
+/// unmarked, so it waits when the product is backorderable and out of stock.
+pub fn order(c: usize, p: usize) -> Event {
+    stockbell_tests::order_placed(&order_id(c), &customer_id(c), &[("1", &sku(p), 1)])
+}
+
+/// Customers `0..n` (as [`customer`]), each placing [`order`]`(c, p)` after its upsert.
+pub fn buyers(n: usize, p: usize) -> impl Iterator<Item = Event> + Send {
+    (0..n).flat_map(move |c| [event(customer(c)), order(c, p)])
 }
 
 pub fn interest(kind: Interest, customer: usize, product: usize) -> Kind {
@@ -85,6 +117,24 @@ pub fn interest(kind: Interest, customer: usize, product: usize) -> Kind {
     }
 }
 
+/// What a batch is made of: an event, or an event kind (sent with the daemon's clock as
+/// its time).
+pub trait IntoEvent {
+    fn into_event(self) -> Event;
+}
+
+impl IntoEvent for Kind {
+    fn into_event(self) -> Event {
+        event(self)
+    }
+}
+
+impl IntoEvent for Event {
+    fn into_event(self) -> Event {
+        self
+    }
+}
+
 /// Producer id and the next sequence number of a benchmark's batches.
 pub struct Producer {
     pub id: String,
@@ -100,11 +150,11 @@ impl Producer {
     }
 
     /// One batch of `events` with the next sequence.
-    pub fn batch(&mut self, events: Vec<Kind>) -> EventBatch {
+    pub fn batch<E: IntoEvent>(&mut self, events: Vec<E>) -> EventBatch {
         let b = EventBatch {
             producer_id: self.id.clone(),
             sequence: self.next,
-            events: events.into_iter().map(event).collect(),
+            events: events.into_iter().map(IntoEvent::into_event).collect(),
         };
         self.next += 1;
         b
@@ -114,7 +164,8 @@ impl Producer {
     /// are sent; returns them and how many there are.
     pub fn batches<I>(&mut self, events: I, total: usize, per_batch: usize) -> (Lazy<I>, usize)
     where
-        I: Iterator<Item = Kind>,
+        I: Iterator,
+        I::Item: IntoEvent,
     {
         let per_batch = per_batch.max(1);
         let n = total.div_ceil(per_batch);
@@ -144,7 +195,11 @@ pub struct Lazy<I> {
     per_batch: usize,
 }
 
-impl<I: Iterator<Item = Kind>> Iterator for Lazy<I> {
+impl<I> Iterator for Lazy<I>
+where
+    I: Iterator,
+    I::Item: IntoEvent,
+{
     type Item = EventBatch;
 
     fn next(&mut self) -> Option<EventBatch> {
@@ -152,7 +207,7 @@ impl<I: Iterator<Item = Kind>> Iterator for Lazy<I> {
             .events
             .by_ref()
             .take(self.per_batch)
-            .map(event)
+            .map(IntoEvent::into_event)
             .collect();
         if events.is_empty() {
             return None;
@@ -178,7 +233,8 @@ pub async fn stream<I>(
     inflight: usize,
 ) -> anyhow::Result<PhaseStats>
 where
-    I: Iterator<Item = Kind> + Send + 'static,
+    I: Iterator + Send + 'static,
+    I::Item: IntoEvent,
 {
     let (batches, n) = producer.batches(events, total, per_batch);
     let stats = driver::run_iter(client, &producer.id.clone(), batches, n, inflight)
@@ -200,11 +256,11 @@ where
 }
 
 /// Publishes one batch and checks that every event applied; returns when it was acked.
-pub async fn publish(
+pub async fn publish<E: IntoEvent>(
     client: &mut Client,
     producer: &mut Producer,
     what: &str,
-    events: Vec<Kind>,
+    events: Vec<E>,
 ) -> anyhow::Result<Instant> {
     let n = events.len();
     let ack = client

@@ -12,12 +12,8 @@
 //!    outbox entries in one write. Timed from the first entry being counted until the
 //!    sink has received all N, and until the outbox shows all N delivered.
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
@@ -25,13 +21,13 @@ use clap::Args;
 use serde_json::json;
 
 use stockbell_tests::poll::{give_up, poll_every};
-use stockbell_tests::Process;
 
 use crate::admin::Admin;
-use crate::daemon::{self, set, stderr_stdio, BenchDir, Daemon};
+use crate::daemon::{self, stderr_stdio, BenchDir, Daemon};
 use crate::driver;
 use crate::report::round2;
 use crate::shop::{self, Interest, Producer};
+use crate::smtp_sink::{need_tool, Sink};
 
 const SCENARIO: &str = "back_in_stock";
 /// The goal from issue 3: the daemon reaches this share of smtp-source's rate.
@@ -64,128 +60,6 @@ pub struct SmtpRateArgs {
     /// Keep the temporary directory (config, daemon data) and print its path.
     #[arg(long)]
     keep_dir: bool,
-}
-
-fn need_tool(path: &Path) -> anyhow::Result<()> {
-    if !path.is_file() {
-        bail!(
-            "{} not found: install Postfix's test tools with \
-             `DEBIAN_FRONTEND=noninteractive apt-get install -y postfix` (the postfix service \
-             need not run), or pass --smtp-sink / --smtp-source",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> anyhow::Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("cannot bind a port on 127.0.0.1")?;
-    Ok(l.local_addr()?.port())
-}
-
-/// `smtp-sink` and its message counter.
-struct Sink {
-    proc: Process,
-    port: u16,
-    messages: Arc<AtomicU64>,
-}
-
-/// Reads smtp-sink's `-c` counters ("sess=N quit=N mesg=N", separated by CR) and keeps
-/// the last mesg value.
-fn follow_counter(mut out: impl Read, messages: Arc<AtomicU64>) {
-    let mut buf = [0u8; 4096];
-    let mut line = Vec::new();
-    while let Ok(n) = out.read(&mut buf) {
-        if n == 0 {
-            return;
-        }
-        for &b in &buf[..n] {
-            if b == b'\r' || b == b'\n' {
-                let text = String::from_utf8_lossy(&line);
-                if let Some(v) = text
-                    .split_whitespace()
-                    .find_map(|f| f.strip_prefix("mesg="))
-                    .and_then(|v| v.parse::<u64>().ok())
-                {
-                    messages.fetch_max(v, Relaxed);
-                }
-                line.clear();
-            } else {
-                line.push(b);
-            }
-        }
-    }
-}
-
-impl Sink {
-    async fn start(bin: &Path) -> anyhow::Result<Sink> {
-        let port = free_port()?;
-        let mut cmd = Command::new(bin);
-        cmd.arg("-c");
-        // SAFETY: geteuid(2) has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
-            // smtp-sink refuses to run as root without somebody to switch to.
-            cmd.args(["-u", "nobody"]);
-        }
-        cmd.arg(format!("127.0.0.1:{port}"))
-            .arg("1000")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
-        let mut proc =
-            Process::spawn("smtp-sink", &mut cmd)?.say_when_killed_on_drop("stockbell-load");
-        let out = proc
-            .take_stdout()
-            .context("smtp-sink's stdout was not piped")?;
-        let messages = Arc::new(AtomicU64::new(0));
-        let counter = messages.clone();
-        std::thread::spawn(move || follow_counter(out, counter));
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let what = format!("it listened on {addr}");
-        proc.wait_until(&what, Duration::from_secs(10), || {
-            TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-                .map(drop)
-                .with_context(|| format!("smtp-sink does not listen on {addr} yet"))
-        })
-        .await?;
-        Ok(Sink {
-            proc,
-            port,
-            messages,
-        })
-    }
-
-    fn count(&self) -> u64 {
-        self.messages.load(Relaxed)
-    }
-
-    /// smtp-sink's CPU time so far, seconds (0 if it cannot be read).
-    fn cpu(&self) -> f64 {
-        self.proc
-            .pid()
-            .and_then(|pid| daemon::cpu_seconds(pid).ok())
-            .unwrap_or(0.0)
-    }
-
-    /// Waits until the counter reaches `target`, failing if it stops moving for `STALL`.
-    async fn wait_for(&self, target: u64) -> anyhow::Result<Instant> {
-        loop {
-            // Each wait ends when the counter reaches the target or moves at all.
-            let last = self.count();
-            let now = poll_every(POLL, STALL, || async move {
-                let now = self.count();
-                ensure!(
-                    now >= target || now != last,
-                    "smtp-sink counted {now} messages, expected {target}; no progress"
-                );
-                Ok(now)
-            })
-            .await?;
-            if now >= target {
-                return Ok(Instant::now());
-            }
-        }
-    }
 }
 
 /// The size of the daemon's back-in-stock mail to `cust-0000000` about product 0, built
@@ -330,27 +204,7 @@ struct DaemonRun {
 async fn daemon_run(args: &SmtpRateArgs, dir: &Path, sink: &Sink) -> anyhow::Result<DaemonRun> {
     let bin = daemon::resolve_bin(args.daemon_bin.clone())?;
     let mut config = daemon::base_config(dir)?;
-    set(&mut config, "email.smtp", "host", "127.0.0.1");
-    set(&mut config, "email.smtp", "port", i64::from(sink.port));
-    set(&mut config, "email.smtp", "tls", "none");
-    set(
-        &mut config,
-        "email.smtp",
-        "pool_size",
-        i64::try_from(args.concurrency)?,
-    );
-    set(
-        &mut config,
-        "delivery",
-        "email_concurrency",
-        i64::try_from(args.concurrency)?,
-    );
-    set(
-        &mut config,
-        "delivery",
-        "batch_size",
-        i64::try_from(args.batch_size)?,
-    );
+    sink.configure(&mut config, args.concurrency, args.batch_size)?;
     let mut daemon = Daemon::start(&bin, dir, &config).await?;
     let result = async {
         let n = args.messages;
@@ -512,23 +366,4 @@ pub async fn run(args: SmtpRateArgs) -> anyhow::Result<()> {
     });
     println!("{line}");
     Ok(())
-}
-
-impl Sink {
-    async fn stop(mut self) -> anyhow::Result<()> {
-        self.proc.terminate(Duration::from_secs(10)).await.map(drop)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sink_counter_is_followed() {
-        let out = b"sess=0 quit=0 mesg=1\rsess=1 quit=1 mesg=2\rsess=2 quit=2 mesg=2\n";
-        let n = Arc::new(AtomicU64::new(0));
-        follow_counter(&out[..], n.clone());
-        assert_eq!(n.load(Relaxed), 2);
-    }
 }
