@@ -138,10 +138,15 @@ impl Sink {
     /// smtp-sink counting messages and noting when the first one to `recipient` arrives
     /// ([`Sink::received`]).
     pub async fn start_watching(bin: &Path, recipient: &str) -> anyhow::Result<Sink> {
-        let dir = tempfile::Builder::new()
-            .prefix("stockbell-sink-")
-            .tempdir()
-            .context("cannot create a directory for smtp-sink's dump FIFO")?;
+        // In memory when there is a tmpfs: the temporary file per message costs less there.
+        let shm = Path::new("/dev/shm");
+        let builder = tempfile::Builder::new().prefix("stockbell-sink-").clone();
+        let dir = if shm.is_dir() {
+            builder.tempdir_in(shm)
+        } else {
+            builder.tempdir()
+        }
+        .context("cannot create a directory for smtp-sink's dump FIFO")?;
         // smtp-sink may run as nobody, and it writes each message to a temporary file
         // next to the dump (removed at once) before appending it there.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))

@@ -6,6 +6,8 @@
 //! allocation to them; back in stock and low stock see only the units no line is owed
 //! (`ProductState::available`).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::interest::{InterestOp, NOTIFY_ME_DEFAULT_MS};
@@ -486,14 +488,21 @@ fn allocate(st: &mut ProductState, old_stock: i64, at: Millis, fx: &mut Effects)
         return;
     }
     let allocation = st.book.on_stock(old_stock, st.stock, at);
+    // Orders in allocation order (oldest first), found by id: a restock can cover tens of
+    // thousands of orders, and a scan per line made that quadratic (1.4 s for 30,000).
     let mut per_order: Vec<(&BookLine, Vec<String>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for line in &allocation.covered {
-        match per_order
-            .iter_mut()
-            .find(|(l, _)| l.order_id == line.order_id)
-        {
-            Some((_, ids)) => ids.push(line.line_id.clone()),
-            None => per_order.push((line, vec![line.line_id.clone()])),
+        match index.get(line.order_id.as_str()) {
+            Some(&i) => {
+                if let Some((_, ids)) = per_order.get_mut(i) {
+                    ids.push(line.line_id.clone());
+                }
+            }
+            None => {
+                index.insert(&line.order_id, per_order.len());
+                per_order.push((line, vec![line.line_id.clone()]));
+            }
         }
     }
     for (line, ids) in per_order {
