@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::{
-    event::Kind, Event, GetOrderRequest, ListOutboxRequest, OrderDelivered, OutboxEntry,
-    ProductUpsert, UnsubscribeChannel,
+    event::Kind, Event, GetOrderRequest, ListOutboxRequest, OrderDelayed, OrderDelivered,
+    OutboxEntry, ProductUpsert, ShipWindow, UnsubscribeChannel,
 };
 use stockbell_tests::{
-    catalog, order_placed, order_shipped, poll_until, publish, publish_ok, shopper, stock_set,
-    unsubscribe, upsert, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
+    catalog, now_ms, order_placed, order_shipped, poll_until, publish, publish_ok, shopper,
+    stock_set, unsubscribe, upsert, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
 };
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -266,6 +266,133 @@ async fn an_order_is_followed_from_backorder_to_the_follow_up() -> Result<()> {
                 .iter()
                 .all(|m| m.headers.get("list-unsubscribe").is_none()),
             "an order update carries List-Unsubscribe"
+        );
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+fn order_with_promise(order_id: &str, customer_id: &str, latest_ms: i64) -> Event {
+    let mut event = order_placed(order_id, customer_id, &[("1", "teapot", 1)]);
+    if let Some(Kind::OrderPlaced(placed)) = event.kind.as_mut() {
+        for line in &mut placed.lines {
+            line.promise = Some(ShipWindow {
+                earliest_ms: latest_ms - 1_000,
+                latest_ms,
+            });
+        }
+    }
+    event
+}
+
+/// A promise that passes with neither shipment nor word from the shop brings the delay
+/// notice by itself, and the line is flagged for the operator; an order the shop already
+/// wrote about (a delay event before the promise passed) gets no second, automatic one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_promise_brings_the_delay_notice_by_itself() -> Result<()> {
+    let smtp = SmtpServer::start(None).await?;
+    let daemon = Daemon::start(options(&smtp)).await?;
+    let admin = daemon.admin_client().await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut seq = Sequencer::new("shop");
+
+    let teapot = ProductUpsert {
+        backorderable: true,
+        ..catalog("teapot", 3_200)
+    };
+    let setup = vec![
+        upsert(teapot),
+        stock_set("teapot", 0),
+        shopper("p0"),
+        shopper("p1"),
+    ];
+    publish_ok(&mut ingest, seq.batch(setup)).await?;
+    // p1's promise passes first, but the shop writes before it does; p0 hears nothing.
+    let start = now_ms();
+    let p1_latest = start + 2_000;
+    let p0_latest = start + 4_000;
+    let orders = vec![
+        order_with_promise("q0", "p0", p0_latest),
+        order_with_promise("q1", "p1", p1_latest),
+        Event {
+            event_time_ms: 0,
+            kind: Some(Kind::OrderDelayed(OrderDelayed {
+                order_id: "q1".into(),
+                customer_id: "p1".into(),
+                lines: Vec::new(),
+                new_window: None,
+                unknown_window: true,
+                reason: "the maker's kiln broke".into(),
+            })),
+        },
+    ];
+    publish_ok(&mut ingest, seq.batch(orders)).await?;
+
+    poll_until(WAIT, || async {
+        let by = entries(&admin).await?;
+        ensure!(
+            count(by.get("p0"), "delayed") == 1,
+            "p0: {:?}",
+            scenarios(by.get("p0"))
+        );
+        Ok(())
+    })
+    .await?;
+    let by = entries(&admin).await?;
+    let auto = by["p0"]
+        .iter()
+        .find(|e| e.scenario == "delayed")
+        .context("p0's delay notice")?;
+    ensure!(
+        auto.created_ms > p0_latest,
+        "the delay notice came at {} before the promise passed at {p0_latest}",
+        auto.created_ms
+    );
+    // p1's promise passed two seconds before p0's: had the shop's word not counted, its
+    // automatic notice would be there by now.
+    ensure!(
+        count(by.get("p1"), "delayed") == 1,
+        "p1: {:?}",
+        scenarios(by.get("p1"))
+    );
+
+    let q0 = admin
+        .clone()
+        .get_order(GetOrderRequest {
+            order_id: "q0".into(),
+        })
+        .await?
+        .into_inner();
+    let line = q0.lines.first().context("q0's line")?;
+    ensure!(line.past_promise, "q0's line is not flagged: {q0:?}");
+    let q1 = admin
+        .clone()
+        .get_order(GetOrderRequest {
+            order_id: "q1".into(),
+        })
+        .await?
+        .into_inner();
+    ensure!(
+        q1.lines.first().is_some_and(|l| !l.past_promise),
+        "q1's line is flagged though the shop wrote: {q1:?}"
+    );
+
+    // The mail: p0 is told, in words, that the promise was not kept; p1 gets the reason.
+    poll_until(WAIT, || async {
+        let mails = smtp.messages();
+        let to = |who: &'static str| {
+            mails
+                .iter()
+                .filter(move |m| m.to.iter().any(|t| t.starts_with(who)))
+        };
+        ensure!(
+            to("p0@").any(|m| m.text().contains("will not ship when we said")),
+            "no delay mail to p0"
+        );
+        ensure!(
+            to("p1@").any(|m| m.text().contains("kiln broke")),
+            "no delay mail with the reason to p1"
         );
         Ok(())
     })
