@@ -31,6 +31,11 @@ impl Fixture {
             outbox,
             router: stack.router.clone(),
             links: UnsubscribeLinks::new(SECRET.to_vec(), "http://127.0.0.1:8080", 60_000),
+            cancel: crate::delivery::cancel_link::CancelLinks::new(
+                SECRET.to_vec(),
+                "http://127.0.0.1:8080",
+                60_000,
+            ),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
         };
         Fixture { stack, state }
