@@ -81,7 +81,9 @@ fn forget_finished(c: &mut CustomerState, cadence: &OrderCadence) {
 pub fn unknown_order(order_id: &str) -> Rejection {
     Rejection::new(
         "cancel_request.order_id",
-        format!("no order {order_id:?} of this customer: never placed, or finished and no longer kept"),
+        format!(
+            "no order {order_id:?} of this customer: never placed, or finished and no longer kept"
+        ),
     )
 }
 

@@ -19,10 +19,7 @@ pub struct CancelToken {
 /// Payload: `expires_ms "|" len(customer_id) "|" customer_id order_id`. Both ids may hold
 /// any character (a `|` too), so the first is length-prefixed.
 fn payload(customer_id: &str, order_id: &str, expires_ms: Millis) -> String {
-    format!(
-        "{expires_ms}|{}|{customer_id}{order_id}",
-        customer_id.len()
-    )
+    format!("{expires_ms}|{}|{customer_id}{order_id}", customer_id.len())
 }
 
 fn parse(payload: &str) -> Option<CancelToken> {
@@ -126,7 +123,12 @@ mod tests {
 
     #[test]
     fn round_trip_with_any_ids() {
-        for (c, o) in [("c1", "o1"), ("c|1", "o|1|x"), ("顧客", "注文-9"), ("1", "2")] {
+        for (c, o) in [
+            ("c1", "o1"),
+            ("c|1", "o|1|x"),
+            ("顧客", "注文-9"),
+            ("1", "2"),
+        ] {
             let t = sign_cancel_token(SECRET, c, o, 1_000);
             let got = verify_cancel_token(SECRET, &t, 999).expect("valid");
             assert_eq!((got.customer_id.as_str(), got.order_id.as_str()), (c, o));
@@ -198,7 +200,10 @@ mod tests {
             .strip_prefix("https://shop.example/sb/cancel?token=")
             .expect("the cancel path under the public URL");
         let got = links.verify(token, 60_004).expect("valid until its expiry");
-        assert_eq!((got.customer_id.as_str(), got.order_id.as_str()), ("c9", "o9"));
+        assert_eq!(
+            (got.customer_id.as_str(), got.order_id.as_str()),
+            ("c9", "o9")
+        );
         assert_eq!(links.verify(token, 60_005), Err(TokenError::Expired));
         let none = CancelLinks::new(SECRET.to_vec(), "", 60_000);
         assert_eq!(none.url("c9", "o9", 5), "");

@@ -65,7 +65,9 @@ pub enum CustomerEvent {
     Order(super::order::OrderEvent),
     /// The customer asked, through the signed cancel link, for one of their orders to be
     /// cancelled (recorded and passed to the shop; the shop decides).
-    CancelRequest { order_id: String },
+    CancelRequest {
+        order_id: String,
+    },
 }
 
 impl CustomerState {

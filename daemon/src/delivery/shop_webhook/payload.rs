@@ -183,7 +183,10 @@ mod tests {
             at_ms: 1_700_000_000_001,
         };
         let event = ShopEvent::allocated(42, notice, |l| (l == "1").then_some(2));
-        assert_eq!((event.event_id(), event.kind()), ("allocated:42", "allocated"));
+        assert_eq!(
+            (event.event_id(), event.kind()),
+            ("allocated:42", "allocated")
+        );
         assert_eq!(
             serde_json::to_value(event).expect("json"),
             serde_json::json!({

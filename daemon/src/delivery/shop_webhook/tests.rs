@@ -45,7 +45,10 @@ async fn a_round_sends_requests_and_allocations_and_passes_the_other_notices() {
     db.writer.write(b, 0).await.expect("write");
 
     let (events, end) = next_round(db.store(), Cursors::default(), 10).expect("round");
-    let ids: Vec<(&str, Cursors)> = events.iter().map(|o| (o.event.event_id(), o.after)).collect();
+    let ids: Vec<(&str, Cursors)> = events
+        .iter()
+        .map(|o| (o.event.event_id(), o.after))
+        .collect();
     assert_eq!(
         ids,
         [
@@ -92,8 +95,9 @@ fn config_is_checked() {
     };
     assert!(matches!(ShopSender::new(&cfg("", "")), Ok(None)));
     let err = |c: ShopWebhookConfig| ShopSender::new(&c).err().map(|e| e.to_string());
-    assert!(err(cfg("ftp://x/", "0123456789abcdef"))
-        .is_some_and(|e| e.starts_with("shop_webhook.url")));
+    assert!(
+        err(cfg("ftp://x/", "0123456789abcdef")).is_some_and(|e| e.starts_with("shop_webhook.url"))
+    );
     assert!(err(cfg("https://shop.example/hook", "short"))
         .is_some_and(|e| e.starts_with("shop_webhook.secret")));
 }
