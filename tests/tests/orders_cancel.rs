@@ -265,7 +265,9 @@ async fn an_event_waits_for_the_shop_and_arrives_once() -> Result<()> {
     let mut setup = kettle();
     setup.push(shopper("c1"));
     setup.push(order_placed("o1", "c1", &[("1", "kettle", 2)]));
+    setup.push(order_placed("o2", "c1", &[("1", "kettle", 2)]));
     publish_ok(&mut ingest, seq.batch(setup)).await?;
+    // Units for the oldest order only.
     publish_ok(&mut ingest, seq.batch(vec![stock_set("kettle", 2)])).await?;
     poll_until(WAIT, || async {
         ensure!(
@@ -288,8 +290,6 @@ async fn an_event_waits_for_the_shop_and_arrives_once() -> Result<()> {
     ensure!(first["order_id"] == "o1", "{first}");
 
     // A later event is the marker that the first one is behind the follower.
-    let order = order_placed("o2", "c1", &[("1", "kettle", 2)]);
-    publish_ok(&mut ingest, seq.batch(vec![order])).await?;
     publish_ok(&mut ingest, seq.batch(vec![stock_set("kettle", 4)])).await?;
     poll_until(WAIT, || async {
         let got = taken(&shop.shop_events(), "allocated")?;
