@@ -41,7 +41,7 @@ fn verify(state: &HttpState, token: Option<&str>) -> Result<CancelToken, TokenEr
 
 /// Where the order stands for the page.
 enum Found {
-    Open(OrderState),
+    Open(Box<OrderState>),
     Requested,
     Closed,
     Missing,
@@ -63,7 +63,7 @@ async fn find(state: &HttpState, t: &CancelToken) -> Result<Found, Response<Full
     } else if order.open_lines().is_empty() {
         Found::Closed
     } else {
-        Found::Open(order)
+        Found::Open(Box::new(order))
     })
 }
 
