@@ -6,7 +6,7 @@
 //! shop receives a signed `cancellation_requested`. Arrived stock allocated to waiting
 //! lines reaches the shop as a signed `allocated` event, and an event the shop's
 //! receiver could not take (down, then answering 503) arrives once it is back, once per
-//! event id.
+//! event id, and is not sent again after a restart.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -258,7 +258,7 @@ async fn an_event_waits_for_the_shop_and_arrives_once() -> Result<()> {
         let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         l.local_addr()?
     };
-    let daemon =
+    let mut daemon =
         Daemon::start(options().toml(&shop_toml(&format!("http://{addr}"), SECRET))).await?;
     let mut ingest = daemon.ingest_client().await?;
     let mut seq = Sequencer::new("shop");
@@ -300,8 +300,38 @@ async fn an_event_waits_for_the_shop_and_arrives_once() -> Result<()> {
         Ok(())
     })
     .await?;
+    // After a restart the follower resumes from its stored cursors: nothing is sent
+    // again (a third allocation, of another product, is the marker).
+    daemon.terminate().await?;
+    daemon.restart().await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mug = ProductUpsert {
+        imported: true,
+        backorderable: true,
+        ..catalog("mug", 1_200)
+    };
+    let o3 = order_placed("o3", "c1", &[("1", "mug", 1)]);
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![upsert(mug), stock_set("mug", 0), o3]),
+    )
+    .await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("mug", 1)])).await?;
+    poll_until(WAIT, || async {
+        let got = taken(&shop.shop_events(), "allocated")?;
+        ensure!(
+            got.iter().any(|e| e["order_id"] == "o3"),
+            "no allocation of o3 yet"
+        );
+        Ok(())
+    })
+    .await?;
     let events = shop.shop_events();
     let delivered = taken(&events, "allocated")?;
+    for order in ["o2", "o3"] {
+        let n = delivered.iter().filter(|e| e["order_id"] == order).count();
+        ensure!(n == 1, "{order}'s allocation taken {n} times");
+    }
     let o1: Vec<&serde_json::Value> = delivered.iter().filter(|e| e["order_id"] == "o1").collect();
     ensure!(o1.len() == 1, "o1's allocation taken {} times", o1.len());
     // Every attempt at it carried the same event id.
