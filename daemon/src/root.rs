@@ -1,7 +1,7 @@
 //! The composition root: opens the store and starts every part in dependency order —
-//! writer, Router, outbox owner, scheduler, fan-out, dispatcher, gRPC and HTTP servers —
-//! wires the ports between them, announces readiness, and on a signal stops them in
-//! reverse order so that everything acknowledged is on disk.
+//! writer, Router, outbox owner, scheduler, fan-out, dispatcher, shop webhook, gRPC and
+//! HTTP servers — wires the ports between them, announces readiness, and on a signal
+//! stops them in reverse order so that everything acknowledged is on disk.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use ractor::Actor;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
-use crate::actors::customer::{CustomerItem, Links};
+use crate::actors::customer::{CancelLinkFn, CustomerItem, Links};
 use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::actors::{IngestItem, Router, RouterConfig, RouterHandle};
 use crate::api::admin::AdminApi;
@@ -21,9 +21,11 @@ use crate::api::http::{HttpServer, HttpState};
 use crate::api::ingest::IngestApi;
 use crate::api::server::GrpcServer;
 use crate::config::Config;
+use crate::delivery::cancel_link::CancelLinks;
 use crate::delivery::dispatcher::{Dispatcher, DispatcherArgs};
 use crate::delivery::outbox::{reads, OutboxOwner};
 use crate::delivery::port::DeliveryPort;
+use crate::delivery::shop_webhook::{Backoff, ShopSender, ShopWebhook};
 use crate::delivery::templates::Templates;
 use crate::delivery::unsubscribe::{load_or_create_secret, UnsubscribeLinks};
 use crate::domain::product::ProductState;
@@ -156,6 +158,12 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let secret = load_or_create_secret(&store, &writer, &cfg.delivery.unsubscribe_secret)
         .await
         .context("cannot load the unsubscribe secret")?;
+    // One secret signs both kinds of link; each is signed for its own purpose.
+    let cancel = CancelLinks::new(
+        secret.clone(),
+        &cfg.templates.public_url,
+        cfg.orders.cancel_link_valid_for.ms(),
+    );
     let unsubscribe = UnsubscribeLinks::new(
         secret,
         &cfg.templates.public_url,
@@ -167,6 +175,10 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             unsubscribe.url(customer, Some(channel), crate::clock::now_ms())
         })
     };
+    let cancel_links: CancelLinkFn = {
+        let cancel = cancel.clone();
+        Arc::new(move |customer: &str, order: &str, now| cancel.url(customer, order, now))
+    };
     let outbox_notify = Arc::new(Notify::new());
     let fanout_notify = Arc::new(Notify::new());
     let router_cfg = RouterConfig {
@@ -175,6 +187,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         affinity_half_life_ms: cfg.interest.half_life.ms(),
         rules: control.live.clone(),
         links,
+        cancel_links,
         outbox_notify: outbox_notify.clone(),
         fanout_notify: fanout_notify.clone(),
         max_active: cfg.actors.max_active,
@@ -231,6 +244,21 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         triggers: trig.clone(),
         metrics: metrics.clone(),
     });
+    let shop_webhook = ShopSender::new(&cfg.shop_webhook)
+        .context("cannot set up the shop webhook")?
+        .map(|sender| {
+            ShopWebhook {
+                store: store.clone(),
+                writer: writer.clone(),
+                sender,
+                backoff: Backoff {
+                    base_ms: cfg.delivery.retry_base.ms(),
+                    max_ms: cfg.delivery.retry_max.ms(),
+                },
+                shutdown: shutdown_rx.clone(),
+            }
+            .start()
+        });
     let ingest = IngestApi {
         router: router.clone(),
         defaults: Arc::new(cfg.customer_defaults()),
@@ -266,6 +294,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         outbox: outbox.clone(),
         router: router.clone(),
         links: unsubscribe,
+        cancel,
         metrics: metrics.clone(),
     };
     let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
@@ -300,6 +329,11 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     grpc.join(grace).await;
     http.join(grace).await;
     dispatcher.join(grace).await;
+    if let Some(task) = shop_webhook {
+        // It stops at the shutdown signal, mid-retry too; what it had not stored is sent
+        // again after the restart.
+        let _ = task.await;
+    }
     scheduler.stop(None);
     let _ = scheduler_task.await;
     let _ = fanout_stop.send(true);

@@ -10,6 +10,10 @@
 //! - `POST /webhook`: needs `Content-Type: application/json`, a numeric
 //!   `X-Stockbell-Delivery` and `X-Stockbell-Signature: sha256=<hex HMAC-SHA256 of the
 //!   exact body with the secret>`; answers 200.
+//! - `POST /shop`: the shop webhook's receiver: needs `Content-Type: application/json`,
+//!   `X-Stockbell-Signature` as above, and `X-Stockbell-Event` / `X-Stockbell-Event-Id`
+//!   equal to the body's `type` / `event_id`; answers 200, or the next status scripted
+//!   with [`HttpPeer::shop_answers`].
 //!
 //! A request failing a check is answered 400/401/415 and recorded with the
 //! [`PeerRequest::problem`]; tests assert there is none.
@@ -34,6 +38,8 @@ use tokio::task::{JoinHandle, JoinSet};
 pub const LINE_PUSH_PATH: &str = "/v2/bot/message/push";
 /// Where the webhook receiver listens.
 pub const WEBHOOK_PATH: &str = "/webhook";
+/// Where the shop webhook's receiver listens.
+pub const SHOP_PATH: &str = "/shop";
 
 /// One request as received, and what it was answered.
 #[derive(Debug, Clone)]
@@ -78,6 +84,8 @@ struct State {
     line_script: HashMap<String, VecDeque<u16>>,
     /// Retry keys of pushes answered 2xx.
     accepted_keys: HashSet<String>,
+    /// Statuses to answer shop webhook events before the normal 200.
+    shop_script: VecDeque<u16>,
 }
 
 struct Peer {
@@ -106,14 +114,30 @@ impl HttpPeer {
     /// Listens on 127.0.0.1 (a free port) as LINE, accepting `line_token`, and as a
     /// webhook receiver verifying signatures with `webhook_secret`.
     pub async fn start(line_token: &str, webhook_secret: &str) -> Result<HttpPeer> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self::start_at(any, line_token, webhook_secret, &[]).await
+    }
+
+    /// [`HttpPeer::start`] on a given loopback address (e.g. one a daemon was told about
+    /// while nothing listened there yet), answering the first shop webhook events with
+    /// `shop_answers` (see [`HttpPeer::shop_answers`]) from the first request on.
+    pub async fn start_at(
+        addr: SocketAddr,
+        line_token: &str,
+        webhook_secret: &str,
+        shop_answers: &[u16],
+    ) -> Result<HttpPeer> {
+        let listener = TcpListener::bind(addr)
             .await
-            .context("binding the HTTP peer")?;
+            .with_context(|| format!("binding the HTTP peer to {addr}"))?;
         let addr = listener.local_addr()?;
         let peer = Arc::new(Peer {
             line_auth: format!("Bearer {line_token}"),
             webhook_secret: webhook_secret.as_bytes().to_vec(),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                shop_script: shop_answers.iter().copied().collect(),
+                ..State::default()
+            }),
         });
         let task = tokio::spawn(serve(listener, peer.clone()));
         Ok(HttpPeer {
@@ -146,6 +170,22 @@ impl HttpPeer {
             self.url(),
             self.webhook_secret
         )
+    }
+
+    /// The `[shop_webhook]` section for a daemon posting its shop events to this server.
+    pub fn shop_toml(&self) -> String {
+        shop_toml(&self.url(), &self.webhook_secret)
+    }
+
+    /// The next shop webhook events that pass the checks are answered with `statuses`,
+    /// in order; then 200.
+    pub fn shop_answers(&self, statuses: &[u16]) {
+        self.peer.state().shop_script.extend(statuses);
+    }
+
+    /// Requests to the shop webhook's receiver, oldest first.
+    pub fn shop_events(&self) -> Vec<PeerRequest> {
+        self.requests_to(SHOP_PATH)
     }
 
     /// The next pushes to LINE user `to` that pass the checks are answered with
@@ -246,6 +286,7 @@ async fn handle(
     let (status, reply) = match (record.method.as_str(), record.path.as_str()) {
         ("POST", LINE_PUSH_PATH) => line_push(&peer, &record),
         ("POST", WEBHOOK_PATH) => webhook(&peer, &record),
+        ("POST", SHOP_PATH) => shop(&peer, &record),
         _ => Err((404, "no such endpoint".to_string())),
     }
     .unwrap_or_else(|(status, problem)| {
@@ -353,6 +394,41 @@ fn webhook(peer: &Peer, req: &PeerRequest) -> Result<(u16, String), Refusal> {
         ));
     }
     Ok((200, "{}".to_string()))
+}
+
+/// The `[shop_webhook]` section for a receiver at `base_url` (`http://127.0.0.1:PORT`).
+pub fn shop_toml(base_url: &str, secret: &str) -> String {
+    format!("[shop_webhook]\nurl = \"{base_url}{SHOP_PATH}\"\nsecret = \"{secret}\"\ntimeout = \"2s\"\n")
+}
+
+fn shop(peer: &Peer, req: &PeerRequest) -> Result<(u16, String), Refusal> {
+    json_content_type(req)?;
+    let signature = req.header("x-stockbell-signature").unwrap_or("");
+    if !verify_signature(&peer.webhook_secret, &req.body, signature) {
+        return Err((
+            401,
+            format!("X-Stockbell-Signature {signature:?} does not match the body"),
+        ));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&req.body)
+        .map_err(|e| (400, format!("the body is not JSON: {e}")))?;
+    for (header, field) in [
+        ("x-stockbell-event", "type"),
+        ("x-stockbell-event-id", "event_id"),
+    ] {
+        let want = body.get(field).and_then(|v| v.as_str());
+        if want.is_none() || req.header(header) != want {
+            return Err((
+                400,
+                format!(
+                    "{header} {:?} is not the body's {field} {want:?}",
+                    req.header(header)
+                ),
+            ));
+        }
+    }
+    let status = peer.state().shop_script.pop_front().unwrap_or(200);
+    Ok((status, "{}".to_string()))
 }
 
 /// Whether `header` is `sha256=` and the hex HMAC-SHA256 of `body` under `secret`

@@ -14,7 +14,8 @@
 //! - [`client`]: helpers over Publish, GetProduct, ListTriggers and GetProducer; the
 //!   clients and their bearer token are `stockbell_proto::auth`'s.
 //! - [`SmtpServer`]: a real SMTP server (aiosmtpd) that records what it receives.
-//! - [`HttpPeer`]: a local HTTP server playing LINE's push API and a webhook receiver.
+//! - [`HttpPeer`]: a local HTTP server playing LINE's push API, a webhook receiver and
+//!   the shop's receiver of the shop webhook.
 //!
 //! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
 //! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.

@@ -131,6 +131,13 @@ impl Admin for Fake {
     async fn get_order(&self, _: Request<GetOrderRequest>) -> Res<Order> {
         nope()
     }
+
+    async fn list_cancellation_requests(
+        &self,
+        _: Request<ListCancellationRequestsRequest>,
+    ) -> Res<ListCancellationRequestsResponse> {
+        nope()
+    }
 }
 
 /// A running fake daemon; `stop` ends its streams and shuts it down.

@@ -15,6 +15,7 @@ use super::router::WeakRouter;
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Outcome};
 use crate::domain::message::{MessageContext, NewEntry};
+use crate::domain::order::state::CancelRequest;
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
 use crate::domain::worth::still_worth_sending;
@@ -26,11 +27,16 @@ use crate::store::Encoded;
 /// Builds the one-click unsubscribe URL for (customer, channel).
 pub type Links = Arc<dyn Fn(&str, Channel) -> String + Send + Sync>;
 
+/// Builds the signed one-click cancel URL for (customer, order) at a time; empty when
+/// the daemon has no public URL.
+pub type CancelLinkFn = Arc<dyn Fn(&str, &str, Millis) -> String + Send + Sync>;
+
 /// What every customer actor shares.
 pub struct CustomerShared {
     /// The rules in force (operators change them at run time).
     pub rules: Arc<LiveRules>,
     pub links: Links,
+    pub cancel_links: CancelLinkFn,
     /// The stock minimums a deferred message is re-checked against at release.
     pub triggers: Arc<TriggerConfig>,
     pub router: WeakRouter,
@@ -57,6 +63,8 @@ pub struct CustomerApplied {
     pub entries: Vec<NewEntry>,
     pub timers: Vec<(Millis, TimerKind)>,
     pub suppressed: Vec<(Scenario, SuppressReason)>,
+    /// Cancellation requests recorded; the Router logs them with the state.
+    pub cancel_requests: Vec<CancelRequest>,
 }
 
 pub enum CustomerMsg {
@@ -203,6 +211,18 @@ async fn step(
             tell(st, news, at, out).await;
             return Ok(true);
         }
+        (CustomerEvent::CancelRequest { order_id }, state) => {
+            let Some(c) = state else {
+                return Err(customer_orders::unknown_order(&order_id));
+            };
+            return match customer_orders::request_cancel(c, &order_id, at)? {
+                Some(request) => {
+                    out.cancel_requests.push(request);
+                    Ok(true)
+                }
+                None => Ok(false),
+            };
+        }
         (CustomerEvent::Lines(n), None) => {
             tracing::warn!(order_id = %n.order_id, "A notice about an order of an unknown customer; dropped.");
             return Ok(false);
@@ -244,7 +264,7 @@ async fn tell(st: &mut CustomerArgs, news: Vec<OrderNews>, now: Millis, out: &mu
     let skus = customer_orders::skus(c, &news);
     let products = current_products(&st.shared.router, skus).await;
     let Some(c) = st.state.as_ref() else { return };
-    let made = customer_orders::messages(c, news, &products, &rules, now);
+    let made = customer_orders::messages(c, news, &products, &rules, &st.shared.cancel_links, now);
     out.suppressed.extend(made.suppressed);
     out.entries.extend(made.entries);
 }

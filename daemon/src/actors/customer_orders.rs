@@ -6,12 +6,14 @@
 
 use std::collections::HashMap;
 
+use super::customer::CancelLinkFn;
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::message::{
     MessageContext, NewEntry, OrderContext, OrderLineContext, ShipmentContext,
 };
 use crate::domain::order::state::{
-    self, Effects, LineVerdict, Notice, OrderCadence, OrderNotice, OrderState,
+    self, CancelOutcome, CancelRequest, Effects, LineVerdict, Notice, OrderCadence, OrderNotice,
+    OrderState,
 };
 use crate::domain::order::{LineNotice, LineNoticeKind, OrderEvent};
 use crate::domain::product::ProductState;
@@ -72,6 +74,39 @@ fn forget_finished(c: &mut CustomerState, cadence: &OrderCadence) {
             }
         });
     }
+}
+
+/// The refusal for an order the customer does not have (never placed, another
+/// customer's, or finished and forgotten).
+pub fn unknown_order(order_id: &str) -> Rejection {
+    Rejection::new(
+        "cancel_request.order_id",
+        format!(
+            "no order {order_id:?} of this customer: never placed, or finished and no longer kept"
+        ),
+    )
+}
+
+/// The customer asked to cancel one of their orders: `Some(request)` when recorded now
+/// (for the cancellation-request log), `None` when they had asked before (nothing
+/// changes); refused when the order is unknown or has no line left to cancel.
+pub fn request_cancel(
+    c: &mut CustomerState,
+    order_id: &str,
+    at: Millis,
+) -> Result<Option<CancelRequest>, Rejection> {
+    let Some(order) = c.orders.iter_mut().find(|o| o.order_id == order_id) else {
+        return Err(unknown_order(order_id));
+    };
+    Ok(match state::request_cancel(order, at)? {
+        CancelOutcome::Recorded { open_lines } => Some(CancelRequest {
+            order_id: order.order_id.clone(),
+            customer_id: c.id.clone(),
+            line_ids: open_lines,
+            requested_at_ms: at,
+        }),
+        CancelOutcome::AlreadyRequested { .. } => None,
+    })
 }
 
 /// A product's word about lines of one of the customer's orders. A notice about an
@@ -190,13 +225,15 @@ pub fn scenario(kind: OrderNotice) -> Scenario {
 /// Turns order updates into messages: one per notice, on the first of the scenario's
 /// channels the customer has a working address for (`choose_channel`: no marketing
 /// consent, caps or unsubscribe apply to them), due at once, or at the end of the customer's quiet hours
-/// when the scenario waits for the morning. Cross-sell offers are not built yet: they
-/// are counted as disabled.
+/// when the scenario waits for the morning. The confirmation, updates and delay notices
+/// carry the signed cancel link (`cancel_link`) until the customer has used it.
+/// Cross-sell offers are not built yet: they are counted as disabled.
 pub fn messages(
     c: &CustomerState,
     news: Vec<OrderNews>,
     products: &HashMap<String, ProductState>,
     rules: &DeliveryRules,
+    cancel_link: &CancelLinkFn,
     now: Millis,
 ) -> Made {
     let mut made = Made::default();
@@ -244,7 +281,9 @@ pub fn messages(
             customer_id: c.id.clone(),
             items: Vec::new(),
             unsubscribe_url: String::new(),
-            order: Some(order_context(c, order, &n.notice, products, rules)),
+            order: Some(order_context(c, order, &n.notice, products, rules, |o| {
+                cancel_link(&c.id, o, now)
+            })),
         };
         made.entries.push(NewEntry {
             customer_id: c.id.clone(),
@@ -265,6 +304,7 @@ fn order_context(
     notice: &Notice,
     products: &HashMap<String, ProductState>,
     rules: &DeliveryRules,
+    cancel_link: impl Fn(&str) -> String,
 ) -> OrderContext {
     let lines: Vec<OrderLineContext> = notice
         .lines
@@ -308,13 +348,25 @@ fn order_context(
             .unwrap_or_default(),
         _ => String::new(),
     };
+    // Offered while the customer waits (and has not asked already): the confirmation,
+    // the updates and the delay notice.
+    let offers_cancel = matches!(
+        notice.kind,
+        OrderNotice::Confirmation | OrderNotice::Update | OrderNotice::Delayed { .. }
+    ) && order.cancel_requested_at_ms.is_none()
+        && !order.open_lines().is_empty();
+    let cancel_url = if offers_cancel {
+        cancel_link(&order.order_id)
+    } else {
+        String::new()
+    };
     OrderContext {
         order_id: order.order_id.clone(),
         time_zone: c.time_zone.clone(),
         lines,
         delay_reason,
         shipment,
-        cancel_url: String::new(),
+        cancel_url,
         review_url,
         coupon_code: String::new(),
     }

@@ -32,6 +32,7 @@ impl Stack {
             affinity_half_life_ms: cfg.interest.half_life.ms(),
             rules: LiveRules::new(rules),
             links: Arc::new(|_: &str, _| String::new()),
+            cancel_links: Arc::new(|_: &str, _: &str, _| String::new()),
             outbox_notify: Arc::new(Notify::new()),
             fanout_notify: Arc::new(Notify::new()),
             max_active: 100_000,

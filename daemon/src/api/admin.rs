@@ -352,6 +352,15 @@ impl Admin for AdminApi {
             .map(Response::new)
     }
 
+    async fn list_cancellation_requests(
+        &self,
+        req: Request<pb::ListCancellationRequestsRequest>,
+    ) -> Result<Response<pb::ListCancellationRequestsResponse>, Status> {
+        self.cancellation_requests(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn search_products(
         &self,
         req: Request<pb::SearchProductsRequest>,

@@ -1,5 +1,6 @@
 //! `Admin.GetOrder`: one order as its customer's actor follows it, found through the
-//! Router's order index, with the messages about it.
+//! Router's order index, with the messages about it. `Admin.ListCancellationRequests`:
+//! the cancellation-request log, each request with its order's lines as they are now.
 
 use stockbell_proto::v1 as pb;
 use tonic::Status;
@@ -7,9 +8,16 @@ use tonic::Status;
 use super::admin::AdminApi;
 use super::admin_outbox::entry_view;
 use crate::delivery::outbox::reads;
-use crate::domain::order::state::{Confirmation, LineState, OrderCadence, OrderState};
+use crate::domain::order::state::{
+    CancelRequest, Confirmation, LineState, LineStatus, OrderCadence, OrderState,
+};
 use crate::domain::order::Promise;
-use crate::store::orders::OrderIndexes;
+use crate::store::orders::{CancelRequests, OrderIndexes};
+use crate::store::Seek;
+
+/// Cancellation requests per page by default, and at most.
+const DEFAULT_REQUESTS: usize = 50;
+const MAX_REQUESTS: usize = 1000;
 
 /// Messages of the customer looked at for the order's (newest first).
 const MESSAGES_SCANNED: usize = 1000;
@@ -70,6 +78,82 @@ impl AdminApi {
     }
 }
 
+impl AdminApi {
+    pub(super) async fn cancellation_requests(
+        &self,
+        r: pb::ListCancellationRequestsRequest,
+    ) -> Result<pb::ListCancellationRequestsResponse, Status> {
+        let limit = match r.limit as usize {
+            0 => DEFAULT_REQUESTS,
+            n => n.min(MAX_REQUESTS),
+        };
+        let (after, newest_first) = (r.after_id, r.newest_first);
+        let rows = self
+            .store
+            .read(move |s| {
+                let seek = match (newest_first, after) {
+                    (false, _) => Seek::From(after.saturating_add(1)),
+                    (true, 0) => Seek::Last,
+                    (true, _) => Seek::Back(after - 1),
+                };
+                // One more than the page: whether there is a next page.
+                s.iter::<CancelRequests>(seek)?
+                    .take(limit + 1)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let more = rows.len() > limit;
+        let mut requests = Vec::with_capacity(limit);
+        for (id, request) in rows.into_iter().take(limit) {
+            let order = self.current_order(&request).await?;
+            requests.push(request_view(id, request, order.as_ref()));
+        }
+        let next_after_id = match requests.last() {
+            Some(last) if more => last.request_id,
+            _ => 0,
+        };
+        Ok(pb::ListCancellationRequestsResponse {
+            requests,
+            next_after_id,
+        })
+    }
+
+    /// The order as its customer keeps it now (`None`: no longer kept).
+    async fn current_order(&self, r: &CancelRequest) -> Result<Option<OrderState>, Status> {
+        let customer = self
+            .router
+            .get_customer(r.customer_id.clone())
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(customer.and_then(|c| c.state.order(&r.order_id).cloned()))
+    }
+}
+
+fn request_view(id: u64, r: CancelRequest, order: Option<&OrderState>) -> pb::CancellationRequest {
+    let statuses: Vec<LineStatus> = order
+        .map(|o| {
+            r.line_ids
+                .iter()
+                .filter_map(|l| o.line(l).map(|l| l.status))
+                .collect()
+        })
+        .unwrap_or_default();
+    let cancelled = !statuses.is_empty()
+        && statuses
+            .iter()
+            .all(|s| matches!(s, LineStatus::Cancelled | LineStatus::Refunded));
+    pb::CancellationRequest {
+        request_id: id,
+        order_id: r.order_id,
+        customer_id: r.customer_id,
+        line_ids: r.line_ids,
+        requested_at_ms: r.requested_at_ms,
+        cancelled,
+        line_statuses: statuses.iter().map(|s| s.as_str().to_owned()).collect(),
+    }
+}
+
 fn order_view(o: &OrderState, cadence: &OrderCadence, messages: Vec<pb::OutboxEntry>) -> pb::Order {
     pb::Order {
         order_id: o.order_id.clone(),
@@ -87,6 +171,7 @@ fn order_view(o: &OrderState, cadence: &OrderCadence, messages: Vec<pb::OutboxEn
         last_notice_ms: o.last_notice_ms.unwrap_or(0),
         next_due_ms: o.next_due_ms(cadence).unwrap_or(0),
         messages,
+        cancel_requested_at_ms: o.cancel_requested_at_ms.unwrap_or(0),
     }
 }
 

@@ -1,6 +1,7 @@
-//! The small public HTTP/1 server: `GET /healthz`, and the one-click unsubscribe page
+//! The small public HTTP/1 server: `GET /healthz`, the one-click unsubscribe page
 //! (`GET /unsubscribe?token=T` shows a confirmation form, `POST` — RFC 8058 one-click or
-//! that form — unsubscribes and cancels the customer's queued marketing).
+//! that form — unsubscribes and cancels the customer's queued marketing), and the
+//! one-click cancel page (`/cancel`, in `http_cancel.rs`).
 //!
 //! It faces the public internet, so no client may hold it up: each request's headers and
 //! body must be in within their timeouts, and at the connection cap a new connection takes
@@ -52,6 +53,8 @@ pub struct HttpState {
     pub outbox: OutboxOwner,
     pub router: RouterHandle,
     pub links: UnsubscribeLinks,
+    /// Checks the signed cancel links of order updates.
+    pub cancel: crate::delivery::cancel_link::CancelLinks,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -215,21 +218,34 @@ impl FullLog {
 }
 
 /// Routes one request (its body, if any, has been read by the server already).
-pub async fn handle<B>(state: &HttpState, req: Request<B>) -> Response<Full<Bytes>> {
+pub async fn handle(state: &HttpState, req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let token = req.uri().query().and_then(query_token);
     match (path.as_str(), req.method()) {
         ("/healthz", &Method::GET | &Method::HEAD) => text(StatusCode::OK, "ok\n"),
         ("/unsubscribe", &Method::GET | &Method::HEAD) => confirm_page(state, token.as_deref()),
         ("/unsubscribe", &Method::POST) => unsubscribe(state, token.as_deref()).await,
+        ("/cancel", &Method::GET | &Method::HEAD) => {
+            super::http_cancel::page(state, token.as_deref()).await
+        }
+        ("/cancel", &Method::POST) => {
+            // A Full body is in memory already: collecting it cannot fail.
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(never) => match never {},
+            };
+            let token = super::http_cancel::form_token(&body, token);
+            super::http_cancel::request(state, token.as_deref()).await
+        }
         ("/healthz", _) => not_allowed("GET, HEAD"),
-        ("/unsubscribe", _) => not_allowed("GET, HEAD, POST"),
+        ("/unsubscribe" | "/cancel", _) => not_allowed("GET, HEAD, POST"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 
-/// The `token` query parameter, percent-decoded.
-fn query_token(query: &str) -> Option<String> {
+/// The `token` parameter of a query or a form body, percent-decoded (tokens are
+/// base64url: no `+` that a form would mean as a space).
+pub(super) fn query_token(query: &str) -> Option<String> {
     let raw = query.split('&').find_map(|p| p.strip_prefix("token="))?;
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -353,7 +369,7 @@ fn bad_token(e: &TokenError) -> Response<Full<Bytes>> {
     )
 }
 
-fn unavailable() -> Response<Full<Bytes>> {
+pub(super) fn unavailable() -> Response<Full<Bytes>> {
     let body = "<p>ただいま処理できません。しばらくしてからもう一度お試しください。</p>\
                 <p>We cannot process this right now; please try again in a few minutes.</p>";
     html(StatusCode::SERVICE_UNAVAILABLE, "Try again later", body)
@@ -374,7 +390,7 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     )
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {
+pub(super) fn html(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {
     let page = format!(
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -406,7 +422,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
     resp
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

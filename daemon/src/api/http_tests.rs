@@ -31,6 +31,11 @@ impl Fixture {
             outbox,
             router: stack.router.clone(),
             links: UnsubscribeLinks::new(SECRET.to_vec(), "http://127.0.0.1:8080", 60_000),
+            cancel: crate::delivery::cancel_link::CancelLinks::new(
+                SECRET.to_vec(),
+                "http://127.0.0.1:8080",
+                60_000,
+            ),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
         };
         Fixture { stack, state }
@@ -226,5 +231,76 @@ async fn serves_over_tcp_and_stops_on_shutdown() {
         .await
         .expect("stopped in time");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    f.close().await;
+}
+
+fn cancel_token(customer: &str, order: &str, expires_ms: i64) -> String {
+    crate::delivery::cancel_link::sign_cancel_token(SECRET, customer, order, expires_ms)
+}
+
+async fn cancel_requests_logged(f: &Fixture) -> usize {
+    f.stack
+        .db
+        .store()
+        .read(|s| {
+            Ok(
+                s.iter::<crate::store::orders::CancelRequests>(crate::store::Seek::First)?
+                    .count(),
+            )
+        })
+        .await
+        .expect("read")
+}
+
+#[tokio::test]
+async fn bad_cancel_links_are_refused_and_record_nothing() {
+    let f = Fixture::new().await;
+    let expired = cancel_token("cust-42", "o1", now_ms() - 1);
+    let mut tampered = cancel_token("cust-42", "o1", far());
+    tampered.insert(3, 'x');
+    // An unsubscribe link's token, for the same secret, is not a cancel token.
+    let unsubscribe = token(None, far());
+    for (uri, status, says) in [
+        (
+            format!("/cancel?token={expired}"),
+            StatusCode::GONE,
+            "expired",
+        ),
+        (
+            format!("/cancel?token={tampered}"),
+            StatusCode::BAD_REQUEST,
+            "link",
+        ),
+        (
+            format!("/cancel?token={unsubscribe}"),
+            StatusCode::BAD_REQUEST,
+            "not issued by this shop",
+        ),
+        ("/cancel".to_string(), StatusCode::BAD_REQUEST, "incomplete"),
+    ] {
+        for method in [Method::GET, Method::POST] {
+            let (got, page) = f.call(method.clone(), &uri, "").await;
+            assert_eq!(got, status, "{method} {uri}: {page}");
+            assert!(page.contains(says), "{method} {uri}: {page}");
+        }
+    }
+    // The token in a form body is read too (and checked the same way).
+    let (got, _) = f
+        .call(Method::POST, "/cancel", &format!("token={tampered}"))
+        .await;
+    assert_eq!(got, StatusCode::BAD_REQUEST);
+    // A valid link for an order the customer does not have.
+    let unknown = cancel_token("cust-42", "no-such-order", far());
+    for method in [Method::GET, Method::POST] {
+        let (got, page) = f
+            .call(method.clone(), &format!("/cancel?token={unknown}"), "")
+            .await;
+        assert_eq!(got, StatusCode::NOT_FOUND, "{method}: {page}");
+    }
+    assert_eq!(
+        f.call(Method::DELETE, "/cancel", "").await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(cancel_requests_logged(&f).await, 0);
     f.close().await;
 }

@@ -11,6 +11,7 @@ pub mod convert;
 pub mod convert_customer;
 pub mod convert_order;
 pub mod http;
+mod http_cancel;
 mod http_slots;
 pub mod ingest;
 pub mod limits;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 pub mod delivery;
 pub mod order_scenarios;
+pub mod orders;
 pub mod rules;
 
 use crate::domain::TriggerConfig;
@@ -38,6 +39,8 @@ pub struct Config {
     pub line: Option<crate::delivery::line::LineConfig>,
     pub webhook: Option<crate::delivery::webhook::WebhookConfig>,
     pub log: LogConfig,
+    pub orders: crate::config::orders::OrdersConfig,
+    pub shop_webhook: crate::delivery::shop_webhook::ShopWebhookConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,7 +48,8 @@ pub struct Config {
 pub struct TemplatesConfig {
     /// Directory with `ja/` and `en/` template overrides (unset = built-in templates).
     pub dir: Option<PathBuf>,
-    /// Base URL of this daemon's HTTP server as customers reach it (unsubscribe links).
+    /// Base URL of this daemon's HTTP server as customers reach it (unsubscribe and
+    /// cancel links); empty = order updates carry no cancel link.
     pub public_url: String,
 }
 
@@ -360,6 +364,7 @@ impl Config {
             self.line.as_ref(),
             self.webhook.as_ref(),
         )?;
+        crate::config::orders::validate(&self.orders, &self.shop_webhook)?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }

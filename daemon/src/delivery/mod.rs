@@ -4,6 +4,7 @@
 //! (`health.rs`). It reaches the rest of the daemon only through [`port::DeliveryPort`].
 
 pub mod backoff;
+pub mod cancel_link;
 pub mod channels;
 pub mod dispatcher;
 pub mod email;
@@ -11,8 +12,10 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod line;
+pub mod link_token;
 pub mod outbox;
 pub mod port;
+pub mod shop_webhook;
 pub mod templates;
 pub mod templates_order;
 #[cfg(test)]

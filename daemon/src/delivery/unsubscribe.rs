@@ -1,11 +1,8 @@
-//! One-click unsubscribe links: the signed, expiring token naming a customer and channel,
-//! the URL templates put in messages, and the signing secret (configured, or generated
-//! once and kept in the `meta` column family).
+//! One-click unsubscribe links: the signed, expiring token naming a customer and channel
+//! (signed by `link_token`), the URL templates put in messages, and the signing secret
+//! every link shares (configured, or generated once and kept in the `meta` column family).
 
 use std::io::Read;
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::domain::customer::Channel;
 use crate::domain::Millis;
@@ -13,29 +10,12 @@ use crate::store::meta::UnsubscribeSecret;
 use crate::store::writer::Writer;
 use crate::store::{Batch, Store, StoreError};
 
+pub use super::link_token::{b64_decode, b64_encode, TokenError};
+use super::link_token::{open, seal, LinkPurpose};
+
 const SECRET_LEN: usize = 32;
 /// The channel field of a token that unsubscribes from every channel.
 const ALL_CHANNELS: &str = "all";
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error("the unsubscribe link is incomplete or damaged; open the link from the message again")]
-    Malformed,
-    #[error("the unsubscribe link was not issued by this shop or was altered; open the link from the message again")]
-    BadSignature,
-    #[error("the unsubscribe link has expired; use the link in a more recent message")]
-    Expired,
-}
-
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(secret: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length; this cannot fail.
-    match HmacSha256::new_from_slice(secret) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC-SHA256 accepts every key length"),
-    }
-}
 
 fn channel_name(channel: Option<Channel>) -> &'static str {
     channel.map_or(ALL_CHANNELS, Channel::as_str)
@@ -57,10 +37,7 @@ pub fn sign_token(
     expires_ms: Millis,
 ) -> String {
     let payload = format!("{customer_id}|{}|{expires_ms}", channel_name(channel));
-    let mut m = mac(secret);
-    m.update(payload.as_bytes());
-    let sig = m.finalize().into_bytes();
-    format!("{}.{}", b64_encode(payload.as_bytes()), b64_encode(&sig))
+    seal(secret, LinkPurpose::Unsubscribe, &payload)
 }
 
 /// The customer and channel (`None` = every channel) a token names, if the signature
@@ -70,14 +47,8 @@ pub fn verify_token(
     token: &str,
     now_ms: Millis,
 ) -> Result<(String, Option<Channel>), TokenError> {
-    let (payload_b64, sig_b64) = token.trim().split_once('.').ok_or(TokenError::Malformed)?;
-    let payload = b64_decode(payload_b64).ok_or(TokenError::Malformed)?;
-    let sig = b64_decode(sig_b64).ok_or(TokenError::Malformed)?;
-    let mut m = mac(secret);
-    m.update(&payload);
-    m.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    let payload = open(secret, LinkPurpose::Unsubscribe, token)?;
     // Signed by us, so the layout is ours; a customer id may itself contain '|'.
-    let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
     let mut parts = payload.rsplitn(3, '|');
     let expires = parts.next().and_then(|s| s.parse::<Millis>().ok());
     let channel = parts.next().and_then(parse_channel);
@@ -172,47 +143,9 @@ pub async fn load_or_create_secret(
     Ok(secret)
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Unpadded base64url (RFC 4648 §5).
-pub fn b64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(B64[(n >> (18 - 6 * i) & 63) as usize]));
-        }
-    }
-    out
-}
-
-/// Decodes unpadded base64url; `None` on any other character or an impossible length.
-pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            let v = B64.iter().position(|b| b == c)? as u32;
-            n |= v << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -290,14 +223,5 @@ mod tests {
         assert_eq!(c, b"configured-secret-value");
         drop(writer);
         thread.join().expect("writer");
-    }
-
-    proptest! {
-        #[test]
-        fn base64url_round_trips(bytes: Vec<u8>) {
-            let s = b64_encode(&bytes);
-            prop_assert!(!s.contains('='));
-            prop_assert_eq!(b64_decode(&s), Some(bytes));
-        }
     }
 }

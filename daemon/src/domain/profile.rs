@@ -63,6 +63,11 @@ pub enum CustomerEvent {
     Lines(super::order::LineNotice),
     /// An event about one of this customer's orders, from the shop.
     Order(super::order::OrderEvent),
+    /// The customer asked, through the signed cancel link, for one of their orders to be
+    /// cancelled (recorded and passed to the shop; the shop decides).
+    CancelRequest {
+        order_id: String,
+    },
 }
 
 impl CustomerState {
@@ -167,7 +172,8 @@ pub fn apply(
         CustomerEvent::Offers(_)
         | CustomerEvent::Timer(_)
         | CustomerEvent::Lines(_)
-        | CustomerEvent::Order(_) => {}
+        | CustomerEvent::Order(_)
+        | CustomerEvent::CancelRequest { .. } => {}
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {

@@ -66,6 +66,24 @@ singleton!(
 );
 
 singleton!(
+    /// The last cancellation request the shop webhook delivered (u64 BE).
+    ShopCancelCursor,
+    b"shop_webhook_cancel_cursor",
+    u64,
+    |c: &u64| c.to_be_bytes().to_vec(),
+    |b: &[u8]| be_u64(b).ok_or_else(|| corrupt("shop_webhook_cancel_cursor", "not a u64"))
+);
+
+singleton!(
+    /// The last order notice the shop webhook has passed (delivered if an allocation).
+    ShopNoticeCursor,
+    b"shop_webhook_notice_cursor",
+    u64,
+    |c: &u64| c.to_be_bytes().to_vec(),
+    |b: &[u8]| be_u64(b).ok_or_else(|| corrupt("shop_webhook_notice_cursor", "not a u64"))
+);
+
+singleton!(
     /// Operators' scenario changes, as JSON so an operator can read them with `ldb`.
     ScenarioOverrides,
     b"scenario_overrides",

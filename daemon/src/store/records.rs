@@ -12,6 +12,7 @@ use super::StoreError;
 use crate::domain::customer::{Channel, Consent, Locale, Sent};
 use crate::domain::decide::{Deferred, Offer};
 use crate::domain::order::backorder::BackorderBook;
+use crate::domain::order::state::{Confirmation, LineState, Once, OrderState, Refund};
 use crate::domain::product::{Arming, PricePoint, ProductState};
 use crate::domain::profile::CustomerState;
 use crate::domain::velocity::Velocity;
@@ -106,14 +107,116 @@ impl From<ProductStateV1> for ProductState {
     }
 }
 
-string_keyed!(
-    /// A customer's state, by customer id (v2: with the customer's orders; v1 is read as a
-    /// customer without orders).
-    Customers,
-    Cf::Customers,
-    CustomerState,
-    v2 CustomerStateV1
-);
+/// A customer's state, by customer id (v3: orders with the customer's cancel request;
+/// v2 is read as orders never asked to be cancelled, v1 as a customer without orders).
+pub struct Customers;
+
+const V3: u8 = 3;
+
+impl Schema for Customers {
+    const CF: Cf = Cf::Customers;
+    type Key = String;
+    type KeyRef<'a> = &'a str;
+    type Value = CustomerState;
+
+    fn encode_key(key: &str) -> Vec<u8> {
+        key.as_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
+        utf8(Self::CF, bytes)
+    }
+    fn encode_value(value: &CustomerState) -> Vec<u8> {
+        codec::encode(V3, value)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<CustomerState, StoreError> {
+        let cf = Cf::Customers.name();
+        match bytes.first() {
+            Some(&V1) => codec::decode::<CustomerStateV1>(cf, V1, bytes).map(Into::into),
+            Some(&V2) => codec::decode::<CustomerStateV2>(cf, V2, bytes).map(Into::into),
+            _ => codec::decode(cf, V3, bytes),
+        }
+    }
+}
+
+/// A customer state as stored before orders kept the customer's cancel request.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct CustomerStateV2 {
+    id: String,
+    email: Option<String>,
+    line_user_id: Option<String>,
+    locale: Locale,
+    time_zone: String,
+    consent: Consent,
+    tags: Vec<String>,
+    suppressed: Vec<Channel>,
+    ledger: Vec<Sent>,
+    pending: Vec<Offer>,
+    pending_due_ms: Option<Millis>,
+    deferred: Vec<Deferred>,
+    created_ms: Millis,
+    updated_ms: Millis,
+    orders: Vec<OrderStateV2>,
+}
+
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct OrderStateV2 {
+    order_id: String,
+    customer_id: String,
+    placed_ms: Millis,
+    currency: String,
+    coupon_code: String,
+    lines: Vec<LineState>,
+    confirmation: Confirmation,
+    last_notice_ms: Option<Millis>,
+    followup: Once,
+    cross_sell_after_order: Once,
+    cross_sell_after_delivery: Once,
+    refunds: Vec<Refund>,
+}
+
+impl From<OrderStateV2> for OrderState {
+    fn from(o: OrderStateV2) -> OrderState {
+        OrderState {
+            order_id: o.order_id,
+            customer_id: o.customer_id,
+            placed_ms: o.placed_ms,
+            currency: o.currency,
+            coupon_code: o.coupon_code,
+            lines: o.lines,
+            confirmation: o.confirmation,
+            last_notice_ms: o.last_notice_ms,
+            followup: o.followup,
+            cross_sell_after_order: o.cross_sell_after_order,
+            cross_sell_after_delivery: o.cross_sell_after_delivery,
+            refunds: o.refunds,
+            cancel_requested_at_ms: None,
+        }
+    }
+}
+
+impl From<CustomerStateV2> for CustomerState {
+    fn from(c: CustomerStateV2) -> CustomerState {
+        CustomerState {
+            id: c.id,
+            email: c.email,
+            line_user_id: c.line_user_id,
+            locale: c.locale,
+            time_zone: c.time_zone,
+            consent: c.consent,
+            tags: c.tags,
+            suppressed: c.suppressed,
+            ledger: c.ledger,
+            pending: c.pending,
+            pending_due_ms: c.pending_due_ms,
+            deferred: c.deferred,
+            created_ms: c.created_ms,
+            updated_ms: c.updated_ms,
+            orders: c.orders.into_iter().map(Into::into).collect(),
+        }
+    }
+}
 
 /// A customer state as stored before customers owned their orders.
 #[derive(Deserialize)]

@@ -231,3 +231,67 @@ fn customer_v1_still_read_and_v2_round_trips() {
     let again = Customers::decode_value(&Customers::encode_value(&read)).expect("v2 reads");
     assert_eq!(again, read);
 }
+
+/// A customer stored before orders kept the cancel request reads with its orders never
+/// asked to be cancelled, and is written back as v3.
+#[test]
+fn customer_v2_still_read_and_v3_round_trips() {
+    use crate::domain::customer::{Consent, Locale};
+    use crate::domain::order::state::{apply, OrderCadence};
+    use crate::domain::order::{BackorderMark, OrderEvent, OrderLine, OrderPlaced};
+    let placed = OrderEvent::Placed(OrderPlaced {
+        order_id: "o1".into(),
+        customer_id: "c1".into(),
+        currency: "JPY".into(),
+        coupon_code: String::new(),
+        lines: vec![OrderLine {
+            line_id: "1".into(),
+            sku: "A".into(),
+            quantity: 2,
+            unit_price_minor: 100,
+            backorder: BackorderMark::Backorder,
+            promise: None,
+        }],
+    });
+    let mut order = None;
+    apply(&mut order, &placed, 10, &OrderCadence::default()).expect("placed");
+    let o = order.expect("order");
+    let v2 = CustomerStateV2 {
+        id: "c1".into(),
+        email: Some("c1@example.jp".into()),
+        line_user_id: None,
+        locale: Locale::En,
+        time_zone: "Asia/Tokyo".into(),
+        consent: Consent::default(),
+        tags: Vec::new(),
+        suppressed: Vec::new(),
+        ledger: Vec::new(),
+        pending: Vec::new(),
+        pending_due_ms: None,
+        deferred: Vec::new(),
+        created_ms: 1,
+        updated_ms: 2,
+        orders: vec![OrderStateV2 {
+            order_id: o.order_id.clone(),
+            customer_id: o.customer_id.clone(),
+            placed_ms: o.placed_ms,
+            currency: o.currency.clone(),
+            coupon_code: o.coupon_code.clone(),
+            lines: o.lines.clone(),
+            confirmation: o.confirmation,
+            last_notice_ms: o.last_notice_ms,
+            followup: o.followup,
+            cross_sell_after_order: o.cross_sell_after_order,
+            cross_sell_after_delivery: o.cross_sell_after_delivery,
+            refunds: o.refunds.clone(),
+        }],
+    };
+    let read = Customers::decode_value(&codec::encode(V2, &v2)).expect("a v2 customer reads");
+    assert_eq!(read.orders, vec![o]);
+    assert_eq!(read.orders[0].cancel_requested_at_ms, None);
+    let mut asked = read.clone();
+    asked.orders[0].cancel_requested_at_ms = Some(99);
+    let bytes = Customers::encode_value(&asked);
+    assert_eq!(bytes.first(), Some(&3), "written as v3");
+    assert_eq!(Customers::decode_value(&bytes).expect("v3 reads"), asked);
+}

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! products             sku                                        → ProductState    (v2; v1 read)
-//! customers            customer_id                                → CustomerState   (v2; v1 read)
+//! customers            customer_id                                → CustomerState   (v3; v2, v1 read)
 //! producers            producer_id                                → ProducerRecord  (v1)
 //! triggers             id u64 BE                                  → FiredTrigger    (v2; v1 read)
 //! trigger_by_sku       len u16 · sku · id u64 BE                  → ()
@@ -19,8 +19,11 @@
 //! outbox_by_customer   len u16 · customer_id · seq u64 BE         → ()
 //! order_indexes        order_id                                   → OrderIndex      (v1)
 //! line_notices         id u64 BE                                  → LineNotice      (v1)
+//! cancel_requests      id u64 BE                                  → CancelRequest   (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
+//!                      "shop_webhook_cancel_cursor"               → u64 BE
+//!                      "shop_webhook_notice_cursor"               → u64 BE
 //!                      "scenario_overrides"                       → Overrides (JSON)
 //!                      "unsubscribe_secret"                       → secret bytes
 //!                      "release:" · trigger id u64 BE             → Release         (v1)
@@ -51,6 +54,7 @@ pub enum Cf {
     OutboxByCustomer,
     OrderIndexes,
     LineNotices,
+    CancelRequests,
 }
 
 impl Cf {
@@ -70,6 +74,7 @@ impl Cf {
         Cf::OutboxByCustomer,
         Cf::OrderIndexes,
         Cf::LineNotices,
+        Cf::CancelRequests,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +94,7 @@ impl Cf {
             Cf::OutboxByCustomer => "outbox_by_customer",
             Cf::OrderIndexes => "order_indexes",
             Cf::LineNotices => "line_notices",
+            Cf::CancelRequests => "cancel_requests",
         }
     }
 }

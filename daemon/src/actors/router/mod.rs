@@ -27,14 +27,16 @@ pub use handle::{Found, Handoff, IngestItem, OrderItem, RouterHandle, Submitted,
 use self::dedupe::ProducerLog;
 use self::handle::{Command, Reply};
 use self::persist::{plan, Counters};
-use super::customer::{CustomerActor, CustomerApplied, CustomerItem, CustomerShared, Links};
+use super::customer::{
+    CancelLinkFn, CustomerActor, CustomerApplied, CustomerItem, CustomerShared, Links,
+};
 use super::product::{Applied, Item, ProductActor};
 use super::registry::{group, Registry, Replies};
 use crate::domain::order::OrderIndex;
 use crate::domain::{Rejection, TriggerConfig};
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
-use crate::store::orders::LineNotices;
+use crate::store::orders::{CancelRequests, LineNotices};
 use crate::store::outbox::Outbox;
 use crate::store::records::{Rejected, TimerKey, Triggers};
 use crate::store::writer::Writer;
@@ -122,6 +124,8 @@ pub struct RouterConfig {
     pub affinity_half_life_ms: i64,
     pub rules: Arc<LiveRules>,
     pub links: Links,
+    /// Cancel links for the order updates that offer one.
+    pub cancel_links: CancelLinkFn,
     /// Woken once new outbox entries are durable (the dispatcher follows the outbox).
     pub outbox_notify: Arc<tokio::sync::Notify>,
     /// Woken once new triggers are durable (the fan-out follows the trigger log).
@@ -158,12 +162,13 @@ impl Router {
         cfg: RouterConfig,
         metrics: Arc<Metrics>,
     ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
-        let (last_trigger, last_outbox, last_notice) = store
+        let (last_trigger, last_outbox, last_notice, last_cancel) = store
             .read(|s| {
                 Ok((
                     s.last_key::<Triggers>()?,
                     s.last_key::<Outbox>()?,
                     s.last_key::<LineNotices>()?,
+                    s.last_key::<CancelRequests>()?,
                 ))
             })
             .await?;
@@ -177,6 +182,7 @@ impl Router {
         let shared = CustomerShared {
             rules: cfg.rules,
             links: cfg.links,
+            cancel_links: cfg.cancel_links,
             triggers: cfg.triggers.clone(),
             router: handle.downgrade(),
             default_time_zone: cfg.default_time_zone,
@@ -196,6 +202,7 @@ impl Router {
                 next_trigger_id,
                 next_outbox_seq,
                 next_notice_id: last_notice.map_or(1, |n| n + 1),
+                next_cancel_id: last_cancel.map_or(1, |n| n + 1),
             },
             outbox_notify: cfg.outbox_notify,
             fanout_notify: cfg.fanout_notify,

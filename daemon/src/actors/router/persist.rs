@@ -1,7 +1,7 @@
 //! Turning the actors' answers for one dispatch into one atomic write: a plain function,
 //! no I/O. Product and customer states, fired triggers (log + per-sku index), timer puts
 //! and deletes, interest-edge and category-affinity merges, order notices, new outbox
-//! entries, and what the dispatch's kind adds (the producer's record and the indexes of
+//! entries, cancellation requests, and what the dispatch's kind adds (the producer's record and the indexes of
 //! the orders it places, the fan-out cursors and releases, the fired timers' removal).
 
 use super::handle::Handoff;
@@ -13,7 +13,7 @@ use crate::domain::Rejection;
 use crate::domain::TriggerKind;
 use crate::store::interest::{AffinityOp, CategoryInterest, Interest, InterestByCustomer};
 use crate::store::meta::{FanoutCursor, NoticeCursor, Releases};
-use crate::store::orders::{LineNotices, OrderIndexes};
+use crate::store::orders::{CancelRequests, LineNotices, OrderIndexes};
 use crate::store::records::{
     Customers, ProducerRecord, Producers, Rejected, TimerKey, Timers, TriggerBySku, Triggers,
 };
@@ -26,6 +26,7 @@ pub(crate) struct Counters {
     pub next_trigger_id: u64,
     pub next_outbox_seq: u64,
     pub next_notice_id: u64,
+    pub next_cancel_id: u64,
 }
 
 /// One dispatch's write and what it did.
@@ -46,6 +47,8 @@ pub(crate) struct Planned {
     pub last_trigger_id: Option<u64>,
     /// Order notices written (the fan-out follows them).
     pub notices: usize,
+    /// Cancellation requests logged (the shop webhook follows them).
+    pub cancel_requests: usize,
     /// Scenarios of the outbox entries written.
     pub queued: Vec<Scenario>,
     pub suppressed: Vec<(Scenario, SuppressReason)>,
@@ -205,6 +208,11 @@ fn customer(out: &mut Planned, id: &str, a: CustomerApplied, ids: &mut Counters)
             sku: id.to_owned(),
         };
         batch.put::<Timers>(&key, &());
+    }
+    for request in &a.cancel_requests {
+        batch.put::<CancelRequests>(ids.next_cancel_id, request);
+        ids.next_cancel_id += 1;
+        out.cancel_requests += 1;
     }
     for new in a.entries {
         let entry = new.numbered(ids.next_outbox_seq);

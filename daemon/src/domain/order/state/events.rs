@@ -169,6 +169,7 @@ fn placed(p: &OrderPlaced, at_ms: Millis, cfg: &OrderCadence) -> OrderState {
         },
         cross_sell_after_delivery: Once::NotYet,
         refunds: Vec::new(),
+        cancel_requested_at_ms: None,
     }
 }
 

@@ -29,8 +29,10 @@ use serde::{Deserialize, Serialize};
 use super::{OrderLine, Promise};
 use crate::domain::{Millis, Rejection};
 
+mod cancel;
 mod events;
 mod internal;
+pub use cancel::{request_cancel, CancelOutcome, CancelRequest};
 pub use events::apply;
 pub use internal::{arrived, line_verdicts, tick};
 
@@ -226,6 +228,9 @@ pub struct OrderState {
     pub cross_sell_after_order: Once,
     pub cross_sell_after_delivery: Once,
     pub refunds: Vec<Refund>,
+    /// When the customer asked (through the signed cancel link) for the order to be
+    /// cancelled; the shop decides and sends `order_cancelled`. `None`: never asked.
+    pub cancel_requested_at_ms: Option<Millis>,
 }
 
 /// What the customer should be told; the lead maps each to a scenario.
