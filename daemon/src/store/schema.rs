@@ -19,6 +19,8 @@
 //! outbox_by_customer   len u16 · customer_id · seq u64 BE         → ()
 //! order_indexes        order_id                                   → OrderIndex      (v1)
 //! line_notices         id u64 BE                                  → LineNotice      (v1)
+//! backorder_board      sku                                        → BoardRow        (v1)
+//! late_lines           len u16 · order_id · line_id               → LateLine        (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
 //!                      "scenario_overrides"                       → Overrides (JSON)
@@ -51,6 +53,8 @@ pub enum Cf {
     OutboxByCustomer,
     OrderIndexes,
     LineNotices,
+    BackorderBoard,
+    LateLines,
 }
 
 impl Cf {
@@ -70,6 +74,8 @@ impl Cf {
         Cf::OutboxByCustomer,
         Cf::OrderIndexes,
         Cf::LineNotices,
+        Cf::BackorderBoard,
+        Cf::LateLines,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +95,8 @@ impl Cf {
             Cf::OutboxByCustomer => "outbox_by_customer",
             Cf::OrderIndexes => "order_indexes",
             Cf::LineNotices => "line_notices",
+            Cf::BackorderBoard => "backorder_board",
+            Cf::LateLines => "late_lines",
         }
     }
 }
