@@ -177,7 +177,7 @@ impl Shop {
         // Every fifth promise is one that just passes: 4 s, while a line ships at least
         // 5 s after its stock arrives. The daemon sends the automatic delay notice and
         // flags the order for the operator.
-        let tight = self.tally.backorders % 5 == 0;
+        let tight = self.tally.backorders.is_multiple_of(5);
         let (earliest, latest) = if tight {
             (now_ms + 1_000, now_ms + 4_000)
         } else {
