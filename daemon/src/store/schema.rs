@@ -23,6 +23,7 @@
 //! late_lines           len u16 · order_id · line_id               → LateLine        (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
+//!                      "backorder_board_built"                    → u64 BE
 //!                      "scenario_overrides"                       → Overrides (JSON)
 //!                      "unsubscribe_secret"                       → secret bytes
 //!                      "release:" · trigger id u64 BE             → Release         (v1)
