@@ -155,6 +155,15 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         Templates::new(cfg.templates.dir.as_deref())
             .context("cannot load the message templates (templates.dir)")?,
     );
+    let built = crate::store::board::build_once(&store, &writer)
+        .await
+        .context("cannot build the backorder board")?;
+    if built > 0 {
+        tracing::info!(
+            rows = built,
+            "Built the backorder board from the stored products."
+        );
+    }
     let secret = load_or_create_secret(&store, &writer, &cfg.delivery.unsubscribe_secret)
         .await
         .context("cannot load the unsubscribe secret")?;

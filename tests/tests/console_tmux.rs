@@ -1,16 +1,17 @@
 //! The real `stockbell-console` in a real terminal (tmux) against a real `stockbelld`:
 //! the overview shows non-zero rates while events flow; disabling a scenario from the
 //! console stops its sends (checked at the daemon); killing and restarting the daemon
-//! shows the disconnected state, then the console recovers by itself; `q` quits.
+//! shows the disconnected state, then the console recovers by itself; the Orders view
+//! shows a backorder on the board; `q` quits.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use stockbell_tests::pb::ListScenariosRequest;
+use stockbell_tests::pb::{ListScenariosRequest, ProductUpsert};
 use stockbell_tests::tmux::{console_bin, Tmux};
 use stockbell_tests::{
-    catalog, customer, fanned_out, notify_me, poll_until, publish_ok, sale, scenario_stats,
-    stock_set, upsert, AdminClient, Daemon, DaemonOptions, Sequencer,
+    catalog, customer, fanned_out, notify_me, order_placed, poll_until, publish_ok, sale,
+    scenario_stats, stock_set, upsert, AdminClient, Daemon, DaemonOptions, Sequencer,
 };
 
 /// A free loopback port, so the restarted daemon listens where the console looks.
@@ -169,6 +170,27 @@ async fn console_watches_steers_and_survives_a_daemon_restart() -> Result<()> {
     // The operator's change outlived the crash, and the console shows it.
     term.wait_for("back_in_stock still off", Duration::from_secs(10), |s| {
         scenario_row(s, "back_in_stock").is_some_and(|r| r.contains(" off "))
+    })
+    .await?;
+
+    // A line waits for a sold-out backorderable product: the Orders view's board has it.
+    let mut ingest = daemon.ingest_client().await?;
+    let kettle = ProductUpsert {
+        imported: true,
+        backorderable: true,
+        ..catalog("kettle", 4800)
+    };
+    let order = order_placed("o1", "c1", &[("1", "kettle", 2)]);
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![upsert(kettle), stock_set("kettle", 0), order]),
+    )
+    .await?;
+    term.keys(&["6"])?;
+    term.wait_for("the kettle on the board", Duration::from_secs(15), |s| {
+        s.contains("backorder board (1 SKU)")
+            && s.lines()
+                .any(|l| l.contains("kettle") && l.contains("1/2u"))
     })
     .await?;
 

@@ -1,6 +1,8 @@
 //! `stockbelld demo`: the daemon with its built-in shop comes up, the shop's catalogue and
 //! customers arrive over the real Ingest API, triggers of several kinds fire, messages
-//! are queued and written as `.eml` files; SIGTERM stops it cleanly, and a second run on
+//! are queued and written as `.eml` files; the shop's orders appear (backorders on the
+//! board, an order flagged past its promise with its automatic delay notice, shipping
+//! notices); SIGTERM stops it cleanly, and a second run on
 //! the same data directory continues the same producer's sequence without duplicates or
 //! rejected events.
 
@@ -13,7 +15,10 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use stockbell_tests::launch::spawn_ready;
-use stockbell_tests::pb::{admin_client, GetCustomerRequest, ListOutboxRequest, TriggerKind};
+use stockbell_tests::pb::{
+    admin_client, GetCustomerRequest, GetOrderRequest, ListBackordersRequest, ListOrdersRequest,
+    ListOutboxRequest, TriggerKind,
+};
 use stockbell_tests::process::{log_tail, log_to};
 use stockbell_tests::{
     last_sequence, poll_until, product, stockbelld_bin, triggers, AdminClient, Bearer, Process,
@@ -173,6 +178,7 @@ async fn run(dir: &Path) -> Result<()> {
         }
     })
     .await?;
+    orders_happen(&admin).await?;
     let seq_before = last_sequence(&mut admin, PRODUCER).await?;
     ensure!(seq_before > 0, "no batches from the demo shop");
     drop(admin);
@@ -231,4 +237,65 @@ async fn run(dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The shop's orders reach the daemon: backorders wait on the board, an order whose
+/// promise just passed is flagged with its automatic delay notice, orders ship.
+async fn orders_happen(admin: &AdminClient) -> Result<()> {
+    poll_until(Duration::from_secs(120), || {
+        let mut admin = admin.clone();
+        async move {
+            let req = ListBackordersRequest::default();
+            let rows = admin.list_backorders(req).await?.into_inner().rows;
+            ensure!(
+                rows.iter().any(|r| r.waiting_lines + r.allocated_lines > 0),
+                "no backorder on the board yet: {rows:?}"
+            );
+            Ok(())
+        }
+    })
+    .await?;
+    poll_until(Duration::from_secs(120), || {
+        let mut admin = admin.clone();
+        async move {
+            let flagged = admin
+                .list_orders(ListOrdersRequest::default())
+                .await?
+                .into_inner()
+                .orders;
+            let order = flagged
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("no order past its promise yet"))?;
+            ensure!(order.lines.iter().any(|l| l.past_promise), "{order:?}");
+            let req = GetOrderRequest {
+                order_id: order.order_id.clone(),
+            };
+            let full = admin.get_order(req).await?.into_inner();
+            ensure!(
+                full.messages.iter().any(|m| m.scenario == "delayed"),
+                "no delay notice for {}: {:?}",
+                full.order_id,
+                full.messages
+            );
+            Ok(())
+        }
+    })
+    .await?;
+    poll_until(Duration::from_secs(120), || {
+        let mut admin = admin.clone();
+        async move {
+            let req = ListOutboxRequest {
+                limit: 1000,
+                ..Default::default()
+            };
+            let entries = admin.list_outbox(req).await?.into_inner().entries;
+            ensure!(
+                entries.iter().any(|e| e.scenario == "shipped"),
+                "no shipping notice among the {} newest messages",
+                entries.len()
+            );
+            Ok(())
+        }
+    })
+    .await
 }

@@ -9,6 +9,7 @@ use crate::input::{Action, Mode};
 use crate::rpc::{Reply, Request};
 use crate::state::customers::CustomersState;
 use crate::state::delivery::DeliveryState;
+use crate::state::orders::OrdersState;
 use crate::state::overview::OverviewState;
 use crate::state::products::ProductsState;
 use crate::state::scenarios::{self, Edit, ScenarioRow, ScenariosState, Target};
@@ -27,6 +28,7 @@ pub struct App {
     pub products: ProductsState,
     pub customers: CustomersState,
     pub delivery: DeliveryState,
+    pub orders: OrdersState,
     pub quit: bool,
     /// When `ListScenarios` was last asked (it is refreshed now and then).
     scenarios_asked_ms: i64,
@@ -47,6 +49,7 @@ impl App {
             products: ProductsState::default(),
             customers: CustomersState::default(),
             delivery: DeliveryState::default(),
+            orders: OrdersState::default(),
             quit: false,
             scenarios_asked_ms: 0,
         }
@@ -62,6 +65,7 @@ impl App {
             },
             ViewId::Products if self.products.typing => Mode::Text,
             ViewId::Customers if self.customers.typing => Mode::Text,
+            ViewId::Orders if self.orders.typing => Mode::Text,
             _ => Mode::Normal,
         }
     }
@@ -79,6 +83,7 @@ impl App {
             ViewId::Products => self.products.note.as_ref(),
             ViewId::Customers => self.customers.note.as_ref(),
             ViewId::Delivery => self.delivery.note.as_ref(),
+            ViewId::Orders => self.orders.note.as_ref(),
         }
     }
 
@@ -102,6 +107,7 @@ impl App {
                 ViewId::Products => self.products.handle(a),
                 ViewId::Customers => self.customers.handle(a),
                 ViewId::Delivery => self.delivery.handle(a),
+                ViewId::Orders => self.orders.handle(a),
             },
         }
     }
@@ -116,6 +122,7 @@ impl App {
                 self.delivery.entries.reload();
                 self.delivery.load()
             }
+            ViewId::Orders => self.orders.load(),
             _ => Vec::new(),
         }
     }
@@ -136,6 +143,10 @@ impl App {
                     let mut reqs = self.ask_scenarios();
                     if self.view == ViewId::Delivery {
                         reqs.extend(self.delivery.load());
+                    }
+                    if self.view == ViewId::Orders {
+                        self.orders.in_flight = 0;
+                        reqs.extend(self.orders.load());
                     }
                     return reqs;
                 }
@@ -164,6 +175,10 @@ impl App {
             r @ (Reply::Outbox { .. } | Reply::Retried { .. }) => {
                 self.delivery.on_reply(r, self.now_ms)
             }
+            r @ (Reply::Backorders(_) | Reply::FlaggedOrders(_) | Reply::Order { .. }) => {
+                self.orders.on_reply(r);
+                Vec::new()
+            }
         }
     }
 
@@ -180,6 +195,7 @@ impl App {
         }
         match self.view {
             ViewId::Delivery => self.delivery.tick(now_ms),
+            ViewId::Orders => self.orders.tick(now_ms),
             ViewId::Scenarios
                 if self.scenarios.edit.is_none()
                     && !self.scenarios.settings.is_loading()

@@ -43,7 +43,7 @@ pub enum Action {
     Channels,
     /// `/`: start typing a search or lookup.
     Search,
-    /// `s`: next outbox state.
+    /// `s`: next outbox state; the next list in the Orders view.
     CycleState,
     /// `r`: retry the selected outbox entry.
     Retry,
@@ -81,7 +81,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Tab => Action::NextView,
         KeyCode::BackTab => Action::PrevView,
-        KeyCode::Char(c @ '1'..='5') => Action::Show(ViewId::from_digit(c.to_digit(10)?)?),
+        KeyCode::Char(c @ '1'..='6') => Action::Show(ViewId::from_digit(c.to_digit(10)?)?),
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::PageUp => Action::PageUp,
@@ -127,7 +127,8 @@ mod tests {
         let m = |c| map_key(Mode::Normal, key(c));
         assert_eq!(m(KeyCode::Char('q')), Some(Action::Quit));
         assert_eq!(m(KeyCode::Char('3')), Some(Action::Show(ViewId::Products)));
-        assert_eq!(m(KeyCode::Char('6')), None);
+        assert_eq!(m(KeyCode::Char('6')), Some(Action::Show(ViewId::Orders)));
+        assert_eq!(m(KeyCode::Char('7')), None);
         assert_eq!(m(KeyCode::Tab), Some(Action::NextView));
         assert_eq!(m(KeyCode::BackTab), Some(Action::PrevView));
         assert_eq!(m(KeyCode::Char(' ')), Some(Action::Toggle));

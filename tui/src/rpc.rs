@@ -105,7 +105,17 @@ pub enum Request {
     RetryOutbox {
         seq: u64,
     },
+    /// The first page of the backorder board.
+    ListBackorders,
+    /// The first page of the orders flagged past their promise.
+    ListFlaggedOrders,
+    GetOrder {
+        order_id: String,
+    },
 }
+
+/// Rows of the board and flagged orders the console asks for (one page of each).
+pub const ORDERS_PAGE: u32 = 200;
 
 /// A call's result, carrying what the UI needs to match it with its request.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +150,12 @@ pub enum Reply {
         seq: u64,
         result: Result<pb::OutboxEntry, RpcError>,
     },
+    Backorders(Result<Vec<pb::BackorderRow>, RpcError>),
+    FlaggedOrders(Result<Vec<pb::Order>, RpcError>),
+    Order {
+        order_id: String,
+        result: Result<pb::Order, RpcError>,
+    },
 }
 
 impl Request {
@@ -155,6 +171,9 @@ impl Request {
             Request::GetCustomer { .. } => "GetCustomer",
             Request::ListOutbox { .. } => "ListOutbox",
             Request::RetryOutbox { .. } => "RetryOutbox",
+            Request::ListBackorders => "ListBackorders",
+            Request::ListFlaggedOrders => "ListOrders",
+            Request::GetOrder { .. } => "GetOrder",
         }
     }
 
@@ -189,6 +208,12 @@ impl Request {
             },
             Request::RetryOutbox { seq } => Reply::Retried {
                 seq,
+                result: Err(err),
+            },
+            Request::ListBackorders => Reply::Backorders(Err(err)),
+            Request::ListFlaggedOrders => Reply::FlaggedOrders(Err(err)),
+            Request::GetOrder { order_id } => Reply::Order {
+                order_id,
                 result: Err(err),
             },
         }
@@ -294,6 +319,30 @@ async fn call(mut c: AdminClient, req: Request) -> Reply {
             seq,
             result: within(rpc, c.retry_outbox(pb::RetryOutboxRequest { seq })).await,
         },
+        Request::ListBackorders => {
+            let req = pb::ListBackordersRequest {
+                limit: ORDERS_PAGE,
+                after_sku: String::new(),
+            };
+            let result = within(rpc, c.list_backorders(req)).await.map(|r| r.rows);
+            Reply::Backorders(result)
+        }
+        Request::ListFlaggedOrders => {
+            let req = pb::ListOrdersRequest {
+                filter: "past_promise".into(),
+                limit: ORDERS_PAGE,
+                after_order_id: String::new(),
+            };
+            let result = within(rpc, c.list_orders(req)).await.map(|r| r.orders);
+            Reply::FlaggedOrders(result)
+        }
+        Request::GetOrder { order_id } => {
+            let req = pb::GetOrderRequest {
+                order_id: order_id.clone(),
+            };
+            let result = within(rpc, c.get_order(req)).await;
+            Reply::Order { order_id, result }
+        }
     }
 }
 

@@ -443,7 +443,7 @@ fn reconnecting_reloads_settings_and_nothing_is_asked_while_away() {
 #[test]
 fn tab_cycles_views_and_ctrl_c_quits_while_typing() {
     let mut app = app();
-    let order: Vec<ViewId> = (0..5)
+    let order: Vec<ViewId> = (0..6)
         .map(|_| {
             press(&mut app, KeyCode::Tab);
             app.view
@@ -456,11 +456,12 @@ fn tab_cycles_views_and_ctrl_c_quits_while_typing() {
             ViewId::Products,
             ViewId::Customers,
             ViewId::Delivery,
+            ViewId::Orders,
             ViewId::Overview
         ]
     );
     press(&mut app, KeyCode::BackTab);
-    assert_eq!(app.view, ViewId::Delivery);
+    assert_eq!(app.view, ViewId::Orders);
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Char('/'));
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);

@@ -138,6 +138,17 @@ impl Admin for Fake {
     ) -> Res<ListCancellationRequestsResponse> {
         nope()
     }
+
+    async fn list_backorders(
+        &self,
+        _: Request<ListBackordersRequest>,
+    ) -> Res<ListBackordersResponse> {
+        nope()
+    }
+
+    async fn list_orders(&self, _: Request<ListOrdersRequest>) -> Res<ListOrdersResponse> {
+        nope()
+    }
 }
 
 /// A running fake daemon; `stop` ends its streams and shuts it down.

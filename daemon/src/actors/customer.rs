@@ -16,6 +16,7 @@ use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Outcome};
 use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::order::state::CancelRequest;
+use crate::domain::order::board::{late_lines, late_writes, LateWrite};
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
 use crate::domain::worth::still_worth_sending;
@@ -65,6 +66,9 @@ pub struct CustomerApplied {
     pub suppressed: Vec<(Scenario, SuppressReason)>,
     /// Cancellation requests recorded; the Router logs them with the state.
     pub cancel_requests: Vec<CancelRequest>,
+    /// Changes to the records of the customer's lines past their promise, written with
+    /// the state (`domain::order::board`).
+    pub late: Vec<LateWrite>,
 }
 
 pub enum CustomerMsg {
@@ -109,6 +113,7 @@ impl Actor for CustomerActor {
             CustomerMsg::Apply { items, reply } => {
                 let mut out = CustomerApplied::default();
                 let mut changed = false;
+                let late_before = late_lines(st.state.iter().flat_map(|c| &c.orders));
                 for item in items {
                     match step(st, item.event, item.at_ms, &mut out).await {
                         Ok(c) => {
@@ -120,6 +125,8 @@ impl Actor for CustomerActor {
                 }
                 if changed {
                     out.state = st.state.as_ref().map(Encoded::new);
+                    let late_after = late_lines(st.state.iter().flat_map(|c| &c.orders));
+                    out.late = late_writes(&late_before, &late_after);
                 }
                 let _ = reply.send(out);
             }

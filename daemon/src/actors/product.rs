@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::registry::Virtual;
+use crate::domain::order::board::{board_write, BoardWrite};
 use crate::domain::product::{apply, Effects, ProductState};
 use crate::domain::{Millis, ProductEvent, Rejection, TriggerConfig};
 use crate::store::records::Products;
@@ -28,6 +29,9 @@ pub struct Applied {
     pub rejections: Vec<(u32, Rejection)>,
     /// The encoded state after the events, if anything was applied.
     pub state: Option<Encoded<Products>>,
+    /// The product's backorder-board row, written with the state: put while its book
+    /// owes lines, removed when the book empties.
+    pub board: Option<BoardWrite>,
     pub effects: Effects,
 }
 
@@ -72,6 +76,7 @@ impl Actor for ProductActor {
         match msg {
             ProductMsg::Apply { items, reply } => {
                 let mut out = Applied::default();
+                let had_book = st.state.as_ref().is_some_and(|p| !p.book.is_empty());
                 for item in items {
                     match apply(
                         &mut st.state,
@@ -87,6 +92,7 @@ impl Actor for ProductActor {
                 }
                 if !out.applied.is_empty() {
                     out.state = st.state.as_ref().map(Encoded::new);
+                    out.board = board_write(had_book, st.state.as_ref());
                 }
                 // A dropped reply means the router gave up on this batch; nothing to undo here.
                 let _ = reply.send(out);

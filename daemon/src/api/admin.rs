@@ -361,6 +361,20 @@ impl Admin for AdminApi {
             .map(Response::new)
     }
 
+    async fn list_backorders(
+        &self,
+        req: Request<pb::ListBackordersRequest>,
+    ) -> Result<Response<pb::ListBackordersResponse>, Status> {
+        self.backorders(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn list_orders(
+        &self,
+        req: Request<pb::ListOrdersRequest>,
+    ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        self.list_orders(req.into_inner()).await.map(Response::new)
+    }
+
     async fn search_products(
         &self,
         req: Request<pb::SearchProductsRequest>,

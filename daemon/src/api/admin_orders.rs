@@ -24,6 +24,26 @@ const MESSAGES_SCANNED: usize = 1000;
 const MESSAGES_SHOWN: usize = 100;
 
 impl AdminApi {
+    /// One order as its customer's actor has it, found through the Router's order index;
+    /// `None` when never placed or forgotten.
+    pub(super) async fn order_state(&self, order_id: &str) -> Result<Option<OrderState>, Status> {
+        let key = order_id.to_owned();
+        let index = self
+            .store
+            .read(move |s| s.get::<OrderIndexes>(&key))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let Some(index) = index else {
+            return Ok(None);
+        };
+        let customer = self
+            .router
+            .get_customer(index.customer_id)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(customer.and_then(|c| c.state.order(order_id).cloned()))
+    }
+
     pub(super) async fn order(&self, order_id: String) -> Result<pb::Order, Status> {
         if order_id.is_empty() {
             return Err(Status::invalid_argument(
@@ -36,27 +56,10 @@ impl AdminApi {
                 super::limits::echo(&order_id)
             ))
         };
-        let key = order_id.clone();
-        let index = self
-            .store
-            .read(move |s| s.get::<OrderIndexes>(&key))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .ok_or_else(not_found)?;
-        let customer = self
-            .router
-            .get_customer(index.customer_id.clone())
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?
-            .ok_or_else(not_found)?;
-        let order = customer
-            .state
-            .order(&order_id)
-            .cloned()
-            .ok_or_else(not_found)?;
+        let order = self.order_state(&order_id).await?.ok_or_else(not_found)?;
         let rules = self.control.live.get();
         let cadence = crate::actors::customer_orders::cadence(&rules);
-        let customer_id = index.customer_id.clone();
+        let customer_id = order.customer_id.clone();
         let page = self
             .store
             .read(move |s| reads::list_customer(s, &customer_id, None, MESSAGES_SCANNED, None))
@@ -154,7 +157,11 @@ fn request_view(id: u64, r: CancelRequest, order: Option<&OrderState>) -> pb::Ca
     }
 }
 
-fn order_view(o: &OrderState, cadence: &OrderCadence, messages: Vec<pb::OutboxEntry>) -> pb::Order {
+pub(super) fn order_view(
+    o: &OrderState,
+    cadence: &OrderCadence,
+    messages: Vec<pb::OutboxEntry>,
+) -> pb::Order {
     pb::Order {
         order_id: o.order_id.clone(),
         customer_id: o.customer_id.clone(),

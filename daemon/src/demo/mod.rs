@@ -6,7 +6,7 @@
 //! directory: `db/` (RocksDB), `outbox-eml/` (the messages, as `.eml` files) and, unless
 //! `--ready-file` says otherwise, `ready` (the bound gRPC address).
 //!
-//! The shop ([`shop`], [`moves`], [`visit`]; products in [`catalog`], customers in
+//! The shop ([`shop`], [`moves`], [`visit`], [`orders`]; products in [`catalog`], customers in
 //! [`people`], randomness in [`rng`]) talks to the daemon only through the real gRPC
 //! Ingest API over loopback ([`driver`]), as producer `demo-shop`; a restarted demo on
 //! the same data directory continues the same shop ([`resume`]).
@@ -21,6 +21,7 @@
 pub mod catalog;
 pub mod driver;
 pub mod moves;
+pub mod orders;
 pub mod people;
 pub mod resume;
 pub mod rng;

@@ -22,7 +22,7 @@ impl Shop {
             // A warehouse count after the delivery.
             Kind::StockSet(StockSet {
                 sku,
-                quantity: p.stock,
+                quantity: p.stock + p.held,
             })
         } else {
             Kind::StockAdjust(StockAdjust {
@@ -106,7 +106,7 @@ impl Shop {
     }
 
     /// A return (one unit back) or a stock count that confirms the stock.
-    pub(super) fn adjust(&mut self, out: &mut Vec<Kind>) {
+    pub(super) fn adjust(&mut self, now_ms: i64, out: &mut Vec<Kind>) {
         let Some(idx) = self.global.pick(&mut self.rng) else {
             return;
         };
@@ -118,7 +118,7 @@ impl Shop {
         if count {
             out.push(Kind::StockSet(StockSet {
                 sku,
-                quantity: p.stock,
+                quantity: p.stock + p.held,
             }));
         } else {
             p.stock += 1;
@@ -127,6 +127,7 @@ impl Shop {
                 delta: 1,
                 reason: AdjustReason::Return as i32,
             }));
+            self.allocate(idx, now_ms);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Catching up with the daemon on (re)connect: the producer's last applied sequence
 //! (`Admin.GetProducer`), every product's stock, price and display window
 //! (`Admin.GetProduct`, 16 at a time), the new arrivals an earlier run added, and whether
-//! the customers were loaded (the last one exists). So a restarted demo continues the
+//! the customers were loaded (the last one exists). Orders an earlier run left on the
+//! products' books are cancelled (`orders.rs`). So a restarted demo continues the
 //! same shop instead of loading it again or being refused as a replay.
 
 use anyhow::Result;
@@ -59,6 +60,11 @@ pub async fn catch_up(channel: &Channel, shop: &mut Shop, now_ms: i64) -> Result
                 let p = p.into_inner();
                 let from = p.display_window.map_or(0, |w| w.start_ms);
                 shop.restore(i, p.stock, p.price_minor, from, now_ms);
+                // This run does not know the orders an earlier run left waiting.
+                for l in p.backorders.iter().flat_map(|b| &b.lines) {
+                    shop.orders
+                        .forget(l.order_id.clone(), l.customer_id.clone());
+                }
             }
             Err(s) if s.code() == Code::NotFound => missing.push(i),
             Err(s) => return Err(status_error("Admin.GetProduct", &s)),

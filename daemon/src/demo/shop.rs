@@ -33,6 +33,9 @@ pub struct Product {
     pub restock_pending: bool,
     /// A price change is scheduled (the end of a sale or of a flicker).
     pub price_pending: bool,
+    /// Units allocated to backorders and not shipped yet: in the daemon's stock, not
+    /// for sale (`stock` is what can be sold).
+    pub held: i64,
 }
 
 /// Products picked by weight; products are only ever added.
@@ -79,6 +82,12 @@ pub struct Tally {
     pub carts: u64,
     pub notify_me: u64,
     pub orders: u64,
+    pub backorders: u64,
+    pub allocated: u64,
+    pub shipped: u64,
+    pub delivered: u64,
+    pub delays: u64,
+    pub cancels: u64,
     pub profile_updates: u64,
     pub unsubscribes: u64,
 }
@@ -100,6 +109,7 @@ pub struct Shop {
     rate_per_weight: f64,
     pub(super) stable_for_ms: i64,
     pub(super) order_prefix: String,
+    pub(super) orders: super::orders::Orders,
     pub tally: Tally,
 }
 
@@ -137,6 +147,7 @@ impl Shop {
             rate_per_weight: rate * SALES_PER_EVENT / total.max(1.0),
             stable_for_ms,
             order_prefix: format!("D{:x}", stockbelld::clock::now_ms() / 1000),
+            orders: super::orders::Orders::default(),
             tally: Tally::default(),
         };
         for spec in specs {
@@ -161,6 +172,7 @@ impl Shop {
             visible_from_ms,
             restock_pending: false,
             price_pending: false,
+            held: 0,
             spec,
         });
         idx
@@ -214,7 +226,7 @@ impl Shop {
             category_ids: vec![cat.into()],
             price_minor: price,
             currency: "JPY".into(),
-            backorderable: false,
+            backorderable: super::orders::backorderable(&p.sku),
             sale_window: None,
             display_window: (display_from_ms > 0).then_some(Window {
                 start_ms: display_from_ms,
@@ -292,7 +304,7 @@ impl Shop {
     }
 
     /// Orders stock: it arrives in 10 s to 2.5 min (now and then 5 to 10 min).
-    fn plan_restock(&mut self, idx: u32, now_ms: i64) {
+    pub(super) fn plan_restock(&mut self, idx: u32, now_ms: i64) {
         let Some(p) = self.products.get_mut(idx as usize) else {
             return;
         };
@@ -347,7 +359,10 @@ impl Shop {
             }
             self.queue.pop();
             match due {
-                Due::Restock(idx) => self.restock(idx, out),
+                Due::Restock(idx) => {
+                    self.restock(idx, out);
+                    self.allocate(idx, now_ms);
+                }
                 Due::PriceBack(idx) => {
                     if let Some(p) = self.products.get_mut(idx as usize) {
                         p.price_pending = false;

@@ -1,7 +1,7 @@
 //! What the demo shop's customers do: sign up, browse (views with dwell, mostly in the
 //! categories they like, mostly popular things), favourite, add to cart, ask to be told
 //! when a sold-out item is back, buy (now or from the cart), update their profile and,
-//! rarely, unsubscribe. Also the per-step driver of the whole shop ([`Shop::step`]).
+//! rarely, unsubscribe; order sold-out backorderable items (`orders.rs`). Also the per-step driver of the whole shop ([`Shop::step`]).
 
 use stockbell_proto::v1::{
     event::Kind, CartAdd, CartRemove, CustomerUpsert, Favourite, NotifyMe, Purchase, PurchaseItem,
@@ -60,6 +60,7 @@ impl Shop {
     /// sales), the shop's own moves and customers' visits.
     pub fn step(&mut self, now_ms: i64, budget: usize, out: &mut Vec<Kind>) {
         self.due(now_ms, out);
+        self.order_steps(now_ms, out);
         let goal = out.len() + budget.max(1);
         while out.len() < goal {
             let r = self.rng.f64();
@@ -68,7 +69,7 @@ impl Shop {
             } else if r < 0.00215 {
                 self.new_arrival(now_ms, out);
             } else if r < 0.00515 {
-                self.adjust(out);
+                self.adjust(now_ms, out);
             } else if r < 0.00665 {
                 self.profile_update(out);
             } else if r < 0.00685 {
@@ -126,7 +127,7 @@ impl Shop {
         self.global.pick(&mut self.rng)
     }
 
-    fn order_id(&mut self) -> String {
+    pub(super) fn order_id(&mut self) -> String {
         self.tally.orders += 1;
         format!("{}-{}", self.order_prefix, self.tally.orders)
     }
@@ -177,6 +178,8 @@ impl Shop {
             } else if x < 0.30 {
                 out.push(Kind::Favourite(Favourite { customer_id, sku }));
                 self.tally.favourites += 1;
+            } else if x < 0.36 {
+                self.try_backorder(idx, customer_id, now_ms, out);
             }
             return;
         }
@@ -189,7 +192,12 @@ impl Shop {
             let order = self.order_id();
             let qty = qty.min(stock);
             self.sell(idx, qty, &order, now_ms, out);
-            out.push(purchase(customer_id, order, &[(sku, qty, price * qty)]));
+            if self.rng.chance(0.3) {
+                // An order the shop follows to the door (it also counts as a purchase).
+                self.place_in_stock(order, customer_id, &[(idx, qty, price)], now_ms, out);
+            } else {
+                out.push(purchase(customer_id, order, &[(sku, qty, price * qty)]));
+            }
         } else if x < conversion + 0.05 {
             out.push(Kind::Favourite(Favourite { customer_id, sku }));
             self.tally.favourites += 1;

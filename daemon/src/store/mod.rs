@@ -4,6 +4,7 @@
 //! write-ahead log and the memtables (`StoreLimits`).
 
 mod batch;
+pub mod board;
 pub mod codec;
 pub mod health;
 pub mod interest;

@@ -20,10 +20,13 @@
 //! order_indexes        order_id                                   → OrderIndex      (v1)
 //! line_notices         id u64 BE                                  → LineNotice      (v1)
 //! cancel_requests      id u64 BE                                  → CancelRequest   (v1)
+//! backorder_board      sku                                        → BoardRow        (v1)
+//! late_lines           len u16 · order_id · line_id               → LateLine        (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
 //!                      "shop_webhook_cancel_cursor"               → u64 BE
 //!                      "shop_webhook_notice_cursor"               → u64 BE
+//!                      "backorder_board_built"                    → u64 BE
 //!                      "scenario_overrides"                       → Overrides (JSON)
 //!                      "unsubscribe_secret"                       → secret bytes
 //!                      "release:" · trigger id u64 BE             → Release         (v1)
@@ -55,6 +58,8 @@ pub enum Cf {
     OrderIndexes,
     LineNotices,
     CancelRequests,
+    BackorderBoard,
+    LateLines,
 }
 
 impl Cf {
@@ -75,6 +80,8 @@ impl Cf {
         Cf::OrderIndexes,
         Cf::LineNotices,
         Cf::CancelRequests,
+        Cf::BackorderBoard,
+        Cf::LateLines,
     ];
 
     pub fn name(self) -> &'static str {
@@ -95,6 +102,8 @@ impl Cf {
             Cf::OrderIndexes => "order_indexes",
             Cf::LineNotices => "line_notices",
             Cf::CancelRequests => "cancel_requests",
+            Cf::BackorderBoard => "backorder_board",
+            Cf::LateLines => "late_lines",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod customers;
 pub mod delivery;
+pub mod orders;
 pub mod overview;
 pub mod products;
 pub mod scenarios;
@@ -10,7 +11,7 @@ pub mod scenarios;
 use crate::input::Action;
 use crate::rpc::RpcError;
 
-/// The five views, in tab order.
+/// The six views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ViewId {
     #[default]
@@ -19,15 +20,17 @@ pub enum ViewId {
     Products,
     Customers,
     Delivery,
+    Orders,
 }
 
 impl ViewId {
-    pub const ALL: [ViewId; 5] = [
+    pub const ALL: [ViewId; 6] = [
         ViewId::Overview,
         ViewId::Scenarios,
         ViewId::Products,
         ViewId::Customers,
         ViewId::Delivery,
+        ViewId::Orders,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +40,19 @@ impl ViewId {
             ViewId::Products => "Products",
             ViewId::Customers => "Customers",
             ViewId::Delivery => "Delivery",
+            ViewId::Orders => "Orders",
+        }
+    }
+
+    /// The title on a narrow tab bar (the current view keeps its whole title).
+    pub fn short_title(self) -> &'static str {
+        match self {
+            ViewId::Overview => "Over",
+            ViewId::Scenarios => "Scen",
+            ViewId::Products => "Prod",
+            ViewId::Customers => "Cust",
+            ViewId::Delivery => "Deli",
+            ViewId::Orders => "Orders",
         }
     }
 
@@ -44,7 +60,7 @@ impl ViewId {
         ViewId::ALL.iter().position(|v| *v == self).unwrap_or(0)
     }
 
-    /// The view for key `1`..`5`.
+    /// The view for key `1`..`6`.
     pub fn from_digit(d: u32) -> Option<ViewId> {
         let i = usize::try_from(d).ok()?.checked_sub(1)?;
         ViewId::ALL.get(i).copied()
@@ -148,11 +164,12 @@ mod tests {
 
     #[test]
     fn views_cycle_both_ways() {
-        assert_eq!(ViewId::Delivery.next(), ViewId::Overview);
-        assert_eq!(ViewId::Overview.prev(), ViewId::Delivery);
+        assert_eq!(ViewId::Orders.next(), ViewId::Overview);
+        assert_eq!(ViewId::Overview.prev(), ViewId::Orders);
         assert_eq!(ViewId::from_digit(3), Some(ViewId::Products));
+        assert_eq!(ViewId::from_digit(6), Some(ViewId::Orders));
         assert_eq!(ViewId::from_digit(0), None);
-        assert_eq!(ViewId::from_digit(6), None);
+        assert_eq!(ViewId::from_digit(7), None);
     }
 
     #[test]

@@ -13,17 +13,34 @@ use crate::input::Mode;
 use crate::state::scenarios::Edit;
 use crate::state::ViewId;
 
+/// The tab bar: spaced out with the name when it fits, then tighter, then (narrow
+/// terminals) the current view's title whole and the others' shortened.
 pub fn tabs(current: ViewId, width: u16) -> Line<'static> {
-    let roomy = width >= 62;
+    let width = usize::from(width);
+    let n = ViewId::ALL.len();
+    let titles: usize = ViewId::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{} {}", i + 1, v.title()).chars().count())
+        .sum();
+    let roomy_len = titles + 2 * n;
+    let brand = width >= roomy_len + 10;
+    let roomy = width >= roomy_len;
+    let short = !roomy && width < titles + n - 1;
     let mut spans = Vec::new();
-    if width >= 74 {
+    if brand {
         spans.push(Span::styled("stockbell ", TITLE));
     }
     for (i, v) in ViewId::ALL.iter().enumerate() {
-        let text = if roomy {
-            format!(" {} {} ", i + 1, v.title())
+        let title: String = if short && *v != current {
+            v.short_title().to_owned()
         } else {
-            format!("{} {}", i + 1, v.title())
+            v.title().to_owned()
+        };
+        let text = if roomy {
+            format!(" {} {title} ", i + 1)
+        } else {
+            format!("{} {title}", i + 1)
         };
         if !roomy && i > 0 {
             spans.push(Span::raw(" "));
@@ -118,6 +135,7 @@ pub fn help(app: &App, width: u16) -> Line<'static> {
         },
         (ViewId::Products, Mode::Text) => &[("Enter", "search"), ("Esc", "stop typing")],
         (ViewId::Customers, Mode::Text) => &[("Enter", "look up"), ("Esc", "stop typing")],
+        (ViewId::Orders, Mode::Text) => &[("Enter", "open order"), ("Esc", "stop typing")],
         (ViewId::Overview, _) => &[],
         (ViewId::Scenarios, _) => &[
             ("↑↓", "select"),
@@ -140,9 +158,22 @@ pub fn help(app: &App, width: u16) -> Line<'static> {
             ("r", "retry"),
             ("R", "reload"),
         ],
+        (ViewId::Orders, _) if app.orders.open.is_some() => &[
+            ("↑↓", "scroll"),
+            ("Esc", "back"),
+            ("/", "order id"),
+            ("R", "reload"),
+        ],
+        (ViewId::Orders, _) => &[
+            ("s", "next list"),
+            ("↑↓", "select"),
+            ("Enter", "open"),
+            ("/", "order id"),
+            ("R", "reload"),
+        ],
     };
     let global: &[(&str, &str)] = match mode {
-        Mode::Normal => &[("Tab/1-5", "views"), ("q", "quit")],
+        Mode::Normal => &[("Tab/1-6", "views"), ("q", "quit")],
         Mode::Text => &[("Ctrl-C", "quit")],
         Mode::Confirm => &[],
     };

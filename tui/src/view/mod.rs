@@ -6,6 +6,7 @@ mod chrome;
 mod common;
 mod customers;
 mod delivery;
+mod orders;
 mod overview;
 mod products;
 mod scenario_edit;
@@ -38,6 +39,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         ViewId::Products => products::render(app, frame, body),
         ViewId::Customers => customers::render(app, frame, body),
         ViewId::Delivery => delivery::render(app, frame, body),
+        ViewId::Orders => orders::render(app, frame, body),
     }
     frame.render_widget(chrome::note(app), note);
     frame.render_widget(chrome::help(app, help.width), help);

@@ -3,6 +3,7 @@
 
 mod customers;
 mod delivery;
+mod orders;
 mod overview;
 mod products;
 mod scenarios;

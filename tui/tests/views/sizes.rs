@@ -21,6 +21,8 @@ fn full() -> App {
     app.customers.key = Some(CustomerKey::Id("C-1".into()));
     app.customers.customer = Remote::Ready(customer());
     app.delivery.entries = Remote::Ready(vec![outbox_entry(3, "failed", "boom")]);
+    app.orders.board = Remote::Ready(crate::orders::board_rows());
+    app.orders.flagged = Remote::Ready(vec![crate::orders::late_order()]);
     app
 }
 

@@ -1,16 +1,20 @@
 //! Turning the actors' answers for one dispatch into one atomic write: a plain function,
-//! no I/O. Product and customer states, fired triggers (log + per-sku index), timer puts
-//! and deletes, interest-edge and category-affinity merges, order notices, new outbox
-//! entries, cancellation requests, and what the dispatch's kind adds (the producer's record and the indexes of
-//! the orders it places, the fan-out cursors and releases, the fired timers' removal).
+//! no I/O. Product and customer states (each with what operators read across them: a
+//! product's backorder-board row, a customer's lines past their promise), fired triggers
+//! (log + per-sku index), timer puts and deletes, interest-edge and category-affinity
+//! merges, order notices, new outbox entries, cancellation requests, and what the
+//! dispatch's kind adds (the producer's record and the indexes of the orders it places,
+//! the fan-out cursors and releases, the fired timers' removal).
 
 use super::handle::Handoff;
 use super::{Answered, DispatchKind};
 use crate::actors::customer::CustomerApplied;
 use crate::actors::product::Applied;
 use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::order::board::{BoardWrite, LateWrite};
 use crate::domain::Rejection;
 use crate::domain::TriggerKind;
+use crate::store::board::{BackorderBoard, LateLines};
 use crate::store::interest::{AffinityOp, CategoryInterest, Interest, InterestByCustomer};
 use crate::store::meta::{FanoutCursor, NoticeCursor, Releases};
 use crate::store::orders::{CancelRequests, LineNotices, OrderIndexes};
@@ -150,6 +154,11 @@ fn product(out: &mut Planned, sku: &str, a: Applied, ids: &mut Counters, half_li
     if let Some(state) = a.state {
         batch.put_encoded::<crate::store::records::Products>(sku, state);
     }
+    match a.board {
+        Some(BoardWrite::Put(row)) => batch.put::<BackorderBoard>(sku, &row),
+        Some(BoardWrite::Remove) => batch.delete::<BackorderBoard>(sku),
+        None => {}
+    }
     for t in &a.effects.timers {
         let key = TimerKey {
             due_ms: t.due_ms,
@@ -200,6 +209,16 @@ fn customer(out: &mut Planned, id: &str, a: CustomerApplied, ids: &mut Counters)
     let batch = &mut out.batch;
     if let Some(state) = a.state {
         batch.put_encoded::<Customers>(id, state);
+    }
+    for w in a.late {
+        match w {
+            LateWrite::Put((order_id, line_id), late) => {
+                batch.put::<LateLines>((&order_id, &line_id), &late)
+            }
+            LateWrite::Remove((order_id, line_id)) => {
+                batch.delete::<LateLines>((&order_id, &line_id))
+            }
+        }
     }
     for (due_ms, kind) in a.timers {
         let key = TimerKey {

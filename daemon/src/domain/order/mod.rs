@@ -2,9 +2,11 @@
 //! cancelled and refunded. Plain data, validated at the API edge (ranges in
 //! `api::limits`); the state machine that follows one order is `state/`, the per-SKU
 //! book of waiting backorder lines and its allocation rule is `backorder.rs`, the
-//! co-purchase table behind cross-sell is `related.rs`.
+//! co-purchase table behind cross-sell is `related.rs`, what operators see across orders
+//! (the backorder board, lines past their promise) is `board.rs`.
 
 pub mod backorder;
+pub mod board;
 pub mod related;
 pub mod state;
 
