@@ -200,6 +200,12 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         wake: fanout_notify,
     };
     let (fanout_stop, fanout_stop_rx) = watch::channel(false);
+    let related = crate::fanout::related::RelatedFollower {
+        store: store.clone(),
+        writer: writer.clone(),
+        cfg: cfg.related.related()?,
+    };
+    let related_task = tokio::spawn(related.run(fanout_stop_rx.clone()));
     let fanout_task = tokio::spawn(fanout.run(fanout_stop_rx));
     let (scheduler, scheduler_task) = Actor::spawn(Some("scheduler".into()), Scheduler, sched_args)
         .await
@@ -304,6 +310,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let _ = scheduler_task.await;
     let _ = fanout_stop.send(true);
     let _ = fanout_task.await;
+    let _ = related_task.await;
     // Every Writer handle must be gone for the writer thread to finish.
     drop(outbox);
     let _ = outbox_task.await;

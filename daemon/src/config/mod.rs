@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 pub mod delivery;
 pub mod order_scenarios;
+pub mod related;
 pub mod rules;
 
 use crate::domain::TriggerConfig;
@@ -38,6 +39,7 @@ pub struct Config {
     pub line: Option<crate::delivery::line::LineConfig>,
     pub webhook: Option<crate::delivery::webhook::WebhookConfig>,
     pub log: LogConfig,
+    pub related: crate::config::related::RelatedSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,6 +297,7 @@ impl Config {
                 "must be from 4194304 (4 MiB) to 17179869184 (16 GiB); the default is 134217728 (128 MiB)",
             ));
         }
+        self.related.related()?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",

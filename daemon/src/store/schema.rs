@@ -19,8 +19,13 @@
 //! outbox_by_customer   len u16 · customer_id · seq u64 BE         → ()
 //! order_indexes        order_id                                   → OrderIndex      (v1)
 //! line_notices         id u64 BE                                  → LineNotice      (v1)
+//! placed_orders        id u64 BE                                  → PlacedOrder     (v1)
+//! related              sku                                        → CoPurchase      (v1)
+//! category_sellers     category id                                → CategoryBestSellers (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
+//!                      "related_cursor"                           → u64 BE
+//!                      "order_total"                              → OrderTotal      (v1)
 //!                      "scenario_overrides"                       → Overrides (JSON)
 //!                      "unsubscribe_secret"                       → secret bytes
 //!                      "release:" · trigger id u64 BE             → Release         (v1)
@@ -51,6 +56,9 @@ pub enum Cf {
     OutboxByCustomer,
     OrderIndexes,
     LineNotices,
+    PlacedOrders,
+    Related,
+    CategorySellers,
 }
 
 impl Cf {
@@ -70,6 +78,9 @@ impl Cf {
         Cf::OutboxByCustomer,
         Cf::OrderIndexes,
         Cf::LineNotices,
+        Cf::PlacedOrders,
+        Cf::Related,
+        Cf::CategorySellers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +100,9 @@ impl Cf {
             Cf::OutboxByCustomer => "outbox_by_customer",
             Cf::OrderIndexes => "order_indexes",
             Cf::LineNotices => "line_notices",
+            Cf::PlacedOrders => "placed_orders",
+            Cf::Related => "related",
+            Cf::CategorySellers => "category_sellers",
         }
     }
 }

@@ -30,13 +30,13 @@ use self::persist::{plan, Counters};
 use super::customer::{CustomerActor, CustomerApplied, CustomerItem, CustomerShared, Links};
 use super::product::{Applied, Item, ProductActor};
 use super::registry::{group, Registry, Replies};
-use crate::domain::order::OrderIndex;
 use crate::domain::{Rejection, TriggerConfig};
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
 use crate::store::orders::LineNotices;
 use crate::store::outbox::Outbox;
 use crate::store::records::{Rejected, TimerKey, Triggers};
+use crate::store::related::PlacedOrders;
 use crate::store::writer::Writer;
 use crate::store::{Store, StoreError};
 
@@ -81,7 +81,7 @@ pub(crate) enum DispatchKind {
         sequence: u64,
         early: Vec<(u32, Rejection)>,
         /// Indexes of the orders this batch places, written with it.
-        orders: Vec<(String, OrderIndex)>,
+        orders: Vec<orders::NewOrder>,
         reply: Reply<BatchAck>,
     },
     Duplicate {
@@ -158,12 +158,13 @@ impl Router {
         cfg: RouterConfig,
         metrics: Arc<Metrics>,
     ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
-        let (last_trigger, last_outbox, last_notice) = store
+        let (last_trigger, last_outbox, last_notice, last_placed) = store
             .read(|s| {
                 Ok((
                     s.last_key::<Triggers>()?,
                     s.last_key::<Outbox>()?,
                     s.last_key::<LineNotices>()?,
+                    s.last_key::<PlacedOrders>()?,
                 ))
             })
             .await?;
@@ -196,6 +197,7 @@ impl Router {
                 next_trigger_id,
                 next_outbox_seq,
                 next_notice_id: last_notice.map_or(1, |n| n + 1),
+                next_placed_id: last_placed.map_or(1, |n| n + 1),
             },
             outbox_notify: cfg.outbox_notify,
             fanout_notify: cfg.fanout_notify,

@@ -5,6 +5,7 @@
 //! co-purchase table behind cross-sell is `related.rs`.
 
 pub mod backorder;
+pub mod cross_sell;
 pub mod related;
 pub mod state;
 
