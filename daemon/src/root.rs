@@ -179,6 +179,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         fanout_notify: fanout_notify.clone(),
         max_active: cfg.actors.max_active,
         default_time_zone: cfg.customers.default_time_zone.clone(),
+        related: cfg.related.related()?,
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;

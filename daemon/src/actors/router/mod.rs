@@ -130,6 +130,8 @@ pub struct RouterConfig {
     pub max_active: usize,
     /// The time zone of a customer known only from an order.
     pub default_time_zone: String,
+    /// How cross-sell offers read the related-products table.
+    pub related: crate::domain::order::related::RelatedConfig,
 }
 
 pub struct Router {
@@ -181,6 +183,8 @@ impl Router {
             triggers: cfg.triggers.clone(),
             router: handle.downgrade(),
             default_time_zone: cfg.default_time_zone,
+            store: store.clone(),
+            related: cfg.related,
         };
         let router = Router {
             store,

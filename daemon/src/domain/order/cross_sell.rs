@@ -106,7 +106,7 @@ fn suggestions(
             .flatten()
             .filter_map(|c| input.categories.get(c))
             .collect();
-        let found = suggest(sku, input.records.get(sku), &cats, &excluded, at, &per_sku);
+        let found = suggest(sku, input.records.get(sku), &cats, excluded, at, &per_sku);
         for s in found {
             match all.iter_mut().find(|a| a.sku == s.sku) {
                 Some(a) if better(&s.why, &a.why) => a.why = s.why,

@@ -253,7 +253,7 @@ proptest! {
         let name = |i: usize| format!("P{i}");
         let mut w = World::default();
         for (i, s) in shapes.iter().enumerate() {
-            w.add(&name(i), *s, if i % 2 == 0 { "even" } else { "odd" });
+            w.add(&name(i), *s, if i.is_multiple_of(2) { "even" } else { "odd" });
         }
         for (n, o) in orders.iter().enumerate() {
             let skus: Vec<String> = o.iter().map(|i| name(*i)).collect();
@@ -291,14 +291,14 @@ proptest! {
         // the order's categories is always offered (the fallback is never empty then).
         let cats: HashSet<&str> = order.iter().map(|s| {
             let i: usize = s[1..].parse().expect("sku");
-            if i % 2 == 0 { "even" } else { "odd" }
+            if i.is_multiple_of(2) { "even" } else { "odd" }
         }).collect();
         let offerable = (0..8).map(name).any(|s| {
             let i: usize = s[1..].parse().expect("sku");
             shapes[i] == Shape::InStock
                 && !order.contains(&s)
                 && !bought.contains(&s)
-                && cats.contains(if i % 2 == 0 { "even" } else { "odd" })
+                && cats.contains(if i.is_multiple_of(2) { "even" } else { "odd" })
                 && orders.iter().any(|o| o.contains(&i))
         });
         if offerable {
