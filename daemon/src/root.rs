@@ -260,6 +260,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         census,
         store_health: store_health.clone(),
         shutdown: shutdown_rx.clone(),
+        related: cfg.related.related()?,
     };
     let mut grpc = GrpcServer::start(
         listener,

@@ -131,6 +131,10 @@ impl Admin for Fake {
     async fn get_order(&self, _: Request<GetOrderRequest>) -> Res<Order> {
         nope()
     }
+
+    async fn get_related(&self, _: Request<GetRelatedRequest>) -> Res<RelatedProducts> {
+        nope()
+    }
 }
 
 /// A running fake daemon; `stop` ends its streams and shuts it down.

@@ -5,6 +5,7 @@ pub mod admin;
 mod admin_customer;
 mod admin_orders;
 mod admin_outbox;
+mod admin_related;
 mod admin_scenarios;
 pub mod auth;
 pub mod convert;
