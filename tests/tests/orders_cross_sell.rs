@@ -172,7 +172,10 @@ async fn offers_list_related_in_stock_products_only_and_survive_restarts() -> Re
     publish_ok(&mut ingest, seq.batch(vec![stock_set("Z", 0)])).await?;
     let z_sold_out = related(&admin, "X").await?;
     ensure!(
-        z_sold_out.related.iter().any(|p| p.sku == "Z" && !p.offerable),
+        z_sold_out
+            .related
+            .iter()
+            .any(|p| p.sku == "Z" && !p.offerable),
         "{z_sold_out:?}"
     );
     let bx = order_placed("o-buyer", "buyer", &[("1", "X", 1)]);
@@ -199,7 +202,11 @@ async fn offers_list_related_in_stock_products_only_and_survive_restarts() -> Re
     );
 
     // After delivery: the coupon.
-    publish_ok(&mut ingest, seq.batch(vec![order_shipped("o-buyer", "buyer")])).await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![order_shipped("o-buyer", "buyer")]),
+    )
+    .await?;
     publish_ok(&mut ingest, seq.batch(vec![delivered("o-buyer", "buyer")])).await?;
     poll_until(WAIT, || async {
         let mails = smtp.messages();
@@ -214,7 +221,11 @@ async fn offers_list_related_in_stock_products_only_and_survive_restarts() -> Re
     .await?;
 
     // The unsubscribed customer: the shipped notice, and the offer suppressed.
-    publish_ok(&mut ingest, seq.batch(vec![order_shipped("o-unsub", "unsub")])).await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![order_shipped("o-unsub", "unsub")]),
+    )
+    .await?;
     poll_until(WAIT, || async {
         let mails = smtp.messages();
         ensure!(
