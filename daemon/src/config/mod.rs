@@ -428,6 +428,10 @@ mod tests {
         let (ours, default) = (&cfg.storage, StorageConfig::default());
         assert_eq!(ours.max_wal_bytes, default.max_wal_bytes);
         assert_eq!(ours.max_memtable_bytes, default.max_memtable_bytes);
+        assert_eq!(
+            cfg.related.related().ok(),
+            Some(crate::domain::order::related::RelatedConfig::default())
+        );
     }
 
     #[test]
