@@ -89,3 +89,66 @@ async fn each_order_counts_once_across_rounds_and_restarts() {
     drop(f);
     ts.close().await;
 }
+
+/// How fast the follower counts: 10,000 orders of 2-5 products among 2,000 products in
+/// 100 categories. Run by hand (numbers in the report):
+/// `cargo test --release -p stockbelld --lib counts_ten_thousand_orders -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn counts_ten_thousand_orders() {
+    use crate::domain::product::{apply, Effects};
+    use crate::domain::{Catalogue, ProductEvent, TriggerConfig};
+    use crate::store::records::Products;
+    let ts = TestStore::new();
+    let tcfg = TriggerConfig::default();
+    let mut b = Batch::default();
+    for i in 0..2_000 {
+        let sku = format!("P{i}");
+        let (mut st, mut fx) = (None, Effects::default());
+        let upsert = ProductEvent::Upsert {
+            catalogue: Catalogue {
+                category_ids: vec![format!("c{}", i % 100)],
+                ..Default::default()
+            },
+            price_minor: 1000,
+            imported: true,
+        };
+        assert!(apply(&mut st, &sku, &upsert, T0, &tcfg, &mut fx).is_ok());
+        b.put::<Products>(&sku, &st.expect("product"));
+    }
+    let mut x: u64 = 7;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for id in 1..=10_000u64 {
+        let n = 2 + next(4);
+        // Skewed: low numbers sell more, so pairs repeat.
+        let skus = (0..n)
+            .map(|_| {
+                let top = next(2_000) + 1;
+                format!("P{}", next(top))
+            })
+            .collect();
+        let order = PlacedOrder {
+            order_id: format!("o{id}"),
+            at_ms: T0 + id as i64,
+            skus,
+        };
+        b.put::<PlacedOrders>(id, &order);
+    }
+    ts.writer.write(b, 0).await.expect("write");
+    let f = follower(&ts).await;
+    let started = std::time::Instant::now();
+    assert_eq!(drain(&f).await, 10_000);
+    let took = started.elapsed();
+    eprintln!(
+        "counted 10000 orders in {:?} ({:.0} orders/s)",
+        took,
+        10_000.0 / took.as_secs_f64()
+    );
+    drop(f);
+    ts.close().await;
+}
