@@ -1,9 +1,9 @@
 //! Cross-sell offers against a real daemon and a real SMTP server, with shortened
-//! intervals. Three customers' orders build co-purchase support for X with Y, Z and W
+//! intervals. Three customers' orders build co-purchase support for X with Y, V, Z and W
 //! (min support lowered to 2), with a kill -9 and a restart in between (no order lost,
 //! none counted twice: `GetRelated` shows a support of exactly 3). Then Z sells out and
 //! a buyer who bought W before orders X: the offer after the order lists in-stock Y and
-//! never sold-out Z or already-bought W, and the one after delivery carries the coupon.
+//! V (in one message) and never sold-out Z or already-bought W, and the one after delivery carries the coupon.
 //! A customer who unsubscribed from marketing gets the order's shipped notice and no
 //! offer (counted as suppressed). `GetRelated` explains why Y is related.
 
@@ -106,7 +106,7 @@ async fn offers_list_related_in_stock_products_only_and_survive_restarts() -> Re
     let mut seq = Sequencer::new("shop");
 
     let mut setup = Vec::new();
-    for sku in ["X", "Y", "Z", "W"] {
+    for sku in ["X", "Y", "Z", "W", "V"] {
         let p = ProductUpsert {
             imported: true,
             ..catalog(sku, 1_000)
@@ -120,7 +120,13 @@ async fn offers_list_related_in_stock_products_only_and_survive_restarts() -> Re
     setup.push(unsubscribe("unsub", UnsubscribeChannel::All));
     publish_ok(&mut ingest, seq.batch(setup)).await?;
 
-    let basket = [("1", "X", 1), ("2", "Y", 1), ("3", "Z", 1), ("4", "W", 1)];
+    let basket = [
+        ("1", "X", 1),
+        ("2", "Y", 1),
+        ("3", "Z", 1),
+        ("4", "W", 1),
+        ("5", "V", 1),
+    ];
     // Two orders, then kill -9 at once (counted or not yet: either way none is lost).
     for s in ["s1", "s2"] {
         let o = order_placed(&format!("o-{s}"), s, &basket);
@@ -191,7 +197,10 @@ async fn offers_list_related_in_stock_products_only_and_survive_restarts() -> Re
     let mails = smtp.messages();
     let offer = offers(&mails, "buyer")[0];
     let text = offer.text();
-    ensure!(text.contains("Product Y"), "the offer lacks Y: {text}");
+    ensure!(
+        text.contains("Product Y") && text.contains("Product V"),
+        "one offer lists both in-stock related products: {text}"
+    );
     ensure!(
         !text.contains("Product Z") && !text.contains("Product W"),
         "a sold-out or already-bought product offered: {text}"
