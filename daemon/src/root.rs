@@ -201,6 +201,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         fanout_notify: fanout_notify.clone(),
         max_active: cfg.actors.max_active,
         default_time_zone: cfg.customers.default_time_zone.clone(),
+        related: cfg.related.related()?,
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;
@@ -222,6 +223,12 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         wake: fanout_notify,
     };
     let (fanout_stop, fanout_stop_rx) = watch::channel(false);
+    let related = crate::fanout::related::RelatedFollower {
+        store: store.clone(),
+        writer: writer.clone(),
+        cfg: cfg.related.related()?,
+    };
+    let related_task = tokio::spawn(related.run(fanout_stop_rx.clone()));
     let fanout_task = tokio::spawn(fanout.run(fanout_stop_rx));
     let (scheduler, scheduler_task) = Actor::spawn(Some("scheduler".into()), Scheduler, sched_args)
         .await
@@ -290,6 +297,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         census,
         store_health: store_health.clone(),
         shutdown: shutdown_rx.clone(),
+        related: cfg.related.related()?,
     };
     let mut grpc = GrpcServer::start(
         listener,
@@ -347,6 +355,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let _ = scheduler_task.await;
     let _ = fanout_stop.send(true);
     let _ = fanout_task.await;
+    let _ = related_task.await;
     // Every Writer handle must be gone for the writer thread to finish.
     drop(outbox);
     let _ = outbox_task.await;

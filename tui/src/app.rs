@@ -165,9 +165,10 @@ impl App {
                 self.clamp_scenario_selection();
                 Vec::new()
             }
-            r @ (Reply::Products { .. } | Reply::Product { .. } | Reply::Triggers { .. }) => {
-                self.products.on_reply(r)
-            }
+            r @ (Reply::Products { .. }
+            | Reply::Product { .. }
+            | Reply::Triggers { .. }
+            | Reply::Related { .. }) => self.products.on_reply(r),
             r @ Reply::Customer { .. } => {
                 self.customers.on_reply(r);
                 Vec::new()

@@ -96,6 +96,9 @@ pub enum Request {
     ListTriggers {
         sku: String,
     },
+    GetRelated {
+        sku: String,
+    },
     GetCustomer {
         key: CustomerKey,
     },
@@ -138,6 +141,10 @@ pub enum Reply {
         sku: String,
         result: Result<Vec<pb::Trigger>, RpcError>,
     },
+    Related {
+        sku: String,
+        result: Result<pb::RelatedProducts, RpcError>,
+    },
     Customer {
         key: CustomerKey,
         result: Result<pb::Customer, RpcError>,
@@ -168,6 +175,7 @@ impl Request {
             Request::SearchProducts { .. } => "SearchProducts",
             Request::GetProduct { .. } => "GetProduct",
             Request::ListTriggers { .. } => "ListTriggers",
+            Request::GetRelated { .. } => "GetRelated",
             Request::GetCustomer { .. } => "GetCustomer",
             Request::ListOutbox { .. } => "ListOutbox",
             Request::RetryOutbox { .. } => "RetryOutbox",
@@ -195,6 +203,10 @@ impl Request {
                 result: Err(err),
             },
             Request::ListTriggers { sku } => Reply::Triggers {
+                sku,
+                result: Err(err),
+            },
+            Request::GetRelated { sku } => Reply::Related {
                 sku,
                 result: Err(err),
             },
@@ -291,6 +303,11 @@ async fn call(mut c: AdminClient, req: Request) -> Reply {
             };
             let result = within(rpc, c.list_triggers(req)).await.map(|r| r.triggers);
             Reply::Triggers { sku, result }
+        }
+        Request::GetRelated { sku } => {
+            let req = pb::GetRelatedRequest { sku: sku.clone() };
+            let result = within(rpc, c.get_related(req)).await;
+            Reply::Related { sku, result }
         }
         Request::GetCustomer { key } => {
             let req = match &key {

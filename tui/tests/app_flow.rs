@@ -371,6 +371,7 @@ fn search_falls_back_to_an_exact_sku_and_q_is_text_while_typing() {
         vec![
             Request::GetProduct { sku: "q-1".into() },
             Request::ListTriggers { sku: "q-1".into() },
+            Request::GetRelated { sku: "q-1".into() },
         ]
     );
     press(&mut app, KeyCode::Char('q'));

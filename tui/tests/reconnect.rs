@@ -149,6 +149,10 @@ impl Admin for Fake {
     async fn list_orders(&self, _: Request<ListOrdersRequest>) -> Res<ListOrdersResponse> {
         nope()
     }
+
+    async fn get_related(&self, _: Request<GetRelatedRequest>) -> Res<RelatedProducts> {
+        nope()
+    }
 }
 
 /// A running fake daemon; `stop` ends its streams and shuts it down.

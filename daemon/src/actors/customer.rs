@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use super::cross_sell;
 use super::customer_orders::{self, OrderNews};
 use super::registry::Virtual;
 use super::router::WeakRouter;
@@ -17,13 +18,15 @@ use crate::domain::decide::{self, Outcome};
 use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::order::board::{late_lines, late_writes, LateWrite};
 use crate::domain::order::state::CancelRequest;
+use crate::domain::order::related::RelatedConfig;
+use crate::domain::order::state::Notice;
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
 use crate::domain::worth::still_worth_sending;
 use crate::domain::{Millis, Rejection, TimerKind, TriggerConfig};
 use crate::scenario_control::LiveRules;
 use crate::store::records::Customers;
-use crate::store::Encoded;
+use crate::store::{Encoded, Store};
 
 /// Builds the one-click unsubscribe URL for (customer, channel).
 pub type Links = Arc<dyn Fn(&str, Channel) -> String + Send + Sync>;
@@ -43,6 +46,9 @@ pub struct CustomerShared {
     pub router: WeakRouter,
     /// The time zone of a customer known only from an order.
     pub default_time_zone: String,
+    /// Read by cross-sell offers (the related-products table, products, purchases).
+    pub store: Store,
+    pub related: RelatedConfig,
 }
 
 /// One customer event with its index in the batch.
@@ -240,7 +246,7 @@ async fn step(
             return Ok(true);
         }
     };
-    render(st, outcome, at, out);
+    render(st, outcome, at, out).await;
     Ok(true)
 }
 
@@ -268,19 +274,90 @@ async fn tell(st: &mut CustomerArgs, news: Vec<OrderNews>, now: Millis, out: &mu
     if news.is_empty() {
         return;
     }
-    let skus = customer_orders::skus(c, &news);
-    let products = current_products(&st.shared.router, skus).await;
-    let Some(c) = st.state.as_ref() else { return };
-    let made = customer_orders::messages(c, news, &products, &rules, &st.shared.cancel_links, now);
-    out.suppressed.extend(made.suppressed);
-    out.entries.extend(made.entries);
+    let (offers, updates): (Vec<OrderNews>, Vec<OrderNews>) = news
+        .into_iter()
+        .partition(|n| customer_orders::scenario(n.notice.kind).is_marketing());
+    if !updates.is_empty() {
+        let skus = customer_orders::skus(c, &updates);
+        let products = current_products(&st.shared.router, skus).await;
+        let Some(c) = st.state.as_ref() else { return };
+        let made = customer_orders::messages(
+            c,
+            updates,
+            &products,
+            &rules,
+            &st.shared.cancel_links,
+            now,
+        );
+        out.suppressed.extend(made.suppressed);
+        out.entries.extend(made.entries);
+    }
+    for n in offers {
+        offer(st, n, now, out).await;
+    }
 }
 
-fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {
+/// A cross-sell offer came due: pick the products, then decide like any marketing offer.
+async fn offer(st: &mut CustomerArgs, n: OrderNews, now: Millis, out: &mut CustomerApplied) {
+    let rules = st.shared.rules.get();
+    let scenario = customer_orders::scenario(n.notice.kind);
+    if !rules.enabled(scenario) {
+        out.suppressed.push((scenario, SuppressReason::Disabled));
+        return;
+    }
+    let Some(c) = st.state.as_ref() else { return };
+    let Some(order) = c.order(&n.order_id) else {
+        return;
+    };
+    let picked =
+        cross_sell::offers(&st.shared, c, order, &n.notice.lines, scenario, &rules, now).await;
+    let offers = match picked {
+        Ok(offers) => offers,
+        Err(reason) => {
+            out.suppressed.push((scenario, reason));
+            return;
+        }
+    };
+    let Some(c) = st.state.as_mut() else { return };
+    let outcome = decide::receive(c, offers, now, &rules);
+    render(st, outcome, now, out).await;
+}
+
+async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {
     out.timers.extend(outcome.timers);
     out.suppressed.extend(outcome.suppressed);
     let Some(c) = st.state.as_ref() else { return };
+    // A cross-sell message shows the order it follows: its lines' products as they are.
+    let mut line_skus: Vec<String> = Vec::new();
+    for m in outcome
+        .send
+        .iter()
+        .filter(|m| cross_sell::is_cross_sell(m.scenario))
+    {
+        let key = m.offers.first().map(|o| o.candidate.trigger_id);
+        if let Some(o) = key.and_then(|k| cross_sell::order_of(c, k)) {
+            line_skus.extend(o.lines.iter().map(|l| l.placed.sku.clone()));
+        }
+    }
+    let products = current_products(&st.shared.router, line_skus).await;
+    let rules = st.shared.rules.get();
+    let Some(c) = st.state.as_ref() else { return };
     for m in outcome.send {
+        let order = if cross_sell::is_cross_sell(m.scenario) {
+            m.offers
+                .first()
+                .and_then(|o| cross_sell::order_of(c, o.candidate.trigger_id))
+                .map(|order| {
+                    let notice = Notice {
+                        kind: customer_orders::notice_of(m.scenario),
+                        lines: cross_sell::kept_lines(order),
+                    };
+                    let o = customer_orders::order_context(c, order, &notice, &products, &rules);
+                    cross_sell::with_coupon(o, m.scenario, &rules)
+                })
+        } else {
+            None
+        };
         let Some(address) = c.address(m.channel).map(str::to_owned) else {
             out.suppressed.extend(
                 m.offers
@@ -295,7 +372,7 @@ fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut Custom
             customer_id: c.id.clone(),
             items: m.offers.iter().map(|o| o.item.clone()).collect(),
             unsubscribe_url: (st.shared.links)(&c.id, m.channel),
-            order: None,
+            order,
         };
         out.entries.push(NewEntry {
             customer_id: c.id.clone(),

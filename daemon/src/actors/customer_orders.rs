@@ -222,12 +222,21 @@ pub fn scenario(kind: OrderNotice) -> Scenario {
     }
 }
 
+/// The notice of a cross-sell scenario (the after-delivery one for any other).
+pub fn notice_of(s: Scenario) -> OrderNotice {
+    match s {
+        Scenario::CrossSellOrder => OrderNotice::CrossSellAfterOrder,
+        _ => OrderNotice::CrossSellAfterDelivery,
+    }
+}
+
 /// Turns order updates into messages: one per notice, on the first of the scenario's
 /// channels the customer has a working address for (`choose_channel`: no marketing
 /// consent, caps or unsubscribe apply to them), due at once, or at the end of the customer's quiet hours
 /// when the scenario waits for the morning. The confirmation, updates and delay notices
 /// carry the signed cancel link (`cancel_link`) until the customer has used it.
-/// Cross-sell offers are not built yet: they are counted as disabled.
+/// Cross-sell offers are not made here (they are marketing: `cross_sell.rs` picks them
+/// and `domain::decide` decides them); one that reaches this is counted as disabled.
 pub fn messages(
     c: &CustomerState,
     news: Vec<OrderNews>,
@@ -298,7 +307,8 @@ pub fn messages(
     made
 }
 
-fn order_context(
+/// The order part of a message about `notice` (for a cross-sell offer, its order).
+pub fn order_context(
     c: &CustomerState,
     order: &OrderState,
     notice: &Notice,

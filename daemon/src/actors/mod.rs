@@ -3,6 +3,7 @@
 //! when idle), the `Router` that owns their registries and orders every change through
 //! the group-commit writer, and the `Scheduler` actor that fires durable timers.
 
+pub mod cross_sell;
 pub mod customer;
 pub mod customer_orders;
 pub mod product;

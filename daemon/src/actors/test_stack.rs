@@ -37,6 +37,7 @@ impl Stack {
             fanout_notify: Arc::new(Notify::new()),
             max_active: 100_000,
             default_time_zone: cfg.customers.default_time_zone.clone(),
+            related: crate::domain::order::related::RelatedConfig::default(),
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =

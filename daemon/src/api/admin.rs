@@ -41,6 +41,8 @@ pub struct AdminApi {
     pub store_health: crate::store::health::StoreHealth,
     /// `true` once the daemon shuts down: live streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// How `GetRelated` reads the related-products table (`[related]`).
+    pub related: crate::domain::order::related::RelatedConfig,
 }
 
 fn pb_window(w: &Window) -> Option<pb::Window> {
@@ -373,6 +375,13 @@ impl Admin for AdminApi {
         req: Request<pb::ListOrdersRequest>,
     ) -> Result<Response<pb::ListOrdersResponse>, Status> {
         self.list_orders(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_related(
+        &self,
+        req: Request<pb::GetRelatedRequest>,
+    ) -> Result<Response<pb::RelatedProducts>, Status> {
+        self.related(req.into_inner().sku).await.map(Response::new)
     }
 
     async fn search_products(

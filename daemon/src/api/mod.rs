@@ -6,6 +6,7 @@ mod admin_board;
 mod admin_customer;
 mod admin_orders;
 mod admin_outbox;
+mod admin_related;
 mod admin_scenarios;
 pub mod auth;
 pub mod convert;

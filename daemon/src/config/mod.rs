@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub mod delivery;
 pub mod order_scenarios;
 pub mod orders;
+pub mod related;
 pub mod rules;
 
 use crate::domain::TriggerConfig;
@@ -41,6 +42,7 @@ pub struct Config {
     pub log: LogConfig,
     pub orders: crate::config::orders::OrdersConfig,
     pub shop_webhook: crate::delivery::shop_webhook::ShopWebhookConfig,
+    pub related: crate::config::related::RelatedSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -299,6 +301,7 @@ impl Config {
                 "must be from 4194304 (4 MiB) to 17179869184 (16 GiB); the default is 134217728 (128 MiB)",
             ));
         }
+        self.related.related()?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",
@@ -430,6 +433,10 @@ mod tests {
         let (ours, default) = (&cfg.storage, StorageConfig::default());
         assert_eq!(ours.max_wal_bytes, default.max_wal_bytes);
         assert_eq!(ours.max_memtable_bytes, default.max_memtable_bytes);
+        assert_eq!(
+            cfg.related.related().ok(),
+            Some(crate::domain::order::related::RelatedConfig::default())
+        );
     }
 
     #[test]

@@ -252,8 +252,17 @@ pub fn build(
                 (false, _) => 0,
                 (true, c) => c.map_or(7 * 86_400_000, Dur::ms),
             },
-            digest: false,
-            digest_max_items: 1,
+            // An offer's products go out together, in one message.
+            digest: marketing,
+            digest_max_items: match sc {
+                Scenario::CrossSellOrder => {
+                    cfg.max_items.unwrap_or(defaults.cross_sell_order.max_items)
+                }
+                Scenario::CrossSellDelivery => cfg
+                    .max_items
+                    .unwrap_or(defaults.cross_sell_delivery.max_items),
+                _ => 1,
+            },
             // Order updates never expire (DeliveryRules::max_age_ms answers None).
             max_age_ms: if marketing { max_age.ms() } else { i64::MAX },
         });

@@ -184,3 +184,15 @@ fn caps_take_marketing_scenarios_only() {
     let err = error(&cap("flash_sale"));
     assert!(err.contains("cross_sell_order"), "{err}");
 }
+
+#[test]
+fn an_offers_products_go_in_one_message() {
+    let r = rules("[scenarios.cross_sell_delivery]\nmax_items = 7\n").expect("valid");
+    let of = |s: Scenario| {
+        let sr = r.scenarios.iter().find(|x| x.scenario == s).expect("rules");
+        (sr.digest, sr.digest_max_items)
+    };
+    assert_eq!(of(Scenario::CrossSellOrder), (true, 4));
+    assert_eq!(of(Scenario::CrossSellDelivery), (true, 7));
+    assert_eq!(of(Scenario::Shipped), (false, 1));
+}

@@ -222,10 +222,13 @@ pub enum SuppressReason {
     Expired,
     /// A queued marketing message whose product no longer holds when it was sent late.
     Stale,
+    /// A cross-sell offer came due with no related product left to show (none visible,
+    /// on sale and in stock that the customer has not bought and the order does not hold).
+    NothingToOffer,
 }
 
 impl SuppressReason {
-    pub const ALL: [SuppressReason; 12] = [
+    pub const ALL: [SuppressReason; 13] = [
         SuppressReason::Consent,
         SuppressReason::Suppressed,
         SuppressReason::NoAddress,
@@ -238,6 +241,7 @@ impl SuppressReason {
         SuppressReason::Purchased,
         SuppressReason::Expired,
         SuppressReason::Stale,
+        SuppressReason::NothingToOffer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -254,6 +258,7 @@ impl SuppressReason {
             SuppressReason::Purchased => "purchased",
             SuppressReason::Expired => "expired",
             SuppressReason::Stale => "stale",
+            SuppressReason::NothingToOffer => "nothing_to_offer",
         }
     }
 }

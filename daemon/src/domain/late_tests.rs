@@ -135,3 +135,44 @@ fn nothing_left_means_nothing_kept() {
     let why = expired_reason("back_in_stock", 90_000_000, DAY);
     assert!(why.contains("scenarios.back_in_stock.max_age"), "{why}");
 }
+
+#[test]
+fn a_late_cross_sell_offer_keeps_only_products_still_buyable() {
+    let cfg = TriggerConfig::default();
+    let mut hidden = product(5, 900);
+    hidden.catalogue.display_window.end_ms = Some(T0 + 1);
+    let products: HashMap<&str, ProductState> = [
+        ("in-stock", product(5, 900)),
+        ("sold-out", product(0, 900)),
+        ("hidden", hidden),
+    ]
+    .into_iter()
+    .collect();
+    for scenario in [Scenario::CrossSellOrder, Scenario::CrossSellDelivery] {
+        let e = entry(
+            scenario,
+            vec![
+                item("in-stock", 900),
+                item("sold-out", 900),
+                item("hidden", 900),
+            ],
+        );
+        let late = T0 + LATE_AFTER_MS;
+        assert_eq!(turn(&e, Some(DAY), late), Turn::Recheck);
+        let r = recheck(&e, |sku| products.get(sku), late, &cfg);
+        assert_eq!(r.keep, vec![item("in-stock", 900)], "{scenario:?}");
+        let why: Vec<(&str, Stale)> = r.dropped.iter().map(|d| (d.sku.as_str(), d.why)).collect();
+        assert_eq!(
+            why,
+            [
+                ("sold-out", Stale::OutOfStock),
+                ("hidden", Stale::NotOnSale)
+            ]
+        );
+        // Nothing left: the offer is not sent.
+        let gone = entry(scenario, vec![item("sold-out", 900)]);
+        assert!(recheck(&gone, |sku| products.get(sku), late, &cfg)
+            .keep
+            .is_empty());
+    }
+}

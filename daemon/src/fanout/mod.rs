@@ -9,6 +9,7 @@
 pub mod audience;
 pub mod notices;
 pub mod reach;
+pub mod related;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;

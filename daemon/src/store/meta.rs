@@ -40,7 +40,7 @@ macro_rules! singleton {
     };
 }
 
-fn corrupt(what: &str, reason: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(what: &str, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         cf: Cf::Meta.name(),
         reason: format!("{what}: {reason}"),

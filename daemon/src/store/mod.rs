@@ -12,6 +12,7 @@ pub mod meta;
 pub mod orders;
 pub mod outbox;
 pub mod records;
+pub mod related;
 pub mod schema;
 pub mod writer;
 

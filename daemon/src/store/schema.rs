@@ -22,11 +22,16 @@
 //! cancel_requests      id u64 BE                                  → CancelRequest   (v1)
 //! backorder_board      sku                                        → BoardRow        (v1)
 //! late_lines           len u16 · order_id · line_id               → LateLine        (v1)
+//! placed_orders        id u64 BE                                  → PlacedOrder     (v1)
+//! related              sku                                        → CoPurchase      (v1)
+//! category_sellers     category id                                → CategoryBestSellers (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
 //!                      "shop_webhook_cancel_cursor"               → u64 BE
 //!                      "shop_webhook_notice_cursor"               → u64 BE
 //!                      "backorder_board_built"                    → u64 BE
+//!                      "related_cursor"                           → u64 BE
+//!                      "order_total"                              → OrderTotal      (v1)
 //!                      "scenario_overrides"                       → Overrides (JSON)
 //!                      "unsubscribe_secret"                       → secret bytes
 //!                      "release:" · trigger id u64 BE             → Release         (v1)
@@ -60,6 +65,9 @@ pub enum Cf {
     CancelRequests,
     BackorderBoard,
     LateLines,
+    PlacedOrders,
+    Related,
+    CategorySellers,
 }
 
 impl Cf {
@@ -82,6 +90,9 @@ impl Cf {
         Cf::CancelRequests,
         Cf::BackorderBoard,
         Cf::LateLines,
+        Cf::PlacedOrders,
+        Cf::Related,
+        Cf::CategorySellers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -104,6 +115,9 @@ impl Cf {
             Cf::CancelRequests => "cancel_requests",
             Cf::BackorderBoard => "backorder_board",
             Cf::LateLines => "late_lines",
+            Cf::PlacedOrders => "placed_orders",
+            Cf::Related => "related",
+            Cf::CategorySellers => "category_sellers",
         }
     }
 }

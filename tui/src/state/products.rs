@@ -1,5 +1,6 @@
 //! Products: the search box and its results, and the selected product's detail
-//! (`GetProduct`) with its recent triggers (`ListTriggers`).
+//! (`GetProduct`) with its recent triggers (`ListTriggers`) and related products
+//! (`GetRelated`).
 
 use stockbell_proto::v1 as pb;
 
@@ -20,6 +21,8 @@ pub struct ProductsState {
     pub sku: Option<String>,
     pub detail: Remote<pb::Product>,
     pub triggers: Remote<Vec<pb::Trigger>>,
+    /// Products bought with it (or its categories' best sellers), as offers see them.
+    pub related: Remote<pb::RelatedProducts>,
     pub note: Option<Note>,
 }
 
@@ -75,19 +78,22 @@ impl ProductsState {
         }]
     }
 
-    /// Shows one product: its state and its recent triggers.
+    /// Shows one product: its state, its recent triggers and its related products.
     pub fn open(&mut self, sku: String) -> Vec<Request> {
         if self.sku.as_deref() == Some(sku.as_str()) {
             self.detail.reload();
             self.triggers.reload();
+            self.related.reload();
         } else {
             self.detail = Remote::Loading;
             self.triggers = Remote::Loading;
+            self.related = Remote::Loading;
         }
         self.sku = Some(sku.clone());
         vec![
             Request::GetProduct { sku: sku.clone() },
-            Request::ListTriggers { sku },
+            Request::ListTriggers { sku: sku.clone() },
+            Request::GetRelated { sku },
         ]
     }
 
@@ -120,6 +126,9 @@ impl ProductsState {
             }
             Reply::Triggers { sku, result } if self.sku.as_deref() == Some(sku.as_str()) => {
                 self.triggers = result.into();
+            }
+            Reply::Related { sku, result } if self.sku.as_deref() == Some(sku.as_str()) => {
+                self.related = result.into();
             }
             _ => {}
         }

@@ -1,5 +1,6 @@
 //! Products: the search box and results, and the selected product's stock, prices,
-//! velocity, predicted sell-out, armed triggers, interested customers and recent triggers.
+//! velocity, predicted sell-out, armed triggers, interested customers, recent triggers
+//! and related products (what cross-sell offers would show with it, and why).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -108,6 +109,7 @@ fn product(app: &App, frame: &mut Frame, area: Rect) {
         Remote::Failed(e) => lines.push(Line::styled(e.to_string(), ERROR)),
         Remote::Idle | Remote::Loading => lines.push(Line::styled("loading…", LABEL)),
     }
+    lines.extend(related(&p.related));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -223,4 +225,37 @@ fn trigger(t: &pb::Trigger, now_ms: i64) -> Line<'static> {
         Span::styled(format!("{} ", kind(t.kind)), TITLE),
         Span::raw(t.reason.clone()),
     ])
+}
+
+/// The related products: each with its title, why, and whether an offer could show it now.
+fn related(r: &Remote<pb::RelatedProducts>) -> Vec<Line<'static>> {
+    let head = Line::styled("related products", TITLE);
+    match r {
+        Remote::Idle => Vec::new(),
+        Remote::Loading => vec![head, Line::styled("loading…", LABEL)],
+        Remote::Failed(e) if e.is_unimplemented() => vec![
+            head,
+            Line::styled("not available in this daemon yet", LABEL),
+        ],
+        Remote::Failed(e) => vec![head, Line::styled(e.to_string(), ERROR)],
+        Remote::Ready(r) if r.related.is_empty() => vec![
+            head,
+            Line::styled(format!("none yet ({:.1} orders counted)", r.orders), LABEL),
+        ],
+        Remote::Ready(r) => {
+            let mut out = vec![head];
+            out.extend(r.related.iter().map(|p| {
+                let mut spans = vec![
+                    Span::styled(format!("{} ", p.sku), TITLE),
+                    Span::raw(format!("{} · ", p.title)),
+                    Span::styled(p.why.clone(), LABEL),
+                ];
+                if !p.offerable {
+                    spans.push(Span::styled(" · not offerable now", WARN));
+                }
+                Line::from(spans)
+            }));
+            out
+        }
+    }
 }

@@ -104,3 +104,52 @@ fn search_not_implemented_and_typing() {
         ],
     );
 }
+
+fn related() -> stockbell_proto::v1::RelatedProducts {
+    use stockbell_proto::v1::RelatedProduct;
+    stockbell_proto::v1::RelatedProducts {
+        sku: "MUG-BLUE".into(),
+        orders: 12.0,
+        total_orders: 400.0,
+        related: vec![
+            RelatedProduct {
+                sku: "SAUCER".into(),
+                title: "Blue saucer".into(),
+                source: "co_bought".into(),
+                score: 8.5,
+                lift: 8.5,
+                support: 4.0,
+                why: "co-bought 4.0 times, lift 8.50".into(),
+                offerable: true,
+                available: 7,
+            },
+            RelatedProduct {
+                sku: "MUG-RED".into(),
+                title: "Red mug".into(),
+                source: "category_best_seller".into(),
+                score: 30.0,
+                why: "best seller in category \"mugs\" (30.0 orders)".into(),
+                offerable: false,
+                ..Default::default()
+            },
+        ],
+    }
+}
+
+#[test]
+fn related_products_say_why_and_which_cannot_be_offered_now() {
+    let mut app = app();
+    app.products.related = Remote::Ready(related());
+    let s = draw(&app, 120, 30);
+    assert_row(&s, "│                                              ││related products                                                      │");
+    assert_row(&s, "│                                              ││SAUCER Blue saucer · co-bought 4.0 times, lift 8.50                   │");
+    assert_row(&s, "│                                              ││MUG-RED Red mug · best seller in category \"mugs\" (30.0 orders) · not  │");
+    assert_row(&s, "│                                              ││offerable now                                                         │");
+    app.products.related = Remote::Failed(RpcError::new(
+        "GetRelated",
+        Code::Unimplemented,
+        "UNIMPLEMENTED",
+    ));
+    let s = draw(&app, 120, 30);
+    assert_row(&s, "│                                              ││not available in this daemon yet                                      │");
+}

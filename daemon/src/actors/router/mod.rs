@@ -32,13 +32,13 @@ use super::customer::{
 };
 use super::product::{Applied, Item, ProductActor};
 use super::registry::{group, Registry, Replies};
-use crate::domain::order::OrderIndex;
 use crate::domain::{Rejection, TriggerConfig};
 use crate::metrics::Metrics;
 use crate::scenario_control::LiveRules;
 use crate::store::orders::{CancelRequests, LineNotices};
 use crate::store::outbox::Outbox;
 use crate::store::records::{Rejected, TimerKey, Triggers};
+use crate::store::related::PlacedOrders;
 use crate::store::writer::Writer;
 use crate::store::{Store, StoreError};
 
@@ -83,7 +83,7 @@ pub(crate) enum DispatchKind {
         sequence: u64,
         early: Vec<(u32, Rejection)>,
         /// Indexes of the orders this batch places, written with it.
-        orders: Vec<(String, OrderIndex)>,
+        orders: Vec<orders::NewOrder>,
         reply: Reply<BatchAck>,
     },
     Duplicate {
@@ -134,6 +134,8 @@ pub struct RouterConfig {
     pub max_active: usize,
     /// The time zone of a customer known only from an order.
     pub default_time_zone: String,
+    /// How cross-sell offers read the related-products table.
+    pub related: crate::domain::order::related::RelatedConfig,
 }
 
 pub struct Router {
@@ -162,13 +164,14 @@ impl Router {
         cfg: RouterConfig,
         metrics: Arc<Metrics>,
     ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
-        let (last_trigger, last_outbox, last_notice, last_cancel) = store
+        let (last_trigger, last_outbox, last_notice, last_cancel, last_placed) = store
             .read(|s| {
                 Ok((
                     s.last_key::<Triggers>()?,
                     s.last_key::<Outbox>()?,
                     s.last_key::<LineNotices>()?,
                     s.last_key::<CancelRequests>()?,
+                    s.last_key::<PlacedOrders>()?,
                 ))
             })
             .await?;
@@ -186,6 +189,8 @@ impl Router {
             triggers: cfg.triggers.clone(),
             router: handle.downgrade(),
             default_time_zone: cfg.default_time_zone,
+            store: store.clone(),
+            related: cfg.related,
         };
         let router = Router {
             store,
@@ -203,6 +208,7 @@ impl Router {
                 next_outbox_seq,
                 next_notice_id: last_notice.map_or(1, |n| n + 1),
                 next_cancel_id: last_cancel.map_or(1, |n| n + 1),
+                next_placed_id: last_placed.map_or(1, |n| n + 1),
             },
             outbox_notify: cfg.outbox_notify,
             fanout_notify: cfg.fanout_notify,

@@ -14,7 +14,7 @@ use crate::actors::product::Item;
 use crate::domain::order::backorder::NewLine;
 use crate::domain::order::{IndexedLine, Lines, OrderEvent, OrderIndex};
 use crate::domain::profile::CustomerEvent;
-use crate::domain::{ProductEvent, Rejection};
+use crate::domain::{Millis, ProductEvent, Rejection};
 use crate::store::orders::OrderIndexes;
 use crate::store::{Store, StoreError};
 
@@ -23,6 +23,15 @@ use crate::store::{Store, StoreError};
 #[derive(Default)]
 pub(super) struct OrderRoutes {
     recent: HashMap<String, (OrderIndex, u64)>,
+}
+
+/// A new order's index, written with the batch that places it (with its entry in the
+/// placed-order log that feeds the related-products table).
+#[derive(Debug, Clone)]
+pub(crate) struct NewOrder {
+    pub order_id: String,
+    pub index: OrderIndex,
+    pub placed_ms: Millis,
 }
 
 /// Forgets durable indexes once this many are remembered.
@@ -39,7 +48,7 @@ impl OrderRoutes {
         items: Vec<IngestItem>,
         ticket: u64,
         refused: &mut Vec<(u32, Rejection)>,
-        writes: &mut Vec<(String, OrderIndex)>,
+        writes: &mut Vec<NewOrder>,
     ) -> Result<Vec<IngestItem>, StoreError> {
         let wanted: Vec<String> = items
             .iter()
@@ -76,13 +85,17 @@ impl OrderRoutes {
                 out.push(i);
                 continue;
             };
-            let index = item.index;
+            let (index, placed_ms) = (item.index, item.at_ms);
             let id = item.event.order_id().to_owned();
             let found = self.recent.get(&id).map(|(ix, _)| ix).or(known.get(&id));
             match route_one(item, found) {
                 Ok((routed, new_index)) => {
                     if let Some(ix) = new_index {
-                        writes.push((id.clone(), ix.clone()));
+                        writes.push(NewOrder {
+                            order_id: id.clone(),
+                            index: ix.clone(),
+                            placed_ms,
+                        });
                         known.insert(id.clone(), ix.clone());
                         self.recent.insert(id, (ix, ticket));
                     }

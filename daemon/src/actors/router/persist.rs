@@ -12,6 +12,7 @@ use crate::actors::customer::CustomerApplied;
 use crate::actors::product::Applied;
 use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::order::board::{BoardWrite, LateWrite};
+use crate::domain::order::related::PlacedOrder;
 use crate::domain::Rejection;
 use crate::domain::TriggerKind;
 use crate::store::board::{BackorderBoard, LateLines};
@@ -21,6 +22,7 @@ use crate::store::orders::{CancelRequests, LineNotices, OrderIndexes};
 use crate::store::records::{
     Customers, ProducerRecord, Producers, Rejected, TimerKey, Timers, TriggerBySku, Triggers,
 };
+use crate::store::related::PlacedOrders;
 use crate::store::Batch;
 
 /// Numbers handed out as writes are planned. They only grow; a write that fails leaves
@@ -31,6 +33,7 @@ pub(crate) struct Counters {
     pub next_outbox_seq: u64,
     pub next_notice_id: u64,
     pub next_cancel_id: u64,
+    pub next_placed_id: u64,
 }
 
 /// One dispatch's write and what it did.
@@ -101,8 +104,15 @@ pub(crate) fn plan(a: &mut Answered, ids: &mut Counters, affinity_half_life_ms: 
             orders,
             ..
         } => {
-            for (order_id, index) in orders.drain(..) {
-                out.batch.put::<OrderIndexes>(&order_id, &index);
+            for new in orders.drain(..) {
+                out.batch.put::<OrderIndexes>(&new.order_id, &new.index);
+                let placed = PlacedOrder {
+                    skus: new.index.lines.iter().map(|l| l.sku.clone()).collect(),
+                    order_id: new.order_id,
+                    at_ms: new.placed_ms,
+                };
+                out.batch.put::<PlacedOrders>(ids.next_placed_id, &placed);
+                ids.next_placed_id += 1;
             }
             out.rejections
                 .extend(early.drain(..).map(|(i, r)| rejected(i, r)));

@@ -7,6 +7,7 @@
 
 pub mod backorder;
 pub mod board;
+pub mod cross_sell;
 pub mod related;
 pub mod state;
 

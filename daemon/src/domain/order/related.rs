@@ -93,6 +93,16 @@ pub fn order_skus<'a>(skus: impl IntoIterator<Item = &'a str>, cfg: &RelatedConf
     out
 }
 
+/// An order as the related table counts it: written to the placed-order log with the
+/// order's index, followed by the related table's one writer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlacedOrder {
+    pub order_id: String,
+    pub at_ms: Millis,
+    /// The order's SKUs in line order (repeats kept; `order_skus` dedupes).
+    pub skus: Vec<String>,
+}
+
 /// The decayed count of all orders.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderTotal {
