@@ -17,8 +17,8 @@ use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Outcome};
 use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::order::board::{late_lines, late_writes, LateWrite};
-use crate::domain::order::state::CancelRequest;
 use crate::domain::order::related::RelatedConfig;
+use crate::domain::order::state::CancelRequest;
 use crate::domain::order::state::Notice;
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
@@ -281,14 +281,8 @@ async fn tell(st: &mut CustomerArgs, news: Vec<OrderNews>, now: Millis, out: &mu
         let skus = customer_orders::skus(c, &updates);
         let products = current_products(&st.shared.router, skus).await;
         let Some(c) = st.state.as_ref() else { return };
-        let made = customer_orders::messages(
-            c,
-            updates,
-            &products,
-            &rules,
-            &st.shared.cancel_links,
-            now,
-        );
+        let made =
+            customer_orders::messages(c, updates, &products, &rules, &st.shared.cancel_links, now);
         out.suppressed.extend(made.suppressed);
         out.entries.extend(made.entries);
     }
@@ -352,7 +346,11 @@ async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut 
                         kind: customer_orders::notice_of(m.scenario),
                         lines: cross_sell::kept_lines(order),
                     };
-                    let o = customer_orders::order_context(c, order, &notice, &products, &rules);
+                    // A marketing offer never carries the order's cancel link.
+                    let no_link = |_: &str| String::new();
+                    let o = customer_orders::order_context(
+                        c, order, &notice, &products, &rules, no_link,
+                    );
                     cross_sell::with_coupon(o, m.scenario, &rules)
                 })
         } else {
