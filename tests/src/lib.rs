@@ -16,6 +16,7 @@
 //! - [`SmtpServer`]: a real SMTP server (aiosmtpd) that records what it receives.
 //! - [`HttpPeer`]: a local HTTP server playing LINE's push API, a webhook receiver and
 //!   the shop's receiver of the shop webhook.
+//! - [`web`]: one HTTP request to the daemon's public server; the cancel link in a mail.
 //!
 //! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
 //! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.
@@ -30,6 +31,7 @@ pub mod poll;
 pub mod process;
 pub mod smtp;
 pub mod tmux;
+pub mod web;
 
 pub use client::{
     customer_view, expect_code, fanned_out, last_sequence, next_ack, overview_until, product,

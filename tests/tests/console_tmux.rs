@@ -2,16 +2,19 @@
 //! the overview shows non-zero rates while events flow; disabling a scenario from the
 //! console stops its sends (checked at the daemon); killing and restarting the daemon
 //! shows the disconnected state, then the console recovers by itself; the Orders view
-//! shows a backorder on the board; `q` quits.
+//! shows a backorder on the board, then the customer's cancel request (made through the
+//! link in the confirmation mail) in its panel, and Enter on it opens the order; `q`
+//! quits.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::{ListScenariosRequest, ProductUpsert};
 use stockbell_tests::tmux::{console_bin, Tmux};
+use stockbell_tests::web::{cancel_path, http};
 use stockbell_tests::{
     catalog, customer, fanned_out, notify_me, order_placed, poll_until, publish_ok, sale,
-    scenario_stats, stock_set, upsert, AdminClient, Daemon, DaemonOptions, Sequencer,
+    scenario_stats, shopper, stock_set, upsert, AdminClient, Daemon, DaemonOptions, Sequencer,
 };
 
 /// A free loopback port, so the restarted daemon listens where the console looks.
@@ -29,6 +32,20 @@ fn number_after(screen: &str, label: &str) -> Option<f64> {
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
     digits.parse().ok()
+}
+
+/// The cancel link of the first mail in `dir` that has one.
+fn cancel_link_in(dir: &std::path::Path) -> Result<String> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "eml") {
+            let raw = String::from_utf8_lossy(&std::fs::read(&path)?).into_owned();
+            if let Some(link) = cancel_path(&raw) {
+                return Ok(link);
+            }
+        }
+    }
+    anyhow::bail!("no mail with a cancel link in {} yet", dir.display())
 }
 
 /// The back_in_stock row of the scenarios table.
@@ -180,10 +197,16 @@ async fn console_watches_steers_and_survives_a_daemon_restart() -> Result<()> {
         backorderable: true,
         ..catalog("kettle", 4800)
     };
-    let order = order_placed("o1", "c1", &[("1", "kettle", 2)]);
+    // An English reader: the confirmation's text is plain ASCII, its cancel link readable.
+    let order = order_placed("o1", "buyer", &[("1", "kettle", 2)]);
     publish_ok(
         &mut ingest,
-        seq.batch(vec![upsert(kettle), stock_set("kettle", 0), order]),
+        seq.batch(vec![
+            upsert(kettle),
+            stock_set("kettle", 0),
+            shopper("buyer"),
+            order,
+        ]),
     )
     .await?;
     term.keys(&["6"])?;
@@ -191,6 +214,36 @@ async fn console_watches_steers_and_survives_a_daemon_restart() -> Result<()> {
         s.contains("backorder board (1 SKU)")
             && s.lines()
                 .any(|l| l.contains("kettle") && l.contains("1/2u"))
+    })
+    .await?;
+
+    // The buyer asks to cancel through the link in the backorder confirmation: the requests
+    // panel shows it at the next refresh, and Enter on it opens the order.
+    let eml = tmp.path().join("eml");
+    let link = poll_until(Duration::from_secs(15), || async { cancel_link_in(&eml) }).await?;
+    let token = link.trim_start_matches("/cancel?token=");
+    let (status, page) = http(
+        daemon.http_addr()?,
+        "POST",
+        "/cancel",
+        &format!("token={token}"),
+    )
+    .await?;
+    ensure!(status == 200, "POST /cancel {status}: {page}");
+    term.wait_for("the request in its panel", Duration::from_secs(15), |s| {
+        s.contains("cancellation requests (1 request)")
+            && s.lines()
+                .any(|l| l.contains("o1") && l.contains("buyer") && l.contains("1 waiting"))
+    })
+    .await?;
+    term.keys(&["s", "s", "Enter"])?;
+    term.wait_for("the requested order's page", Duration::from_secs(15), |s| {
+        s.contains("order o1") && s.contains("lines (1)")
+    })
+    .await?;
+    term.keys(&["Escape"])?;
+    term.wait_for("the lists again", Duration::from_secs(10), |s| {
+        s.contains("▶ cancellation requests (1 request)")
     })
     .await?;
 

@@ -176,7 +176,10 @@ impl App {
             r @ (Reply::Outbox { .. } | Reply::Retried { .. }) => {
                 self.delivery.on_reply(r, self.now_ms)
             }
-            r @ (Reply::Backorders(_) | Reply::FlaggedOrders(_) | Reply::Order { .. }) => {
+            r @ (Reply::Backorders(_)
+            | Reply::FlaggedOrders(_)
+            | Reply::CancellationRequests(_)
+            | Reply::Order { .. }) => {
                 self.orders.on_reply(r);
                 Vec::new()
             }

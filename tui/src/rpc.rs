@@ -112,12 +112,15 @@ pub enum Request {
     ListBackorders,
     /// The first page of the orders flagged past their promise.
     ListFlaggedOrders,
+    /// The first page of the customers' cancellation requests, newest first.
+    ListCancellationRequests,
     GetOrder {
         order_id: String,
     },
 }
 
-/// Rows of the board and flagged orders the console asks for (one page of each).
+/// Rows of the board, flagged orders and cancellation requests the console asks for (one
+/// page of each).
 pub const ORDERS_PAGE: u32 = 200;
 
 /// A call's result, carrying what the UI needs to match it with its request.
@@ -159,6 +162,7 @@ pub enum Reply {
     },
     Backorders(Result<Vec<pb::BackorderRow>, RpcError>),
     FlaggedOrders(Result<Vec<pb::Order>, RpcError>),
+    CancellationRequests(Result<Vec<pb::CancellationRequest>, RpcError>),
     Order {
         order_id: String,
         result: Result<pb::Order, RpcError>,
@@ -181,6 +185,7 @@ impl Request {
             Request::RetryOutbox { .. } => "RetryOutbox",
             Request::ListBackorders => "ListBackorders",
             Request::ListFlaggedOrders => "ListOrders",
+            Request::ListCancellationRequests => "ListCancellationRequests",
             Request::GetOrder { .. } => "GetOrder",
         }
     }
@@ -224,6 +229,7 @@ impl Request {
             },
             Request::ListBackorders => Reply::Backorders(Err(err)),
             Request::ListFlaggedOrders => Reply::FlaggedOrders(Err(err)),
+            Request::ListCancellationRequests => Reply::CancellationRequests(Err(err)),
             Request::GetOrder { order_id } => Reply::Order {
                 order_id,
                 result: Err(err),
@@ -352,6 +358,17 @@ async fn call(mut c: AdminClient, req: Request) -> Reply {
             };
             let result = within(rpc, c.list_orders(req)).await.map(|r| r.orders);
             Reply::FlaggedOrders(result)
+        }
+        Request::ListCancellationRequests => {
+            let req = pb::ListCancellationRequestsRequest {
+                after_id: 0,
+                limit: ORDERS_PAGE,
+                newest_first: true,
+            };
+            let result = within(rpc, c.list_cancellation_requests(req))
+                .await
+                .map(|r| r.requests);
+            Reply::CancellationRequests(result)
         }
         Request::GetOrder { order_id } => {
             let req = pb::GetOrderRequest {

@@ -1,10 +1,11 @@
-//! Orders: the backorder board (`ListBackorders`) and the orders flagged past their
-//! promise (`ListOrders`), refreshed while shown, and one order opened from the flagged
-//! list or looked up by id (`GetOrder`), scrolled as one page.
+//! Orders: the backorder board (`ListBackorders`), the orders flagged past their promise
+//! (`ListOrders`) and the customers' cancellation requests (`ListCancellationRequests`,
+//! newest first), refreshed while shown, and one order opened from the flagged list or a
+//! request, or looked up by id (`GetOrder`), scrolled as one page.
 //!
-//! The lists are panels in `PANELS` order; `s` moves the selection from one to the
-//! next. A panel fed by another RPC (cancellation requests) is one more `Panel`, one more
-//! list here and one more section in `view/orders.rs`.
+//! The lists are panels in `Panel::ALL` order; `s` moves the selection from one to the
+//! next. A panel fed by another RPC is one more `Panel`, one more list here (counted in
+//! `LISTS`) and one more section in `view/orders.rs`.
 
 use stockbell_proto::v1 as pb;
 
@@ -18,10 +19,11 @@ pub enum Panel {
     #[default]
     Board,
     Flagged,
+    Requests,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 2] = [Panel::Board, Panel::Flagged];
+    pub const ALL: [Panel; 3] = [Panel::Board, Panel::Flagged, Panel::Requests];
 
     fn next(self) -> Panel {
         let i = Panel::ALL.iter().position(|p| *p == self).unwrap_or(0);
@@ -33,10 +35,12 @@ impl Panel {
 pub struct OrdersState {
     pub board: Remote<Vec<pb::BackorderRow>>,
     pub flagged: Remote<Vec<pb::Order>>,
+    pub requests: Remote<Vec<pb::CancellationRequest>>,
     /// The list with the selection.
     pub panel: Panel,
     pub board_selected: usize,
     pub flagged_selected: usize,
+    pub requests_selected: usize,
     /// The order id box (`/`).
     pub input: String,
     pub typing: bool,
@@ -53,6 +57,12 @@ pub struct OrdersState {
 impl OrdersState {
     /// How often the lists refresh themselves while shown.
     pub const REFRESH_MS: i64 = 3_000;
+    /// The list requests one load sends.
+    const LISTS: [Request; 3] = [
+        Request::ListBackorders,
+        Request::ListFlaggedOrders,
+        Request::ListCancellationRequests,
+    ];
 
     pub fn selected_flagged(&self) -> Option<&pb::Order> {
         self.flagged
@@ -60,15 +70,22 @@ impl OrdersState {
             .and_then(|o| o.get(self.flagged_selected))
     }
 
-    /// Asks for both lists (and the open order), unless they are already out.
+    pub fn selected_request(&self) -> Option<&pb::CancellationRequest> {
+        self.requests
+            .ready()
+            .and_then(|r| r.get(self.requests_selected))
+    }
+
+    /// Asks for every list (and the open order), unless they are already out.
     pub fn load(&mut self) -> Vec<Request> {
         if self.in_flight > 0 {
             return Vec::new();
         }
         self.board.reload();
         self.flagged.reload();
-        self.in_flight = 2;
-        let mut reqs = vec![Request::ListBackorders, Request::ListFlaggedOrders];
+        self.requests.reload();
+        let mut reqs = Self::LISTS.to_vec();
+        self.in_flight = reqs.len() as u8;
         if let Some(id) = &self.open {
             self.order.reload();
             reqs.push(Request::GetOrder {
@@ -149,6 +166,13 @@ impl OrdersState {
                     }
                     None => self.note = Note::error("no flagged order selected"),
                 },
+                Panel::Requests => match self.selected_request() {
+                    Some(r) => {
+                        let id = r.order_id.clone();
+                        return self.open(id);
+                    }
+                    None => self.note = Note::error("no cancellation request selected"),
+                },
                 Panel::Board => {
                     self.note = Note::info(
                         "a SKU's waiting lines: open it in 3 Products (GetProduct backorders)",
@@ -163,6 +187,10 @@ impl OrdersState {
                 Panel::Flagged => {
                     let len = self.flagged.ready().map_or(0, Vec::len);
                     self.flagged_selected = step(self.flagged_selected, len, a);
+                }
+                Panel::Requests => {
+                    let len = self.requests.ready().map_or(0, Vec::len);
+                    self.requests_selected = step(self.requests_selected, len, a);
                 }
             },
         }
@@ -182,6 +210,12 @@ impl OrdersState {
                 keep_or_replace(&mut self.flagged, result, &mut self.note);
                 let len = self.flagged.ready().map_or(0, Vec::len);
                 self.flagged_selected = self.flagged_selected.min(len.saturating_sub(1));
+            }
+            Reply::CancellationRequests(result) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                keep_or_replace(&mut self.requests, result, &mut self.note);
+                let len = self.requests.ready().map_or(0, Vec::len);
+                self.requests_selected = self.requests_selected.min(len.saturating_sub(1));
             }
             Reply::Order { order_id, result }
                 if self.open.as_deref() == Some(order_id.as_str()) =>
@@ -221,11 +255,16 @@ mod tests {
         let mut s = OrdersState::default();
         assert_eq!(
             s.load(),
-            vec![Request::ListBackorders, Request::ListFlaggedOrders]
+            vec![
+                Request::ListBackorders,
+                Request::ListFlaggedOrders,
+                Request::ListCancellationRequests
+            ]
         );
         assert!(s.load().is_empty(), "not twice while out");
         s.on_reply(Reply::Backorders(Ok(Vec::new())));
         s.on_reply(Reply::FlaggedOrders(Ok(vec![order("o1"), order("o2")])));
+        s.on_reply(Reply::CancellationRequests(Ok(Vec::new())));
         assert_eq!(s.in_flight, 0);
         s.handle(Action::CycleState);
         assert_eq!(s.panel, Panel::Flagged);
@@ -250,6 +289,70 @@ mod tests {
         }));
         s.handle(Action::Back);
         assert_eq!((s.open.as_deref(), s.order.ready()), (None, None));
+    }
+
+    fn request(id: u64, order_id: &str) -> pb::CancellationRequest {
+        pb::CancellationRequest {
+            request_id: id,
+            order_id: order_id.into(),
+            customer_id: "c1".into(),
+            line_ids: vec!["1".into()],
+            line_statuses: vec!["waiting".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn s_cycles_to_the_requests_and_enter_opens_the_requested_order() {
+        let mut s = OrdersState::default();
+        s.load();
+        s.on_reply(Reply::Backorders(Ok(Vec::new())));
+        s.on_reply(Reply::FlaggedOrders(Ok(Vec::new())));
+        s.on_reply(Reply::CancellationRequests(Ok(vec![
+            request(9, "o9"),
+            request(4, "o4"),
+        ])));
+        assert_eq!(s.in_flight, 0, "every list answered");
+        s.handle(Action::CycleState);
+        s.handle(Action::CycleState);
+        assert_eq!(s.panel, Panel::Requests);
+        s.handle(Action::Down);
+        assert_eq!(s.requests_selected, 1);
+        assert_eq!(
+            s.handle(Action::Enter),
+            vec![Request::GetOrder {
+                order_id: "o4".into()
+            }]
+        );
+        assert_eq!(s.open.as_deref(), Some("o4"));
+        // Back to the lists, and `s` wraps round to the board.
+        s.handle(Action::Back);
+        s.handle(Action::CycleState);
+        assert_eq!(s.panel, Panel::Board);
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_requests_and_a_shorter_list_clamps_the_selection() {
+        let mut s = OrdersState::default();
+        s.load();
+        s.on_reply(Reply::CancellationRequests(Ok(vec![
+            request(3, "o3"),
+            request(2, "o2"),
+            request(1, "o1"),
+        ])));
+        s.panel = Panel::Requests;
+        s.handle(Action::Bottom);
+        assert_eq!(s.requests_selected, 2);
+        s.in_flight = 0;
+        s.load();
+        let err =
+            crate::rpc::RpcError::new("ListCancellationRequests", tonic::Code::Unavailable, "down");
+        s.on_reply(Reply::CancellationRequests(Err(err)));
+        assert_eq!(s.requests.ready().map(Vec::len), Some(3), "kept on screen");
+        assert!(s.note.is_some(), "and says why");
+        s.on_reply(Reply::CancellationRequests(Ok(vec![request(3, "o3")])));
+        assert_eq!(s.requests_selected, 0);
+        assert_eq!(s.selected_request().map(|r| r.request_id), Some(3));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Orders: the order-id box, then either the lists — the backorder board (per SKU:
-//! waiting lines and units, allocated, owed, oldest wait, lines past their promise) and
-//! the orders flagged past their promise — one panel each, stacked, the selected list
-//! marked; or one order's page (lines with status, promise, allocation, shipment, and the
-//! messages about it), as `GetOrder` gives it.
+//! waiting lines and units, allocated, owed, oldest wait, lines past their promise), the
+//! orders flagged past their promise and the customers' cancellation requests (newest
+//! first: the lines asked for and what became of them) — one panel each, stacked, the
+//! selected list marked; or one order's page (lines with status, promise, allocation,
+//! shipment, and the messages about it), as `GetOrder` gives it.
 //!
-//! Panels are laid out from `Panel::ALL`, so another list (cancellation requests) is one
-//! more arm in `panel` and one more entry there.
+//! Panels are laid out from `Panel::ALL`, so another list is one more arm in `panel` and
+//! one more entry there.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -63,6 +64,26 @@ fn panel(o: &OrdersState, which: Panel, now: i64, frame: &mut Frame, area: Rect)
                 Some(orders) => Some(flagged(
                     orders,
                     focus.then_some(o.flagged_selected),
+                    now,
+                    area,
+                )),
+            };
+            (title, body)
+        }
+        Panel::Requests => {
+            let n = o.requests.ready().map_or(0, Vec::len);
+            let title = format!(
+                " {marker}cancellation requests ({}) ",
+                counted(n, "request")
+            );
+            let body = match o.requests.ready() {
+                None => pending(&o.requests, "not loaded yet"),
+                Some(rows) if rows.is_empty() => {
+                    Some(Paragraph::new("no customer has asked to cancel an order"))
+                }
+                Some(rows) => Some(requests(
+                    rows,
+                    focus.then_some(o.requests_selected),
                     now,
                     area,
                 )),
@@ -175,6 +196,60 @@ fn flagged(
                 style,
             ),
             Span::styled(late.join("; "), WARN),
+        ]));
+    }
+    Paragraph::new(lines)
+}
+
+/// One row per request: who asked for which order when, then each line asked for with
+/// its status now — green `cancelled` once the shop cancelled (or refunded) them all.
+fn requests(
+    rows: &[pb::CancellationRequest],
+    selected: Option<usize>,
+    now: i64,
+    area: Rect,
+) -> Paragraph<'static> {
+    let mut lines = vec![Line::styled(
+        format!(
+            "  {:<6} {:<16} {:<10} {:<10} lines now",
+            "req", "order", "customer", "asked"
+        ),
+        LABEL,
+    )];
+    for i in window(rows.len(), selected, area) {
+        let r = &rows[i];
+        let mark = if selected == Some(i) { "> " } else { "  " };
+        let style = if selected == Some(i) {
+            SELECTED
+        } else {
+            Default::default()
+        };
+        let ids = r.line_ids.join(", ");
+        let now_span = if r.cancelled {
+            Span::styled(format!("{ids} cancelled"), GOOD)
+        } else if r.line_statuses.is_empty() {
+            Span::styled(format!("{ids} (order no longer kept)"), LABEL)
+        } else {
+            let each: Vec<String> = r
+                .line_ids
+                .iter()
+                .zip(&r.line_statuses)
+                .map(|(id, status)| format!("{id} {status}"))
+                .collect();
+            Span::styled(each.join(", "), WARN)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    "{mark}{:<6} {:<16} {:<10} {:<10} ",
+                    format!("#{}", r.request_id),
+                    fmt::truncate(&r.order_id, 16),
+                    fmt::truncate(&r.customer_id, 10),
+                    fmt::ago(r.requested_at_ms, now),
+                ),
+                style,
+            ),
+            now_span,
         ]));
     }
     Paragraph::new(lines)

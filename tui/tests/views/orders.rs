@@ -1,4 +1,5 @@
-//! Orders view: the backorder board and the orders past their promise, then one order.
+//! Orders view: the backorder board, the orders past their promise and the cancellation
+//! requests, then one order.
 
 use stockbell_console::state::orders::Panel;
 use stockbell_console::state::{Remote, ViewId};
@@ -60,11 +61,46 @@ pub fn late_order() -> pb::Order {
     }
 }
 
+/// Newest first, as the console asks: one the shop has not acted on, one it cancelled,
+/// and one whose order the customer no longer keeps.
+pub fn cancellation_requests() -> Vec<pb::CancellationRequest> {
+    vec![
+        pb::CancellationRequest {
+            request_id: 12,
+            order_id: "O-7".into(),
+            customer_id: "C-1".into(),
+            line_ids: vec!["1".into(), "2".into()],
+            requested_at_ms: NOW - 3 * MIN,
+            cancelled: false,
+            line_statuses: vec!["waiting".into(), "shipped".into()],
+        },
+        pb::CancellationRequest {
+            request_id: 11,
+            order_id: "O-5".into(),
+            customer_id: "C-2".into(),
+            line_ids: vec!["1".into()],
+            requested_at_ms: NOW - 40 * MIN,
+            cancelled: true,
+            line_statuses: vec!["cancelled".into()],
+        },
+        pb::CancellationRequest {
+            request_id: 3,
+            order_id: "O-1".into(),
+            customer_id: "C-3".into(),
+            line_ids: vec!["4".into()],
+            requested_at_ms: NOW - 3 * 24 * 60 * MIN,
+            cancelled: false,
+            line_statuses: Vec::new(),
+        },
+    ]
+}
+
 fn app() -> App {
     let mut app = connected();
     app.view = ViewId::Orders;
     app.orders.board = Remote::Ready(board_rows());
     app.orders.flagged = Remote::Ready(vec![late_order()]);
+    app.orders.requests = Remote::Ready(cancellation_requests());
     app
 }
 
@@ -81,16 +117,16 @@ fn narrow_lists() {
             "│  sku             waiting allocated  owed     oldest  late│",
             "│> KETTLE-1           2/5u      1/2u     7     12m00s     1│",
             "│  LAMP-2             0/0u      1/1u     1          -     0│",
-            "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
             "└──────────────────────────────────────────────────────────┘",
             "┌ past their promise (1 order) ────────────────────────────┐",
             "│  order            customer   late lines                  │",
             "│  O-7              C-1        KETTLE-1 ×2 waiting due 2m00│",
             "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ cancellation requests (3 requests) ──────────────────────┐",
+            "│  req    order            customer   asked      lines now │",
+            "│  #12    O-7              C-1        3m00s ago  1 waiting,│",
+            "│  #11    O-5              C-2        40m00s ago 1 cancelle│",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
             "s next list  ↑↓ select  Enter open  Tab/1-6 views  q quit   ",
@@ -110,6 +146,48 @@ fn wide_lists_show_titles_and_the_selected_flagged_order() {
     assert_row(
         &s,
         "│> O-7              C-1        KETTLE-1 ×2 waiting due 2m00s ago                                                       │",
+    );
+}
+
+#[test]
+fn cancellation_requests_newest_first_with_what_became_of_their_lines() {
+    let mut app = app();
+    app.orders.panel = Panel::Requests;
+    app.orders.requests_selected = 1;
+    let s = draw(&app, 80, 30);
+    let top = s
+        .iter()
+        .position(|r| r.starts_with("┌ ▶ cancellation requests (3 requests) ─"))
+        .unwrap_or_else(|| panic!("no selected requests panel in\n{}", s.join("\n")));
+    assert_screen(
+        &s[top + 1..top + 6],
+        &[
+            "│  req    order            customer   asked      lines now                     │",
+            "│  #12    O-7              C-1        3m00s ago  1 waiting, 2 shipped          │",
+            "│> #11    O-5              C-2        40m00s ago 1 cancelled                   │",
+            "│  #3     O-1              C-3        3d00h ago  4 (order no longer kept)      │",
+            "│                                                                              │",
+        ],
+    );
+    // The board and the flagged list lose their selection marks.
+    assert_row(
+        &s,
+        "│  KETTLE-1           2/5u      1/2u     7     12m00s     1  Kettle            │",
+    );
+}
+
+#[test]
+fn no_cancellation_request_yet() {
+    let mut app = app();
+    app.orders.requests = Remote::Ready(Vec::new());
+    let s = draw(&app, 80, 30);
+    assert_row(
+        &s,
+        "┌ cancellation requests (0 requests) ──────────────────────────────────────────┐",
+    );
+    assert_row(
+        &s,
+        "│no customer has asked to cancel an order                                      │",
     );
 }
 
