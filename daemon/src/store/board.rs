@@ -7,35 +7,19 @@
 
 use super::codec;
 use super::records::Products;
-use super::schema::{bad_key, be_u64, pair_key, split_pair, utf8, Cf, Schema};
+use super::schema::{bad_key, meta_singleton, pair_key, split_pair, utf8, v1_by_name, Cf, Schema};
 use super::writer::Writer;
 use super::{Batch, Seek, Store, StoreError};
 use crate::domain::order::board::{BoardRow, LateLine};
 
 const V1: u8 = 1;
 
-/// The backorder board, by sku (key order).
-pub struct BackorderBoard;
-
-impl Schema for BackorderBoard {
-    const CF: Cf = Cf::BackorderBoard;
-    type Key = String;
-    type KeyRef<'a> = &'a str;
-    type Value = BoardRow;
-
-    fn encode_key(key: &str) -> Vec<u8> {
-        key.as_bytes().to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
-        utf8(Self::CF, bytes)
-    }
-    fn encode_value(value: &BoardRow) -> Vec<u8> {
-        codec::encode(V1, value)
-    }
-    fn decode_value(bytes: &[u8]) -> Result<BoardRow, StoreError> {
-        codec::decode(Self::CF.name(), V1, bytes)
-    }
-}
+v1_by_name!(
+    /// The backorder board, by sku (key order).
+    BackorderBoard,
+    Cf::BackorderBoard,
+    BoardRow
+);
 
 /// Lines past their promise, by (order id, line id): an order's flagged lines are
 /// neighbours, so a page of orders is one forward scan.
@@ -63,35 +47,13 @@ impl Schema for LateLines {
     }
 }
 
-/// `meta` "backorder_board_built": the board was built from the products stored before
-/// products wrote their rows themselves (u64 BE, the board's version).
-pub struct BoardBuilt;
-
-const BOARD_BUILT: &[u8] = b"backorder_board_built";
-
-impl Schema for BoardBuilt {
-    const CF: Cf = Cf::Meta;
-    type Key = ();
-    type KeyRef<'a> = ();
-    type Value = u64;
-
-    fn encode_key(_: ()) -> Vec<u8> {
-        BOARD_BUILT.to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<(), StoreError> {
-        if bytes == BOARD_BUILT {
-            Ok(())
-        } else {
-            Err(bad_key(Cf::Meta, "backorder_board_built"))
-        }
-    }
-    fn encode_value(v: &u64) -> Vec<u8> {
-        v.to_be_bytes().to_vec()
-    }
-    fn decode_value(bytes: &[u8]) -> Result<u64, StoreError> {
-        be_u64(bytes).ok_or_else(|| bad_key(Cf::Meta, "backorder_board_built is not a u64"))
-    }
-}
+meta_singleton!(
+    /// `meta` "backorder_board_built": the board was built from the products stored
+    /// before products wrote their rows themselves (u64 BE, the board's version).
+    BoardBuilt,
+    b"backorder_board_built",
+    u64
+);
 
 /// Once per store, at startup before the Router runs: a row for every stored product
 /// whose book owes lines (products stored by a daemon that kept no board). Later every

@@ -3,42 +3,10 @@
 //! the unsubscribe secret, and the back-in-stock releases still waiting.
 
 use super::codec;
-use super::schema::{bad_key, be_u64, Cf, PrefixSchema, Schema};
+use super::schema::{bad_key, be_u64, meta_singleton, Cf, PrefixSchema, Schema};
 use super::StoreError;
 use crate::domain::release::Release;
 use crate::domain::rules::overrides::Overrides;
-
-/// A meta record stored under one fixed key.
-macro_rules! singleton {
-    ($(#[$doc:meta])* $name:ident, $key:expr, $value:ty, $enc:expr, $dec:expr) => {
-        $(#[$doc])*
-        pub struct $name;
-
-        impl Schema for $name {
-            const CF: Cf = Cf::Meta;
-            type Key = ();
-            type KeyRef<'a> = ();
-            type Value = $value;
-
-            fn encode_key(_: ()) -> Vec<u8> {
-                $key.to_vec()
-            }
-            fn decode_key(bytes: &[u8]) -> Result<(), StoreError> {
-                if bytes == $key {
-                    Ok(())
-                } else {
-                    Err(bad_key(Cf::Meta, stringify!($name)))
-                }
-            }
-            fn encode_value(value: &$value) -> Vec<u8> {
-                $enc(value)
-            }
-            fn decode_value(bytes: &[u8]) -> Result<$value, StoreError> {
-                $dec(bytes)
-            }
-        }
-    };
-}
 
 pub(super) fn corrupt(what: &str, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
@@ -47,43 +15,35 @@ pub(super) fn corrupt(what: &str, reason: impl std::fmt::Display) -> StoreError 
     }
 }
 
-singleton!(
+meta_singleton!(
     /// The last trigger id whose fan-out is durable (u64 BE).
     FanoutCursor,
     b"fanout_cursor",
-    u64,
-    |c: &u64| c.to_be_bytes().to_vec(),
-    |b: &[u8]| be_u64(b).ok_or_else(|| corrupt("fanout_cursor", "not a u64"))
+    u64
 );
 
-singleton!(
+meta_singleton!(
     /// The last order notice whose hand-off is durable (u64 BE).
     NoticeCursor,
     b"notice_cursor",
-    u64,
-    |c: &u64| c.to_be_bytes().to_vec(),
-    |b: &[u8]| be_u64(b).ok_or_else(|| corrupt("notice_cursor", "not a u64"))
+    u64
 );
 
-singleton!(
+meta_singleton!(
     /// The last cancellation request the shop webhook delivered (u64 BE).
     ShopCancelCursor,
     b"shop_webhook_cancel_cursor",
-    u64,
-    |c: &u64| c.to_be_bytes().to_vec(),
-    |b: &[u8]| be_u64(b).ok_or_else(|| corrupt("shop_webhook_cancel_cursor", "not a u64"))
+    u64
 );
 
-singleton!(
+meta_singleton!(
     /// The last order notice the shop webhook has passed (delivered if an allocation).
     ShopNoticeCursor,
     b"shop_webhook_notice_cursor",
-    u64,
-    |c: &u64| c.to_be_bytes().to_vec(),
-    |b: &[u8]| be_u64(b).ok_or_else(|| corrupt("shop_webhook_notice_cursor", "not a u64"))
+    u64
 );
 
-singleton!(
+meta_singleton!(
     /// Operators' scenario changes, as JSON so an operator can read them with `ldb`.
     ScenarioOverrides,
     b"scenario_overrides",
@@ -95,7 +55,7 @@ singleton!(
     ))
 );
 
-singleton!(
+meta_singleton!(
     /// The generated secret that signs unsubscribe links (when none is configured).
     UnsubscribeSecret,
     b"unsubscribe_secret",

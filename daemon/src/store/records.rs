@@ -240,7 +240,7 @@ struct CustomerStateV1 {
 
 impl From<CustomerStateV1> for CustomerState {
     fn from(c: CustomerStateV1) -> CustomerState {
-        CustomerState {
+        CustomerStateV2 {
             id: c.id,
             email: c.email,
             line_user_id: c.line_user_id,
@@ -257,6 +257,7 @@ impl From<CustomerStateV1> for CustomerState {
             updated_ms: c.updated_ms,
             orders: Vec::new(),
         }
+        .into()
     }
 }
 

@@ -4,135 +4,50 @@
 //! record, each category's best sellers, the total order count and its cursor.
 
 use super::codec;
-use super::meta::corrupt;
-use super::schema::{bad_key, be_u64, utf8, Cf, Schema};
-use super::StoreError;
+use super::schema::{meta_singleton, v1_by_name, v1_log, Cf};
 use crate::domain::order::related::{CategoryBestSellers, CoPurchase, OrderTotal, PlacedOrder};
 
-const V1: u8 = 1;
+v1_log!(
+    /// The placed-order log, by id (increasing, in the order the batches were written).
+    PlacedOrders,
+    Cf::PlacedOrders,
+    PlacedOrder
+);
 
-/// The placed-order log, by id (increasing, in the order the batches were written).
-pub struct PlacedOrders;
-
-impl Schema for PlacedOrders {
-    const CF: Cf = Cf::PlacedOrders;
-    type Key = u64;
-    type KeyRef<'a> = u64;
-    type Value = PlacedOrder;
-
-    fn encode_key(id: u64) -> Vec<u8> {
-        id.to_be_bytes().to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<u64, StoreError> {
-        be_u64(bytes).ok_or_else(|| bad_key(Self::CF, "not a u64"))
-    }
-    fn encode_value(value: &PlacedOrder) -> Vec<u8> {
-        codec::encode(V1, value)
-    }
-    fn decode_value(bytes: &[u8]) -> Result<PlacedOrder, StoreError> {
-        codec::decode(Self::CF.name(), V1, bytes)
-    }
-}
-
-/// A schema keyed by a plain string whose value is bincode v1.
-macro_rules! by_name {
-    ($(#[$doc:meta])* $name:ident, $cf:expr, $value:ty) => {
-        $(#[$doc])*
-        pub struct $name;
-
-        impl Schema for $name {
-            const CF: Cf = $cf;
-            type Key = String;
-            type KeyRef<'a> = &'a str;
-            type Value = $value;
-
-            fn encode_key(key: &str) -> Vec<u8> {
-                key.as_bytes().to_vec()
-            }
-            fn decode_key(bytes: &[u8]) -> Result<String, StoreError> {
-                utf8(Self::CF, bytes)
-            }
-            fn encode_value(value: &$value) -> Vec<u8> {
-                codec::encode(V1, value)
-            }
-            fn decode_value(bytes: &[u8]) -> Result<$value, StoreError> {
-                codec::decode(Self::CF.name(), V1, bytes)
-            }
-        }
-    };
-}
-
-by_name!(
+v1_by_name!(
     /// Each SKU's co-purchase record.
     RelatedRecords,
     Cf::Related,
     CoPurchase
 );
 
-by_name!(
+v1_by_name!(
     /// Each category's best sellers.
     CategorySellers,
     Cf::CategorySellers,
     CategoryBestSellers
 );
 
-/// The last placed order whose co-purchases are counted (u64 BE, in `meta`).
-pub struct RelatedCursor;
+meta_singleton!(
+    /// The last placed order whose co-purchases are counted (u64 BE, in `meta`).
+    RelatedCursor,
+    b"related_cursor",
+    u64
+);
 
-impl Schema for RelatedCursor {
-    const CF: Cf = Cf::Meta;
-    type Key = ();
-    type KeyRef<'a> = ();
-    type Value = u64;
-
-    fn encode_key(_: ()) -> Vec<u8> {
-        b"related_cursor".to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<(), StoreError> {
-        if bytes == b"related_cursor" {
-            Ok(())
-        } else {
-            Err(bad_key(Cf::Meta, "RelatedCursor"))
-        }
-    }
-    fn encode_value(c: &u64) -> Vec<u8> {
-        c.to_be_bytes().to_vec()
-    }
-    fn decode_value(b: &[u8]) -> Result<u64, StoreError> {
-        be_u64(b).ok_or_else(|| corrupt("related_cursor", "not a u64"))
-    }
-}
-
-/// The decayed count of all orders counted (lift's `N`, in `meta`).
-pub struct OrderTotals;
-
-impl Schema for OrderTotals {
-    const CF: Cf = Cf::Meta;
-    type Key = ();
-    type KeyRef<'a> = ();
-    type Value = OrderTotal;
-
-    fn encode_key(_: ()) -> Vec<u8> {
-        b"order_total".to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<(), StoreError> {
-        if bytes == b"order_total" {
-            Ok(())
-        } else {
-            Err(bad_key(Cf::Meta, "OrderTotals"))
-        }
-    }
-    fn encode_value(t: &OrderTotal) -> Vec<u8> {
-        codec::encode(V1, t)
-    }
-    fn decode_value(b: &[u8]) -> Result<OrderTotal, StoreError> {
-        codec::decode(Cf::Meta.name(), V1, b)
-    }
-}
+meta_singleton!(
+    /// The decayed count of all orders counted (lift's `N`, in `meta`).
+    OrderTotals,
+    b"order_total",
+    OrderTotal,
+    |t: &OrderTotal| codec::encode(1, t),
+    |b: &[u8]| codec::decode(Cf::Meta.name(), 1, b)
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::schema::Schema;
 
     #[test]
     fn placed_order_bytes_are_stable() {

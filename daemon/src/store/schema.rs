@@ -239,3 +239,113 @@ pub fn unflip(bytes: &[u8]) -> Option<Millis> {
 pub fn utf8(cf: Cf, bytes: &[u8]) -> Result<String, StoreError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| bad_key(cf, "not UTF-8"))
 }
+
+/// A log keyed by an increasing u64 id (big-endian, so key order is id order) whose value
+/// is bincode with schema version 1.
+macro_rules! v1_log {
+    ($(#[$doc:meta])* $name:ident, $cf:expr, $value:ty) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::store::schema::Schema for $name {
+            const CF: $crate::store::schema::Cf = $cf;
+            type Key = u64;
+            type KeyRef<'a> = u64;
+            type Value = $value;
+
+            fn encode_key(id: u64) -> Vec<u8> {
+                id.to_be_bytes().to_vec()
+            }
+            fn decode_key(bytes: &[u8]) -> Result<u64, $crate::store::StoreError> {
+                $crate::store::schema::be_u64(bytes)
+                    .ok_or_else(|| $crate::store::schema::bad_key(Self::CF, "not a u64"))
+            }
+            fn encode_value(value: &$value) -> Vec<u8> {
+                $crate::store::codec::encode(1, value)
+            }
+            fn decode_value(bytes: &[u8]) -> Result<$value, $crate::store::StoreError> {
+                $crate::store::codec::decode(Self::CF.name(), 1, bytes)
+            }
+        }
+    };
+}
+pub(crate) use v1_log;
+
+/// A record keyed by a plain string (sku, order id, category) whose value is bincode with
+/// schema version 1.
+macro_rules! v1_by_name {
+    ($(#[$doc:meta])* $name:ident, $cf:expr, $value:ty) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::store::schema::Schema for $name {
+            const CF: $crate::store::schema::Cf = $cf;
+            type Key = String;
+            type KeyRef<'a> = &'a str;
+            type Value = $value;
+
+            fn encode_key(key: &str) -> Vec<u8> {
+                key.as_bytes().to_vec()
+            }
+            fn decode_key(bytes: &[u8]) -> Result<String, $crate::store::StoreError> {
+                $crate::store::schema::utf8(Self::CF, bytes)
+            }
+            fn encode_value(value: &$value) -> Vec<u8> {
+                $crate::store::codec::encode(1, value)
+            }
+            fn decode_value(bytes: &[u8]) -> Result<$value, $crate::store::StoreError> {
+                $crate::store::codec::decode(Self::CF.name(), 1, bytes)
+            }
+        }
+    };
+}
+pub(crate) use v1_by_name;
+
+/// A `meta` record stored under one fixed key, with its value's encoding.
+macro_rules! meta_singleton {
+    ($(#[$doc:meta])* $name:ident, $key:expr, $value:ty, $enc:expr, $dec:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::store::schema::Schema for $name {
+            const CF: $crate::store::schema::Cf = $crate::store::schema::Cf::Meta;
+            type Key = ();
+            type KeyRef<'a> = ();
+            type Value = $value;
+
+            fn encode_key(_: ()) -> Vec<u8> {
+                $key.to_vec()
+            }
+            fn decode_key(bytes: &[u8]) -> Result<(), $crate::store::StoreError> {
+                if bytes == $key {
+                    Ok(())
+                } else {
+                    Err($crate::store::schema::bad_key(Self::CF, stringify!($name)))
+                }
+            }
+            fn encode_value(value: &$value) -> Vec<u8> {
+                $enc(value)
+            }
+            fn decode_value(bytes: &[u8]) -> Result<$value, $crate::store::StoreError> {
+                $dec(bytes)
+            }
+        }
+    };
+    // A u64 (big-endian) under a fixed key: cursors and markers.
+    ($(#[$doc:meta])* $name:ident, $key:expr, u64) => {
+        $crate::store::schema::meta_singleton!(
+            $(#[$doc])*
+            $name,
+            $key,
+            u64,
+            |c: &u64| c.to_be_bytes().to_vec(),
+            |b: &[u8]| $crate::store::schema::be_u64(b).ok_or_else(|| {
+                $crate::store::StoreError::Corrupt {
+                    cf: $crate::store::schema::Cf::Meta.name(),
+                    reason: format!("{}: not a u64", String::from_utf8_lossy($key)),
+                }
+            })
+        );
+    };
+}
+pub(crate) use meta_singleton;
