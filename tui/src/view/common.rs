@@ -97,3 +97,27 @@ pub fn channel(c: &pb::ChannelHealth, now_ms: i64, detail: bool) -> Vec<Vec<Span
     }
     parts
 }
+
+/// One outbox entry as a message list shows it: seq, status (coloured), channel,
+/// scenario and age, then its subject and last error when it has them.
+pub fn message(m: &pb::OutboxEntry, now: i64) -> Vec<Line<'static>> {
+    let style = match m.status.as_str() {
+        "delivered" => GOOD,
+        "failed" => ERROR,
+        "pending" => WARN,
+        _ => LABEL,
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::raw(format!("#{} ", m.seq)),
+        Span::styled(format!("{:<9} ", m.status), style),
+        Span::raw(format!("{} {} ", m.channel, m.scenario)),
+        Span::styled(fmt::ago(m.created_ms, now), LABEL),
+    ])];
+    if !m.subject.is_empty() {
+        lines.push(Line::styled(format!("   {}", m.subject), LABEL));
+    }
+    if !m.last_error.is_empty() {
+        lines.push(Line::styled(format!("   {}", m.last_error), ERROR));
+    }
+    lines
+}

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 use stockbell_proto::v1 as pb;
 
-use super::common::{block, input, joined, kv, mark, pending, ERROR, GOOD, LABEL, TITLE, WARN};
+use super::common::{block, input, joined, kv, mark, message, pending, ERROR, LABEL, TITLE, WARN};
 use super::WIDE;
 use crate::app::App;
 use crate::fmt;
@@ -188,24 +188,7 @@ fn recent(c: &pb::Customer, now: i64) -> Vec<Line<'static>> {
         section("recent messages", c.recent_messages.len()),
     ];
     for m in &c.recent_messages {
-        let style = match m.status.as_str() {
-            "delivered" => GOOD,
-            "failed" => ERROR,
-            "pending" => WARN,
-            _ => LABEL,
-        };
-        lines.push(Line::from(vec![
-            Span::raw(format!("#{} ", m.seq)),
-            Span::styled(format!("{:<9} ", m.status), style),
-            Span::raw(format!("{} {} ", m.channel, m.scenario)),
-            Span::styled(fmt::ago(m.created_ms, now), LABEL),
-        ]));
-        if !m.subject.is_empty() {
-            lines.push(Line::styled(format!("   {}", m.subject), LABEL));
-        }
-        if !m.last_error.is_empty() {
-            lines.push(Line::styled(format!("   {}", m.last_error), ERROR));
-        }
+        lines.extend(message(m, now));
     }
     lines
 }

@@ -14,7 +14,9 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 use stockbell_proto::v1 as pb;
 
-use super::common::{block, input, joined, kv, pending, ERROR, GOOD, LABEL, SELECTED, TITLE, WARN};
+use super::common::{
+    block, input, joined, kv, message, pending, ERROR, GOOD, LABEL, SELECTED, TITLE, WARN,
+};
 use crate::app::App;
 use crate::fmt;
 use crate::state::orders::{OrdersState, Panel};
@@ -289,24 +291,7 @@ fn order_page(o: &OrdersState, id: &str, now: i64, frame: &mut Frame, area: Rect
         TITLE,
     ));
     for m in &order.messages {
-        let style = match m.status.as_str() {
-            "delivered" => GOOD,
-            "failed" => ERROR,
-            "pending" => WARN,
-            _ => LABEL,
-        };
-        lines.push(Line::from(vec![
-            Span::raw(format!("#{} ", m.seq)),
-            Span::styled(format!("{:<9} ", m.status), style),
-            Span::raw(format!("{} {} ", m.channel, m.scenario)),
-            Span::styled(fmt::ago(m.created_ms, now), LABEL),
-        ]));
-        if !m.subject.is_empty() {
-            lines.push(Line::styled(format!("   {}", m.subject), LABEL));
-        }
-        if !m.last_error.is_empty() {
-            lines.push(Line::styled(format!("   {}", m.last_error), ERROR));
-        }
+        lines.extend(message(m, now));
     }
     frame.render_widget(
         Paragraph::new(lines)
