@@ -69,39 +69,29 @@ pub async fn offers(
         .map(|l| l.placed.sku.clone())
         .collect();
     let (id, read_skus) = (c.id.clone(), skus.clone());
+    // One blocking read: the records, then the candidate products they name.
     let gathered = store
         .read(move |s| {
-            gather(s, &id, &read_skus).map(|mut g| {
-                g.bought.extend(bought.drain());
-                g
-            })
+            let mut g = gather(s, &id, &read_skus)?;
+            g.bought.extend(bought.drain());
+            let wanted = candidates(&input(&read_skus, &g));
+            let found = s.multi_get::<Products>(wanted.iter().map(String::as_str))?;
+            let products: Vec<_> = wanted
+                .into_iter()
+                .zip(found)
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect();
+            g.products.extend(products);
+            Ok(g)
         })
         .await;
-    let mut g = match gathered {
+    let g = match gathered {
         Ok(g) => g,
         Err(e) => {
             tracing::warn!(error = %e, customer_id = %c.id, order_id = %order.order_id, "Cannot read the related products; the cross-sell offer is dropped.");
             return Err(SuppressReason::NothingToOffer);
         }
     };
-    let wanted = candidates(&input(&skus, &g));
-    match store
-        .read(move |s| {
-            let found = s.multi_get::<Products>(wanted.iter().map(String::as_str))?;
-            Ok(wanted
-                .into_iter()
-                .zip(found)
-                .filter_map(|(k, v)| Some((k, v?)))
-                .collect::<Vec<_>>())
-        })
-        .await
-    {
-        Ok(products) => g.products.extend(products),
-        Err(e) => {
-            tracing::warn!(error = %e, customer_id = %c.id, "Cannot read the related products; the cross-sell offer is dropped.");
-            return Err(SuppressReason::NothingToOffer);
-        }
-    }
     let picked = pick(
         &input(&skus, &g),
         scenario,
