@@ -36,6 +36,7 @@ fn customer() -> CustomerState {
         created_ms: 0,
         updated_ms: 0,
         orders: Vec::new(),
+        lifecycle: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod customer;
 pub mod decide;
 pub mod interest;
 pub mod late;
+pub mod lifecycle;
 pub mod message;
 pub mod order;
 pub mod product;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::customer::{Channel, Consent, Locale, Sent};
 use super::decide::{Deferred, Offer};
+use super::lifecycle::Lifecycle;
 use super::order::state::OrderState;
 use super::{Millis, Rejection};
 
@@ -31,6 +32,8 @@ pub struct CustomerState {
     pub updated_ms: Millis,
     /// The customer's orders (this actor is their one owner), oldest first.
     pub orders: Vec<OrderState>,
+    /// Engagement, cart journey, list hygiene, lapses, attribution (customers v4).
+    pub lifecycle: Lifecycle,
 }
 
 /// The contact data of an upsert.
@@ -90,6 +93,7 @@ impl CustomerState {
             created_ms: at,
             updated_ms: at,
             orders: Vec::new(),
+            lifecycle: Lifecycle::default(),
         }
     }
 
@@ -152,6 +156,7 @@ pub fn apply(
                     created_ms: at,
                     updated_ms: at,
                     orders: Vec::new(),
+                    lifecycle: Lifecycle::default(),
                 })
             }
         },

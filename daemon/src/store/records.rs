@@ -11,6 +11,7 @@ use super::schema::{
 use super::StoreError;
 use crate::domain::customer::{Channel, Consent, Locale, Sent};
 use crate::domain::decide::{Deferred, Offer};
+use crate::domain::lifecycle::Lifecycle;
 use crate::domain::order::backorder::BackorderBook;
 use crate::domain::order::state::{Confirmation, LineState, Once, OrderState, Refund};
 use crate::domain::product::{Arming, PricePoint, ProductState};
@@ -107,11 +108,13 @@ impl From<ProductStateV1> for ProductState {
     }
 }
 
-/// A customer's state, by customer id (v3: orders with the customer's cancel request;
-/// v2 is read as orders never asked to be cancelled, v1 as a customer without orders).
+/// A customer's state, by customer id (v4: with the lifecycle part — engagement, cart
+/// journey, hygiene, lapses, attribution; v3 is read with an empty one, v2 as orders
+/// never asked to be cancelled, v1 as a customer without orders).
 pub struct Customers;
 
 const V3: u8 = 3;
+const V4: u8 = 4;
 
 impl Schema for Customers {
     const CF: Cf = Cf::Customers;
@@ -126,14 +129,59 @@ impl Schema for Customers {
         utf8(Self::CF, bytes)
     }
     fn encode_value(value: &CustomerState) -> Vec<u8> {
-        codec::encode(V3, value)
+        codec::encode(V4, value)
     }
     fn decode_value(bytes: &[u8]) -> Result<CustomerState, StoreError> {
         let cf = Cf::Customers.name();
         match bytes.first() {
             Some(&V1) => codec::decode::<CustomerStateV1>(cf, V1, bytes).map(Into::into),
             Some(&V2) => codec::decode::<CustomerStateV2>(cf, V2, bytes).map(Into::into),
-            _ => codec::decode(cf, V3, bytes),
+            Some(&V3) => codec::decode::<CustomerStateV3>(cf, V3, bytes).map(Into::into),
+            _ => codec::decode(cf, V4, bytes),
+        }
+    }
+}
+
+/// A customer state as stored before the lifecycle part.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct CustomerStateV3 {
+    id: String,
+    email: Option<String>,
+    line_user_id: Option<String>,
+    locale: Locale,
+    time_zone: String,
+    consent: Consent,
+    tags: Vec<String>,
+    suppressed: Vec<Channel>,
+    ledger: Vec<Sent>,
+    pending: Vec<Offer>,
+    pending_due_ms: Option<Millis>,
+    deferred: Vec<Deferred>,
+    created_ms: Millis,
+    updated_ms: Millis,
+    orders: Vec<OrderState>,
+}
+
+impl From<CustomerStateV3> for CustomerState {
+    fn from(c: CustomerStateV3) -> CustomerState {
+        CustomerState {
+            id: c.id,
+            email: c.email,
+            line_user_id: c.line_user_id,
+            locale: c.locale,
+            time_zone: c.time_zone,
+            consent: c.consent,
+            tags: c.tags,
+            suppressed: c.suppressed,
+            ledger: c.ledger,
+            pending: c.pending,
+            pending_due_ms: c.pending_due_ms,
+            deferred: c.deferred,
+            created_ms: c.created_ms,
+            updated_ms: c.updated_ms,
+            orders: c.orders,
+            lifecycle: Lifecycle::default(),
         }
     }
 }
@@ -198,7 +246,7 @@ impl From<OrderStateV2> for OrderState {
 
 impl From<CustomerStateV2> for CustomerState {
     fn from(c: CustomerStateV2) -> CustomerState {
-        CustomerState {
+        CustomerStateV3 {
             id: c.id,
             email: c.email,
             line_user_id: c.line_user_id,
@@ -215,6 +263,7 @@ impl From<CustomerStateV2> for CustomerState {
             updated_ms: c.updated_ms,
             orders: c.orders.into_iter().map(Into::into).collect(),
         }
+        .into()
     }
 }
 

@@ -233,9 +233,9 @@ fn customer_v1_still_read_and_v2_round_trips() {
 }
 
 /// A customer stored before orders kept the cancel request reads with its orders never
-/// asked to be cancelled, and is written back as v3.
+/// asked to be cancelled, and is written back as v4.
 #[test]
-fn customer_v2_still_read_and_v3_round_trips() {
+fn customer_v2_still_read_and_v4_round_trips() {
     use crate::domain::customer::{Consent, Locale};
     use crate::domain::order::state::{apply, OrderCadence};
     use crate::domain::order::{BackorderMark, OrderEvent, OrderLine, OrderPlaced};
@@ -292,6 +292,44 @@ fn customer_v2_still_read_and_v3_round_trips() {
     let mut asked = read.clone();
     asked.orders[0].cancel_requested_at_ms = Some(99);
     let bytes = Customers::encode_value(&asked);
-    assert_eq!(bytes.first(), Some(&3), "written as v3");
-    assert_eq!(Customers::decode_value(&bytes).expect("v3 reads"), asked);
+    assert_eq!(bytes.first(), Some(&4), "written as v4");
+    assert_eq!(Customers::decode_value(&bytes).expect("v4 reads"), asked);
+}
+
+/// A customer stored before the lifecycle part reads with an empty one, its orders kept.
+#[test]
+fn customer_v3_still_read_with_an_empty_lifecycle() {
+    use crate::domain::customer::{Consent, Locale};
+    let v3 = CustomerStateV3 {
+        id: "c3".into(),
+        email: Some("c3@example.jp".into()),
+        line_user_id: Some("U3".into()),
+        locale: Locale::Ja,
+        time_zone: "Asia/Tokyo".into(),
+        consent: Consent::default(),
+        tags: vec!["t".into()],
+        suppressed: vec![Channel::Line],
+        ledger: Vec::new(),
+        pending: Vec::new(),
+        pending_due_ms: Some(7),
+        deferred: Vec::new(),
+        created_ms: 3,
+        updated_ms: 4,
+        orders: Vec::new(),
+    };
+    let read = Customers::decode_value(&codec::encode(V3, &v3)).expect("a v3 customer reads");
+    assert_eq!(read.lifecycle, Lifecycle::default());
+    assert_eq!(
+        (
+            read.id.as_str(),
+            read.pending_due_ms,
+            read.suppressed.clone()
+        ),
+        ("c3", Some(7), vec![Channel::Line])
+    );
+    let mut clicked = read;
+    clicked.lifecycle.engagement.record_order(9);
+    let bytes = Customers::encode_value(&clicked);
+    assert_eq!(bytes.first(), Some(&4), "written as v4");
+    assert_eq!(Customers::decode_value(&bytes).expect("v4 reads"), clicked);
 }
