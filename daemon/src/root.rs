@@ -18,10 +18,12 @@ use crate::actors::scheduler::{Scheduler, SchedulerArgs};
 use crate::actors::{IngestItem, Router, RouterConfig, RouterHandle};
 use crate::api::admin::AdminApi;
 use crate::api::http::{HttpServer, HttpState};
+use crate::api::http_click::ClickRoute;
 use crate::api::ingest::IngestApi;
 use crate::api::server::GrpcServer;
 use crate::config::Config;
 use crate::delivery::cancel_link::CancelLinks;
+use crate::delivery::click_link::ClickLinks;
 use crate::delivery::dispatcher::{Dispatcher, DispatcherArgs};
 use crate::delivery::outbox::{reads, OutboxOwner};
 use crate::delivery::port::DeliveryPort;
@@ -173,6 +175,13 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         &cfg.templates.public_url,
         cfg.orders.cancel_link_valid_for.ms(),
     );
+    let engagement = cfg
+        .engagement
+        .settings()
+        .context("invalid [engagement] section")?;
+    // Click links: the same secret, their own purpose (`link_token::LinkPurpose::Click`).
+    let click_links = (engagement.click_tracking && !cfg.templates.public_url.trim().is_empty())
+        .then(|| ClickLinks::new(secret.clone(), &cfg.templates.public_url));
     let unsubscribe = UnsubscribeLinks::new(
         secret,
         &cfg.templates.public_url,
@@ -259,6 +268,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         rules: control.live.clone(),
         triggers: trig.clone(),
         metrics: metrics.clone(),
+        clicks: click_links.clone(),
     });
     let shop_webhook = ShopSender::new(&cfg.shop_webhook)
         .context("cannot set up the shop webhook")?
@@ -307,12 +317,20 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         shutdown_rx.clone(),
     )
     .await?;
+    let (clicks, click_task) = match click_links {
+        Some(links) => {
+            let (route, task) = ClickRoute::start(links, store.clone(), engagement, router.clone());
+            (Some(route), Some(task))
+        }
+        None => (None, None),
+    };
     let http_state = HttpState {
         outbox: outbox.clone(),
         router: router.clone(),
         links: unsubscribe,
         cancel,
         metrics: metrics.clone(),
+        clicks,
     };
     let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
 
@@ -345,6 +363,12 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let grace = cfg.server.shutdown_grace.0;
     grpc.join(grace).await;
     http.join(grace).await;
+    if let Some(mut task) = click_task {
+        // The server's state (the recorder's queue) is gone: it records what is queued.
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
     dispatcher.join(grace).await;
     if let Some(task) = shop_webhook {
         // It stops at the shutdown signal, mid-retry too; what it had not stored is sent

@@ -1,7 +1,8 @@
 //! The small public HTTP/1 server: `GET /healthz`, the one-click unsubscribe page
 //! (`GET /unsubscribe?token=T` shows a confirmation form, `POST` — RFC 8058 one-click or
 //! that form — unsubscribes and cancels the customer's queued marketing), and the
-//! one-click cancel page (`/cancel`, in `http_cancel.rs`).
+//! one-click cancel page (`/cancel`, in `http_cancel.rs`), and the click redirector
+//! (`/c/<token>`, in `http_click.rs`).
 //!
 //! It faces the public internet, so no client may hold it up: each request's headers and
 //! body must be in within their timeouts, and at the connection cap a new connection takes
@@ -56,6 +57,8 @@ pub struct HttpState {
     /// Checks the signed cancel links of order updates.
     pub cancel: crate::delivery::cancel_link::CancelLinks,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The click redirector; `None` = click tracking off (`/c/…` answers 404).
+    pub clicks: Option<super::http_click::ClickRoute>,
 }
 
 /// The running server.
@@ -237,6 +240,12 @@ pub async fn handle(state: &HttpState, req: Request<Full<Bytes>>) -> Response<Fu
             let token = super::http_cancel::form_token(&body, token);
             super::http_cancel::request(state, token.as_deref()).await
         }
+        (p, m) if p.starts_with("/c/") => match *m {
+            Method::GET => super::http_click::redirect(state, &p[3..], false).await,
+            Method::HEAD => super::http_click::redirect(state, &p[3..], true).await,
+            _ => not_allowed("GET, HEAD"),
+        },
+        ("/bench/static-redirect", &Method::GET) => super::http_click::static_redirect(state),
         ("/healthz", _) => not_allowed("GET, HEAD"),
         ("/unsubscribe" | "/cancel", _) => not_allowed("GET, HEAD, POST"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),

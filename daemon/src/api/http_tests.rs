@@ -37,6 +37,7 @@ impl Fixture {
                 60_000,
             ),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
+            clicks: None,
         };
         Fixture { stack, state }
     }

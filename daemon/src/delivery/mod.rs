@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod cancel_link;
 pub mod channels;
+pub mod click_link;
 pub mod dispatcher;
 pub mod email;
 pub mod error;

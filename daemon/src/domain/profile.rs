@@ -71,6 +71,9 @@ pub enum CustomerEvent {
     CancelRequest {
         order_id: String,
     },
+    /// The customer followed a tracked link of a marketing message (from the HTTP
+    /// redirector; HEAD requests never come here). Goes through the scanner rule.
+    Click(super::lifecycle::engagement::ClickReport),
 }
 
 impl CustomerState {
@@ -190,6 +193,15 @@ pub fn apply(
                 st.suppressed.push(*channel);
             }
             st.updated_ms = st.updated_ms.max(at);
+        }
+        CustomerEvent::Click(report) => {
+            let Some(st) = state else {
+                return Err(Rejection {
+                    field: "click.customer_id".into(),
+                    reason: format!("unknown customer_id {id:?}"),
+                });
+            };
+            st.lifecycle.engagement.receive_click(report.clone());
         }
     }
     Ok(())

@@ -34,7 +34,13 @@ pub(super) async fn deliver(
             .record(channel, kind, Outcome::NotSent, now_ms());
         return;
     };
-    let to_send = ready.to_send();
+    // Tracked links are rendered, never stored: the redirector finds each link again in
+    // the stored entry (`click_link::tracked_links`).
+    let tracked = shared
+        .clicks
+        .as_ref()
+        .and_then(|c| c.rewrite(&ready.entry, ready.to_send()));
+    let to_send = tracked.as_ref().unwrap_or(ready.to_send());
     let result = match shared.templates.render(&to_send.context) {
         Ok(rendered) => shared.channels.send(to_send, &rendered).await,
         Err(e) => Err(SendError::Unrenderable(format!(

@@ -69,6 +69,9 @@ pub struct DispatcherArgs {
     /// What "still worth sending" measures a late message against.
     pub triggers: Arc<TriggerConfig>,
     pub metrics: Arc<Metrics>,
+    /// Rewrites the item links of marketing messages to the click redirector as they are
+    /// rendered; `None` = click tracking off.
+    pub clicks: Option<crate::delivery::click_link::ClickLinks>,
 }
 
 /// Handle to the running dispatcher.
@@ -93,6 +96,7 @@ struct Shared {
     /// Products looked up for late re-checks, reused for a moment.
     products: late::Products,
     metrics: Arc<Metrics>,
+    clicks: Option<crate::delivery::click_link::ClickLinks>,
 }
 
 /// Removes its seq from the in-flight set however the send task ends (panic included).
@@ -136,6 +140,7 @@ impl Dispatcher {
             triggers: args.triggers,
             products: late::Products::default(),
             metrics: args.metrics,
+            clicks: args.clicks,
         });
         let task = tokio::spawn(run(shared, args.config, args.wake.clone(), args.shutdown));
         Dispatcher {

@@ -80,6 +80,7 @@ struct Fixture {
     eml: tempfile::TempDir,
     stop: watch::Sender<bool>,
     metrics: Arc<Metrics>,
+    clicks: Option<crate::delivery::click_link::ClickLinks>,
 }
 
 fn config(max_attempts: u32) -> DispatcherConfig {
@@ -111,6 +112,7 @@ impl Fixture {
             eml: tempfile::tempdir().expect("tempdir"),
             stop,
             metrics: Arc::new(Metrics::default()),
+            clicks: None,
         }
     }
 
@@ -182,6 +184,7 @@ impl Fixture {
             ),
             triggers: Arc::new(TriggerConfig::default()),
             metrics: self.metrics.clone(),
+            clicks: self.clicks.clone(),
         })
     }
 
@@ -267,6 +270,47 @@ async fn email_is_delivered_once_and_latency_recorded() {
     assert!(reads::due(f.db.store(), i64::MAX, 10)
         .expect("due")
         .is_empty());
+    f.stop(d).await;
+}
+
+/// With click tracking on, a marketing message's item link goes through the redirector
+/// (a token for its seq and index), in the items and in the rendered text; an order
+/// update's links stay as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marketing_links_are_sent_through_the_click_redirector() {
+    use crate::delivery::click_link::{ClickLinks, ClickToken};
+    let mut f = Fixture::new(3);
+    let links = ClickLinks::new(b"k".to_vec(), "https://bell.example");
+    f.clicks = Some(links.clone());
+    let server = TestServer::start(&[]).await;
+    let d = f.start(Some(&server), 3);
+    f.insert(&fresh(1, Channel::Webhook, true)).await;
+    f.insert(&fresh(2, Channel::Webhook, false)).await;
+    f.wait_status(1, OutboxStatus::Delivered).await;
+    f.wait_status(2, OutboxStatus::Delivered).await;
+    let bodies: Vec<serde_json::Value> = server
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).expect("json"))
+        .collect();
+    let marketing = bodies.iter().find(|b| b["id"] == 1).expect("seq 1 sent");
+    let url = marketing["items"][0]["url"].as_str().unwrap_or("");
+    let token = url.strip_prefix("https://bell.example/c/").unwrap_or("");
+    assert_eq!(
+        links.verify(token),
+        Ok(ClickToken { seq: 1, link: 0 }),
+        "{url}"
+    );
+    let text = marketing["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains(url) && !text.contains("https://shop.example/p/1"),
+        "{text}"
+    );
+    let order = bodies.iter().find(|b| b["id"] == 2).expect("seq 2 sent");
+    assert!(
+        !order.to_string().contains("/c/"),
+        "order updates are not tracked: {order}"
+    );
     f.stop(d).await;
 }
 

@@ -1,0 +1,163 @@
+//! Tracked links in marketing messages: which links of an outbox entry are tracked, the
+//! short signed token naming (entry seq, link index) (`link_token`, purpose `Click`), and
+//! the copy of an entry whose links go through `{public_url}/c/<token>`.
+//!
+//! The tracked links of an entry are a pure function of the entry as stored
+//! ([`tracked_links`]): link `i` is the page of item `i` of the stored context. The
+//! dispatcher rewrites with it when it renders, and the redirector looks the link up with
+//! it in the stored entry — so a redirect can only ever lead to a URL the daemon put in
+//! that message, never to one taken from the request. Order updates (transactional) and
+//! the unsubscribe / cancel links are never rewritten.
+
+use std::sync::Arc;
+
+use super::link_token::{open_short, seal_short, LinkPurpose, TokenError};
+use crate::domain::message::OutboxEntry;
+
+/// What a valid click token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClickToken {
+    pub seq: u64,
+    pub link: u16,
+}
+
+/// The payload: seq then link index, each as an unsigned LEB128 varint (a seq of a few
+/// million takes 3–4 bytes), so a token is ~20 characters.
+fn payload(t: ClickToken) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12);
+    push_varint(&mut out, t.seq);
+    push_varint(&mut out, u64::from(t.link));
+    out
+}
+
+fn push_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn read_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        n |= u64::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+fn parse(mut bytes: &[u8]) -> Option<ClickToken> {
+    let seq = read_varint(&mut bytes)?;
+    let link = u16::try_from(read_varint(&mut bytes)?).ok()?;
+    bytes.is_empty().then_some(ClickToken { seq, link })
+}
+
+pub fn sign_click_token(secret: &[u8], t: ClickToken) -> String {
+    seal_short(secret, LinkPurpose::Click, &payload(t))
+}
+
+pub fn verify_click_token(secret: &[u8], token: &str) -> Result<ClickToken, TokenError> {
+    let bytes = open_short(secret, LinkPurpose::Click, token)?;
+    parse(&bytes).ok_or(TokenError::Malformed)
+}
+
+/// The tracked links of an entry, by index: item `i`'s page is link `i` (empty = the
+/// item has no page: nothing to follow, nothing tracked). None for an order update.
+pub fn tracked_links(entry: &OutboxEntry) -> Vec<&str> {
+    if !entry.is_marketing() {
+        return Vec::new();
+    }
+    entry.context.items.iter().map(|i| i.url.as_str()).collect()
+}
+
+/// The link `link` of the stored `entry`, if that message had it.
+pub fn link_of(entry: &OutboxEntry, link: u16) -> Option<&str> {
+    tracked_links(entry)
+        .get(usize::from(link))
+        .copied()
+        .filter(|u| !u.is_empty())
+}
+
+/// How many links of the entry are tracked (what "every link" means to the scanner rule).
+pub fn link_count(entry: &OutboxEntry) -> u16 {
+    let n = tracked_links(entry)
+        .iter()
+        .filter(|u| !u.is_empty())
+        .count();
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// Makes and checks click links: the link secret and the daemon's public base URL.
+#[derive(Clone)]
+pub struct ClickLinks {
+    secret: Arc<[u8]>,
+    public_url: String,
+}
+
+impl std::fmt::Debug for ClickLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickLinks")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClickLinks {
+    pub fn new(secret: Vec<u8>, public_url: &str) -> Self {
+        ClickLinks {
+            secret: secret.into(),
+            public_url: public_url.trim().trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn url(&self, t: ClickToken) -> String {
+        format!(
+            "{}/c/{}",
+            self.public_url,
+            sign_click_token(&self.secret, t)
+        )
+    }
+
+    pub fn verify(&self, token: &str) -> Result<ClickToken, TokenError> {
+        verify_click_token(&self.secret, token)
+    }
+
+    /// The copy of `to_send` (the stored `entry`, or a late re-check's filtered copy of
+    /// it) whose item links go through the redirector, or `None` when nothing is
+    /// tracked (an order update, no public URL). A filtered copy keeps each item's index
+    /// in the stored entry, found by SKU, so its links name the stored entry's links.
+    pub fn rewrite(&self, entry: &OutboxEntry, to_send: &OutboxEntry) -> Option<OutboxEntry> {
+        if self.public_url.is_empty() || !entry.is_marketing() {
+            return None;
+        }
+        let stored = tracked_links(entry);
+        let mut copy = to_send.clone();
+        for item in &mut copy.context.items {
+            let index = entry
+                .context
+                .items
+                .iter()
+                .position(|i| i.sku == item.sku && i.url == item.url);
+            let Some(index) = index else { continue };
+            let Ok(link) = u16::try_from(index) else {
+                continue;
+            };
+            if stored.get(index).is_some_and(|u| !u.is_empty()) {
+                item.url = self.url(ClickToken {
+                    seq: entry.seq,
+                    link,
+                });
+            }
+        }
+        Some(copy)
+    }
+}
+
+#[cfg(test)]
+#[path = "click_link_tests.rs"]
+mod tests;

@@ -1,0 +1,134 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::delivery::link_token::{b64_decode, b64_encode, seal, seal_short};
+use crate::delivery::test_support::sample_entry;
+use crate::domain::customer::Channel;
+use crate::domain::message::ItemContext;
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+fn links() -> ClickLinks {
+    ClickLinks::new(SECRET.to_vec(), "https://shop.example/bell/")
+}
+
+fn two_items(seq: u64) -> OutboxEntry {
+    let mut e = sample_entry(seq, Channel::Email, true);
+    let mut second = e.context.items[0].clone();
+    second.sku = "SKU-2".into();
+    second.url = "https://shop.example/p/2".into();
+    e.context.items.push(second);
+    e
+}
+
+fn token_of(url: &str) -> &str {
+    url.rsplit_once("/c/").map_or("", |(_, t)| t)
+}
+
+#[test]
+fn marketing_links_are_rewritten_to_the_redirector_in_item_order() {
+    let e = two_items(77);
+    let sent = links().rewrite(&e, &e).expect("marketing is tracked");
+    for (i, item) in sent.context.items.iter().enumerate() {
+        assert!(
+            item.url.starts_with("https://shop.example/bell/c/"),
+            "{}",
+            item.url
+        );
+        let t = links().verify(token_of(&item.url)).expect("valid token");
+        assert_eq!(
+            t,
+            ClickToken {
+                seq: 77,
+                link: i as u16
+            }
+        );
+        assert_eq!(link_of(&e, t.link), Some(e.context.items[i].url.as_str()));
+    }
+    // The unsubscribe link stays as it was.
+    assert_eq!(sent.context.unsubscribe_url, e.context.unsubscribe_url);
+    assert_eq!(link_count(&e), 2);
+}
+
+#[test]
+fn a_filtered_copy_keeps_the_stored_indexes() {
+    let e = two_items(5);
+    let mut filtered = e.clone();
+    filtered.context.items.remove(0);
+    let sent = links().rewrite(&e, &filtered).expect("tracked");
+    let t = links()
+        .verify(token_of(&sent.context.items[0].url))
+        .expect("valid");
+    assert_eq!(t, ClickToken { seq: 5, link: 1 });
+}
+
+#[test]
+fn order_updates_and_items_without_a_page_are_not_tracked() {
+    let order = sample_entry(1, Channel::Email, false);
+    assert!(links().rewrite(&order, &order).is_none());
+    assert_eq!(link_of(&order, 0), None);
+    let mut e = two_items(2);
+    e.context.items[1].url.clear();
+    let sent = links().rewrite(&e, &e).expect("tracked");
+    assert_eq!(sent.context.items[1].url, "");
+    assert_eq!((link_of(&e, 1), link_count(&e)), (None, 1));
+    assert_eq!(link_of(&e, 9), None);
+    let none = ClickLinks::new(SECRET.to_vec(), "");
+    assert!(none.rewrite(&e, &e).is_none());
+}
+
+#[test]
+fn a_token_is_short_and_names_only_what_was_signed() {
+    let t = sign_click_token(
+        SECRET,
+        ClickToken {
+            seq: 3_000_000,
+            link: 2,
+        },
+    );
+    // 4 + 1 payload bytes + 12 MAC bytes.
+    assert!(t.len() <= 23, "{t} is {} chars", t.len());
+    // Another index or seq under this MAC: refused.
+    let mut bytes = b64_decode(&t).expect("b64");
+    bytes[4] = 3;
+    assert_eq!(
+        verify_click_token(SECRET, &b64_encode(&bytes)),
+        Err(TokenError::BadSignature)
+    );
+    // Another seq's MAC spliced onto this payload: refused.
+    let other = b64_decode(&sign_click_token(SECRET, ClickToken { seq: 9, link: 2 })).expect("b64");
+    let mut spliced = bytes[..5].to_vec();
+    spliced[4] = 2;
+    spliced.extend_from_slice(&other[other.len() - 12..]);
+    assert_eq!(
+        verify_click_token(SECRET, &b64_encode(&spliced)),
+        Err(TokenError::BadSignature)
+    );
+    // An unsubscribe or cancel token is no click token.
+    assert!(verify_click_token(SECRET, &seal(SECRET, LinkPurpose::Unsubscribe, "c1")).is_err());
+    // Signed right but with bytes after the link index: malformed.
+    let trailing = seal_short(SECRET, LinkPurpose::Click, &[1, 2, 3]);
+    assert_eq!(
+        verify_click_token(SECRET, &trailing),
+        Err(TokenError::Malformed)
+    );
+}
+
+#[test]
+fn items_are_matched_by_sku_and_url() {
+    let mut e = two_items(4);
+    e.context.items.push(ItemContext {
+        sku: "SKU-3".into(),
+        ..ItemContext::default()
+    });
+    let sent = links().rewrite(&e, &e).expect("tracked");
+    assert_eq!(sent.context.items[2].url, "");
+}
+
+proptest! {
+    #[test]
+    fn tokens_round_trip(seq: u64, link: u16) {
+        let t = ClickToken { seq, link };
+        prop_assert_eq!(verify_click_token(SECRET, &sign_click_token(SECRET, t)), Ok(t));
+    }
+}
