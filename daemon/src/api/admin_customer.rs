@@ -83,6 +83,7 @@ fn view(
         };
     };
     let held = held(&c);
+    let engagement = super::admin_engagement::view(&c.lifecycle.engagement, crate::clock::now_ms());
     pb::Customer {
         customer_id: id,
         email: c.email.unwrap_or_default(),
@@ -113,6 +114,7 @@ fn view(
         active,
         held,
         recent_messages,
+        engagement: Some(engagement),
     }
 }
 

@@ -130,7 +130,8 @@ pub fn b64_encode(bytes: &[u8]) -> String {
     out
 }
 
-/// Decodes unpadded base64url; `None` on any other character or an impossible length.
+/// Decodes unpadded base64url; `None` on any other character, an impossible length, or
+/// unused trailing bits that are not zero (each byte string has one encoding).
 pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
     if s.len() % 4 == 1 {
         return None;
@@ -143,6 +144,11 @@ pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
             n |= v << (18 - 6 * i);
         }
         let bytes = n.to_be_bytes();
+        // The bits past the last whole byte must be zero: otherwise two strings would
+        // decode to the same bytes, and an altered token would still open.
+        if bytes[chunk.len()..].iter().any(|b| *b != 0) {
+            return None;
+        }
         out.extend_from_slice(&bytes[1..chunk.len()]);
     }
     Some(out)
@@ -218,6 +224,34 @@ mod tests {
             open_short(SECRET, LinkPurpose::Click, "a.b"),
             Err(TokenError::Malformed)
         );
+    }
+
+    /// Regression: the last character's unused bits were ignored, so a token with its
+    /// last character changed ("…A" → "…B") still opened.
+    #[test]
+    fn a_token_with_its_last_character_changed_does_not_open() {
+        for purpose in [LinkPurpose::Click, LinkPurpose::CancelOrder] {
+            let t = if purpose == LinkPurpose::Click {
+                seal_short(SECRET, purpose, &[7, 0])
+            } else {
+                seal(SECRET, purpose, "c1|o1|1000")
+            };
+            // The character one step along the alphabet differs only in unused bits.
+            let mut bytes = t.clone().into_bytes();
+            let last = bytes.len() - 1;
+            let index = B64
+                .iter()
+                .position(|b| *b == bytes[last])
+                .expect("base64url");
+            bytes[last] = B64[index ^ 1];
+            let altered = String::from_utf8(bytes).expect("ascii");
+            let opened = if purpose == LinkPurpose::Click {
+                open_short(SECRET, purpose, &altered).map(|_| ())
+            } else {
+                open(SECRET, purpose, &altered).map(|_| ())
+            };
+            assert!(opened.is_err(), "{t} altered to {altered} still opens");
+        }
     }
 
     proptest! {

@@ -1,5 +1,5 @@
 //! Customers: the lookup box and one customer's page — contact and consent, interests
-//! with scores, messages held (arbitrating / quiet hours), the cap ledger and recent
+//! with scores, engagement (`engagement.rs`), messages held (arbitrating / quiet hours), the cap ledger and recent
 //! messages. Wide terminals get two columns; both scroll together.
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -38,6 +38,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let now = app.now_ms;
     let mut left = profile(cu, now);
+    left.extend(super::engagement::lines(cu, now));
     left.extend(interests(cu, now));
     let mut right = held(cu, now);
     right.extend(ledger(cu, now));

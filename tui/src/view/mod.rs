@@ -6,6 +6,7 @@ mod chrome;
 mod common;
 mod customers;
 mod delivery;
+mod engagement;
 mod orders;
 mod overview;
 mod products;

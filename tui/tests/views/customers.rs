@@ -89,3 +89,46 @@ fn wide() {
     assert_row(&s, "│MUG-RED  · score 0 · bought 2d00h ago                           ││   Blue mug is back in stock                        │");
     assert_row(&s, "│                                                                ││   550 5.1.1 mailbox unavailable                    │");
 }
+
+/// Engagement on the customer's page: per channel, the last order, the latest click and
+/// what the scanner rule held or dropped.
+#[test]
+fn engagement_is_shown_per_channel() {
+    use stockbell_proto::v1 as pb;
+    let mut app = app();
+    let now = app.now_ms;
+    if let Remote::Ready(c) = &mut app.customers.customer {
+        c.interests.clear();
+        c.held.clear();
+        c.engagement = Some(pb::CustomerEngagement {
+            channels: vec![pb::ChannelEngagement {
+                channel: "email".into(),
+                last_click_ms: now - 600_000,
+                last_marketing_ms: now - 3_600_000,
+                marketing_since_engaged: 0,
+            }],
+            last_order_ms: 0,
+            clicks: vec![pb::EngagementClick {
+                at_ms: now - 600_000,
+                entry_seq: 17,
+                link: 1,
+                scenario: "low_stock".into(),
+                channel: "email".into(),
+                skus: vec!["MUG-BLUE".into()],
+            }],
+            provisional_clicks: 1,
+            scanner_clicks: 2,
+        });
+    }
+    let s = draw(&app, 100, 30);
+    let text = s.join("\n");
+    for want in [
+        "engagement (1 clicks)",
+        "last order never",
+        "email    · click 10m00s ago · marketing 1h00m ago · since engaged 0",
+        "10m00s ago · #17 link 1 · low_stock email · MUG-BLUE",
+        "1 held in the scanner window, 2 dropped",
+    ] {
+        assert!(text.contains(want), "{want:?} not in\n{text}");
+    }
+}
