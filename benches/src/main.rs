@@ -12,13 +12,16 @@
 //!   long full-speed load (its own daemon too);
 //! * `backorder-arrival` and `shipping-latency` are the order benchmarks (a restock
 //!   covering 10k waiting order lines; a shipping notice through a 50k marketing flood
-//!   into smtp-sink); each starts its own daemon.
+//!   into smtp-sink); each starts its own daemon;
+//! * `clicks` measures click redirects per second next to a static 302 from the same
+//!   HTTP server (its own daemon).
 //!
 //! Human summaries go to stdout; for `run`, `compare`, the delivery and the order
 //! benchmarks the last stdout line is one JSON object.
 
 mod admin;
 mod backorder_arrival;
+mod clicks;
 mod compare;
 mod daemon;
 mod driver;
@@ -80,6 +83,8 @@ enum Cmd {
     /// Time a shipping notice from its event to smtp-sink while N marketing messages
     /// are being delivered there.
     ShippingLatency(shipping_latency::ShippingArgs),
+    /// Click redirects per second next to a static 302 from the same HTTP server.
+    Clicks(clicks::ClicksArgs),
 }
 
 /// The workload shared by `run` and `compare`.
@@ -206,6 +211,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Sustained(args) => sustained::run(args).await,
         Cmd::BackorderArrival(args) => backorder_arrival::run(args).await,
         Cmd::ShippingLatency(args) => shipping_latency::run(args).await,
+        Cmd::Clicks(args) => clicks::run(args).await,
         Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
         Cmd::Compare(args) => {
             let producer = format!("stockbell-load-compare-{}", args.workload.seed);

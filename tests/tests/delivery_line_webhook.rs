@@ -245,7 +245,8 @@ async fn line_and_webhook_reach_exactly_the_right_customers() -> Result<()> {
         for want in [
             "Product tee",
             "¥1,980",
-            "https://shop.example/p/tee",
+            // The product link, through the click redirector (tests/tests/clicks.rs).
+            "http://127.0.0.1:8080/c/",
             "/unsubscribe",
         ] {
             ensure!(text.contains(want), "LINE text lacks {want:?}: {text}");
@@ -303,7 +304,10 @@ async fn line_and_webhook_reach_exactly_the_right_customers() -> Result<()> {
         ensure!(
             item["sku"] == "mug"
                 && item["title"] == "Product mug"
-                && item["url"] == "https://shop.example/p/mug"
+                // The product link, through the click redirector (tests/tests/clicks.rs).
+                && item["url"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("http://127.0.0.1:8080/c/"))
                 && item["image_url"] == "https://shop.example/img/mug.jpg"
                 && item["currency"] == "JPY"
                 && item["price_minor"] == 2500
