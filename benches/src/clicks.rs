@@ -53,6 +53,10 @@ pub struct ClicksArgs {
     /// Keep the temporary directory (config, daemon data) and print its path.
     #[arg(long)]
     keep_dir: bool,
+    /// Follow the click links with HEAD (looked up and redirected, not recorded): the
+    /// redirect's cost without the recording.
+    #[arg(long)]
+    head: bool,
 }
 
 pub async fn run(args: ClicksArgs) -> anyhow::Result<()> {
@@ -132,14 +136,14 @@ async fn measure(
     let phase = Duration::from_secs(args.seconds);
     let (mut static_n, mut static_t, mut click_n, mut click_t) = (0u64, 0f64, 0u64, 0f64);
     for round in 0..args.rounds {
-        let (k, t) = load(http, args.connections, phase, statics.clone()).await?;
+        let (k, t) = load(http, args.connections, phase, statics.clone(), false).await?;
         eprintln!(
             "stockbell-load: round {round}: static 302 {:.0}/s",
             k as f64 / t
         );
         static_n += k;
         static_t += t;
-        let (k, t) = load(http, args.connections, phase, paths.clone()).await?;
+        let (k, t) = load(http, args.connections, phase, paths.clone(), args.head).await?;
         eprintln!(
             "stockbell-load: round {round}: click redirect {:.0}/s",
             k as f64 / t
@@ -149,23 +153,28 @@ async fn measure(
     }
     // The clicks were recorded: customer 0's engagement shows one.
     let admin_client = admin.client();
-    poll_every(Duration::from_millis(50), TIMEOUT, || {
-        let mut c = admin_client.clone();
-        async move {
-            let got = c
-                .get_customer(GetCustomerRequest {
-                    customer_id: shop::customer_id(0),
-                    email: String::new(),
-                })
-                .await
-                .map_err(|s| give_up(anyhow::anyhow!("GetCustomer: {s}")))?
-                .into_inner();
-            let clicks = got.engagement.map_or(0, |e| e.clicks.len());
-            ensure!(clicks > 0, "no click recorded for customer 0 yet");
-            Ok(())
-        }
-    })
-    .await?;
+    let recorded = if args.head {
+        Ok(())
+    } else {
+        poll_every(Duration::from_millis(50), TIMEOUT, || {
+            let mut c = admin_client.clone();
+            async move {
+                let got = c
+                    .get_customer(GetCustomerRequest {
+                        customer_id: shop::customer_id(0),
+                        email: String::new(),
+                    })
+                    .await
+                    .map_err(|s| give_up(anyhow::anyhow!("GetCustomer: {s}")))?
+                    .into_inner();
+                let clicks = got.engagement.map_or(0, |e| e.clicks.len());
+                ensure!(clicks > 0, "no click recorded for customer 0 yet");
+                Ok(())
+            }
+        })
+        .await
+    };
+    recorded?;
     let static_rps = static_n as f64 / static_t;
     let click_rps = click_n as f64 / click_t;
     let ratio = click_rps / static_rps;
@@ -183,6 +192,7 @@ async fn measure(
         "static_302_per_s": static_rps.round(),
         "click_redirect_per_s": click_rps.round(),
         "ratio": (ratio * 1000.0).round() / 1000.0,
+        "head": args.head,
     }))
 }
 
@@ -193,6 +203,7 @@ async fn load(
     connections: usize,
     phase: Duration,
     paths: Arc<Vec<String>>,
+    head: bool,
 ) -> anyhow::Result<(u64, f64)> {
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -200,7 +211,7 @@ async fn load(
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..connections {
         let (paths, done) = (paths.clone(), done.clone());
-        tasks.spawn(async move { connection(http, i, deadline, &paths, &done).await });
+        tasks.spawn(async move { connection(http, i, deadline, &paths, &done, head).await });
     }
     while let Some(r) = tasks.join_next().await {
         r.context("a load connection panicked")??;
@@ -214,6 +225,7 @@ async fn connection(
     deadline: Instant,
     paths: &[String],
     done: &AtomicU64,
+    head: bool,
 ) -> anyhow::Result<()> {
     let stream = TcpStream::connect(http).await?;
     stream.set_nodelay(true)?;
@@ -225,7 +237,12 @@ async fn connection(
     while Instant::now() < deadline {
         let path = &paths[i % paths.len()];
         i += 1;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {http}\r\n\r\n");
+        let method = if head && path.starts_with("/c/") {
+            "HEAD"
+        } else {
+            "GET"
+        };
+        let req = format!("{method} {path} HTTP/1.1\r\nHost: {http}\r\n\r\n");
         write.write_all(req.as_bytes()).await?;
         line.clear();
         read.read_line(&mut line).await?;

@@ -1,6 +1,7 @@
 //! The click redirector: `GET /c/<token>` (and `HEAD`) answers 302 to the link the token
 //! names — link `i` of outbox entry `seq`, looked up in the entry as the daemon stored it
-//! (`click_link::link_of`), never a URL from the request — and records the click.
+//! (`click_link::SentMessage`: remembered since the dispatcher rendered it, or read from
+//! the store), never a URL from the request — and records the click.
 //!
 //! Answers: 302 to the message's link; 400 a damaged or foreign token, or an index the
 //! message has no link at (no redirect either way); 410 with the shop's home link
@@ -23,11 +24,10 @@ use crate::actors::customer::CustomerItem;
 use crate::actors::{IngestItem, RouterHandle};
 use crate::clock::now_ms;
 use crate::config::engagement::EngagementSettings;
-use crate::delivery::click_link::{link_count, link_of, ClickLinks};
+use crate::delivery::click_link::{ClickLinks, SentMessage};
 use crate::delivery::link_token::TokenError;
 use crate::delivery::outbox::reads;
 use crate::domain::lifecycle::engagement::{Click, ClickReport};
-use crate::domain::message::OutboxEntry;
 use crate::domain::profile::CustomerEvent;
 use crate::store::Store;
 
@@ -77,27 +77,37 @@ pub(super) async fn redirect(state: &HttpState, token: &str, head: bool) -> Resp
         Err(e) => return bad_link(&e.to_string()),
     };
     let seq = t.seq;
-    let entry = match route.store.read(move |s| reads::load(s, seq)).await {
-        Ok(Some(entry)) => entry,
-        Ok(None) => return gone(&route.settings.home_url),
-        Err(e) => {
-            tracing::warn!(seq, error = %e, "The click redirector could not read the message.");
-            return unavailable();
-        }
+    let message = match route.links.recall(seq) {
+        Some(m) => m,
+        None => match route.store.read(move |s| reads::load(s, seq)).await {
+            Ok(Some(entry)) => match SentMessage::of(&entry) {
+                Some(m) => {
+                    route.links.remember(m.clone());
+                    std::sync::Arc::new(m)
+                }
+                // An order update's seq: it has no tracked links.
+                None => return bad_link(&TokenError::BadSignature.to_string()),
+            },
+            Ok(None) => return gone(&route.settings.home_url),
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "The click redirector could not read the message.");
+                return unavailable();
+            }
+        },
     };
-    let Some(url) = link_of(&entry, t.link) else {
-        // Only a token we signed gets here: an order update's, or a link index the
-        // message does not have. Either way there is nothing to redirect to.
+    let Some(url) = message.link(t.link) else {
+        // Only a token we signed gets here, for a link index the message does not have:
+        // there is nothing to redirect to.
         return bad_link(&TokenError::BadSignature.to_string());
     };
     let Ok(location) = HeaderValue::from_str(url) else {
         return bad_link("the link in the message is not a valid URL");
     };
     if !head {
-        let report = report(&entry, t.link, &route.settings);
+        let report = report(&message, t.link, &route.settings);
         if route
             .recorder
-            .send((entry.customer_id.clone(), report))
+            .send((message.customer_id.clone(), report))
             .await
             .is_err()
         {
@@ -107,20 +117,20 @@ pub(super) async fn redirect(state: &HttpState, token: &str, head: bool) -> Resp
     found(location)
 }
 
-/// What the customer's actor is told about a click on link `link` of `entry`.
-fn report(entry: &OutboxEntry, link: u16, settings: &EngagementSettings) -> ClickReport {
+/// What the customer's actor is told about a click on link `link` of message `m`.
+fn report(m: &SentMessage, link: u16, settings: &EngagementSettings) -> ClickReport {
     let now = now_ms();
     ClickReport {
         click: Click {
             at_ms: now,
-            entry_seq: entry.seq,
+            entry_seq: m.seq,
             link,
-            scenario: entry.scenario,
-            channel: entry.channel,
-            skus: entry.context.items.iter().map(|i| i.sku.clone()).collect(),
+            scenario: m.scenario,
+            channel: m.channel,
+            skus: m.skus.clone(),
         },
-        delivered_ms: entry.delivered_ms.unwrap_or(now),
-        links: link_count(entry),
+        delivered_ms: m.delivered_ms.unwrap_or(now),
+        links: m.link_count(),
         scanner_window_ms: settings.scanner_window_ms,
         keep_ms: settings.keep_ms,
     }

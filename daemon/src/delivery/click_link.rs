@@ -8,11 +8,22 @@
 //! it in the stored entry — so a redirect can only ever lead to a URL the daemon put in
 //! that message, never to one taken from the request. Order updates (transactional) and
 //! the unsubscribe / cancel links are never rewritten.
+//!
+//! What the redirector needs of a message ([`SentMessage`], derived from the stored entry
+//! by the same rule) is remembered for the most recent messages the dispatcher rendered
+//! and the redirector looked up ([`ClickLinks::recall`]): most clicks come soon after a
+//! send, and then need no store read. Anything not remembered is read from the store.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use super::link_token::{open_short, seal_short, LinkPurpose, TokenError};
+use crate::domain::customer::{Channel, Scenario};
 use crate::domain::message::OutboxEntry;
+use crate::domain::Millis;
+
+/// Messages remembered for the redirector (~300 bytes each).
+const RECENT: usize = 50_000;
 
 /// What a valid click token names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,28 +86,66 @@ pub fn tracked_links(entry: &OutboxEntry) -> Vec<&str> {
     entry.context.items.iter().map(|i| i.url.as_str()).collect()
 }
 
-/// The link `link` of the stored `entry`, if that message had it.
-pub fn link_of(entry: &OutboxEntry, link: u16) -> Option<&str> {
-    tracked_links(entry)
-        .get(usize::from(link))
-        .copied()
-        .filter(|u| !u.is_empty())
+/// What the redirector needs of a marketing message: its tracked links (by the rule of
+/// [`tracked_links`]) and what a click records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMessage {
+    pub seq: u64,
+    pub customer_id: String,
+    pub scenario: Scenario,
+    pub channel: Channel,
+    pub links: Vec<String>,
+    pub skus: Vec<String>,
+    /// When it was delivered, if known (else the click's time stands in).
+    pub delivered_ms: Option<Millis>,
 }
 
-/// How many links of the entry are tracked (what "every link" means to the scanner rule).
-pub fn link_count(entry: &OutboxEntry) -> u16 {
-    let n = tracked_links(entry)
-        .iter()
-        .filter(|u| !u.is_empty())
-        .count();
-    u16::try_from(n).unwrap_or(u16::MAX)
+impl SentMessage {
+    /// `None` for an order update (nothing tracked).
+    pub fn of(entry: &OutboxEntry) -> Option<SentMessage> {
+        entry.is_marketing().then(|| SentMessage {
+            seq: entry.seq,
+            customer_id: entry.customer_id.clone(),
+            scenario: entry.scenario,
+            channel: entry.channel,
+            links: tracked_links(entry)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            skus: entry.context.items.iter().map(|i| i.sku.clone()).collect(),
+            delivered_ms: entry.delivered_ms,
+        })
+    }
+
+    /// Link `link`, if the message had it.
+    pub fn link(&self, link: u16) -> Option<&str> {
+        self.links
+            .get(usize::from(link))
+            .map(String::as_str)
+            .filter(|u| !u.is_empty())
+    }
+
+    /// How many links are tracked (what "every link" means to the scanner rule).
+    pub fn link_count(&self) -> u16 {
+        let n = self.links.iter().filter(|u| !u.is_empty()).count();
+        u16::try_from(n).unwrap_or(u16::MAX)
+    }
 }
 
-/// Makes and checks click links: the link secret and the daemon's public base URL.
+/// The most recent messages, oldest forgotten first.
+#[derive(Default)]
+struct Recent {
+    by_seq: HashMap<u64, Arc<SentMessage>>,
+    order: VecDeque<u64>,
+}
+
+/// Makes and checks click links: the link secret and the daemon's public base URL; and
+/// remembers the most recent messages for the redirector.
 #[derive(Clone)]
 pub struct ClickLinks {
     secret: Arc<[u8]>,
     public_url: String,
+    recent: Arc<Mutex<Recent>>,
 }
 
 impl std::fmt::Debug for ClickLinks {
@@ -112,7 +161,29 @@ impl ClickLinks {
         ClickLinks {
             secret: secret.into(),
             public_url: public_url.trim().trim_end_matches('/').to_string(),
+            recent: Arc::default(),
         }
+    }
+
+    /// Remembers a message for the redirector (the oldest is forgotten past `RECENT`).
+    pub fn remember(&self, m: SentMessage) {
+        let Ok(mut r) = self.recent.lock() else {
+            return;
+        };
+        let seq = m.seq;
+        if r.by_seq.insert(seq, Arc::new(m)).is_none() {
+            r.order.push_back(seq);
+        }
+        while r.order.len() > RECENT {
+            if let Some(old) = r.order.pop_front() {
+                r.by_seq.remove(&old);
+            }
+        }
+    }
+
+    /// A remembered message.
+    pub fn recall(&self, seq: u64) -> Option<Arc<SentMessage>> {
+        self.recent.lock().ok()?.by_seq.get(&seq).cloned()
     }
 
     pub fn url(&self, t: ClickToken) -> String {
@@ -131,9 +202,19 @@ impl ClickLinks {
     /// it) whose item links go through the redirector, or `None` when nothing is
     /// tracked (an order update, no public URL). A filtered copy keeps each item's index
     /// in the stored entry, found by SKU, so its links name the stored entry's links.
-    pub fn rewrite(&self, entry: &OutboxEntry, to_send: &OutboxEntry) -> Option<OutboxEntry> {
+    /// The message is remembered for the redirector, delivered `now_ms` (about).
+    pub fn rewrite(
+        &self,
+        entry: &OutboxEntry,
+        to_send: &OutboxEntry,
+        now_ms: Millis,
+    ) -> Option<OutboxEntry> {
         if self.public_url.is_empty() || !entry.is_marketing() {
             return None;
+        }
+        if let Some(mut m) = SentMessage::of(entry) {
+            m.delivered_ms = Some(now_ms);
+            self.remember(m);
         }
         let stored = tracked_links(entry);
         let mut copy = to_send.clone();

@@ -28,7 +28,7 @@ fn token_of(url: &str) -> &str {
 #[test]
 fn marketing_links_are_rewritten_to_the_redirector_in_item_order() {
     let e = two_items(77);
-    let sent = links().rewrite(&e, &e).expect("marketing is tracked");
+    let sent = links().rewrite(&e, &e, 9).expect("marketing is tracked");
     for (i, item) in sent.context.items.iter().enumerate() {
         assert!(
             item.url.starts_with("https://shop.example/bell/c/"),
@@ -43,11 +43,17 @@ fn marketing_links_are_rewritten_to_the_redirector_in_item_order() {
                 link: i as u16
             }
         );
-        assert_eq!(link_of(&e, t.link), Some(e.context.items[i].url.as_str()));
+        let m = SentMessage::of(&e).expect("marketing");
+        assert_eq!(m.link(t.link), Some(e.context.items[i].url.as_str()));
     }
     // The unsubscribe link stays as it was.
     assert_eq!(sent.context.unsubscribe_url, e.context.unsubscribe_url);
-    assert_eq!(link_count(&e), 2);
+    let remembered = links().recall(77);
+    assert_eq!(remembered, None, "each ClickLinks::new remembers its own");
+    let l = links();
+    l.rewrite(&e, &e, 123);
+    let m = l.recall(77).expect("remembered at render");
+    assert_eq!((m.link_count(), m.delivered_ms), (2, Some(123)));
 }
 
 #[test]
@@ -55,7 +61,7 @@ fn a_filtered_copy_keeps_the_stored_indexes() {
     let e = two_items(5);
     let mut filtered = e.clone();
     filtered.context.items.remove(0);
-    let sent = links().rewrite(&e, &filtered).expect("tracked");
+    let sent = links().rewrite(&e, &filtered, 9).expect("tracked");
     let t = links()
         .verify(token_of(&sent.context.items[0].url))
         .expect("valid");
@@ -65,16 +71,17 @@ fn a_filtered_copy_keeps_the_stored_indexes() {
 #[test]
 fn order_updates_and_items_without_a_page_are_not_tracked() {
     let order = sample_entry(1, Channel::Email, false);
-    assert!(links().rewrite(&order, &order).is_none());
-    assert_eq!(link_of(&order, 0), None);
+    assert!(links().rewrite(&order, &order, 9).is_none());
+    assert_eq!(SentMessage::of(&order), None);
     let mut e = two_items(2);
     e.context.items[1].url.clear();
-    let sent = links().rewrite(&e, &e).expect("tracked");
+    let sent = links().rewrite(&e, &e, 9).expect("tracked");
     assert_eq!(sent.context.items[1].url, "");
-    assert_eq!((link_of(&e, 1), link_count(&e)), (None, 1));
-    assert_eq!(link_of(&e, 9), None);
+    let m = SentMessage::of(&e).expect("marketing");
+    assert_eq!((m.link(1), m.link_count()), (None, 1));
+    assert_eq!(m.link(9), None);
     let none = ClickLinks::new(SECRET.to_vec(), "");
-    assert!(none.rewrite(&e, &e).is_none());
+    assert!(none.rewrite(&e, &e, 9).is_none());
 }
 
 #[test]
@@ -121,7 +128,7 @@ fn items_are_matched_by_sku_and_url() {
         sku: "SKU-3".into(),
         ..ItemContext::default()
     });
-    let sent = links().rewrite(&e, &e).expect("tracked");
+    let sent = links().rewrite(&e, &e, 9).expect("tracked");
     assert_eq!(sent.context.items[2].url, "");
 }
 
@@ -131,4 +138,17 @@ proptest! {
         let t = ClickToken { seq, link };
         prop_assert_eq!(verify_click_token(SECRET, &sign_click_token(SECRET, t)), Ok(t));
     }
+}
+
+#[test]
+fn the_oldest_remembered_messages_are_forgotten_first() {
+    let l = links();
+    let e = two_items(0);
+    for seq in 0..(RECENT as u64 + 2) {
+        let mut m = SentMessage::of(&e).expect("marketing");
+        m.seq = seq;
+        l.remember(m);
+    }
+    assert!(l.recall(0).is_none() && l.recall(1).is_none());
+    assert!(l.recall(2).is_some() && l.recall(RECENT as u64 + 1).is_some());
 }

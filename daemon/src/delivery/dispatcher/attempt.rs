@@ -39,7 +39,7 @@ pub(super) async fn deliver(
     let tracked = shared
         .clicks
         .as_ref()
-        .and_then(|c| c.rewrite(&ready.entry, ready.to_send()));
+        .and_then(|c| c.rewrite(&ready.entry, ready.to_send(), now_ms()));
     let to_send = tracked.as_ref().unwrap_or(ready.to_send());
     let result = match shared.templates.render(&to_send.context) {
         Ok(rendered) => shared.channels.send(to_send, &rendered).await,

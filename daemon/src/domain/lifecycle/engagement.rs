@@ -128,8 +128,9 @@ impl Engagement {
         e.marketing_since_engaged = e.marketing_since_engaged.saturating_add(1);
     }
 
-    /// The customer clicked a link at `click.at_ms`. Clicks older than `keep_ms` before
-    /// the newest are forgotten, and all but the newest [`MAX_CLICKS`].
+    /// The customer clicked a link at `click.at_ms`. A link of a message clicked again
+    /// keeps one click, at the latest time. Clicks older than `keep_ms` before the newest
+    /// are forgotten, and all but the newest [`MAX_CLICKS`].
     pub fn record_click(&mut self, click: Click, keep_ms: Millis) {
         let at = click.at_ms;
         let c = self.channel_mut(click.channel);
@@ -137,6 +138,13 @@ impl Engagement {
         for e in &mut self.channels {
             e.marketing_since_engaged = 0;
         }
+        // A repeat click on the same link of the same message (a reload, a double click)
+        // is one click, at its latest time: the record grows only with distinct links.
+        let same = |c: &Click| c.entry_seq == click.entry_seq && c.link == click.link;
+        if self.clicks.iter().any(|c| same(c) && c.at_ms >= at) {
+            return;
+        }
+        self.clicks.retain(|c| !same(c));
         self.clicks.push(click);
         self.clicks.sort_by_key(|c| c.at_ms);
         let newest = self.clicks.last().map_or(at, |c| c.at_ms);
@@ -347,18 +355,42 @@ mod tests {
     }
 
     #[test]
+    fn a_link_clicked_again_is_one_click_at_its_latest_time() {
+        let mut e = Engagement::default();
+        e.record_click(click(100, Channel::Email), 1_000);
+        e.record_click(click(300, Channel::Email), 1_000);
+        // Late news of an earlier click changes nothing.
+        e.record_click(click(200, Channel::Email), 1_000);
+        let kept: Vec<Millis> = e.clicks.iter().map(|c| c.at_ms).collect();
+        assert_eq!(kept, vec![300]);
+        let mut other = click(150, Channel::Email);
+        other.link = 1;
+        e.record_click(other, 1_000);
+        assert_eq!(e.clicks.len(), 2);
+    }
+
+    #[test]
     fn clicks_are_pruned_to_the_kept_window() {
         let mut e = Engagement::default();
-        e.record_click(click(100, Channel::Email), 50);
-        e.record_click(click(140, Channel::Email), 50);
-        e.record_click(click(200, Channel::Email), 50);
+        let mut seq = 0;
+        let mut at = |t: Millis| {
+            seq += 1;
+            let mut c = click(t, Channel::Email);
+            c.entry_seq = seq;
+            c
+        };
+        e.record_click(at(100), 50);
+        e.record_click(at(140), 50);
+        e.record_click(at(200), 50);
         let kept: Vec<Millis> = e.clicks.iter().map(|c| c.at_ms).collect();
         assert_eq!(kept, vec![200]);
-        e.record_click(click(190, Channel::Email), 50);
+        e.record_click(at(190), 50);
         let kept: Vec<Millis> = e.clicks.iter().map(|c| c.at_ms).collect();
         assert_eq!(kept, vec![190, 200]);
         for at in 0..(MAX_CLICKS as Millis + 10) {
-            e.record_click(click(1_000 + at, Channel::Email), 1_000_000);
+            let mut c = click(1_000 + at, Channel::Email);
+            c.entry_seq = 100 + at as u64;
+            e.record_click(c, 1_000_000);
         }
         assert_eq!(e.clicks.len(), MAX_CLICKS);
         assert_eq!(
