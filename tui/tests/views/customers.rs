@@ -120,14 +120,15 @@ fn engagement_is_shown_per_channel() {
             scanner_clicks: 2,
         });
     }
-    let s = draw(&app, 100, 30);
+    // Wide enough that no line of the engagement wraps.
+    let s = draw(&app, 160, 30);
     let text = s.join("\n");
     for want in [
         "engagement (1 clicks)",
         "last order never",
         "email    · click 10m00s ago · marketing 1h00m ago · since engaged 0",
         "10m00s ago · #17 link 1 · low_stock email · MUG-BLUE",
-        "1 held in the scanner window, 2 dropped",
+        "1 held in the scanner window, 2 dropped as a link scanner's",
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
