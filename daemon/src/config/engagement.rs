@@ -70,9 +70,8 @@ impl EngagementSection {
             ));
         }
         let home_url = self.home_url.trim().to_string();
-        if !home_url.is_empty()
-            && !(home_url.starts_with("https://") || home_url.starts_with("http://"))
-        {
+        let web = ["https://", "http://"].iter().any(|p| home_url.starts_with(p));
+        if !home_url.is_empty() && !web {
             return Err(invalid(
                 "engagement.home_url",
                 "must be an http:// or https:// URL (e.g. \"https://shop.example/\"), or empty",
