@@ -121,8 +121,17 @@ async fn measure(
         counters.queued == n as u64,
         "expected {n} messages, got {counters:?}"
     );
-    // The only messages: seqs newest − n + 1 ..= newest, one link each.
-    let newest = admin.newest_outbox_seq().await?;
+    // The only messages: seqs newest − n + 1 ..= newest, one link each. The counters
+    // move as the customers decide, a moment before their write: wait for the outbox.
+    let newest = poll_every(Duration::from_millis(20), TIMEOUT, || {
+        let admin = &admin;
+        async move {
+            let newest = admin.newest_outbox_seq().await.map_err(give_up)?;
+            ensure!(newest >= n as u64, "the outbox holds up to seq {newest} of {n}");
+            Ok(newest)
+        }
+    })
+    .await?;
     let first = newest + 1 - n as u64;
     let paths: Arc<Vec<String>> = Arc::new(
         (first..=newest)
