@@ -127,7 +127,10 @@ async fn measure(
         let admin = &admin;
         async move {
             let newest = admin.newest_outbox_seq().await.map_err(give_up)?;
-            ensure!(newest >= n as u64, "the outbox holds up to seq {newest} of {n}");
+            ensure!(
+                newest >= n as u64,
+                "the outbox holds up to seq {newest} of {n}"
+            );
             Ok(newest)
         }
     })

@@ -70,7 +70,9 @@ impl EngagementSection {
             ));
         }
         let home_url = self.home_url.trim().to_string();
-        let web = ["https://", "http://"].iter().any(|p| home_url.starts_with(p));
+        let web = ["https://", "http://"]
+            .iter()
+            .any(|p| home_url.starts_with(p));
         if !home_url.is_empty() && !web {
             return Err(invalid(
                 "engagement.home_url",
