@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub mod attribution;
 pub mod delivery;
 pub mod order_scenarios;
 pub mod orders;
@@ -43,6 +44,7 @@ pub struct Config {
     pub orders: crate::config::orders::OrdersConfig,
     pub shop_webhook: crate::delivery::shop_webhook::ShopWebhookConfig,
     pub related: crate::config::related::RelatedSection,
+    pub attribution: crate::config::attribution::AttributionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -360,6 +362,7 @@ impl Config {
             ));
         }
         crate::config::rules::build(&self.rules, &self.scenarios)?;
+        self.attribution.windows()?;
         crate::config::delivery::validate(
             &self.delivery,
             &self.http,
