@@ -68,7 +68,7 @@ impl Col {
             Col::Orders => ("ord", 5, 10),
             Col::Revenue => ("revenue", 10, 11),
             Col::Conversion => ("conv", 5, 12),
-            Col::Lift => ("lift", 14, 13),
+            Col::Lift => ("lift", 6, 13),
             Col::Channels => ("channels", 14, 14),
         }
     }
@@ -125,12 +125,22 @@ impl Col {
     }
 }
 
-/// The credited revenue: its one currency, or the first and "+" for more.
+/// The credited revenue, short: `261k JPY`; the first currency and `+` for more.
 fn revenue(s: &stockbell_proto::v1::ScenarioStats) -> String {
+    let short = |r: &stockbell_proto::v1::Revenue| {
+        let zero_decimal = fmt::price(0, &r.currency).starts_with("0 ") || r.currency.is_empty();
+        let major = if zero_decimal {
+            r.amount_minor.unsigned_abs()
+        } else {
+            r.amount_minor.unsigned_abs() / 100
+        };
+        let sign = if r.amount_minor < 0 { "-" } else { "" };
+        format!("{sign}{} {}", fmt::count(major), r.currency)
+    };
     match s.revenue.as_slice() {
         [] => "0".into(),
-        [one] => fmt::price(one.amount_minor, &one.currency),
-        [first, ..] => format!("{}+", fmt::price(first.amount_minor, &first.currency)),
+        [one] => short(one),
+        [first, ..] => format!("{}+", short(first)),
     }
 }
 
@@ -156,8 +166,8 @@ fn signed(f: f64) -> String {
     }
 }
 
-/// The holdout lift and its 95 % interval: `+20% -7..+54`; `-` without a holdout or
-/// before both sides have a conversion.
+/// The holdout lift, `*` when its 95 % interval excludes 0 (`+20%*`; the interval is in
+/// the details); `-` without a holdout, `n/a` before both sides have an order.
 fn lift(h: &stockbell_proto::v1::HoldoutStats) -> String {
     if h.holdout_pct <= 0.0 && h.held_customers == 0 {
         return "-".into();
@@ -165,13 +175,8 @@ fn lift(h: &stockbell_proto::v1::HoldoutStats) -> String {
     if !h.has_lift {
         return "n/a".into();
     }
-    let bound = |f: f64| signed(f).trim_end_matches('%').to_string();
-    format!(
-        "{} {}..{}",
-        signed(h.lift),
-        bound(h.lift_low),
-        bound(h.lift_high)
-    )
+    let sure = h.lift_low > 0.0 || h.lift_high < 0.0;
+    format!("{}{}", signed(h.lift), if sure { "*" } else { "" })
 }
 
 /// The columns that fit in `width` (after borders and the selection marker).
