@@ -1,10 +1,12 @@
 //! Counters the daemon keeps for operators (Admin API, logs). Plain atomics: written on
 //! the hot path without locks, read by whoever asks.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::lifecycle::attribution::Tally;
 use crate::domain::TriggerKind;
 
 const REASONS: usize = SuppressReason::ALL.len();
@@ -56,6 +58,9 @@ pub struct Metrics {
     pub last_trigger_id: AtomicU64,
     pub fanout_cursor: AtomicU64,
     fatal: Mutex<Option<String>>,
+    /// Attribution counters per scenario: the durable sums read at start
+    /// (`store::attribution`) plus every credit written since.
+    attribution: Mutex<BTreeMap<Scenario, Tally>>,
     /// Woken once when a fatal error is recorded.
     pub fatal_notify: tokio::sync::Notify,
 }
@@ -70,6 +75,22 @@ fn kind_index(kind: TriggerKind) -> usize {
 }
 
 impl Metrics {
+    /// Adds attribution credits (or, at start, the stored sums).
+    pub fn add_attribution(&self, s: Scenario, t: &Tally) {
+        if let Ok(mut m) = self.attribution.lock() {
+            m.entry(s).or_default().add(t);
+        }
+    }
+
+    /// A scenario's attribution counters.
+    pub fn attribution(&self, s: Scenario) -> Tally {
+        self.attribution
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&s).cloned())
+            .unwrap_or_default()
+    }
+
     pub fn add_batch(&self, applied: u64, rejected: u64) {
         self.batches.fetch_add(1, Relaxed);
         self.events_applied.fetch_add(applied, Relaxed);

@@ -142,10 +142,19 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         .read(reads::census)
         .await
         .context("cannot read the outbox")?;
+    // Attribution counters so far; the Router adds each credit it writes.
+    let tallies = store
+        .read(crate::store::attribution::read_all)
+        .await
+        .context("cannot read the attribution counters")?;
+    for (scenario, tally) in &tallies {
+        metrics.add_attribution(*scenario, tally);
+    }
     let trig = Arc::new(cfg.trigger_config());
     let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
     let store_health = writer.health().clone();
-    let rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios)?;
+    let mut rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios)?;
+    rules.attribution = cfg.attribution.windows()?;
     let control = {
         let (store, writer) = (store.clone(), writer.clone());
         tokio::task::spawn_blocking(move || ScenarioControl::load(rules, &store, writer))

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::cross_sell;
+use super::customer_attribution;
 use super::customer_orders::{self, OrderNews};
 use super::registry::Virtual;
 use super::router::WeakRouter;
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Outcome};
+use crate::domain::lifecycle::attribution::ScenarioCredit;
 use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::order::board::{late_lines, late_writes, LateWrite};
 use crate::domain::order::related::RelatedConfig;
@@ -75,6 +77,9 @@ pub struct CustomerApplied {
     /// Changes to the records of the customer's lines past their promise, written with
     /// the state (`domain::order::board`).
     pub late: Vec<LateWrite>,
+    /// Attribution counters to add per scenario, written with the state that records
+    /// them (`customer_attribution`).
+    pub credits: Vec<ScenarioCredit>,
 }
 
 pub enum CustomerMsg {
@@ -121,12 +126,18 @@ impl Actor for CustomerActor {
                 let mut changed = false;
                 let late_before = late_lines(st.state.iter().flat_map(|c| &c.orders));
                 for item in items {
+                    let written = out.entries.len();
                     match step(st, item.event, item.at_ms, &mut out).await {
                         Ok(c) => {
                             out.applied.push(item.index);
                             changed |= c;
                         }
                         Err(r) => out.rejections.push((item.index, r)),
+                    }
+                    if let Some(c) = st.state.as_mut() {
+                        let sent =
+                            customer_attribution::entries_written(c, &out.entries[written..]);
+                        out.credits.extend(sent);
                     }
                 }
                 if changed {
@@ -215,6 +226,8 @@ async fn step(
                     return Err(r);
                 }
             };
+            let credits = customer_attribution::order_applied(c, &event, at, &rules.attribution);
+            out.credits.extend(credits);
             tell(st, news, at, out).await;
             return Ok(true);
         }
@@ -320,6 +333,7 @@ async fn offer(st: &mut CustomerArgs, n: OrderNews, now: Millis, out: &mut Custo
 async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {
     out.timers.extend(outcome.timers);
     out.suppressed.extend(outcome.suppressed);
+    out.credits.extend(outcome.credits);
     let Some(c) = st.state.as_ref() else { return };
     // A cross-sell message shows the order it follows: its lines' products as they are.
     let mut line_skus: Vec<String> = Vec::new();

@@ -5,6 +5,7 @@
 
 pub mod cross_sell;
 pub mod customer;
+pub mod customer_attribution;
 pub mod customer_orders;
 pub mod product;
 pub mod registry;

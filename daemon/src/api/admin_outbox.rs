@@ -9,6 +9,7 @@ use super::admin::AdminApi;
 use crate::delivery::outbox::{reads, OutboxError};
 use crate::delivery::templates::Templates;
 use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::lifecycle::attribution::{lift, Tally};
 use crate::domain::message::{OutboxEntry, OutboxStatus};
 
 const DEFAULT_LIMIT: usize = 50;
@@ -138,9 +139,52 @@ impl AdminApi {
                     sent: c.sent.load(Relaxed),
                     failed: c.failed.load(Relaxed),
                     enabled: rules.enabled(s),
+                    ..attribution_stats(&m.attribution(s), rules.holdout_pct(s))
                 }
             })
             .collect();
         pb::ScenarioStatsResponse { scenarios }
+    }
+}
+
+/// The attribution fields of a scenario's stats (`ScenarioStats` 9–15).
+pub(super) fn attribution_stats(t: &Tally, holdout_pct: f64) -> pb::ScenarioStats {
+    let sent = lift::Arm {
+        customers: t.sent_customers,
+        converted: t.sent_converted,
+    };
+    let held = lift::Arm {
+        customers: t.held_customers,
+        converted: t.held_converted,
+    };
+    let l = lift::lift(sent, held);
+    pb::ScenarioStats {
+        messages: t.messages,
+        attributed_orders: t.orders,
+        revenue: t
+            .revenue
+            .iter()
+            .map(|r| pb::Revenue {
+                currency: r.currency.clone(),
+                amount_minor: r.minor,
+            })
+            .collect(),
+        conversion_rate: t.conversion_rate(),
+        notified_sku_orders: t.notified_sku_orders,
+        other_sku_orders: t.other_sku_orders,
+        holdout: Some(pb::HoldoutStats {
+            holdout_pct,
+            sent_customers: sent.customers,
+            sent_converted: sent.converted,
+            sent_conversion: sent.rate(),
+            held_customers: held.customers,
+            held_converted: held.converted,
+            held_conversion: held.rate(),
+            has_lift: l.is_some(),
+            lift: l.map_or(0.0, |l| l.lift),
+            lift_low: l.map_or(0.0, |l| l.low),
+            lift_high: l.map_or(0.0, |l| l.high),
+        }),
+        ..Default::default()
     }
 }

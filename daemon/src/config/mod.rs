@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub mod attribution;
 pub mod delivery;
 pub mod engagement;
 pub mod order_scenarios;
@@ -45,6 +46,7 @@ pub struct Config {
     pub shop_webhook: crate::delivery::shop_webhook::ShopWebhookConfig,
     pub related: crate::config::related::RelatedSection,
     pub engagement: crate::config::engagement::EngagementSection,
+    pub attribution: crate::config::attribution::AttributionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -363,6 +365,7 @@ impl Config {
             ));
         }
         crate::config::rules::build(&self.rules, &self.scenarios)?;
+        self.attribution.windows()?;
         crate::config::delivery::validate(
             &self.delivery,
             &self.http,

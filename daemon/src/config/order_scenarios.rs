@@ -43,6 +43,8 @@ pub struct OrderScenarioConfig {
     pub priority: Option<u32>,
     pub cooldown: Option<Dur>,
     pub max_age: Option<Dur>,
+    /// cross_sell_*: percent of customers (0–50) kept from the offer to measure its lift.
+    pub holdout_pct: Option<f64>,
 }
 
 impl OrderScenarioConfig {
@@ -60,6 +62,7 @@ impl OrderScenarioConfig {
             ("priority", self.priority.is_some()),
             ("cooldown", self.cooldown.is_some()),
             ("max_age", self.max_age.is_some()),
+            ("holdout_pct", self.holdout_pct.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -81,6 +84,7 @@ fn allowed(s: Scenario) -> &'static [&'static str] {
             "max_age",
             "after",
             "max_items",
+            "holdout_pct",
         ],
         Scenario::CrossSellDelivery => &[
             "enabled",
@@ -91,6 +95,7 @@ fn allowed(s: Scenario) -> &'static [&'static str] {
             "after",
             "max_items",
             "coupon_code",
+            "holdout_pct",
         ],
         _ => UPDATE,
     }
@@ -110,7 +115,7 @@ pub struct OrderSections<'a> {
 }
 
 impl<'a> OrderSections<'a> {
-    fn each(&self) -> [(Scenario, &'static str, &'a OrderScenarioConfig); 8] {
+    pub(crate) fn each(&self) -> [(Scenario, &'static str, &'a OrderScenarioConfig); 8] {
         [
             (
                 Scenario::BackorderConfirmation,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::order_scenarios::{self, OrderScenarioConfig, OrderSections};
 use crate::domain::customer::{Channel, Scenario};
+use crate::domain::lifecycle::attribution::holdout::{self, Holdout};
 use crate::domain::rules::arbitration::ScenarioRules;
 use crate::domain::rules::caps::{CapRule, CapScope, CapWindow};
 use crate::domain::rules::quiet::QuietHours;
@@ -70,6 +71,8 @@ pub struct ScenarioConfig {
     pub batch_interval: Dur,
     /// A queued message not delivered within this of its decision is dropped (expired).
     pub max_age: Dur,
+    /// Percent of customers (0–50) kept from the scenario to measure its lift.
+    pub holdout_pct: f64,
 }
 
 fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConfig {
@@ -84,6 +87,7 @@ fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConf
         per_unit: 0,
         batch_interval: Dur(std::time::Duration::from_secs(600)),
         max_age: Dur(std::time::Duration::from_secs(86_400)),
+        holdout_pct: 0.0,
     }
 }
 
@@ -101,6 +105,7 @@ struct PartialScenario {
     per_unit: Option<u32>,
     batch_interval: Option<Dur>,
     max_age: Option<Dur>,
+    holdout_pct: Option<f64>,
 }
 
 impl PartialScenario {
@@ -116,6 +121,7 @@ impl PartialScenario {
             per_unit: self.per_unit.unwrap_or(d.per_unit),
             batch_interval: self.batch_interval.unwrap_or(d.batch_interval),
             max_age: self.max_age.unwrap_or(d.max_age),
+            holdout_pct: self.holdout_pct.unwrap_or(d.holdout_pct),
         }
     }
 }
@@ -266,6 +272,8 @@ pub fn build(
         quiet,
         arbitration_window_ms: rules.arbitration_window.ms(),
         orders,
+        holdouts: Vec::new(),
+        attribution: Default::default(),
     };
     for (sc, key, cfg) in scenarios.each() {
         let channels = order_scenarios::channels(key, &cfg.channels)?;
@@ -288,12 +296,32 @@ pub fn build(
             digest_max_items: cfg.digest_max_items.max(1),
             max_age_ms: cfg.max_age.ms(),
         });
+        push_holdout(&mut out, sc, key, Some(cfg.holdout_pct))?;
         out.thresholds.push((sc, cfg.threshold));
         out.batching
             .push((sc, cfg.per_unit, cfg.batch_interval.ms().max(1000)));
     }
     out.scenarios.extend(order_rules);
+    for (sc, key, cfg) in scenarios.orders().each() {
+        push_holdout(&mut out, sc, key, cfg.holdout_pct)?;
+    }
     Ok(out)
+}
+
+/// Checks a scenario's `holdout_pct` and adds it to the rules (none when 0 or unset).
+/// Shared by every `[scenarios.*]` section of a marketing scenario.
+pub fn push_holdout(
+    out: &mut DeliveryRules,
+    scenario: Scenario,
+    key: &'static str,
+    pct: Option<f64>,
+) -> Result<(), ConfigError> {
+    let Some(pct) = pct else { return Ok(()) };
+    let pct = holdout::check_pct(pct).map_err(|e| invalid(key, e))?;
+    if pct > 0.0 {
+        out.holdouts.push(Holdout { scenario, pct });
+    }
+    Ok(())
 }
 
 /// The marketing scenarios' names, for errors.

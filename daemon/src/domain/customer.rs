@@ -225,10 +225,12 @@ pub enum SuppressReason {
     /// A cross-sell offer came due with no related product left to show (none visible,
     /// on sale and in stock that the customer has not bought and the order does not hold).
     NothingToOffer,
+    /// The scenario's holdout kept the customer from it (`holdout_pct`), for comparison.
+    Holdout,
 }
 
 impl SuppressReason {
-    pub const ALL: [SuppressReason; 13] = [
+    pub const ALL: [SuppressReason; 14] = [
         SuppressReason::Consent,
         SuppressReason::Suppressed,
         SuppressReason::NoAddress,
@@ -242,6 +244,7 @@ impl SuppressReason {
         SuppressReason::Expired,
         SuppressReason::Stale,
         SuppressReason::NothingToOffer,
+        SuppressReason::Holdout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -259,6 +262,7 @@ impl SuppressReason {
             SuppressReason::Expired => "expired",
             SuppressReason::Stale => "stale",
             SuppressReason::NothingToOffer => "nothing_to_offer",
+            SuppressReason::Holdout => "holdout",
         }
     }
 }

@@ -1,6 +1,9 @@
 //! A customer's decisions over time: offers wait for the arbitration window, the rules
 //! (`rules::arbitration`) pick what to send, quiet hours defer it, and a deferred message
-//! is re-checked at release. Pure: time and the product re-check are parameters.
+//! is re-checked at release. A planned marketing message the scenario's holdout keeps
+//! from the customer is not sent: it is counted (suppression `holdout`) and recorded as
+//! a would-have-been send for the lift. Pure: time and the product re-check are
+//! parameters.
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -11,6 +14,7 @@ use super::rules::arbitration::{decide, to_sent, Addresses, Profile};
 use super::rules::caps::{longest_window_ms, prune};
 use super::rules::quiet::{parse_tz, quiet_until};
 use super::{Millis, TimerKind};
+use crate::domain::lifecycle::attribution::ScenarioCredit;
 use crate::domain::message::ItemContext;
 use crate::domain::rules::DeliveryRules;
 
@@ -46,6 +50,8 @@ pub struct Outcome {
     pub suppressed: Vec<(Scenario, SuppressReason)>,
     /// Durable timers to set for this customer.
     pub timers: Vec<(Millis, TimerKind)>,
+    /// Attribution counters the decision adds (a customer newly held out).
+    pub credits: Vec<ScenarioCredit>,
 }
 
 fn tz_of(st: &CustomerState) -> Tz {
@@ -125,6 +131,20 @@ fn decide_now(
             .cloned()
     };
     for planned in decision.messages {
+        if rules.held_out(&st.id, planned.scenario) {
+            // Not sent and not in the ledger (it takes no cap room): the customer is on
+            // the held-out side of this scenario's split.
+            out.suppressed.extend(
+                planned
+                    .items
+                    .iter()
+                    .map(|c| (c.scenario, SuppressReason::Holdout)),
+            );
+            let attribution = &mut st.lifecycle.attribution;
+            out.credits
+                .extend(attribution.on_held_out(planned.scenario, planned.channel, now));
+            continue;
+        }
         st.ledger.push(to_sent(&planned, now));
         let chosen: Vec<Offer> = planned.items.iter().filter_map(take).collect();
         match quiet_until(now, tz, &rules.quiet) {

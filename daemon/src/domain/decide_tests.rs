@@ -164,3 +164,57 @@ fn no_consent_is_counted_not_sent() {
         vec![(Scenario::LowStock, SuppressReason::Consent)]
     );
 }
+
+/// Customers whose holdout bucket is below the share are not sent: counted as `holdout`,
+/// kept out of the ledger, recorded once as held out; the others are sent as before.
+#[test]
+fn the_holdout_keeps_its_share_from_the_scenario_and_records_them() {
+    use crate::domain::lifecycle::attribution::holdout::{bucket, Holdout};
+    let mut r = rules(0);
+    r.holdouts.push(Holdout {
+        scenario: Scenario::BackInStock,
+        pct: 50.0,
+    });
+    let ids = ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"];
+    let mut held = 0;
+    for id in ids {
+        let mut st = customer();
+        st.id = id.into();
+        let out = receive(
+            &mut st,
+            vec![offer(1, Scenario::BackInStock, "tee", 900)],
+            NOON_TOKYO,
+            &r,
+        );
+        if bucket(id, Scenario::BackInStock) < 5_000 {
+            held += 1;
+            assert!(out.send.is_empty(), "{id}");
+            assert_eq!(
+                out.suppressed,
+                vec![(Scenario::BackInStock, SuppressReason::Holdout)]
+            );
+            assert!(
+                st.ledger.is_empty(),
+                "{id}: a held-out message takes no cap room"
+            );
+            assert_eq!(out.credits.len(), 1);
+            assert_eq!(out.credits[0].tally.held_customers, 1);
+            let e = &st.lifecycle.attribution.exposures;
+            assert_eq!((e.len(), e[0].last_ms), (1, NOON_TOKYO));
+        } else {
+            assert_eq!(out.send.len(), 1, "{id}");
+            assert!(out.suppressed.is_empty());
+        }
+    }
+    assert!(held > 0 && held < ids.len(), "the ids fall on both sides");
+    // Another scenario has no holdout.
+    let mut st = customer();
+    st.id = ids[0].into();
+    let out = receive(
+        &mut st,
+        vec![offer(2, Scenario::PriceDrop, "tee", 900)],
+        NOON_TOKYO,
+        &r,
+    );
+    assert_eq!(out.send.len(), 1);
+}

@@ -3,6 +3,7 @@
 //! writes (`health.rs`). Opening sets the bounds on what lives outside SST files: the
 //! write-ahead log and the memtables (`StoreLimits`).
 
+pub mod attribution;
 mod batch;
 pub mod board;
 pub mod codec;
@@ -150,6 +151,11 @@ impl Store {
                     "stockbell.category_affinity.v1",
                     interest::affinity_full_merge,
                     interest::affinity_partial_merge,
+                ),
+                Cf::ScenarioAttribution => o.set_merge_operator(
+                    "stockbell.scenario_attribution.v1",
+                    attribution::full_merge,
+                    attribution::partial_merge,
                 ),
                 _ => {}
             }

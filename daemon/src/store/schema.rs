@@ -25,6 +25,7 @@
 //! placed_orders        id u64 BE                                  → PlacedOrder     (v1)
 //! related              sku                                        → CoPurchase      (v1)
 //! category_sellers     category id                                → CategoryBestSellers (v1)
+//! scenario_attribution scenario name                              → Tally           (merge)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
 //!                      "shop_webhook_cancel_cursor"               → u64 BE
@@ -68,6 +69,7 @@ pub enum Cf {
     PlacedOrders,
     Related,
     CategorySellers,
+    ScenarioAttribution,
 }
 
 impl Cf {
@@ -93,6 +95,7 @@ impl Cf {
         Cf::PlacedOrders,
         Cf::Related,
         Cf::CategorySellers,
+        Cf::ScenarioAttribution,
     ];
 
     pub fn name(self) -> &'static str {
@@ -118,6 +121,7 @@ impl Cf {
             Cf::PlacedOrders => "placed_orders",
             Cf::Related => "related",
             Cf::CategorySellers => "category_sellers",
+            Cf::ScenarioAttribution => "scenario_attribution",
         }
     }
 }

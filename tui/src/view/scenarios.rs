@@ -26,11 +26,15 @@ enum Col {
     Sent,
     Failed,
     Suppressed,
+    Orders,
+    Revenue,
+    Conversion,
+    Lift,
     Channels,
 }
 
 impl Col {
-    const ALL: [Col; 11] = [
+    const ALL: [Col; 15] = [
         Col::Name,
         Col::On,
         Col::Prio,
@@ -41,6 +45,10 @@ impl Col {
         Col::Sent,
         Col::Failed,
         Col::Suppressed,
+        Col::Orders,
+        Col::Revenue,
+        Col::Conversion,
+        Col::Lift,
         Col::Channels,
     ];
 
@@ -57,7 +65,11 @@ impl Col {
             Col::Failed => ("fail", 4, 7),
             Col::Suppressed => ("supp", 5, 8),
             Col::Queued => ("queued", 6, 9),
-            Col::Channels => ("channels", 14, 10),
+            Col::Orders => ("ord", 5, 10),
+            Col::Revenue => ("revenue", 10, 11),
+            Col::Conversion => ("conv", 5, 12),
+            Col::Lift => ("lift", 6, 13),
+            Col::Channels => ("channels", 14, 14),
         }
     }
 
@@ -94,9 +106,77 @@ impl Col {
             Col::Suppressed => {
                 Cell::from(r.stats.map_or("-".into(), |_| fmt::count(r.suppressed())))
             }
+            // Attribution is the marketing scenarios'; an order update has none.
+            Col::Orders | Col::Revenue | Col::Conversion | Col::Lift if r.order_update() => {
+                Cell::from("-")
+            }
+            Col::Orders => Cell::from(stat(|s| s.attributed_orders)),
+            Col::Revenue => Cell::from(r.stats.map_or("-".into(), revenue)),
+            Col::Conversion => {
+                Cell::from(r.stats.map_or("-".into(), |s| percent(s.conversion_rate)))
+            }
+            Col::Lift => Cell::from(
+                r.stats
+                    .and_then(|s| s.holdout.as_ref())
+                    .map_or("-".into(), lift),
+            ),
             Col::Channels => Cell::from(r.settings.map_or("-".into(), |s| s.channels.join(","))),
         }
     }
+}
+
+/// The credited revenue, short: `261k JPY`; the first currency and `+` for more.
+fn revenue(s: &stockbell_proto::v1::ScenarioStats) -> String {
+    let short = |r: &stockbell_proto::v1::Revenue| {
+        let zero_decimal = fmt::price(0, &r.currency).starts_with("0 ") || r.currency.is_empty();
+        let major = if zero_decimal {
+            r.amount_minor.unsigned_abs()
+        } else {
+            r.amount_minor.unsigned_abs() / 100
+        };
+        let sign = if r.amount_minor < 0 { "-" } else { "" };
+        format!("{sign}{} {}", fmt::count(major), r.currency)
+    };
+    match s.revenue.as_slice() {
+        [] => "0".into(),
+        [one] => short(one),
+        [first, ..] => format!("{}+", short(first)),
+    }
+}
+
+/// A fraction as a percentage: `3.1%`, `12%`, `0%`.
+fn percent(f: f64) -> String {
+    let p = f * 100.0;
+    if !p.is_finite() || p == 0.0 {
+        "0%".into()
+    } else if p.abs() < 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
+/// A signed percentage: `+20%`, `-7%`.
+fn signed(f: f64) -> String {
+    let p = (f * 100.0).round();
+    if p > 0.0 {
+        format!("+{p:.0}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
+/// The holdout lift, `*` when its 95 % interval excludes 0 (`+20%*`; the interval is in
+/// the details); `-` without a holdout, `n/a` before both sides have an order.
+fn lift(h: &stockbell_proto::v1::HoldoutStats) -> String {
+    if h.holdout_pct <= 0.0 && h.held_customers == 0 {
+        return "-".into();
+    }
+    if !h.has_lift {
+        return "n/a".into();
+    }
+    let sure = h.lift_low > 0.0 || h.lift_high < 0.0;
+    format!("{}{}", signed(h.lift), if sure { "*" } else { "" })
 }
 
 /// The columns that fit in `width` (after borders and the selection marker).
@@ -222,6 +302,12 @@ fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
         }
         line.spans.insert(0, Span::styled("suppressed: ", LABEL));
         lines.push(line);
+        let attributed = st.messages > 0
+            || st.attributed_orders > 0
+            || st.holdout.as_ref().is_some_and(|h| h.held_customers > 0);
+        if !r.order_update() && attributed {
+            lines.extend(attribution_details(st));
+        }
     }
     frame.render_widget(
         Paragraph::new(lines)
@@ -229,6 +315,73 @@ fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
             .block(block(format!(" {} ", r.name))),
         area,
     );
+}
+
+/// Credited orders and revenue, and the holdout comparison with its lift.
+fn attribution_details(st: &stockbell_proto::v1::ScenarioStats) -> Vec<Line<'static>> {
+    let revenue: Vec<String> = st
+        .revenue
+        .iter()
+        .map(|r| fmt::price(r.amount_minor, &r.currency))
+        .collect();
+    let mut lines = vec![joined(vec![
+        kv("orders", fmt::count(st.attributed_orders)),
+        kv(
+            "revenue",
+            if revenue.is_empty() {
+                "0".into()
+            } else {
+                revenue.join(" + ")
+            },
+        ),
+        kv(
+            "conversion",
+            format!(
+                "{} of {} messages",
+                percent(st.conversion_rate),
+                fmt::count(st.messages)
+            ),
+        ),
+        kv(
+            "bought the notified SKU",
+            format!(
+                "{} · something else {}",
+                fmt::count(st.notified_sku_orders),
+                fmt::count(st.other_sku_orders)
+            ),
+        ),
+    ])];
+    if let Some(h) = st
+        .holdout
+        .as_ref()
+        .filter(|h| h.holdout_pct > 0.0 || h.held_customers > 0)
+    {
+        let side =
+            |n: u64, rate: f64| format!("{} customers, {} ordered", fmt::count(n), percent(rate));
+        let mut parts = vec![
+            vec![Span::styled(
+                format!("holdout {}%", fmt::score(h.holdout_pct)),
+                LABEL,
+            )],
+            kv("sent", side(h.sent_customers, h.sent_conversion)),
+            kv("held out", side(h.held_customers, h.held_conversion)),
+        ];
+        parts.push(if h.has_lift {
+            kv(
+                "lift",
+                format!(
+                    "{} (95% CI {} to {})",
+                    signed(h.lift),
+                    signed(h.lift_low),
+                    signed(h.lift_high)
+                ),
+            )
+        } else {
+            kv("lift", "n/a until both sides have an order")
+        });
+        lines.push(joined(parts));
+    }
+    lines
 }
 
 /// An order scenario's settings: its class, switch, channels, quiet-hours mode and

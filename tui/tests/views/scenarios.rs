@@ -61,11 +61,11 @@ fn narrow() {
             "│digest off                                                │",
             "│channels email, line                                      │",
             "│suppressed: consent 300 · cap 150 · dedupe 50             │",
-            "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
+            "│orders 87 · revenue 261,000 JPY · conversion 3.0% of 2.9k │",
+            "│messages · bought the notified SKU 70 · something else 17 │",
+            "│holdout 5% · sent 2.8k customers, 4.0% ordered · held out │",
+            "│145 customers, 2.8% ordered · lift +45% (95% CI -46% to   │",
+            "│+287%)                                                    │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
             "↑↓ select  e on/off  p priority  Tab/1-6 views  q quit      ",
@@ -78,9 +78,9 @@ fn wide() {
     let mut app = app();
     app.scenarios.selected = 1;
     let s = draw(&app, 120, 30);
-    assert_row(&s, "│  scenario      on  prio thr  trig  aud   queued sent  fail supp  channels                                            │");
-    assert_row(&s, "│  back_in_stock on  10   40   12    3.4k  2.9k   2.9k  3    500   email,line                                          │");
-    assert_row(&s, "│> price_drop    off 5    55.5 4     800   500    498   0    300   email                                               │");
+    assert_row(&s, "│  scenario      on  prio thr  trig  aud   queued sent  fail supp  ord   revenue    conv  lift   channels              │");
+    assert_row(&s, "│  back_in_stock on  10   40   12    3.4k  2.9k   2.9k  3    500   87    261k JPY   3.0%  +45%   email,line            │");
+    assert_row(&s, "│> price_drop    off 5    55.5 4     800   500    498   0    300   0     0          0%    -      email                 │");
     assert_row(&s, "┌ price_drop ──────────────────────────────────────────────────────────────────────────────────────────────────────────┐");
     assert_row(&s, "│disabled · priority 5 · threshold 55.5 · cooldown 7d00h · digest on                                                   │");
     assert_row(&s, "│channels email                                                                                                        │");
@@ -202,11 +202,11 @@ fn polling_daemon_without_settings() {
             "│settings not known (ListScenarios did not list this       │",
             "│scenario)                                                 │",
             "│suppressed: consent 300 · cap 150 · dedupe 50             │",
-            "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
-            "│                                                          │",
+            "│orders 87 · revenue 261,000 JPY · conversion 3.0% of 2.9k │",
+            "│messages · bought the notified SKU 70 · something else 17 │",
+            "│holdout 5% · sent 2.8k customers, 4.0% ordered · held out │",
+            "│145 customers, 2.8% ordered · lift +45% (95% CI -46% to   │",
+            "│+287%)                                                    │",
             "│                                                          │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
@@ -232,11 +232,11 @@ fn order_update_wide() {
             "stockbell  1 Overview  2 Scenarios  3 Products  4 Customers  5 Delivery  6 Orders                                       ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m · 127.0.0.1:50051                                                 ",
             "┌ scenarios (4) ───────────────────────────────────────────────────────────────────────────────────────────────────────┐",
-            "│  scenario         on  prio thr  trig  aud   queued sent  fail supp  channels                                         │",
-            "│  back_in_stock    on  10   40   12    3.4k  2.9k   2.9k  3    500   email,line                                       │",
-            "│  price_drop       off 5    55.5 4     800   500    498   0    300   email                                            │",
-            "│> shipped          on  -    -    -     -     40     39    0    0     line,email                                       │",
-            "│  cross_sell_order on  15   -    -     -     12     12    0    11    email,line                                       │",
+            "│  scenario         on  prio thr  trig  aud   queued sent  fail supp  ord   revenue    conv  lift   channels           │",
+            "│  back_in_stock    on  10   40   12    3.4k  2.9k   2.9k  3    500   87    261k JPY   3.0%  +45%   email,line         │",
+            "│  price_drop       off 5    55.5 4     800   500    498   0    300   0     0          0%    -      email              │",
+            "│> shipped          on  -    -    -     -     40     39    0    0     -     -          -     -      line,email         │",
+            "│  cross_sell_order on  15   -    -     -     12     12    0    11    0     0          0%    -      email,line         │",
             "└──────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘",
             "┌ shipped ─────────────────────────────────────────────────────────────────────────────────────────────────────────────┐",
             "│enabled · order update (transactional) · in quiet hours sent at once                                                  │",

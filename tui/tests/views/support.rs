@@ -107,6 +107,28 @@ pub fn stats() -> Vec<pb::ScenarioStats> {
             sent: 2_850,
             failed: 3,
             enabled: true,
+            messages: 2_900,
+            attributed_orders: 87,
+            revenue: vec![pb::Revenue {
+                currency: "JPY".into(),
+                amount_minor: 261_000,
+            }],
+            conversion_rate: 0.03,
+            notified_sku_orders: 70,
+            other_sku_orders: 17,
+            holdout: Some(pb::HoldoutStats {
+                holdout_pct: 5.0,
+                sent_customers: 2_755,
+                sent_converted: 110,
+                sent_conversion: 110.0 / 2_755.0,
+                held_customers: 145,
+                held_converted: 4,
+                held_conversion: 4.0 / 145.0,
+                has_lift: true,
+                lift: 0.447,
+                lift_low: -0.459,
+                lift_high: 2.87,
+            }),
         },
         pb::ScenarioStats {
             scenario: "price_drop".into(),
@@ -117,6 +139,7 @@ pub fn stats() -> Vec<pb::ScenarioStats> {
             sent: 498,
             failed: 0,
             enabled: false,
+            ..Default::default()
         },
     ]
 }

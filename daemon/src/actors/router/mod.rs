@@ -356,6 +356,9 @@ impl Router {
         for (scenario, reason) in &p.suppressed {
             self.metrics.add_suppressed(*scenario, *reason, 1);
         }
+        for c in &p.credits {
+            self.metrics.add_attribution(c.scenario, &c.tally);
+        }
     }
 
     /// Above `max_active` of a kind, passivates its least recently used (durable) actors

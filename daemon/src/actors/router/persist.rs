@@ -2,7 +2,8 @@
 //! no I/O. Product and customer states (each with what operators read across them: a
 //! product's backorder-board row, a customer's lines past their promise), fired triggers
 //! (log + per-sku index), timer puts and deletes, interest-edge and category-affinity
-//! merges, order notices, new outbox entries, cancellation requests, and what the
+//! merges, order notices, new outbox entries, cancellation requests, attribution
+//! credits (merged per scenario, only with the customer state that records them), and what the
 //! dispatch's kind adds (the producer's record and the indexes of the orders it places,
 //! the fan-out cursors and releases, the fired timers' removal).
 
@@ -11,10 +12,12 @@ use super::{Answered, DispatchKind};
 use crate::actors::customer::CustomerApplied;
 use crate::actors::product::Applied;
 use crate::domain::customer::{Scenario, SuppressReason};
+use crate::domain::lifecycle::attribution::ScenarioCredit;
 use crate::domain::order::board::{BoardWrite, LateWrite};
 use crate::domain::order::related::PlacedOrder;
 use crate::domain::Rejection;
 use crate::domain::TriggerKind;
+use crate::store::attribution::ScenarioAttribution;
 use crate::store::board::{BackorderBoard, LateLines};
 use crate::store::interest::{AffinityOp, CategoryInterest, Interest, InterestByCustomer};
 use crate::store::meta::{FanoutCursor, NoticeCursor, Releases};
@@ -59,6 +62,8 @@ pub(crate) struct Planned {
     /// Scenarios of the outbox entries written.
     pub queued: Vec<Scenario>,
     pub suppressed: Vec<(Scenario, SuppressReason)>,
+    /// Attribution credits merged into the per-scenario counters.
+    pub credits: Vec<ScenarioCredit>,
 }
 
 fn rejected(index: u32, r: Rejection) -> Rejected {
@@ -219,6 +224,11 @@ fn customer(out: &mut Planned, id: &str, a: CustomerApplied, ids: &mut Counters)
     let batch = &mut out.batch;
     if let Some(state) = a.state {
         batch.put_encoded::<Customers>(id, state);
+        // Only with the state that records them: counted once (`store::attribution`).
+        for c in &a.credits {
+            batch.merge::<ScenarioAttribution>(c.scenario.as_str(), &c.tally);
+        }
+        out.credits.extend(a.credits);
     }
     for w in a.late {
         match w {

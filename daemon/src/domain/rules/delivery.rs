@@ -1,13 +1,16 @@
 //! The delivery rules in force, validated from the `[rules]` and `[scenarios.*]` config
 //! sections (and operators' changes): per scenario its switch, priority, channels,
 //! threshold and batching, the caps, quiet hours and the arbitration window, and the
-//! order scenarios' own settings.
+//! order scenarios' own settings; every marketing scenario's holdout share and the
+//! attribution windows.
 
 use super::arbitration::ScenarioRules;
 use super::caps::CapRule;
 use super::order_messages::{OrderMessageRules, QuietMode};
 use super::quiet::QuietHours;
 use crate::domain::customer::Scenario;
+use crate::domain::lifecycle::attribution::holdout::{self, Holdout};
+use crate::domain::lifecycle::attribution::AttributionWindows;
 
 /// Everything the per-customer rules and the fan-out need, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +23,11 @@ pub struct DeliveryRules {
     pub arbitration_window_ms: i64,
     /// Quiet-hours modes, cadence, delays, links and coupon of the order scenarios.
     pub orders: OrderMessageRules,
+    /// Marketing scenarios with a holdout (`holdout_pct` > 0); any scenario not listed
+    /// has none.
+    pub holdouts: Vec<Holdout>,
+    /// How long after a click or send an order counts (`[attribution]`).
+    pub attribution: AttributionWindows,
 }
 
 impl DeliveryRules {
@@ -49,6 +57,24 @@ impl DeliveryRules {
     /// What a message of `s` does inside the customer's quiet hours.
     pub fn quiet_mode(&self, s: Scenario) -> QuietMode {
         self.orders.quiet_mode(s)
+    }
+
+    /// The share (percent) of customers kept from marketing scenario `s`.
+    pub fn holdout_pct(&self, s: Scenario) -> f64 {
+        if !s.is_marketing() {
+            return 0.0;
+        }
+        self.holdouts
+            .iter()
+            .find(|h| h.scenario == s)
+            .map_or(0.0, |h| h.pct)
+    }
+
+    /// Whether the holdout keeps marketing scenario `s` from this customer (a fixed
+    /// hash of the two: `holdout::bucket`). Every marketing scenario decided by
+    /// `domain::decide` is checked; a scenario that sends by another path calls this.
+    pub fn held_out(&self, customer_id: &str, s: Scenario) -> bool {
+        holdout::held_out(customer_id, s, self.holdout_pct(s))
     }
 
     /// (per_unit, batch_interval_ms) of a scenario.
