@@ -5,6 +5,7 @@
 
 pub mod cross_sell;
 pub mod customer;
+pub mod customer_journey;
 pub mod customer_orders;
 pub mod product;
 pub mod registry;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod delivery;
+pub mod journeys;
 pub mod order_scenarios;
 pub mod orders;
 pub mod related;
@@ -43,6 +44,7 @@ pub struct Config {
     pub orders: crate::config::orders::OrdersConfig,
     pub shop_webhook: crate::delivery::shop_webhook::ShopWebhookConfig,
     pub related: crate::config::related::RelatedSection,
+    pub journeys: crate::config::journeys::JourneysConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +225,13 @@ impl Default for LogConfig {
 }
 
 impl Config {
+    /// The delivery rules `[rules]`, `[scenarios.*]` and `[journeys]` describe.
+    pub fn delivery_rules(&self) -> Result<crate::domain::rules::DeliveryRules, ConfigError> {
+        let mut rules = crate::config::rules::build(&self.rules, &self.scenarios)?;
+        rules.journeys.idle_ms = crate::config::journeys::idle(&self.journeys)?;
+        Ok(rules)
+    }
+
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -359,7 +368,7 @@ impl Config {
                 "must be \"ja\" or \"en\"",
             ));
         }
-        crate::config::rules::build(&self.rules, &self.scenarios)?;
+        self.delivery_rules()?;
         crate::config::delivery::validate(
             &self.delivery,
             &self.http,

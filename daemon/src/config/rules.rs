@@ -162,6 +162,8 @@ pub struct ScenariosConfig {
     pub delivered_followup: OrderScenarioConfig,
     pub cross_sell_order: OrderScenarioConfig,
     pub cross_sell_delivery: OrderScenarioConfig,
+    pub cart_abandoned: super::journeys::JourneyScenarioConfig,
+    pub checkout_abandoned: super::journeys::JourneyScenarioConfig,
 }
 
 impl Default for ScenariosConfig {
@@ -179,6 +181,8 @@ impl Default for ScenariosConfig {
             delivered_followup: OrderScenarioConfig::default(),
             cross_sell_order: OrderScenarioConfig::default(),
             cross_sell_delivery: OrderScenarioConfig::default(),
+            cart_abandoned: Default::default(),
+            checkout_abandoned: Default::default(),
         }
     }
 }
@@ -258,6 +262,8 @@ pub fn build(
         });
     }
     let (order_rules, orders) = order_scenarios::build(scenarios.orders())?;
+    let (journey_rules, journeys) =
+        super::journeys::build(&scenarios.cart_abandoned, &scenarios.checkout_abandoned)?;
     let mut out = DeliveryRules {
         scenarios: Vec::new(),
         thresholds: Vec::new(),
@@ -266,6 +272,7 @@ pub fn build(
         quiet,
         arbitration_window_ms: rules.arbitration_window.ms(),
         orders,
+        journeys,
     };
     for (sc, key, cfg) in scenarios.each() {
         let channels = order_scenarios::channels(key, &cfg.channels)?;
@@ -293,6 +300,7 @@ pub fn build(
             .push((sc, cfg.per_unit, cfg.batch_interval.ms().max(1000)));
     }
     out.scenarios.extend(order_rules);
+    out.scenarios.extend(journey_rules);
     Ok(out)
 }
 

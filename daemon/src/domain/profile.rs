@@ -71,6 +71,9 @@ pub enum CustomerEvent {
     CancelRequest {
         order_id: String,
     },
+    /// A change to the customer's cart (`lifecycle::journey`): cart add / remove,
+    /// checkout started, a purchase.
+    Cart(super::lifecycle::journey::CartChange),
 }
 
 impl CustomerState {
@@ -178,7 +181,8 @@ pub fn apply(
         | CustomerEvent::Timer(_)
         | CustomerEvent::Lines(_)
         | CustomerEvent::Order(_)
-        | CustomerEvent::CancelRequest { .. } => {}
+        | CustomerEvent::CancelRequest { .. }
+        | CustomerEvent::Cart(_) => {}
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {

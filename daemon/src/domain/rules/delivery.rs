@@ -20,6 +20,8 @@ pub struct DeliveryRules {
     pub arbitration_window_ms: i64,
     /// Quiet-hours modes, cadence, delays, links and coupon of the order scenarios.
     pub orders: OrderMessageRules,
+    /// The abandoned cart / checkout journeys' idle time and steps.
+    pub journeys: crate::domain::lifecycle::journey::JourneyRules,
 }
 
 impl DeliveryRules {
@@ -44,6 +46,14 @@ impl DeliveryRules {
             .iter()
             .find(|r| r.scenario == s)
             .map(|r| r.max_age_ms)
+    }
+
+    /// The cooldown of `s` (0 without rules for it).
+    pub fn cooldown_ms(&self, s: Scenario) -> i64 {
+        self.scenarios
+            .iter()
+            .find(|r| r.scenario == s)
+            .map_or(0, |r| r.cooldown_ms)
     }
 
     /// What a message of `s` does inside the customer's quiet hours.
