@@ -54,7 +54,7 @@ pub async fn on_timer(st: &mut CustomerArgs, now: Millis, out: &mut CustomerAppl
         return Outcome::default();
     };
     let j = &c.lifecycle.journey;
-    if !j.due_ms.is_some_and(|d| d <= now) {
+    if j.due_ms.is_none_or(|d| d > now) {
         return Outcome::default();
     }
     let skus: Vec<String> = j.lines.iter().map(|l| l.sku.clone()).collect();
