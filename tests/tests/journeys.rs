@@ -1,13 +1,16 @@
 //! The abandoned cart journey end to end against a real SMTP server: two steps; a line
 //! that sells out between them is left out of the second (named with a notify-me link),
-//! and a line whose price was cut shows as cheaper than when it was added.
+//! and a line whose price was cut shows as cheaper than when it was added. A purchase
+//! between the steps cancels the second, also across a kill -9 of the daemon: the marker
+//! that the second step's time has passed is another customer's second step, due at the
+//! same moment.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use stockbell_tests::pb::{Event, ProductUpsert};
 use stockbell_tests::{
-    cart_add_priced, catalog, price_set, publish_ok, shopper, stock_set, upsert, Daemon,
+    cart_add_priced, catalog, price_set, publish_ok, purchase, shopper, stock_set, upsert, Daemon,
     DaemonOptions, Sequencer, SmtpServer,
 };
 
@@ -92,6 +95,46 @@ async fn two_steps_drop_a_sold_out_line_and_show_a_price_cut() -> Result<()> {
     ensure!(
         text.contains("https://shop.example/p/tee"),
         "the tee keeps a link to ask for a restock notice: {text}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_purchase_between_the_steps_cancels_the_second_across_kill_9() -> Result<()> {
+    let smtp = SmtpServer::start(None).await?;
+    let mut daemon = Daemon::start(options(&smtp)).await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut seq = Sequencer::new("shop");
+    let setup = vec![
+        existing("mug", 1_000),
+        stock_set("mug", 50),
+        shopper("buyer"),
+        shopper("other"),
+    ];
+    publish_ok(&mut ingest, seq.batch(setup)).await?;
+    // One batch: both carts have the same clock, so their steps are due together.
+    let carts = vec![
+        cart_add_priced("buyer", "mug", 1_000),
+        cart_add_priced("other", "mug", 1_000),
+    ];
+    publish_ok(&mut ingest, seq.batch(carts)).await?;
+    smtp.wait_for(2, WAIT).await?;
+    daemon.kill9().await?;
+    daemon.restart().await?;
+    let mut ingest = daemon.ingest_client().await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![purchase("buyer", "o-1", &["mug"])]),
+    )
+    .await?;
+    // The other customer's second step is the marker that the buyer's came due.
+    let all = smtp.wait_for(3, WAIT).await?;
+    let to_buyer = all.iter().filter(|m| m.to == ["buyer@example.jp"]).count();
+    let to_other = all.iter().filter(|m| m.to == ["other@example.jp"]).count();
+    ensure!(
+        (to_buyer, to_other) == (1, 2),
+        "the buyer gets step 1 only, the other customer both: {:?}",
+        all.iter().map(|m| &m.to).collect::<Vec<_>>()
     );
     Ok(())
 }
