@@ -205,7 +205,28 @@ pub fn cart_add(customer_id: &str, sku: &str) -> Event {
     event(Kind::CartAdd(stockbell_proto::v1::CartAdd {
         customer_id: customer_id.into(),
         sku: sku.into(),
+        ..Default::default()
     }))
+}
+
+/// A cart add with the unit price the shop showed.
+pub fn cart_add_priced(customer_id: &str, sku: &str, unit_price_minor: i64) -> Event {
+    event(Kind::CartAdd(stockbell_proto::v1::CartAdd {
+        customer_id: customer_id.into(),
+        sku: sku.into(),
+        unit_price_minor: Some(unit_price_minor),
+        quantity: 1,
+    }))
+}
+
+/// A checkout started of the cart as it is.
+pub fn checkout_started(customer_id: &str) -> Event {
+    event(Kind::CheckoutStarted(
+        stockbell_proto::v1::CheckoutStarted {
+            customer_id: customer_id.into(),
+            lines: Vec::new(),
+        },
+    ))
 }
 
 pub fn notify_me(customer_id: &str, sku: &str) -> Event {

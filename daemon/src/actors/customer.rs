@@ -11,6 +11,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::cross_sell;
 use super::customer_attribution;
+use super::customer_journey;
 use super::customer_orders::{self, OrderNews};
 use super::registry::Virtual;
 use super::router::WeakRouter;
@@ -177,8 +178,19 @@ async fn step(
         (CustomerEvent::Offers(offers), Some(c)) => decide::receive(c, offers, at, rules),
         (CustomerEvent::Timer(_), None) => return Ok(false),
         (CustomerEvent::Timer(TimerKind::CustomerArbitrate), Some(c)) => {
+            // A reminder held for the window goes only if its cart is still as it was.
+            let reason = SuppressReason::Stale;
+            customer_journey::drop_stale(&mut c.pending, &c.lifecycle.journey, reason, out);
             decide::arbitrate_due(c, at, rules)
         }
+        (CustomerEvent::Timer(TimerKind::CustomerJourney), Some(_)) => {
+            customer_journey::on_timer(st, at, out).await
+        }
+        (CustomerEvent::Cart(change), Some(c)) => {
+            return Ok(customer_journey::on_cart(c, change, at, rules, out));
+        }
+        // A cart of a customer never upserted: nobody to remind (the interest is kept).
+        (CustomerEvent::Cart(_), None) => return Ok(false),
         (CustomerEvent::Timer(TimerKind::CustomerQuiet), Some(c)) => {
             let skus: Vec<String> = c
                 .deferred
@@ -188,10 +200,18 @@ async fn step(
                 .collect();
             let products = current_products(&st.shared.router, skus).await;
             let cfg = st.shared.triggers.clone();
+            let stale = st
+                .state
+                .as_ref()
+                .map(customer_journey::stale_deferred)
+                .unwrap_or_default();
             match st.state.as_mut() {
                 Some(c) => decide::release_quiet(c, at, |o| {
                     if !rules.enabled(o.candidate.scenario) {
                         Err(SuppressReason::Disabled)
+                    } else if stale.contains(&(o.candidate.trigger_id, o.candidate.sku.clone())) {
+                        // Its cart was ordered, bought or changed since.
+                        Err(SuppressReason::QuietHoursStale)
                     } else {
                         let product = products.get(&o.item.sku);
                         still_worth_sending(o.candidate.scenario, &o.item, product, at, &cfg)
@@ -217,7 +237,10 @@ async fn step(
                 .state
                 .get_or_insert_with(|| CustomerState::bare(&st.id, tz, at));
             let news = match customer_orders::on_event(c, &event, at, &cadence) {
-                Ok(news) => news,
+                Ok(news) => {
+                    customer_journey::on_order(c, &event, at, rules);
+                    news
+                }
                 Err(r) => {
                     if !existed {
                         // Refused: no customer comes of it.
@@ -367,6 +390,8 @@ async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut 
                     );
                     cross_sell::with_coupon(o, m.scenario, &rules)
                 })
+        } else if m.scenario.is_journey() {
+            customer_journey::left_out_context(c, &m.offers)
         } else {
             None
         };

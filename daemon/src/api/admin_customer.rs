@@ -84,6 +84,7 @@ fn view(
     };
     let held = held(&c);
     let engagement = super::admin_engagement::view(&c.lifecycle.engagement, crate::clock::now_ms());
+    let journey = journey(&c.lifecycle.journey);
     pb::Customer {
         customer_id: id,
         email: c.email.unwrap_or_default(),
@@ -115,6 +116,27 @@ fn view(
         held,
         recent_messages,
         engagement: Some(engagement),
+        journey: Some(journey),
+    }
+}
+
+/// The cart and where its journey stands.
+fn journey(j: &crate::domain::lifecycle::journey::Journey) -> pb::Journey {
+    pb::Journey {
+        lines: j
+            .lines
+            .iter()
+            .map(|l| pb::CartLine {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                added_ms: l.added_ms,
+                unit_price_minor: l.unit_price_minor,
+            })
+            .collect(),
+        changed_ms: j.changed_ms.unwrap_or(0),
+        scenario: j.scenario().as_str().into(),
+        next_step: j.next_step,
+        next_step_due_ms: j.due_ms.unwrap_or(0),
     }
 }
 

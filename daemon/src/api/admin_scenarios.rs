@@ -106,6 +106,20 @@ fn timing(rules: &DeliveryRules, s: Scenario) -> String {
         Scenario::BackInStock | Scenario::LowStock | Scenario::PriceDrop | Scenario::NewArrival => {
             String::new()
         }
+        Scenario::CartAbandoned | Scenario::CheckoutAbandoned => {
+            let j = &rules.journeys;
+            let after = if s == Scenario::CartAbandoned {
+                &j.cart_after_ms
+            } else {
+                &j.checkout_after_ms
+            };
+            let steps: Vec<String> = after.iter().map(|ms| span(*ms)).collect();
+            format!(
+                "steps {} after a cart is left for {}",
+                steps.join(", "),
+                span(j.idle_ms)
+            )
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::actors::product::Item;
 use crate::actors::IngestItem;
 use crate::config::CustomerDefaults;
 use crate::domain::customer::{Channel, Consent, Locale};
+use crate::domain::lifecycle::journey::{CartChange, NewLine, MAX_LINES};
 use crate::domain::profile::{CustomerEvent, ProfileData};
 use crate::domain::{Millis, ProductEvent, Rejection, Signal};
 
@@ -147,6 +148,57 @@ fn unsubscribe(u: &pb::Unsubscribe) -> Result<(String, CustomerEvent), Rejection
     Ok((id, CustomerEvent::Unsubscribe { channel }))
 }
 
+/// A cart quantity: `min` to 10^9.
+fn cart_units(field: &'static str, q: i64, min: i64) -> Result<i64, Rejection> {
+    if (min..=MAX_UNITS).contains(&q) {
+        Ok(q)
+    } else {
+        Err(reject(
+            field,
+            format!("quantity {q} must be between {min} and {MAX_UNITS}"),
+        ))
+    }
+}
+
+fn unit_price(field: &'static str, p: Option<i64>) -> Result<Option<i64>, Rejection> {
+    match p {
+        Some(p) if !(0..=MAX_MINOR).contains(&p) => Err(reject(
+            field,
+            format!(
+                "unit_price_minor {p} must be between 0 and {MAX_MINOR}, in the currency's \
+                 minor unit; leave it unset for the product's price"
+            ),
+        )),
+        p => Ok(p),
+    }
+}
+
+fn checkout_started(c: &pb::CheckoutStarted) -> Result<(String, CustomerEvent), Rejection> {
+    let id = customer_id("checkout_started.customer_id", &c.customer_id)?;
+    if c.lines.len() > MAX_LINES {
+        return Err(reject(
+            "checkout_started.lines",
+            format!(
+                "{} lines; send at most {MAX_LINES}, or none for the cart as it is",
+                c.lines.len()
+            ),
+        ));
+    }
+    let mut lines = Vec::with_capacity(c.lines.len());
+    for l in &c.lines {
+        lines.push(NewLine {
+            sku: sku("checkout_started.lines.sku", &l.sku)?,
+            quantity: cart_units("checkout_started.lines.quantity", l.quantity, 1)?,
+            unit_price_minor: unit_price(
+                "checkout_started.lines.unit_price_minor",
+                l.unit_price_minor,
+            )?,
+        });
+    }
+    let change = CartChange::CheckoutStarted { lines };
+    Ok((id, CustomerEvent::Cart(change)))
+}
+
 /// (customer field, sku field, customer id, sku) of the simple interest events.
 fn pair<'a>(
     fields: (&'static str, &'static str),
@@ -229,24 +281,31 @@ pub fn event(
                 },
             );
         }
-        Kind::CartAdd(c) => product(
-            out,
-            pair(
+        Kind::CartAdd(c) => {
+            let ids = pair(
                 ("cart_add.customer_id", "cart_add.sku"),
                 &c.customer_id,
                 &c.sku,
-            )?,
-            Signal::CartAdd,
-        ),
-        Kind::CartRemove(c) => product(
-            out,
-            pair(
+            )?;
+            let change = CartChange::Add {
+                sku: ids.1.clone(),
+                quantity: cart_units("cart_add.quantity", c.quantity, 0)?.max(1),
+                unit_price_minor: unit_price("cart_add.unit_price_minor", c.unit_price_minor)?,
+            };
+            customer(out, (ids.0.clone(), CustomerEvent::Cart(change)));
+            product(out, ids, Signal::CartAdd);
+        }
+        Kind::CartRemove(c) => {
+            let ids = pair(
                 ("cart_remove.customer_id", "cart_remove.sku"),
                 &c.customer_id,
                 &c.sku,
-            )?,
-            Signal::CartRemove,
-        ),
+            )?;
+            let change = CartChange::Remove { sku: ids.1.clone() };
+            customer(out, (ids.0.clone(), CustomerEvent::Cart(change)));
+            product(out, ids, Signal::CartRemove);
+        }
+        Kind::CheckoutStarted(c) => customer(out, checkout_started(c)?),
         Kind::NotifyMe(n) => {
             let ids = pair(
                 ("notify_me.customer_id", "notify_me.sku"),
@@ -308,6 +367,9 @@ pub fn event(
                 }
                 skus.push(sku("purchase.items.sku", &item.sku)?);
             }
+            // The customer's cart: a purchase of its SKUs ends the journey.
+            let bought = CartChange::Bought { skus: skus.clone() };
+            customer(out, (id.clone(), CustomerEvent::Cart(bought)));
             purchase_items(&id, skus, index, at, out);
         }
         Kind::ProductUpsert(_)

@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub mod attribution;
 pub mod delivery;
 pub mod engagement;
+pub mod journeys;
 pub mod order_scenarios;
 pub mod orders;
 pub mod related;
@@ -47,6 +48,7 @@ pub struct Config {
     pub related: crate::config::related::RelatedSection,
     pub engagement: crate::config::engagement::EngagementSection,
     pub attribution: crate::config::attribution::AttributionConfig,
+    pub journeys: crate::config::journeys::JourneysConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,6 +229,14 @@ impl Default for LogConfig {
 }
 
 impl Config {
+    /// The delivery rules `[rules]`, `[scenarios.*]` and `[journeys]` describe.
+    pub fn delivery_rules(&self) -> Result<crate::domain::rules::DeliveryRules, ConfigError> {
+        let mut rules = crate::config::rules::build(&self.rules, &self.scenarios)?;
+        rules.journeys.idle_ms = crate::config::journeys::idle(&self.journeys)?;
+        rules.attribution = self.attribution.windows()?;
+        Ok(rules)
+    }
+
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -364,8 +374,7 @@ impl Config {
                 "must be \"ja\" or \"en\"",
             ));
         }
-        crate::config::rules::build(&self.rules, &self.scenarios)?;
-        self.attribution.windows()?;
+        self.delivery_rules()?;
         crate::config::delivery::validate(
             &self.delivery,
             &self.http,

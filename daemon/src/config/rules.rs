@@ -168,6 +168,8 @@ pub struct ScenariosConfig {
     pub delivered_followup: OrderScenarioConfig,
     pub cross_sell_order: OrderScenarioConfig,
     pub cross_sell_delivery: OrderScenarioConfig,
+    pub cart_abandoned: super::journeys::JourneyScenarioConfig,
+    pub checkout_abandoned: super::journeys::JourneyScenarioConfig,
 }
 
 impl Default for ScenariosConfig {
@@ -185,6 +187,8 @@ impl Default for ScenariosConfig {
             delivered_followup: OrderScenarioConfig::default(),
             cross_sell_order: OrderScenarioConfig::default(),
             cross_sell_delivery: OrderScenarioConfig::default(),
+            cart_abandoned: Default::default(),
+            checkout_abandoned: Default::default(),
         }
     }
 }
@@ -264,6 +268,8 @@ pub fn build(
         });
     }
     let (order_rules, orders) = order_scenarios::build(scenarios.orders())?;
+    let (journey_rules, journeys) =
+        super::journeys::build(&scenarios.cart_abandoned, &scenarios.checkout_abandoned)?;
     let mut out = DeliveryRules {
         scenarios: Vec::new(),
         thresholds: Vec::new(),
@@ -274,6 +280,7 @@ pub fn build(
         orders,
         holdouts: Vec::new(),
         attribution: Default::default(),
+        journeys,
     };
     for (sc, key, cfg) in scenarios.each() {
         let channels = order_scenarios::channels(key, &cfg.channels)?;
@@ -303,6 +310,21 @@ pub fn build(
     }
     out.scenarios.extend(order_rules);
     for (sc, key, cfg) in scenarios.orders().each() {
+        push_holdout(&mut out, sc, key, cfg.holdout_pct)?;
+    }
+    out.scenarios.extend(journey_rules);
+    for (sc, key, cfg) in [
+        (
+            Scenario::CartAbandoned,
+            "scenarios.cart_abandoned",
+            &scenarios.cart_abandoned,
+        ),
+        (
+            Scenario::CheckoutAbandoned,
+            "scenarios.checkout_abandoned",
+            &scenarios.checkout_abandoned,
+        ),
+    ] {
         push_holdout(&mut out, sc, key, cfg.holdout_pct)?;
     }
     Ok(out)

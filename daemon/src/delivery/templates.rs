@@ -67,6 +67,14 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "cross_sell_delivery.subject",
     "cross_sell_delivery.txt",
     "cross_sell_delivery.html",
+    "cart_lines.txt",
+    "cart_intro.html",
+    "cart_abandoned.subject",
+    "cart_abandoned.txt",
+    "cart_abandoned.html",
+    "checkout_abandoned.subject",
+    "checkout_abandoned.txt",
+    "checkout_abandoned.html",
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -322,7 +330,8 @@ fn tidy_text(text: &str) -> String {
 /// A stock scenario or an offer needs items; an order update needs an order with lines.
 fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
     let scenario = ctx.scenario;
-    let needs_order = scenario.trigger().is_none();
+    // A cart reminder's `order` is optional: the lines it left out (notify-me hint).
+    let needs_order = scenario.trigger().is_none() && !scenario.is_journey();
     let order = ctx.order.as_ref().filter(|o| !o.lines.is_empty());
     if needs_order && order.is_none() {
         return Err(TemplateError::NoOrder {

@@ -205,7 +205,11 @@ impl Shop {
             let cart = self.carts.entry(c).or_default();
             if cart.len() < CART_MAX && !cart.contains(&idx) {
                 cart.push(idx);
-                out.push(Kind::CartAdd(CartAdd { customer_id, sku }));
+                out.push(Kind::CartAdd(CartAdd {
+                    customer_id,
+                    sku,
+                    ..Default::default()
+                }));
                 self.tally.carts += 1;
             }
         } else if x < conversion + 0.125 {

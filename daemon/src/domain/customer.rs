@@ -54,10 +54,14 @@ pub enum Scenario {
     CrossSellOrder,
     /// Related products `after` delivery, with an optional coupon (marketing).
     CrossSellDelivery,
+    /// A cart left untouched: its lines with their current prices (marketing).
+    CartAbandoned,
+    /// A checkout started and not finished: the cart's lines (marketing).
+    CheckoutAbandoned,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 12] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::BackInStock,
         Scenario::LowStock,
         Scenario::PriceDrop,
@@ -70,6 +74,8 @@ impl Scenario {
         Scenario::DeliveredFollowup,
         Scenario::CrossSellOrder,
         Scenario::CrossSellDelivery,
+        Scenario::CartAbandoned,
+        Scenario::CheckoutAbandoned,
     ];
 
     /// The scenarios a trigger fires: interest thresholds, audiences, reach, batching.
@@ -93,6 +99,9 @@ impl Scenario {
         Scenario::CrossSellDelivery,
     ];
 
+    /// The abandonment journeys' scenarios (the customer's cart, `lifecycle::journey`).
+    pub const JOURNEY: [Scenario; 2] = [Scenario::CartAbandoned, Scenario::CheckoutAbandoned];
+
     /// The name the config, the API, the templates and the logs use.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -108,6 +117,8 @@ impl Scenario {
             Scenario::DeliveredFollowup => "delivered_followup",
             Scenario::CrossSellOrder => "cross_sell_order",
             Scenario::CrossSellDelivery => "cross_sell_delivery",
+            Scenario::CartAbandoned => "cart_abandoned",
+            Scenario::CheckoutAbandoned => "checkout_abandoned",
         }
     }
 
@@ -125,7 +136,9 @@ impl Scenario {
             | Scenario::PriceDrop
             | Scenario::NewArrival
             | Scenario::CrossSellOrder
-            | Scenario::CrossSellDelivery => MessageClass::Marketing,
+            | Scenario::CrossSellDelivery
+            | Scenario::CartAbandoned
+            | Scenario::CheckoutAbandoned => MessageClass::Marketing,
             Scenario::BackorderConfirmation
             | Scenario::BackorderUpdate
             | Scenario::Arrived
@@ -137,6 +150,11 @@ impl Scenario {
 
     pub fn is_marketing(self) -> bool {
         self.class() == MessageClass::Marketing
+    }
+
+    /// An abandoned cart or checkout reminder.
+    pub fn is_journey(self) -> bool {
+        Scenario::JOURNEY.contains(&self)
     }
 
     /// The trigger kind behind a stock scenario; `None` for the order scenarios.
@@ -227,10 +245,13 @@ pub enum SuppressReason {
     NothingToOffer,
     /// The scenario's holdout kept the customer from it (`holdout_pct`), for comparison.
     Holdout,
+    /// A journey step came due with no cart line left to show (all sold out, no longer
+    /// on sale, or gone from the catalogue).
+    NothingLeft,
 }
 
 impl SuppressReason {
-    pub const ALL: [SuppressReason; 14] = [
+    pub const ALL: [SuppressReason; 15] = [
         SuppressReason::Consent,
         SuppressReason::Suppressed,
         SuppressReason::NoAddress,
@@ -245,6 +266,7 @@ impl SuppressReason {
         SuppressReason::Stale,
         SuppressReason::NothingToOffer,
         SuppressReason::Holdout,
+        SuppressReason::NothingLeft,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -263,6 +285,7 @@ impl SuppressReason {
             SuppressReason::Stale => "stale",
             SuppressReason::NothingToOffer => "nothing_to_offer",
             SuppressReason::Holdout => "holdout",
+            SuppressReason::NothingLeft => "nothing_left",
         }
     }
 }
@@ -287,7 +310,8 @@ mod tests {
         for s in Scenario::ALL {
             assert_eq!(Scenario::parse(s.as_str()), Some(s));
             let in_stock = Scenario::STOCK.contains(&s);
-            assert_ne!(in_stock, Scenario::ORDER.contains(&s), "{s:?}");
+            let groups = [in_stock, Scenario::ORDER.contains(&s), s.is_journey()];
+            assert_eq!(groups.iter().filter(|g| **g).count(), 1, "{s:?}");
             assert_eq!(s.trigger().is_some(), in_stock, "{s:?}");
         }
         let mut names: Vec<&str> = Scenario::ALL.iter().map(|s| s.as_str()).collect();

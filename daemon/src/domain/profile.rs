@@ -74,6 +74,9 @@ pub enum CustomerEvent {
     /// The customer followed a tracked link of a marketing message (from the HTTP
     /// redirector; HEAD requests never come here). Goes through the scanner rule.
     Click(super::lifecycle::engagement::ClickReport),
+    /// A change to the customer's cart (`lifecycle::journey`): cart add / remove,
+    /// checkout started, a purchase.
+    Cart(super::lifecycle::journey::CartChange),
 }
 
 impl CustomerState {
@@ -181,7 +184,8 @@ pub fn apply(
         | CustomerEvent::Timer(_)
         | CustomerEvent::Lines(_)
         | CustomerEvent::Order(_)
-        | CustomerEvent::CancelRequest { .. } => {}
+        | CustomerEvent::CancelRequest { .. }
+        | CustomerEvent::Cart(_) => {}
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {

@@ -34,13 +34,17 @@ impl Stale {
 
 /// The least stock a message of `scenario` may go out with: a restock needs
 /// `min_restock_qty`, a new arrival `new_arrival_min_stock`, low stock and a cross-sell
-/// offer something left (an offer never shows what cannot ship now). A price drop or a
+/// offer something left (an offer never shows what cannot ship now), a cart reminder a
+/// line that can be bought (in stock, or backorderable). A price drop or a
 /// new arrival of a backorderable product needs no stock; order updates none either.
 fn min_stock(scenario: Scenario, backorderable: bool, cfg: &TriggerConfig) -> Option<i64> {
     match scenario {
         Scenario::BackInStock => Some(cfg.min_restock_qty.max(1)),
         Scenario::LowStock | Scenario::CrossSellOrder | Scenario::CrossSellDelivery => Some(1),
         Scenario::NewArrival if backorderable => None,
+        // A cart line can be bought while in stock, or at any time when backorderable.
+        Scenario::CartAbandoned | Scenario::CheckoutAbandoned if backorderable => None,
+        Scenario::CartAbandoned | Scenario::CheckoutAbandoned => Some(1),
         Scenario::NewArrival => Some(cfg.new_arrival_min_stock.max(1)),
         Scenario::PriceDrop if backorderable => None,
         Scenario::PriceDrop => Some(1),

@@ -463,5 +463,6 @@ pub fn customer() -> pb::Customer {
         }],
         recent_messages: vec![outbox_entry(12, "failed", "550 5.1.1 mailbox unavailable")],
         engagement: None,
+        journey: None,
     }
 }

@@ -28,6 +28,8 @@ pub struct DeliveryRules {
     pub holdouts: Vec<Holdout>,
     /// How long after a click or send an order counts (`[attribution]`).
     pub attribution: AttributionWindows,
+    /// The abandoned cart / checkout journeys' idle time and steps.
+    pub journeys: crate::domain::lifecycle::journey::JourneyRules,
 }
 
 impl DeliveryRules {
@@ -52,6 +54,14 @@ impl DeliveryRules {
             .iter()
             .find(|r| r.scenario == s)
             .map(|r| r.max_age_ms)
+    }
+
+    /// The cooldown of `s` (0 without rules for it).
+    pub fn cooldown_ms(&self, s: Scenario) -> i64 {
+        self.scenarios
+            .iter()
+            .find(|r| r.scenario == s)
+            .map_or(0, |r| r.cooldown_ms)
     }
 
     /// What a message of `s` does inside the customer's quiet hours.
