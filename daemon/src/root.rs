@@ -151,10 +151,10 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             .map(Arc::new)
             .context("cannot load the operator's scenario changes")?
     };
-    let templates = Arc::new(
-        Templates::new(cfg.templates.dir.as_deref())
-            .context("cannot load the message templates (templates.dir)")?,
-    );
+    let mut templates = Templates::new(cfg.templates.dir.as_deref())
+        .context("cannot load the message templates (templates.dir)")?;
+    templates.set_keep_url(&cfg.scenarios.last_chance.keep_url);
+    let templates = Arc::new(templates);
     let built = crate::store::board::build_once(&store, &writer)
         .await
         .context("cannot build the backorder board")?;
@@ -202,6 +202,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         max_active: cfg.actors.max_active,
         default_time_zone: cfg.customers.default_time_zone.clone(),
         related: cfg.related.related()?,
+        hygiene: cfg.hygiene.policy()?,
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;

@@ -5,6 +5,7 @@
 
 pub mod cross_sell;
 pub mod customer;
+mod customer_hygiene;
 pub mod customer_orders;
 pub mod product;
 pub mod registry;

@@ -38,6 +38,7 @@ impl Stack {
             max_active: 100_000,
             default_time_zone: cfg.customers.default_time_zone.clone(),
             related: crate::domain::order::related::RelatedConfig::default(),
+            hygiene: Default::default(),
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =

@@ -106,6 +106,9 @@ fn timing(rules: &DeliveryRules, s: Scenario) -> String {
         Scenario::BackInStock | Scenario::LowStock | Scenario::PriceDrop | Scenario::NewArrival => {
             String::new()
         }
+        Scenario::LastChance => {
+            "once, instead of the next offer to a customer the sunset policy finds inactive".into()
+        }
     }
 }
 

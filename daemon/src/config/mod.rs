@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod delivery;
+pub mod hygiene;
 pub mod order_scenarios;
 pub mod orders;
 pub mod related;
@@ -43,6 +44,7 @@ pub struct Config {
     pub orders: crate::config::orders::OrdersConfig,
     pub shop_webhook: crate::delivery::shop_webhook::ShopWebhookConfig,
     pub related: crate::config::related::RelatedSection,
+    pub hygiene: crate::config::hygiene::HygieneConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -302,6 +304,7 @@ impl Config {
             ));
         }
         self.related.related()?;
+        self.hygiene.policy()?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",

@@ -162,6 +162,7 @@ pub struct ScenariosConfig {
     pub delivered_followup: OrderScenarioConfig,
     pub cross_sell_order: OrderScenarioConfig,
     pub cross_sell_delivery: OrderScenarioConfig,
+    pub last_chance: super::hygiene::LastChanceConfig,
 }
 
 impl Default for ScenariosConfig {
@@ -179,6 +180,7 @@ impl Default for ScenariosConfig {
             delivered_followup: OrderScenarioConfig::default(),
             cross_sell_order: OrderScenarioConfig::default(),
             cross_sell_delivery: OrderScenarioConfig::default(),
+            last_chance: super::hygiene::LastChanceConfig::default(),
         }
     }
 }
@@ -293,6 +295,7 @@ pub fn build(
             .push((sc, cfg.per_unit, cfg.batch_interval.ms().max(1000)));
     }
     out.scenarios.extend(order_rules);
+    out.scenarios.push(scenarios.last_chance.rules()?);
     Ok(out)
 }
 

@@ -54,10 +54,13 @@ pub enum Scenario {
     CrossSellOrder,
     /// Related products `after` delivery, with an optional coupon (marketing).
     CrossSellDelivery,
+    /// List hygiene: "do you still want to hear from us?" to a customer who stopped
+    /// engaging, before marketing pauses (marketing).
+    LastChance,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 12] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::BackInStock,
         Scenario::LowStock,
         Scenario::PriceDrop,
@@ -70,6 +73,7 @@ impl Scenario {
         Scenario::DeliveredFollowup,
         Scenario::CrossSellOrder,
         Scenario::CrossSellDelivery,
+        Scenario::LastChance,
     ];
 
     /// The scenarios a trigger fires: interest thresholds, audiences, reach, batching.
@@ -108,6 +112,7 @@ impl Scenario {
             Scenario::DeliveredFollowup => "delivered_followup",
             Scenario::CrossSellOrder => "cross_sell_order",
             Scenario::CrossSellDelivery => "cross_sell_delivery",
+            Scenario::LastChance => "last_chance",
         }
     }
 
@@ -125,7 +130,8 @@ impl Scenario {
             | Scenario::PriceDrop
             | Scenario::NewArrival
             | Scenario::CrossSellOrder
-            | Scenario::CrossSellDelivery => MessageClass::Marketing,
+            | Scenario::CrossSellDelivery
+            | Scenario::LastChance => MessageClass::Marketing,
             Scenario::BackorderConfirmation
             | Scenario::BackorderUpdate
             | Scenario::Arrived
@@ -225,10 +231,16 @@ pub enum SuppressReason {
     /// A cross-sell offer came due with no related product left to show (none visible,
     /// on sale and in stock that the customer has not bought and the order does not hold).
     NothingToOffer,
+    /// The sunset policy paused marketing to a customer who stopped engaging.
+    Inactive,
+    /// The customer complained about a message (feedback loop or the shop).
+    Complaint,
+    /// The scenario was paused for its complaint / hard-bounce rate.
+    Paused,
 }
 
 impl SuppressReason {
-    pub const ALL: [SuppressReason; 13] = [
+    pub const ALL: [SuppressReason; 16] = [
         SuppressReason::Consent,
         SuppressReason::Suppressed,
         SuppressReason::NoAddress,
@@ -242,6 +254,9 @@ impl SuppressReason {
         SuppressReason::Expired,
         SuppressReason::Stale,
         SuppressReason::NothingToOffer,
+        SuppressReason::Inactive,
+        SuppressReason::Complaint,
+        SuppressReason::Paused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -259,6 +274,9 @@ impl SuppressReason {
             SuppressReason::Expired => "expired",
             SuppressReason::Stale => "stale",
             SuppressReason::NothingToOffer => "nothing_to_offer",
+            SuppressReason::Inactive => "inactive",
+            SuppressReason::Complaint => "complaint",
+            SuppressReason::Paused => "paused",
         }
     }
 }
@@ -283,6 +301,10 @@ mod tests {
         for s in Scenario::ALL {
             assert_eq!(Scenario::parse(s.as_str()), Some(s));
             let in_stock = Scenario::STOCK.contains(&s);
+            if s == Scenario::LastChance {
+                assert!(!in_stock && !Scenario::ORDER.contains(&s));
+                continue;
+            }
             assert_ne!(in_stock, Scenario::ORDER.contains(&s), "{s:?}");
             assert_eq!(s.trigger().is_some(), in_stock, "{s:?}");
         }

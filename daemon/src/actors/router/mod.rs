@@ -136,6 +136,8 @@ pub struct RouterConfig {
     pub default_time_zone: String,
     /// How cross-sell offers read the related-products table.
     pub related: crate::domain::order::related::RelatedConfig,
+    /// List hygiene: the sunset policy and soft-bounce runs (`[hygiene]`).
+    pub hygiene: crate::domain::lifecycle::hygiene::HygienePolicy,
 }
 
 pub struct Router {
@@ -191,6 +193,7 @@ impl Router {
             default_time_zone: cfg.default_time_zone,
             store: store.clone(),
             related: cfg.related,
+            hygiene: cfg.hygiene,
         };
         let router = Router {
             store,
