@@ -314,6 +314,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         links: unsubscribe,
         cancel,
         metrics: metrics.clone(),
+        store: store.clone(),
+        complaint_tokens: Arc::new(cfg.hygiene.complaint_tokens.clone()),
     };
     let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
 

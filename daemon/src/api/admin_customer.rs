@@ -83,6 +83,7 @@ fn view(
         };
     };
     let held = held(&c);
+    let hygiene = hygiene(&c);
     pb::Customer {
         customer_id: id,
         email: c.email.unwrap_or_default(),
@@ -113,6 +114,34 @@ fn view(
         active,
         held,
         recent_messages,
+        hygiene: Some(hygiene),
+    }
+}
+
+fn hygiene(c: &CustomerState) -> pb::CustomerHygiene {
+    let (h, e) = (&c.lifecycle.hygiene, &c.lifecycle.engagement);
+    let paused = h
+        .last_chance_ms
+        .is_some_and(|sent| h.engaged_ms(e).is_none_or(|at| at <= sent));
+    pb::CustomerHygiene {
+        sunset: if paused { "paused" } else { "active" }.into(),
+        last_chance_ms: h.last_chance_ms.unwrap_or(0),
+        last_interest_ms: h.last_interest_ms.unwrap_or(0),
+        messages_since_engaged: h.messages_since_engaged(e),
+        soft_bounces: h
+            .soft_bounces
+            .iter()
+            .map(|r| pb::SoftBounceRun {
+                channel: r.channel.as_str().into(),
+                run: r.run,
+            })
+            .collect(),
+        complaint_ms: h.complaint.as_ref().map_or(0, |x| x.at_ms),
+        complaint_channel: h
+            .complaint
+            .as_ref()
+            .map_or(String::new(), |x| x.channel.as_str().into()),
+        complaint_entry_seq: h.complaint.as_ref().and_then(|x| x.entry_seq).unwrap_or(0),
     }
 }
 

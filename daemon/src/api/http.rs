@@ -1,7 +1,8 @@
 //! The small public HTTP/1 server: `GET /healthz`, the one-click unsubscribe page
 //! (`GET /unsubscribe?token=T` shows a confirmation form, `POST` — RFC 8058 one-click or
 //! that form — unsubscribes and cancels the customer's queued marketing), and the
-//! one-click cancel page (`/cancel`, in `http_cancel.rs`).
+//! one-click cancel page (`/cancel`, in `http_cancel.rs`), and the feedback-loop
+//! complaint endpoint (`POST /complaint`, in `http_complaint.rs`).
 //!
 //! It faces the public internet, so no client may hold it up: each request's headers and
 //! body must be in within their timeouts, and at the connection cap a new connection takes
@@ -56,6 +57,10 @@ pub struct HttpState {
     /// Checks the signed cancel links of order updates.
     pub cancel: crate::delivery::cancel_link::CancelLinks,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Reads the outbox entry a complaint names.
+    pub store: crate::store::Store,
+    /// Bearer tokens of `POST /complaint` (`[hygiene] complaint_tokens`; empty = off).
+    pub complaint_tokens: Arc<Vec<String>>,
 }
 
 /// The running server.
@@ -237,6 +242,8 @@ pub async fn handle(state: &HttpState, req: Request<Full<Bytes>>) -> Response<Fu
             let token = super::http_cancel::form_token(&body, token);
             super::http_cancel::request(state, token.as_deref()).await
         }
+        ("/complaint", &Method::POST) => super::http_complaint::handle(state, req).await,
+        ("/complaint", _) => not_allowed("POST"),
         ("/healthz", _) => not_allowed("GET, HEAD"),
         ("/unsubscribe" | "/cancel", _) => not_allowed("GET, HEAD, POST"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -388,6 +395,11 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
         "text/plain; charset=utf-8",
         Bytes::from_static(body.as_bytes()),
     )
+}
+
+/// A plain-text answer built at run time.
+pub(super) fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    respond(status, "text/plain; charset=utf-8", Bytes::from(body))
 }
 
 pub(super) fn html(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {

@@ -37,6 +37,8 @@ impl Fixture {
                 60_000,
             ),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
+            store: stack.db.store().clone(),
+            complaint_tokens: std::sync::Arc::new(Vec::new()),
         };
         Fixture { stack, state }
     }

@@ -14,6 +14,7 @@ pub mod convert_customer;
 pub mod convert_order;
 pub mod http;
 mod http_cancel;
+mod http_complaint;
 mod http_slots;
 pub mod ingest;
 pub mod limits;

@@ -93,6 +93,9 @@ struct Shared {
     /// Products looked up for late re-checks, reused for a moment.
     products: late::Products,
     metrics: Arc<Metrics>,
+    /// (customer, channel) with a soft bounce reported since start: their next delivery
+    /// ends the run (`attempt::soft_bounce`).
+    soft_bounced: Mutex<HashSet<(String, Channel)>>,
 }
 
 /// Removes its seq from the in-flight set however the send task ends (panic included).
@@ -132,6 +135,7 @@ impl Dispatcher {
             stats: stats.clone(),
             in_flight: Mutex::new(HashSet::new()),
             slot_free: Notify::new(),
+            soft_bounced: Mutex::new(HashSet::new()),
             rules: args.rules,
             triggers: args.triggers,
             products: late::Products::default(),
