@@ -266,7 +266,10 @@ async fn step(
         (CustomerEvent::Complaint { .. }, None) => {
             return Err(Rejection {
                 field: "complaint.customer_id".into(),
-                reason: format!("unknown customer_id {:?}: send a customer_upsert first", st.id),
+                reason: format!(
+                    "unknown customer_id {:?}: send a customer_upsert first",
+                    st.id
+                ),
             })
         }
         (

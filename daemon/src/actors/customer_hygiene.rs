@@ -37,7 +37,10 @@ pub(super) fn gate(
         return offers;
     }
     let lc = &mut c.lifecycle;
-    let reason = match lc.hygiene.gate(&lc.engagement, c.created_ms, now, &shared.hygiene) {
+    let reason = match lc
+        .hygiene
+        .gate(&lc.engagement, c.created_ms, now, &shared.hygiene)
+    {
         Gate::Open => return offers,
         Gate::Closed(reason) => reason,
         Gate::LastChance => {
@@ -132,7 +135,12 @@ pub(super) fn soft_bounce(c: &mut CustomerState, channel: Channel, p: &HygienePo
 }
 
 /// The customer complained; returns whether it is new.
-pub(super) fn complain(c: &mut CustomerState, channel: Channel, entry_seq: Option<u64>, at: Millis) -> bool {
+pub(super) fn complain(
+    c: &mut CustomerState,
+    channel: Channel,
+    entry_seq: Option<u64>,
+    at: Millis,
+) -> bool {
     let new = c.lifecycle.hygiene.complain(Complaint {
         at_ms: at,
         channel,

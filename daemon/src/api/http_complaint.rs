@@ -128,14 +128,24 @@ async fn record(
             return plain(StatusCode::SERVICE_UNAVAILABLE, "try again later\n".into());
         }
     }
-    let cancelled = match state.outbox.cancel_marketing(customer_id.clone(), None).await {
+    let cancelled = match state
+        .outbox
+        .cancel_marketing(customer_id.clone(), None)
+        .await
+    {
         Ok(n) => n,
         Err(e) => {
             tracing::error!(customer_id, error = %e, "Complaint recorded, but queued marketing could not be cancelled.");
             return plain(StatusCode::SERVICE_UNAVAILABLE, "try again later\n".into());
         }
     };
-    tracing::info!(customer_id, channel = channel.as_str(), entry_seq, cancelled, "Complaint received (feedback loop).");
+    tracing::info!(
+        customer_id,
+        channel = channel.as_str(),
+        entry_seq,
+        cancelled,
+        "Complaint received (feedback loop)."
+    );
     let body = serde_json::json!({
         "customer_id": customer_id,
         "entry_seq": entry_seq,
@@ -153,7 +163,10 @@ async fn record(
 /// Whom the report is about: JSON, or an ARF report (any text with the daemon's
 /// Message-ID in a `Message-ID:` header).
 fn parse(body: &[u8]) -> Result<About, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8 text; send an ARF report (message/feedback-report) or JSON".to_string())?;
+    let text = std::str::from_utf8(body).map_err(|_| {
+        "the body is not UTF-8 text; send an ARF report (message/feedback-report) or JSON"
+            .to_string()
+    })?;
     if text.trim_start().starts_with('{') {
         return parse_json(text);
     }
@@ -176,7 +189,9 @@ fn parse_json(text: &str) -> Result<About, String> {
     }
     let id = r.customer_id.as_deref().map(str::trim).unwrap_or_default();
     if id.is_empty() {
-        return Err("name the message (message_id or outbox_seq) or the customer (customer_id)".into());
+        return Err(
+            "name the message (message_id or outbox_seq) or the customer (customer_id)".into(),
+        );
     }
     let channel = match r.channel.as_deref().unwrap_or("email") {
         "email" => Channel::Email,

@@ -99,11 +99,13 @@ impl LastChanceConfig {
     pub fn rules(&self) -> Result<ScenarioRules, ConfigError> {
         const KEY: &str = "scenarios.last_chance";
         if self.max_age.0 < Duration::from_secs(60) {
-            return Err(invalid(KEY, "max_age must be at least \"1m\" (e.g. \"7d\")"));
+            return Err(invalid(
+                KEY,
+                "max_age must be at least \"1m\" (e.g. \"7d\")",
+            ));
         }
         let url = &self.keep_url;
-        if !url.is_empty()
-            && !(url.starts_with("https://") || url.starts_with("http://"))
+        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://"))
             || url.chars().any(char::is_whitespace)
         {
             return Err(invalid(
@@ -145,7 +147,12 @@ mod tests {
         assert!(err.contains("sunset_days"), "{err}");
         let cfg = crate::config::Config::parse("[scenarios.last_chance]\nchannels = [\"fax\"]\n")
             .expect("parses");
-        let err = cfg.scenarios.last_chance.rules().expect_err("fax").to_string();
+        let err = cfg
+            .scenarios
+            .last_chance
+            .rules()
+            .expect_err("fax")
+            .to_string();
         assert!(err.starts_with("scenarios.last_chance"), "{err}");
     }
 }

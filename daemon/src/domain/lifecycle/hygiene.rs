@@ -108,7 +108,13 @@ impl Hygiene {
     /// Whether the customer is inactive under `p` at `now`: at least `min_messages`
     /// marketing messages and no engagement for `inactive_for` (a customer who never
     /// engaged counts from `created_ms`).
-    pub fn inactive(&self, e: &Engagement, created_ms: Millis, now: Millis, p: &HygienePolicy) -> bool {
+    pub fn inactive(
+        &self,
+        e: &Engagement,
+        created_ms: Millis,
+        now: Millis,
+        p: &HygienePolicy,
+    ) -> bool {
         let since = self.engaged_ms(e).unwrap_or(created_ms);
         self.messages_since_engaged(e) >= p.min_messages
             && now.saturating_sub(since) >= p.inactive_for_ms
@@ -116,7 +122,13 @@ impl Hygiene {
 
     /// The gate for a marketing candidate at `now`. A sunset ends (the pause is lifted)
     /// when the customer engaged after the last chance; that is the one change it makes.
-    pub fn gate(&mut self, e: &Engagement, created_ms: Millis, now: Millis, p: &HygienePolicy) -> Gate {
+    pub fn gate(
+        &mut self,
+        e: &Engagement,
+        created_ms: Millis,
+        now: Millis,
+        p: &HygienePolicy,
+    ) -> Gate {
         if self.complaint.is_some() {
             return Gate::Closed(SuppressReason::Complaint);
         }
