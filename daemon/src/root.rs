@@ -190,6 +190,10 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     };
     let outbox_notify = Arc::new(Notify::new());
     let fanout_notify = Arc::new(Notify::new());
+    let board = Arc::new(crate::hygiene_board::HygieneBoard::new(
+        cfg.hygiene.pause_policy()?,
+        &cfg.email.from,
+    ));
     let router_cfg = RouterConfig {
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
@@ -203,6 +207,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         default_time_zone: cfg.customers.default_time_zone.clone(),
         related: cfg.related.related()?,
         hygiene: cfg.hygiene.policy()?,
+        board: board.clone(),
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;
@@ -260,6 +265,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         rules: control.live.clone(),
         triggers: trig.clone(),
         metrics: metrics.clone(),
+        board: board.clone(),
     });
     let shop_webhook = ShopSender::new(&cfg.shop_webhook)
         .context("cannot set up the shop webhook")?
@@ -284,6 +290,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         store: store_health.clone(),
     };
     let admin = AdminApi {
+        board,
         router: router.clone(),
         store: store.clone(),
         cfg: trig,

@@ -52,6 +52,8 @@ pub struct CustomerShared {
     pub related: RelatedConfig,
     /// The sunset policy and soft-bounce runs (`[hygiene]`).
     pub hygiene: crate::domain::lifecycle::hygiene::HygienePolicy,
+    /// Complaint and hard-bounce rates; the scenarios paused for them.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 /// One customer event with its index in the batch.
@@ -261,7 +263,11 @@ async fn step(
             return Ok(c.lifecycle.hygiene.delivered(channel))
         }
         (CustomerEvent::Complaint { channel, entry_seq }, Some(c)) => {
-            return Ok(customer_hygiene::complain(c, channel, entry_seq, at))
+            let new = customer_hygiene::complain(c, channel, entry_seq, at);
+            if let (true, Some(seq)) = (new, entry_seq) {
+                customer_hygiene::count_complaint(&st.shared, seq, at).await;
+            }
+            return Ok(new);
         }
         (CustomerEvent::Complaint { .. }, None) => {
             return Err(Rejection {

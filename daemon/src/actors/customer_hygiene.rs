@@ -16,6 +16,7 @@ use super::customer::{CustomerApplied, CustomerShared};
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::Offer;
 use crate::domain::lifecycle::hygiene::{Bounce, Complaint, Gate, HygienePolicy};
+use crate::domain::lifecycle::hygiene_rates::Event as RateEvent;
 use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::profile::CustomerState;
 use crate::domain::rules::arbitration::{choose_channel, Addresses, Profile};
@@ -41,7 +42,18 @@ pub(super) fn gate(
         .hygiene
         .gate(&lc.engagement, c.created_ms, now, &shared.hygiene)
     {
-        Gate::Open => return offers,
+        Gate::Open => {
+            // A scenario paused for its complaint / hard-bounce rate sends nothing.
+            let (paused, open): (Vec<Offer>, Vec<Offer>) = offers
+                .into_iter()
+                .partition(|o| shared.board.paused(o.candidate.scenario).is_some());
+            out.suppressed.extend(
+                paused
+                    .iter()
+                    .map(|o| (o.candidate.scenario, SuppressReason::Paused)),
+            );
+            return open;
+        }
         Gate::Closed(reason) => reason,
         Gate::LastChance => {
             // Paused from now on, whether or not the message can go.
@@ -130,6 +142,26 @@ pub(super) fn soft_bounce(c: &mut CustomerState, channel: Channel, p: &HygienePo
                 c.suppressed.push(channel);
             }
             tracing::info!(customer_id = %c.id, channel = channel.as_str(), limit = p.soft_bounce_limit, "Soft bounces in a row: the address is suppressed like a hard bounce.");
+        }
+    }
+}
+
+/// Counts a new complaint about outbox entry `seq` against its scenario's rate.
+pub(super) async fn count_complaint(shared: &CustomerShared, seq: u64, at: Millis) {
+    let read = shared
+        .store
+        .read(move |s| s.get::<crate::store::outbox::Outbox>(seq))
+        .await;
+    match read {
+        Ok(Some(e)) => shared
+            .board
+            .record(e.scenario, e.channel, RateEvent::Complaint, at),
+        Ok(None) => tracing::info!(
+            seq,
+            "A complaint names an outbox entry that is gone; not counted in a rate."
+        ),
+        Err(e) => {
+            tracing::warn!(seq, error = %e, "Cannot read the outbox entry of a complaint; not counted in a rate.")
         }
     }
 }

@@ -20,6 +20,8 @@ const MAX_LIMIT: usize = 1000;
 
 #[derive(Clone)]
 pub struct AdminApi {
+    /// Complaint and hard-bounce rates per scenario; the scenarios paused for them.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
     pub router: RouterHandle,
     pub store: Store,
     pub cfg: Arc<TriggerConfig>,

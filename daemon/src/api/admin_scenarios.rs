@@ -246,6 +246,12 @@ impl AdminApi {
             .update(s, change)
             .await
             .map_err(control_status)?;
+        if r.enabled == Some(true) && self.board.resume(s) {
+            tracing::info!(
+                scenario = s.as_str(),
+                "An operator resumed a scenario paused for its complaint / hard-bounce rate."
+            );
+        }
         tracing::info!(
             scenario = s.as_str(),
             "An operator changed a scenario's settings."

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::order_scenarios;
 use crate::domain::customer::Scenario;
 use crate::domain::lifecycle::hygiene::HygienePolicy;
+use crate::domain::lifecycle::hygiene_rates::PausePolicy;
 use crate::domain::rules::arbitration::ScenarioRules;
 use crate::settings::{invalid, ConfigError, Dur};
 
@@ -23,6 +24,13 @@ pub struct HygieneConfig {
     pub soft_bounce_limit: u32,
     /// Bearer tokens that may `POST /complaint` (empty = the endpoint is off: 404).
     pub complaint_tokens: Vec<String>,
+    /// A marketing scenario pauses when, over the last day and for one sending domain,
+    /// complaints per delivered message pass this (0.001 = 0.1 %) ...
+    pub max_complaint_rate: f64,
+    /// ... or hard bounces per message sent pass this (0.02 = 2 %) ...
+    pub max_hard_bounce_rate: f64,
+    /// ... with at least this many messages sent that day.
+    pub min_volume: u64,
 }
 
 impl Default for HygieneConfig {
@@ -33,6 +41,9 @@ impl Default for HygieneConfig {
             inactive_for: Dur(Duration::from_secs(180 * 86_400)),
             soft_bounce_limit: 7,
             complaint_tokens: Vec::new(),
+            max_complaint_rate: 0.001,
+            max_hard_bounce_rate: 0.02,
+            min_volume: 1_000,
         }
     }
 }
@@ -65,6 +76,34 @@ impl HygieneConfig {
             min_messages: self.min_messages,
             inactive_for_ms: self.inactive_for.ms(),
             soft_bounce_limit: self.soft_bounce_limit,
+        })
+    }
+}
+
+impl HygieneConfig {
+    /// When a scenario pauses for its rates; errors name the key.
+    pub fn pause_policy(&self) -> Result<PausePolicy, ConfigError> {
+        for (key, v) in [
+            ("hygiene.max_complaint_rate", self.max_complaint_rate),
+            ("hygiene.max_hard_bounce_rate", self.max_hard_bounce_rate),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(invalid(
+                    key,
+                    "must be a fraction above 0 and at most 1 (e.g. 0.001 for 0.1 %)",
+                ));
+            }
+        }
+        if self.min_volume == 0 {
+            return Err(invalid(
+                "hygiene.min_volume",
+                "must be at least 1 (e.g. 1000): the messages in a day before a rate can pause a scenario",
+            ));
+        }
+        Ok(PausePolicy {
+            max_complaint_rate: self.max_complaint_rate,
+            max_hard_bounce_rate: self.max_hard_bounce_rate,
+            min_volume: self.min_volume,
         })
     }
 }
@@ -143,6 +182,14 @@ mod tests {
             .expect("parses");
         let err = cfg.hygiene.policy().expect_err("short").to_string();
         assert!(err.starts_with("hygiene.complaint_tokens"), "{err}");
+        assert_eq!(
+            cfg.hygiene.pause_policy().ok(),
+            Some(PausePolicy::default())
+        );
+        let cfg =
+            crate::config::Config::parse("[hygiene]\nmax_complaint_rate = 1.5\n").expect("parses");
+        let err = cfg.hygiene.pause_policy().expect_err("above 1").to_string();
+        assert!(err.starts_with("hygiene.max_complaint_rate"), "{err}");
         let err = crate::config::Config::parse("[hygiene]\nsunset_days = 3\n").expect_err("typo");
         assert!(err.contains("sunset_days"), "{err}");
         let cfg = crate::config::Config::parse("[scenarios.last_chance]\nchannels = [\"fax\"]\n")

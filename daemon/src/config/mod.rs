@@ -305,6 +305,7 @@ impl Config {
         }
         self.related.related()?;
         self.hygiene.policy()?;
+        self.hygiene.pause_policy()?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",

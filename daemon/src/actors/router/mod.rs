@@ -138,6 +138,8 @@ pub struct RouterConfig {
     pub related: crate::domain::order::related::RelatedConfig,
     /// List hygiene: the sunset policy and soft-bounce runs (`[hygiene]`).
     pub hygiene: crate::domain::lifecycle::hygiene::HygienePolicy,
+    /// Complaint and hard-bounce rates; the scenarios paused for them.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 pub struct Router {
@@ -194,6 +196,7 @@ impl Router {
             store: store.clone(),
             related: cfg.related,
             hygiene: cfg.hygiene,
+            board: cfg.board,
         };
         let router = Router {
             store,

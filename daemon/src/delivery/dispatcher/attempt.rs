@@ -13,6 +13,7 @@ use crate::clock::now_ms;
 use crate::delivery::health::{Outcome, SendKind};
 use crate::delivery::SendError;
 use crate::domain::customer::SuppressReason;
+use crate::domain::lifecycle::hygiene_rates::Event as RateEvent;
 use crate::domain::message::{OutboxEntry, OutboxStatus};
 use crate::domain::profile::CustomerEvent;
 
@@ -68,6 +69,9 @@ pub(super) async fn deliver(
         (Ok(()), _) => {
             shared.stats.record_delivery(now - entry.created_ms);
             shared
+                .board
+                .record(entry.scenario, channel, RateEvent::Delivered, now);
+            shared
                 .metrics
                 .scenario(entry.scenario)
                 .sent
@@ -95,6 +99,9 @@ pub(super) async fn deliver(
             // Neither a template error nor a channel the operator has not set up says
             // anything about the address.
             if e.blames_address() && shared.channels.configured(channel) {
+                shared
+                    .board
+                    .record(entry.scenario, channel, RateEvent::HardBounce, now);
                 suppress(shared, &entry).await;
             }
             // Counted once fully handled (suppression included).

@@ -69,6 +69,8 @@ pub struct DispatcherArgs {
     /// What "still worth sending" measures a late message against.
     pub triggers: Arc<TriggerConfig>,
     pub metrics: Arc<Metrics>,
+    /// Counts deliveries and hard bounces per scenario and sending domain.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 /// Handle to the running dispatcher.
@@ -96,6 +98,7 @@ struct Shared {
     /// (customer, channel) with a soft bounce reported since start: their next delivery
     /// ends the run (`attempt::soft_bounce`).
     soft_bounced: Mutex<HashSet<(String, Channel)>>,
+    board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 /// Removes its seq from the in-flight set however the send task ends (panic included).
@@ -136,6 +139,7 @@ impl Dispatcher {
             in_flight: Mutex::new(HashSet::new()),
             slot_free: Notify::new(),
             soft_bounced: Mutex::new(HashSet::new()),
+            board: args.board,
             rules: args.rules,
             triggers: args.triggers,
             products: late::Products::default(),
