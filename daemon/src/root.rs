@@ -291,6 +291,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     };
     let admin = AdminApi {
         board,
+        sunset: cfg.hygiene.policy()?,
         router: router.clone(),
         store: store.clone(),
         cfg: trig,

@@ -4,6 +4,7 @@
 pub mod admin;
 mod admin_board;
 mod admin_customer;
+mod admin_hygiene;
 mod admin_orders;
 mod admin_outbox;
 mod admin_related;

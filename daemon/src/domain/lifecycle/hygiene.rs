@@ -84,6 +84,17 @@ pub enum Gate {
     Closed(SuppressReason),
 }
 
+/// A customer's place under a sunset policy, for the preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Active,
+    /// Inactive now: the next candidate brings the last chance, then the pause.
+    WouldPause,
+    /// The last chance went and the customer has not engaged since.
+    Paused,
+    Complained,
+}
+
 /// What a soft bounce did to the channel's run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bounce {
@@ -118,6 +129,32 @@ impl Hygiene {
         let since = self.engaged_ms(e).unwrap_or(created_ms);
         self.messages_since_engaged(e) >= p.min_messages
             && now.saturating_sub(since) >= p.inactive_for_ms
+    }
+
+    /// Where a sunset policy `p` puts this customer now, without changing anything (the
+    /// operator's preview).
+    pub fn standing(
+        &self,
+        e: &Engagement,
+        created_ms: Millis,
+        now: Millis,
+        p: &HygienePolicy,
+    ) -> Standing {
+        if self.complaint.is_some() {
+            return Standing::Complained;
+        }
+        let engaged = self.engaged_ms(e);
+        if self
+            .last_chance_ms
+            .is_some_and(|sent| engaged.is_none_or(|at| at <= sent))
+        {
+            return Standing::Paused;
+        }
+        if self.inactive(e, created_ms, now, p) {
+            Standing::WouldPause
+        } else {
+            Standing::Active
+        }
     }
 
     /// The gate for a marketing candidate at `now`. A sunset ends (the pause is lifted)

@@ -153,3 +153,31 @@ fn interest_is_recorded_only_when_it_can_matter() {
     h.record_last_chance(2 * DAY + 20);
     assert!(h.record_interest(2 * DAY + 30));
 }
+
+#[test]
+fn the_preview_standing_follows_the_gate() {
+    let (mut h, mut e, p) = (Hygiene::default(), Engagement::default(), policy());
+    assert_eq!(h.standing(&e, 0, 20 * DAY, &p), Standing::Active);
+    send(&mut h, &mut e, 3, DAY);
+    assert_eq!(h.standing(&e, 0, 20 * DAY, &p), Standing::WouldPause);
+    // The preview changes nothing; the gate agrees with it.
+    assert_eq!(h.gate(&e, 0, 20 * DAY, &p), Gate::LastChance);
+    h.record_last_chance(20 * DAY);
+    assert_eq!(h.standing(&e, 0, 21 * DAY, &p), Standing::Paused);
+    // A stricter policy (more messages) would not have paused this customer.
+    let strict = HygienePolicy {
+        min_messages: 10,
+        ..p
+    };
+    let fresh = Hygiene {
+        last_chance_ms: None,
+        ..h.clone()
+    };
+    assert_eq!(fresh.standing(&e, 0, 21 * DAY, &strict), Standing::Active);
+    h.complain(Complaint {
+        at_ms: 1,
+        channel: Channel::Email,
+        entry_seq: None,
+    });
+    assert_eq!(h.standing(&e, 0, 21 * DAY, &p), Standing::Complained);
+}
