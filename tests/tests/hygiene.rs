@@ -14,7 +14,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::event::Kind;
 use stockbell_tests::pb::{
-    Customer, Event, GetCustomerRequest, GetScenarioStatsRequest, ProductUpsert, UnsubscribeChannel,
+    Customer, Event, GetCustomerRequest, GetScenarioStatsRequest, PreviewSunsetRequest,
+    ProductUpsert, SunsetPreview, UnsubscribeChannel, UpdateScenarioRequest,
 };
 use stockbell_tests::{
     catalog, customer, favourite, notify_me, poll_until, publish, publish_ok, sale, stock_set,
@@ -97,6 +98,18 @@ async fn wait_suppressed(admin: &AdminClient, reason: &str, n: u64) -> Result<()
     .await
 }
 
+async fn preview(
+    admin: &AdminClient,
+    min_messages: u32,
+    inactive_for_ms: i64,
+) -> Result<SunsetPreview> {
+    let req = PreviewSunsetRequest {
+        min_messages,
+        inactive_for_ms,
+    };
+    Ok(admin.clone().preview_sunset(req).await?.into_inner())
+}
+
 async fn http_post(addr: SocketAddr, path: &str, token: &str, body: &str) -> Result<String> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     let request = format!(
@@ -142,9 +155,18 @@ async fn sunset_sends_one_last_chance_then_pauses_until_the_customer_engages() -
     );
 
     // Time passes with no click, order or interest event: the next offer finds the
-    // customer inactive, and the last chance goes instead of it.
+    // customer inactive, and the last chance goes instead of it. The operator's preview
+    // says so first.
     tokio::time::sleep(inactive_for.saturating_sub(started.elapsed()) + Duration::from_millis(300))
         .await;
+    let before = preview(&admin, 0, 0).await?;
+    ensure!(
+        (before.customers, before.would_pause, before.paused) == (1, 1, 0),
+        "{before:?}"
+    );
+    // A policy asking for more messages would not pause this customer.
+    let strict = preview(&admin, 3, 0).await?;
+    ensure!(strict.would_pause == 0, "{strict:?}");
     publish_ok(&mut ingest, seq.batch(vec![stock_set("s3", 20)])).await?;
     let mails = smtp.wait_for(3, WAIT).await?;
     let last = &mails[2];
@@ -161,6 +183,8 @@ async fn sunset_sends_one_last_chance_then_pauses_until_the_customer_engages() -
     wait_suppressed(&admin, "inactive", 1).await?;
     let h = get(&admin, "quiet").await?.hygiene.context("hygiene")?;
     ensure!(h.sunset == "paused" && h.last_chance_ms > 0, "{h:?}");
+    let after = preview(&admin, 0, 0).await?;
+    ensure!((after.would_pause, after.paused) == (0, 1), "{after:?}");
 
     // Paused: the next offer is suppressed as inactive, and no last chance goes again.
     publish_ok(&mut ingest, seq.batch(vec![stock_set("s4", 20)])).await?;
@@ -277,6 +301,65 @@ async fn a_complaint_suppresses_marketing_at_once() -> Result<()> {
     wait_suppressed(&admin, "complaint", 2).await?;
     let subjects: Vec<String> = smtp.messages().into_iter().map(|m| m.subject).collect();
     ensure!(subjects.len() == 1, "{subjects:?}");
+    drop(daemon);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_bounces_past_the_rate_pause_the_scenario_until_resumed() -> Result<()> {
+    let smtp = SmtpServer::start(None).await?;
+    for id in ["gone1", "gone2"] {
+        smtp.refuse_rcpt(&format!("{id}@example.jp"), 550, "no such user")?;
+    }
+    // Two hard bounces in two sends: 100 %, with the (shortened) minimum volume of 2.
+    let daemon = Daemon::start(options(&smtp).set("hygiene", "min_volume", 2i64)).await?;
+    let admin = daemon.admin_client().await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut seq = Sequencer::new("shop");
+    let mut events = waiting_for("gone1", &["v1"]);
+    events.extend(waiting_for("gone2", &["v1"]));
+    events.extend(waiting_for("fine", &["v2", "v3"]));
+    publish_ok(&mut ingest, seq.batch(events)).await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("v1", 20)])).await?;
+    let stats = poll_until(WAIT, || async {
+        let resp = admin
+            .clone()
+            .get_scenario_stats(GetScenarioStatsRequest {})
+            .await?
+            .into_inner();
+        let s = resp
+            .scenarios
+            .into_iter()
+            .find(|s| s.scenario == "back_in_stock")
+            .context("back_in_stock")?;
+        ensure!(s.paused, "{s:?}");
+        Ok(s)
+    })
+    .await?;
+    ensure!(
+        stats.day_hard_bounces == 2 && stats.paused_reason.contains("hard-bounce"),
+        "{stats:?}"
+    );
+    ensure!(
+        stats.domains.len() == 1 && stats.domains[0].hard_bounce_rate == 1.0,
+        "{:?}",
+        stats.domains
+    );
+    // Paused: a candidate of the scenario is suppressed as "paused".
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("v2", 20)])).await?;
+    wait_suppressed(&admin, "paused", 1).await?;
+    // The operator resumes it; the next candidate goes out.
+    admin
+        .clone()
+        .update_scenario(UpdateScenarioRequest {
+            scenario: "back_in_stock".into(),
+            enabled: Some(true),
+            ..Default::default()
+        })
+        .await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("v3", 20)])).await?;
+    let mails = smtp.wait_for(1, WAIT).await?;
+    ensure!(mails[0].to == ["fine@example.jp"], "{:?}", mails[0].to);
     drop(daemon);
     Ok(())
 }
