@@ -144,7 +144,7 @@ impl LastChanceConfig {
             ));
         }
         let url = &self.keep_url;
-        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://"))
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://"))
             || url.chars().any(char::is_whitespace)
         {
             return Err(invalid(

@@ -107,6 +107,7 @@ pub fn stats() -> Vec<pb::ScenarioStats> {
             sent: 2_850,
             failed: 3,
             enabled: true,
+            ..Default::default()
         },
         pb::ScenarioStats {
             scenario: "price_drop".into(),
@@ -117,6 +118,7 @@ pub fn stats() -> Vec<pb::ScenarioStats> {
             sent: 498,
             failed: 0,
             enabled: false,
+            ..Default::default()
         },
     ]
 }
@@ -259,6 +261,7 @@ pub fn with_overview(mut app: App) -> App {
             store_bytes: 3 * 1024 * 1024 * 1024 / 2,
             triggers_waiting: 2,
             channels: vec![],
+            paused_scenarios: vec![],
         });
     }
     app.scenarios.settings = Remote::Ready(settings());
@@ -439,5 +442,6 @@ pub fn customer() -> pb::Customer {
             due_ms: NOW + 8 * 3_600_000,
         }],
         recent_messages: vec![outbox_entry(12, "failed", "550 5.1.1 mailbox unavailable")],
+        hygiene: None,
     }
 }
