@@ -202,4 +202,20 @@ mod tests {
             .to_string();
         assert!(err.starts_with("scenarios.last_chance"), "{err}");
     }
+
+    #[test]
+    fn example_config_documents_the_defaults() {
+        let text = include_str!("../../../deploy/stockbelld.toml");
+        let cfg = crate::config::Config::parse(text).expect("parses");
+        let d = HygieneConfig::default();
+        assert_eq!(cfg.hygiene.policy().ok(), d.policy().ok());
+        assert_eq!(cfg.hygiene.pause_policy().ok(), d.pause_policy().ok());
+        assert_eq!(cfg.hygiene.complaint_tokens, d.complaint_tokens);
+        let example = cfg.scenarios.last_chance;
+        assert_eq!(
+            example.rules().ok(),
+            LastChanceConfig::default().rules().ok()
+        );
+        assert_eq!(example.keep_url, "");
+    }
 }
