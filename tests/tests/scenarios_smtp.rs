@@ -122,6 +122,7 @@ fn want_counts(want: Want<'_>) -> BTreeMap<String, Counts> {
         "delivered_followup",
         "cross_sell_order",
         "cross_sell_delivery",
+        "last_chance",
     ]
     .into_iter()
     .map(|s| (s.to_string(), (0, 0, 0, BTreeMap::new())))

@@ -68,6 +68,11 @@ impl Col {
         match self {
             Col::Name => Cell::from(r.name.to_string()),
             Col::On => match r.enabled() {
+                // On, but paused for its complaint / hard-bounce rate (list hygiene;
+                // the details say why).
+                Some(true) if r.stats.is_some_and(|s| s.paused) => {
+                    Cell::from(Span::styled("on!", ERROR))
+                }
                 Some(true) => Cell::from(Span::styled("on", GOOD)),
                 Some(false) => Cell::from(Span::styled("off", ERROR)),
                 None => Cell::from("?"),
@@ -222,6 +227,7 @@ fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
         }
         line.spans.insert(0, Span::styled("suppressed: ", LABEL));
         lines.push(line);
+        lines.extend(hygiene_lines(st));
     }
     frame.render_widget(
         Paragraph::new(lines)
@@ -229,6 +235,36 @@ fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
             .block(block(format!(" {} ", r.name))),
         area,
     );
+}
+
+/// List hygiene: the last day's complaint and hard-bounce rates, and a pause with why
+/// (resumed by setting the scenario on).
+fn hygiene_lines(st: &stockbell_proto::v1::ScenarioStats) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if st.day_delivered + st.day_hard_bounces > 0 {
+        lines.push(joined(vec![
+            kv("last day: delivered", fmt::count(st.day_delivered)),
+            kv(
+                "hard bounces",
+                format!(
+                    "{} ({:.2} %)",
+                    st.day_hard_bounces,
+                    st.hard_bounce_rate * 100.0
+                ),
+            ),
+            kv(
+                "complaints",
+                format!("{} ({:.3} %)", st.day_complaints, st.complaint_rate * 100.0),
+            ),
+        ]));
+    }
+    if st.paused {
+        lines.push(Line::from(vec![
+            Span::styled("PAUSED: ", ERROR),
+            Span::raw(format!("{} (turn it on to resume)", st.paused_reason)),
+        ]));
+    }
+    lines
 }
 
 /// An order scenario's settings: its class, switch, channels, quiet-hours mode and
