@@ -8,6 +8,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod fanout;
+pub mod hygiene_board;
 pub mod metrics;
 pub mod root;
 pub mod scenario_control;

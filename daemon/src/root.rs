@@ -161,10 +161,10 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             .map(Arc::new)
             .context("cannot load the operator's scenario changes")?
     };
-    let templates = Arc::new(
-        Templates::new(cfg.templates.dir.as_deref())
-            .context("cannot load the message templates (templates.dir)")?,
-    );
+    let mut templates = Templates::new(cfg.templates.dir.as_deref())
+        .context("cannot load the message templates (templates.dir)")?;
+    templates.set_keep_url(&cfg.scenarios.last_chance.keep_url);
+    let templates = Arc::new(templates);
     let built = crate::store::board::build_once(&store, &writer)
         .await
         .context("cannot build the backorder board")?;
@@ -207,6 +207,10 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     };
     let outbox_notify = Arc::new(Notify::new());
     let fanout_notify = Arc::new(Notify::new());
+    let board = Arc::new(crate::hygiene_board::HygieneBoard::new(
+        cfg.hygiene.pause_policy()?,
+        &cfg.email.from,
+    ));
     let router_cfg = RouterConfig {
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
@@ -219,6 +223,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         max_active: cfg.actors.max_active,
         default_time_zone: cfg.customers.default_time_zone.clone(),
         related: cfg.related.related()?,
+        hygiene: cfg.hygiene.policy()?,
+        board: board.clone(),
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;
@@ -277,6 +283,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         triggers: trig.clone(),
         metrics: metrics.clone(),
         clicks: click_links.clone(),
+        board: board.clone(),
     });
     let shop_webhook = ShopSender::new(&cfg.shop_webhook)
         .context("cannot set up the shop webhook")?
@@ -301,6 +308,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         store: store_health.clone(),
     };
     let admin = AdminApi {
+        board,
+        sunset: cfg.hygiene.policy()?,
         router: router.clone(),
         store: store.clone(),
         cfg: trig,
@@ -339,6 +348,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         cancel,
         metrics: metrics.clone(),
         clicks,
+        store: store.clone(),
+        complaint_tokens: Arc::new(cfg.hygiene.complaint_tokens.clone()),
     };
     let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
 

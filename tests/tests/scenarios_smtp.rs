@@ -124,6 +124,7 @@ fn want_counts(want: Want<'_>) -> BTreeMap<String, Counts> {
         "cross_sell_delivery",
         "cart_abandoned",
         "checkout_abandoned",
+        "last_chance",
     ]
     .into_iter()
     .map(|s| (s.to_string(), (0, 0, 0, BTreeMap::new())))

@@ -153,6 +153,9 @@ impl Admin for Fake {
     async fn get_related(&self, _: Request<GetRelatedRequest>) -> Res<RelatedProducts> {
         nope()
     }
+    async fn preview_sunset(&self, _: Request<PreviewSunsetRequest>) -> Res<SunsetPreview> {
+        nope()
+    }
 }
 
 /// A running fake daemon; `stop` ends its streams and shuts it down.

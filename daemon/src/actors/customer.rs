@@ -11,6 +11,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::cross_sell;
 use super::customer_attribution;
+use super::customer_hygiene;
 use super::customer_journey;
 use super::customer_orders::{self, OrderNews};
 use super::registry::Virtual;
@@ -52,6 +53,10 @@ pub struct CustomerShared {
     /// Read by cross-sell offers (the related-products table, products, purchases).
     pub store: Store,
     pub related: RelatedConfig,
+    /// The sunset policy and soft-bounce runs (`[hygiene]`).
+    pub hygiene: crate::domain::lifecycle::hygiene::HygienePolicy,
+    /// Complaint and hard-bounce rates; the scenarios paused for them.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 /// One customer event with its index in the batch.
@@ -175,7 +180,10 @@ async fn step(
             );
             return Ok(false);
         }
-        (CustomerEvent::Offers(offers), Some(c)) => decide::receive(c, offers, at, rules),
+        (CustomerEvent::Offers(offers), Some(c)) => {
+            let offers = customer_hygiene::gate(c, offers, at, &st.shared, rules, out);
+            decide::receive(c, offers, at, rules)
+        }
         (CustomerEvent::Timer(_), None) => return Ok(false),
         (CustomerEvent::Timer(TimerKind::CustomerArbitrate), Some(c)) => {
             // A reminder held for the window goes only if its cart is still as it was.
@@ -251,6 +259,11 @@ async fn step(
             };
             let credits = customer_attribution::order_applied(c, &event, at, &rules.attribution);
             out.credits.extend(credits);
+            if matches!(event, crate::domain::order::OrderEvent::Placed(_)) {
+                // An order is engagement: it resumes a sunset (attribution records it in
+                // `Engagement` as well).
+                c.lifecycle.hygiene.record_interest(at);
+            }
             tell(st, news, at, out).await;
             return Ok(true);
         }
@@ -277,6 +290,36 @@ async fn step(
             return Ok(false);
         }
         (CustomerEvent::Timer(_), Some(_)) => return Ok(false),
+        (CustomerEvent::Interest, Some(c)) => return Ok(c.lifecycle.hygiene.record_interest(at)),
+        (CustomerEvent::SoftBounce { channel }, Some(c)) => {
+            customer_hygiene::soft_bounce(c, channel, &st.shared.hygiene);
+            return Ok(true);
+        }
+        (CustomerEvent::Delivered { channel }, Some(c)) => {
+            return Ok(c.lifecycle.hygiene.delivered(channel))
+        }
+        (CustomerEvent::Complaint { channel, entry_seq }, Some(c)) => {
+            let new = customer_hygiene::complain(c, channel, entry_seq, at);
+            if let (true, Some(seq)) = (new, entry_seq) {
+                customer_hygiene::count_complaint(&st.shared, seq, at).await;
+            }
+            return Ok(new);
+        }
+        (CustomerEvent::Complaint { .. }, None) => {
+            return Err(Rejection {
+                field: "complaint.customer_id".into(),
+                reason: format!(
+                    "unknown customer_id {:?}: send a customer_upsert first",
+                    st.id
+                ),
+            })
+        }
+        (
+            CustomerEvent::Interest
+            | CustomerEvent::SoftBounce { .. }
+            | CustomerEvent::Delivered { .. },
+            None,
+        ) => return Ok(false),
         (event, _) => {
             apply(&mut st.state, &st.id, &event, at)?;
             return Ok(true);
@@ -349,6 +392,7 @@ async fn offer(st: &mut CustomerArgs, n: OrderNews, now: Millis, out: &mut Custo
         }
     };
     let Some(c) = st.state.as_mut() else { return };
+    let offers = customer_hygiene::gate(c, offers, now, &st.shared, &rules, out);
     let outcome = decide::receive(c, offers, now, &rules);
     render(st, outcome, now, out).await;
 }
@@ -373,6 +417,7 @@ async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut 
     let products = current_products(&st.shared.router, line_skus).await;
     let rules = st.shared.rules.get();
     let Some(c) = st.state.as_ref() else { return };
+    let first = out.entries.len();
     for m in outcome.send {
         let order = if cross_sell::is_cross_sell(m.scenario) {
             m.offers
@@ -420,6 +465,9 @@ async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut 
             created_ms: now,
             due_ms: now,
         });
+    }
+    if let Some(c) = st.state.as_mut() {
+        customer_hygiene::record_sent(c, &out.entries[first..], now);
     }
 }
 

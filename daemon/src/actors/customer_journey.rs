@@ -96,7 +96,9 @@ pub async fn on_timer(st: &mut CustomerArgs, now: Millis, out: &mut CustomerAppl
             .push((step.scenario, SuppressReason::NothingLeft));
         return Outcome::default();
     }
-    crate::domain::decide::receive(c, reminder.offers, now, &rules)
+    // List hygiene's gate (complaint, sunset, a paused scenario) as for every offer.
+    let offers = super::customer_hygiene::gate(c, reminder.offers, now, &st.shared, &rules, out);
+    crate::domain::decide::receive(c, offers, now, &rules)
 }
 
 async fn read_products(

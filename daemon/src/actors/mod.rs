@@ -6,6 +6,7 @@
 pub mod cross_sell;
 pub mod customer;
 pub mod customer_attribution;
+mod customer_hygiene;
 pub mod customer_journey;
 pub mod customer_orders;
 pub mod product;

@@ -38,6 +38,11 @@ impl Stack {
             max_active: 100_000,
             default_time_zone: cfg.customers.default_time_zone.clone(),
             related: crate::domain::order::related::RelatedConfig::default(),
+            hygiene: Default::default(),
+            board: Arc::new(crate::hygiene_board::HygieneBoard::new(
+                Default::default(),
+                "shop@shop.example",
+            )),
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =

@@ -20,6 +20,10 @@ const MAX_LIMIT: usize = 1000;
 
 #[derive(Clone)]
 pub struct AdminApi {
+    /// Complaint and hard-bounce rates per scenario; the scenarios paused for them.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
+    /// The configured sunset policy (`PreviewSunset`'s defaults).
+    pub sunset: crate::domain::lifecycle::hygiene::HygienePolicy,
     pub router: RouterHandle,
     pub store: Store,
     pub cfg: Arc<TriggerConfig>,
@@ -382,6 +386,15 @@ impl Admin for AdminApi {
         req: Request<pb::GetRelatedRequest>,
     ) -> Result<Response<pb::RelatedProducts>, Status> {
         self.related(req.into_inner().sku).await.map(Response::new)
+    }
+
+    async fn preview_sunset(
+        &self,
+        req: Request<pb::PreviewSunsetRequest>,
+    ) -> Result<Response<pb::SunsetPreview>, Status> {
+        self.preview_sunset(req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn search_products(

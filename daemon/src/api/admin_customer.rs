@@ -85,6 +85,7 @@ fn view(
     let held = held(&c);
     let engagement = super::admin_engagement::view(&c.lifecycle.engagement, crate::clock::now_ms());
     let journey = journey(&c.lifecycle.journey);
+    let hygiene = hygiene(&c);
     pb::Customer {
         customer_id: id,
         email: c.email.unwrap_or_default(),
@@ -117,6 +118,7 @@ fn view(
         recent_messages,
         engagement: Some(engagement),
         journey: Some(journey),
+        hygiene: Some(hygiene),
     }
 }
 
@@ -137,6 +139,33 @@ fn journey(j: &crate::domain::lifecycle::journey::Journey) -> pb::Journey {
         scenario: j.scenario().as_str().into(),
         next_step: j.next_step,
         next_step_due_ms: j.due_ms.unwrap_or(0),
+    }
+}
+
+fn hygiene(c: &CustomerState) -> pb::CustomerHygiene {
+    let (h, e) = (&c.lifecycle.hygiene, &c.lifecycle.engagement);
+    let paused = h
+        .last_chance_ms
+        .is_some_and(|sent| h.engaged_ms(e).is_none_or(|at| at <= sent));
+    pb::CustomerHygiene {
+        sunset: if paused { "paused" } else { "active" }.into(),
+        last_chance_ms: h.last_chance_ms.unwrap_or(0),
+        last_interest_ms: h.last_interest_ms.unwrap_or(0),
+        messages_since_engaged: h.messages_since_engaged(e),
+        soft_bounces: h
+            .soft_bounces
+            .iter()
+            .map(|r| pb::SoftBounceRun {
+                channel: r.channel.as_str().into(),
+                run: r.run,
+            })
+            .collect(),
+        complaint_ms: h.complaint.as_ref().map_or(0, |x| x.at_ms),
+        complaint_channel: h
+            .complaint
+            .as_ref()
+            .map_or(String::new(), |x| x.channel.as_str().into()),
+        complaint_entry_seq: h.complaint.as_ref().and_then(|x| x.entry_seq).unwrap_or(0),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `Admin.ListOutbox`, `Admin.RetryOutbox` and `Admin.GetScenarioStats`.
 
+use crate::domain::lifecycle::hygiene_rates::DayCounts;
 use std::sync::atomic::Ordering::Relaxed;
 
 use stockbell_proto::v1 as pb;
@@ -119,6 +120,7 @@ impl AdminApi {
     pub(super) fn scenario_stats(&self) -> pb::ScenarioStatsResponse {
         let m = &self.metrics;
         let rules = self.control.live.get();
+        let now = crate::clock::now_ms();
         let scenarios = Scenario::ALL
             .iter()
             .map(|&s| {
@@ -139,11 +141,51 @@ impl AdminApi {
                     sent: c.sent.load(Relaxed),
                     failed: c.failed.load(Relaxed),
                     enabled: rules.enabled(s),
-                    ..attribution_stats(&m.attribution(s), rules.holdout_pct(s))
+                    ..self.hygiene_stats(
+                        s,
+                        now,
+                        attribution_stats(&m.attribution(s), rules.holdout_pct(s)),
+                    )
                 }
             })
             .collect();
         pb::ScenarioStatsResponse { scenarios }
+    }
+
+    /// The list-hygiene fields of `s`'s stats (20–28), the rest from `base`.
+    fn hygiene_stats(&self, s: Scenario, now: i64, base: pb::ScenarioStats) -> pb::ScenarioStats {
+        let domains = self.board.domains(s, now);
+        let mut all = DayCounts::default();
+        for (_, c) in &domains {
+            all.delivered += c.delivered;
+            all.hard_bounces += c.hard_bounces;
+            all.complaints += c.complaints;
+        }
+        let pause = self.board.paused(s);
+        pb::ScenarioStats {
+            day_delivered: all.delivered,
+            day_hard_bounces: all.hard_bounces,
+            day_complaints: all.complaints,
+            complaint_rate: all.complaint_rate(),
+            hard_bounce_rate: all.hard_bounce_rate(),
+            paused: pause.is_some(),
+            paused_reason: pause
+                .as_ref()
+                .map_or(String::new(), |p| format!("{}: {}", p.domain, p.why)),
+            paused_since_ms: pause.as_ref().map_or(0, |p| p.since_ms),
+            domains: domains
+                .into_iter()
+                .map(|(domain, c)| pb::DomainRates {
+                    domain,
+                    delivered: c.delivered,
+                    hard_bounces: c.hard_bounces,
+                    complaints: c.complaints,
+                    complaint_rate: c.complaint_rate(),
+                    hard_bounce_rate: c.hard_bounce_rate(),
+                })
+                .collect(),
+            ..base
+        }
     }
 }
 

@@ -120,6 +120,9 @@ fn timing(rules: &DeliveryRules, s: Scenario) -> String {
                 span(j.idle_ms)
             )
         }
+        Scenario::LastChance => {
+            "once, instead of the next offer to a customer the sunset policy finds inactive".into()
+        }
     }
 }
 
@@ -257,6 +260,12 @@ impl AdminApi {
             .update(s, change)
             .await
             .map_err(control_status)?;
+        if r.enabled == Some(true) && self.board.resume(s) {
+            tracing::info!(
+                scenario = s.as_str(),
+                "An operator resumed a scenario paused for its complaint / hard-bounce rate."
+            );
+        }
         tracing::info!(
             scenario = s.as_str(),
             "An operator changed a scenario's settings."

@@ -232,7 +232,7 @@ pub fn event(
     let (sku, ev) = match &e.kind {
         None => return Err(reject(
             "kind",
-            "the event has no kind; set one of product_upsert, stock_set, stock_adjust, sale, price_set, customer_upsert, favourite, unfavourite, view, cart_add, cart_remove, notify_me, purchase, unsubscribe, order_placed, order_shipped, order_delivered, order_delayed, order_cancelled, order_refunded, checkout_started",
+            "the event has no kind; set one of product_upsert, stock_set, stock_adjust, sale, price_set, customer_upsert, favourite, unfavourite, view, cart_add, cart_remove, notify_me, purchase, unsubscribe, order_placed, order_shipped, order_delivered, order_delayed, order_cancelled, order_refunded, checkout_started, complaint",
         )),
         Some(Kind::ProductUpsert(u)) => upsert(u)?,
         Some(Kind::StockSet(s)) => (

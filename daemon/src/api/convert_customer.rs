@@ -199,6 +199,44 @@ fn checkout_started(c: &pb::CheckoutStarted) -> Result<(String, CustomerEvent), 
     Ok((id, CustomerEvent::Cart(change)))
 }
 
+fn complaint(c: &pb::Complaint) -> Result<(String, CustomerEvent), Rejection> {
+    let id = customer_id("complaint.customer_id", &c.customer_id)?;
+    let channel = match pb::UnsubscribeChannel::try_from(c.channel) {
+        Ok(pb::UnsubscribeChannel::Unspecified | pb::UnsubscribeChannel::Email) => Channel::Email,
+        Ok(pb::UnsubscribeChannel::Line) => Channel::Line,
+        Ok(pb::UnsubscribeChannel::Webhook) => Channel::Webhook,
+        _ => {
+            return Err(reject(
+                "complaint.channel",
+                "set the channel the message came on: EMAIL, LINE or WEBHOOK",
+            ))
+        }
+    };
+    let from_id = match c.message_id.trim() {
+        "" => None,
+        m => Some(crate::delivery::email::mime::seq_of_message_id(m).ok_or_else(|| {
+            reject(
+                "complaint.message_id",
+                format!(
+                    "{} is not a Message-ID this daemon gave (\"<stockbell-SEQ@domain>\"); send it as the mail had it, or leave it empty",
+                    echo(m)
+                ),
+            )
+        })?),
+    };
+    let entry_seq = match (c.outbox_seq, from_id) {
+        (0, id) => id,
+        (seq, Some(id)) if id != seq => {
+            return Err(reject(
+                "complaint.outbox_seq",
+                format!("outbox_seq {seq} and message_id (seq {id}) disagree; send one of them"),
+            ))
+        }
+        (seq, _) => Some(seq),
+    };
+    Ok((id, CustomerEvent::Complaint { channel, entry_seq }))
+}
+
 /// (customer field, sku field, customer id, sku) of the simple interest events.
 fn pair<'a>(
     fields: (&'static str, &'static str),
@@ -218,6 +256,18 @@ pub fn event(
 ) -> Result<(), Rejection> {
     let product =
         |out: &mut Vec<IngestItem>, (customer_id, sku): (String, String), signal: Signal| {
+            // Interest is engagement: the customer's actor resumes a sunset on it (an
+            // unknown customer or an active one changes nothing, and nothing is written).
+            if !matches!(signal, Signal::Unfavourite | Signal::CartRemove) {
+                out.push(IngestItem::Customer {
+                    id: customer_id.clone(),
+                    item: CustomerItem {
+                        index,
+                        at_ms: at,
+                        event: CustomerEvent::Interest,
+                    },
+                });
+            }
             out.push(IngestItem::Product {
                 sku,
                 item: Item {
@@ -243,6 +293,7 @@ pub fn event(
     match kind {
         Kind::CustomerUpsert(u) => customer(out, upsert(u, defaults)?),
         Kind::Unsubscribe(u) => customer(out, unsubscribe(u)?),
+        Kind::Complaint(c) => customer(out, complaint(c)?),
         Kind::Favourite(f) => product(
             out,
             pair(

@@ -1,8 +1,9 @@
 //! The small public HTTP/1 server: `GET /healthz`, the one-click unsubscribe page
 //! (`GET /unsubscribe?token=T` shows a confirmation form, `POST` — RFC 8058 one-click or
 //! that form — unsubscribes and cancels the customer's queued marketing), and the
-//! one-click cancel page (`/cancel`, in `http_cancel.rs`), and the click redirector
-//! (`/c/<token>`, in `http_click.rs`).
+//! one-click cancel page (`/cancel`, in `http_cancel.rs`), the click redirector
+//! (`/c/<token>`, in `http_click.rs`) and the feedback-loop complaint endpoint
+//! (`POST /complaint`, in `http_complaint.rs`).
 //!
 //! It faces the public internet, so no client may hold it up: each request's headers and
 //! body must be in within their timeouts, and at the connection cap a new connection takes
@@ -59,6 +60,10 @@ pub struct HttpState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The click redirector; `None` = click tracking off (`/c/…` answers 404).
     pub clicks: Option<super::http_click::ClickRoute>,
+    /// Reads the outbox entry a complaint names.
+    pub store: crate::store::Store,
+    /// Bearer tokens of `POST /complaint` (`[hygiene] complaint_tokens`; empty = off).
+    pub complaint_tokens: Arc<Vec<String>>,
 }
 
 /// The running server.
@@ -246,6 +251,8 @@ pub async fn handle(state: &HttpState, req: Request<Full<Bytes>>) -> Response<Fu
             _ => not_allowed("GET, HEAD"),
         },
         ("/bench/static-redirect", &Method::GET) => super::http_click::static_redirect(state),
+        ("/complaint", &Method::POST) => super::http_complaint::handle(state, req).await,
+        ("/complaint", _) => not_allowed("POST"),
         ("/healthz", _) => not_allowed("GET, HEAD"),
         ("/unsubscribe" | "/cancel", _) => not_allowed("GET, HEAD, POST"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -397,6 +404,11 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
         "text/plain; charset=utf-8",
         Bytes::from_static(body.as_bytes()),
     )
+}
+
+/// A plain-text answer built at run time.
+pub(super) fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    respond(status, "text/plain; charset=utf-8", Bytes::from(body))
 }
 
 pub(super) fn html(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {

@@ -38,6 +38,8 @@ impl Fixture {
             ),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
             clicks: None,
+            store: stack.db.store().clone(),
+            complaint_tokens: std::sync::Arc::new(Vec::new()),
         };
         Fixture { stack, state }
     }

@@ -117,6 +117,12 @@ impl AdminApi {
             .await
             .unwrap_or((0, 0));
         let m = &self.metrics;
+        let scenarios = self.scenario_stats().scenarios;
+        let paused_scenarios = scenarios
+            .iter()
+            .filter(|s| s.paused)
+            .map(|s| s.scenario.clone())
+            .collect();
         pb::Overview {
             at_ms: now_ms,
             version: env!("CARGO_PKG_VERSION").into(),
@@ -129,7 +135,7 @@ impl AdminApi {
                 Some((b, at)) => rates(&t, b, at.elapsed().as_secs_f64()),
                 None => pb::Rates::default(),
             }),
-            scenarios: self.scenario_stats().scenarios,
+            scenarios,
             outbox: Some(depth(self, &t, due)),
             delivery_latency: Some(latency(self)),
             actors: Some(pb::Actors {
@@ -144,6 +150,7 @@ impl AdminApi {
                 .saturating_sub(m.fanout_cursor.load(Relaxed)),
             totals: Some(t),
             channels: channels(self),
+            paused_scenarios,
         }
     }
 

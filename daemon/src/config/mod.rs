@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub mod attribution;
 pub mod delivery;
 pub mod engagement;
+pub mod hygiene;
 pub mod journeys;
 pub mod order_scenarios;
 pub mod orders;
@@ -49,6 +50,7 @@ pub struct Config {
     pub engagement: crate::config::engagement::EngagementSection,
     pub attribution: crate::config::attribution::AttributionConfig,
     pub journeys: crate::config::journeys::JourneysConfig,
+    pub hygiene: crate::config::hygiene::HygieneConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -317,6 +319,8 @@ impl Config {
         }
         self.related.related()?;
         self.engagement.settings()?;
+        self.hygiene.policy()?;
+        self.hygiene.pause_policy()?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",

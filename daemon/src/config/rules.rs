@@ -170,6 +170,7 @@ pub struct ScenariosConfig {
     pub cross_sell_delivery: OrderScenarioConfig,
     pub cart_abandoned: super::journeys::JourneyScenarioConfig,
     pub checkout_abandoned: super::journeys::JourneyScenarioConfig,
+    pub last_chance: super::hygiene::LastChanceConfig,
 }
 
 impl Default for ScenariosConfig {
@@ -189,6 +190,7 @@ impl Default for ScenariosConfig {
             cross_sell_delivery: OrderScenarioConfig::default(),
             cart_abandoned: Default::default(),
             checkout_abandoned: Default::default(),
+            last_chance: super::hygiene::LastChanceConfig::default(),
         }
     }
 }
@@ -327,6 +329,7 @@ pub fn build(
     ] {
         push_holdout(&mut out, sc, key, cfg.holdout_pct)?;
     }
+    out.scenarios.push(scenarios.last_chance.rules()?);
     Ok(out)
 }
 

@@ -75,6 +75,9 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "checkout_abandoned.subject",
     "checkout_abandoned.txt",
     "checkout_abandoned.html",
+    "last_chance.subject",
+    "last_chance.txt",
+    "last_chance.html",
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +139,8 @@ impl Templates {
             }
         });
         env.set_formatter(html_formatter);
+        // The last-chance message's "keep me" link (`set_keep_url`); empty = none.
+        env.add_global("keep_url", "");
         env.add_filter("price", |minor: i64, currency: String| {
             format_price(minor, &currency)
         });
@@ -167,6 +172,12 @@ impl Templates {
         let templates = Templates { env, origins };
         templates.self_check()?;
         Ok(templates)
+    }
+
+    /// Sets the link the last-chance message offers to keep receiving notifications (a
+    /// click on any link counts as engagement; `[scenarios.last_chance] keep_url`).
+    pub fn set_keep_url(&mut self, url: &str) {
+        self.env.add_global("keep_url", url.to_owned());
     }
 
     /// Renders one message. The template sees `scenario` (e.g. `"price_drop"`), `class`
@@ -330,8 +341,10 @@ fn tidy_text(text: &str) -> String {
 /// A stock scenario or an offer needs items; an order update needs an order with lines.
 fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
     let scenario = ctx.scenario;
-    // A cart reminder's `order` is optional: the lines it left out (notify-me hint).
-    let needs_order = scenario.trigger().is_none() && !scenario.is_journey();
+    // A cart reminder's `order` is optional: the lines it left out (notify-me hint). The
+    // last chance is about the customer, not an order or a product.
+    let about_customer = scenario == Scenario::LastChance;
+    let needs_order = scenario.trigger().is_none() && !scenario.is_journey() && !about_customer;
     let order = ctx.order.as_ref().filter(|o| !o.lines.is_empty());
     if needs_order && order.is_none() {
         return Err(TemplateError::NoOrder {
@@ -339,7 +352,7 @@ fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
             scenario: scenario.as_str(),
         });
     }
-    if scenario.is_marketing() && ctx.items.is_empty() {
+    if scenario.is_marketing() && !about_customer && ctx.items.is_empty() {
         return Err(TemplateError::NoItems {
             customer_id: ctx.customer_id.clone(),
         });

@@ -58,10 +58,13 @@ pub enum Scenario {
     CartAbandoned,
     /// A checkout started and not finished: the cart's lines (marketing).
     CheckoutAbandoned,
+    /// List hygiene: "do you still want to hear from us?" to a customer who stopped
+    /// engaging, before marketing pauses (marketing).
+    LastChance,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 14] = [
+    pub const ALL: [Scenario; 15] = [
         Scenario::BackInStock,
         Scenario::LowStock,
         Scenario::PriceDrop,
@@ -76,6 +79,7 @@ impl Scenario {
         Scenario::CrossSellDelivery,
         Scenario::CartAbandoned,
         Scenario::CheckoutAbandoned,
+        Scenario::LastChance,
     ];
 
     /// The scenarios a trigger fires: interest thresholds, audiences, reach, batching.
@@ -119,6 +123,7 @@ impl Scenario {
             Scenario::CrossSellDelivery => "cross_sell_delivery",
             Scenario::CartAbandoned => "cart_abandoned",
             Scenario::CheckoutAbandoned => "checkout_abandoned",
+            Scenario::LastChance => "last_chance",
         }
     }
 
@@ -139,6 +144,7 @@ impl Scenario {
             | Scenario::CrossSellDelivery
             | Scenario::CartAbandoned
             | Scenario::CheckoutAbandoned => MessageClass::Marketing,
+            Scenario::LastChance => MessageClass::Marketing,
             Scenario::BackorderConfirmation
             | Scenario::BackorderUpdate
             | Scenario::Arrived
@@ -248,10 +254,16 @@ pub enum SuppressReason {
     /// A journey step came due with no cart line left to show (all sold out, no longer
     /// on sale, or gone from the catalogue).
     NothingLeft,
+    /// The sunset policy paused marketing to a customer who stopped engaging.
+    Inactive,
+    /// The customer complained about a message (feedback loop or the shop).
+    Complaint,
+    /// The scenario was paused for its complaint / hard-bounce rate.
+    Paused,
 }
 
 impl SuppressReason {
-    pub const ALL: [SuppressReason; 15] = [
+    pub const ALL: [SuppressReason; 18] = [
         SuppressReason::Consent,
         SuppressReason::Suppressed,
         SuppressReason::NoAddress,
@@ -267,6 +279,9 @@ impl SuppressReason {
         SuppressReason::NothingToOffer,
         SuppressReason::Holdout,
         SuppressReason::NothingLeft,
+        SuppressReason::Inactive,
+        SuppressReason::Complaint,
+        SuppressReason::Paused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -286,6 +301,9 @@ impl SuppressReason {
             SuppressReason::NothingToOffer => "nothing_to_offer",
             SuppressReason::Holdout => "holdout",
             SuppressReason::NothingLeft => "nothing_left",
+            SuppressReason::Inactive => "inactive",
+            SuppressReason::Complaint => "complaint",
+            SuppressReason::Paused => "paused",
         }
     }
 }
@@ -310,7 +328,12 @@ mod tests {
         for s in Scenario::ALL {
             assert_eq!(Scenario::parse(s.as_str()), Some(s));
             let in_stock = Scenario::STOCK.contains(&s);
-            let groups = [in_stock, Scenario::ORDER.contains(&s), s.is_journey()];
+            let groups = [
+                in_stock,
+                Scenario::ORDER.contains(&s),
+                s.is_journey(),
+                s == Scenario::LastChance,
+            ];
             assert_eq!(groups.iter().filter(|g| **g).count(), 1, "{s:?}");
             assert_eq!(s.trigger().is_some(), in_stock, "{s:?}");
         }

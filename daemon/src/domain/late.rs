@@ -31,7 +31,8 @@ pub fn turn(entry: &OutboxEntry, max_age_ms: Option<Millis>, now: Millis) -> Tur
     let age_ms = now.saturating_sub(entry.created_ms);
     match max_age_ms {
         Some(max_age_ms) if age_ms > max_age_ms => Turn::Expired { age_ms, max_age_ms },
-        _ if age_ms >= LATE_AFTER_MS => Turn::Recheck,
+        // A message about no product (the last chance) has nothing to re-check.
+        _ if age_ms >= LATE_AFTER_MS && !entry.context.items.is_empty() => Turn::Recheck,
         _ => Turn::AsQueued,
     }
 }

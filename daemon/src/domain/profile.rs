@@ -77,6 +77,23 @@ pub enum CustomerEvent {
     /// A change to the customer's cart (`lifecycle::journey`): cart add / remove,
     /// checkout started, a purchase.
     Cart(super::lifecycle::journey::CartChange),
+    /// An interest event of the customer (favourite, cart, notify-me, view): engagement
+    /// that resumes marketing paused by the sunset policy.
+    Interest,
+    /// A send on `channel` was refused for now (a soft bounce, e.g. SMTP 4xx).
+    SoftBounce {
+        channel: Channel,
+    },
+    /// A message on `channel` was delivered after soft bounces: the run ends.
+    Delivered {
+        channel: Channel,
+    },
+    /// The customer complained about a message on `channel` (the outbox entry, when the
+    /// report named it): marketing stops at once.
+    Complaint {
+        channel: Channel,
+        entry_seq: Option<u64>,
+    },
 }
 
 impl CustomerState {
@@ -185,7 +202,11 @@ pub fn apply(
         | CustomerEvent::Lines(_)
         | CustomerEvent::Order(_)
         | CustomerEvent::CancelRequest { .. }
-        | CustomerEvent::Cart(_) => {}
+        | CustomerEvent::Cart(_)
+        | CustomerEvent::Interest
+        | CustomerEvent::SoftBounce { .. }
+        | CustomerEvent::Delivered { .. }
+        | CustomerEvent::Complaint { .. } => {}
         CustomerEvent::Suppress { channel } => {
             let Some(st) = state else {
                 return Err(Rejection {

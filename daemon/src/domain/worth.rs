@@ -53,7 +53,8 @@ fn min_stock(scenario: Scenario, backorderable: bool, cfg: &TriggerConfig) -> Op
         | Scenario::Arrived
         | Scenario::Delayed
         | Scenario::Shipped
-        | Scenario::DeliveredFollowup => None,
+        | Scenario::DeliveredFollowup
+        | Scenario::LastChance => None,
     }
 }
 

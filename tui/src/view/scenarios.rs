@@ -80,6 +80,11 @@ impl Col {
         match self {
             Col::Name => Cell::from(r.name.to_string()),
             Col::On => match r.enabled() {
+                // On, but paused for its complaint / hard-bounce rate (list hygiene;
+                // the details say why).
+                Some(true) if r.stats.is_some_and(|s| s.paused) => {
+                    Cell::from(Span::styled("on!", ERROR))
+                }
                 Some(true) => Cell::from(Span::styled("on", GOOD)),
                 Some(false) => Cell::from(Span::styled("off", ERROR)),
                 None => Cell::from("?"),
@@ -308,6 +313,7 @@ fn details(row: Option<&ScenarioRow<'_>>, frame: &mut Frame, area: Rect) {
         if !r.order_update() && attributed {
             lines.extend(attribution_details(st));
         }
+        lines.extend(hygiene_lines(st));
     }
     frame.render_widget(
         Paragraph::new(lines)
@@ -380,6 +386,36 @@ fn attribution_details(st: &stockbell_proto::v1::ScenarioStats) -> Vec<Line<'sta
             kv("lift", "n/a until both sides have an order")
         });
         lines.push(joined(parts));
+    }
+    lines
+}
+
+/// List hygiene: the last day's complaint and hard-bounce rates, and a pause with why
+/// (resumed by setting the scenario on).
+fn hygiene_lines(st: &stockbell_proto::v1::ScenarioStats) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if st.day_delivered + st.day_hard_bounces > 0 {
+        lines.push(joined(vec![
+            kv("last day: delivered", fmt::count(st.day_delivered)),
+            kv(
+                "hard bounces",
+                format!(
+                    "{} ({:.2} %)",
+                    st.day_hard_bounces,
+                    st.hard_bounce_rate * 100.0
+                ),
+            ),
+            kv(
+                "complaints",
+                format!("{} ({:.3} %)", st.day_complaints, st.complaint_rate * 100.0),
+            ),
+        ]));
+    }
+    if st.paused {
+        lines.push(Line::from(vec![
+            Span::styled("PAUSED: ", ERROR),
+            Span::raw(format!("{} (turn it on to resume)", st.paused_reason)),
+        ]));
     }
     lines
 }

@@ -348,3 +348,37 @@ fn confirm_disable_an_order_update() {
         ],
     );
 }
+
+/// List hygiene: a scenario paused for its complaint / hard-bounce rate shows "on!" in
+/// the table, and its details give the day's rates and why it paused.
+#[test]
+fn a_paused_scenario_says_why() {
+    let mut app = App::new("127.0.0.1:50051", NOW);
+    app.conn = ConnState::Connected {
+        since_ms: NOW,
+        feed: Feed::Polling {
+            why: "polling".into(),
+        },
+    };
+    app.view = ViewId::Scenarios;
+    let mut s = stats();
+    s[0].day_delivered = 980;
+    s[0].day_hard_bounces = 20;
+    s[0].day_complaints = 2;
+    s[0].hard_bounce_rate = 0.02;
+    s[0].complaint_rate = 2.0 / 980.0;
+    s[0].paused = true;
+    s[0].paused_reason = "shop.example: complaint rate 0.204 %".into();
+    app.overview.set_polled(s, NOW);
+    app.scenarios.settings = Remote::Ready(vec![]);
+    let screen = draw(&app, 100, 20).join("\n");
+    assert!(screen.contains("back_in_stock on! "), "{screen}");
+    assert!(
+        screen.contains("hard bounces 20 (2.00 %)") && screen.contains("complaints 2 (0.204 %)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("PAUSED: shop.example: complaint rate 0.204 %"),
+        "{screen}"
+    );
+}

@@ -129,6 +129,7 @@ pub fn stats() -> Vec<pb::ScenarioStats> {
                 lift_low: -0.459,
                 lift_high: 2.87,
             }),
+            ..Default::default()
         },
         pb::ScenarioStats {
             scenario: "price_drop".into(),
@@ -282,6 +283,7 @@ pub fn with_overview(mut app: App) -> App {
             store_bytes: 3 * 1024 * 1024 * 1024 / 2,
             triggers_waiting: 2,
             channels: vec![],
+            paused_scenarios: vec![],
         });
     }
     app.scenarios.settings = Remote::Ready(settings());
@@ -464,5 +466,6 @@ pub fn customer() -> pb::Customer {
         recent_messages: vec![outbox_entry(12, "failed", "550 5.1.1 mailbox unavailable")],
         engagement: None,
         journey: None,
+        hygiene: None,
     }
 }

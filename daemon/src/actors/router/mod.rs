@@ -136,6 +136,10 @@ pub struct RouterConfig {
     pub default_time_zone: String,
     /// How cross-sell offers read the related-products table.
     pub related: crate::domain::order::related::RelatedConfig,
+    /// List hygiene: the sunset policy and soft-bounce runs (`[hygiene]`).
+    pub hygiene: crate::domain::lifecycle::hygiene::HygienePolicy,
+    /// Complaint and hard-bounce rates; the scenarios paused for them.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 pub struct Router {
@@ -191,6 +195,8 @@ impl Router {
             default_time_zone: cfg.default_time_zone,
             store: store.clone(),
             related: cfg.related,
+            hygiene: cfg.hygiene,
+            board: cfg.board,
         };
         let router = Router {
             store,

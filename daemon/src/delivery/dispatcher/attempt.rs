@@ -2,7 +2,8 @@
 //! it if it expired or no longer holds (`late.rs`), render it, send it, tell the channel's
 //! health what the send found, give the channel slot back, and hand the result to the
 //! outbox's owner; a permanent failure that blames the address suppresses it through the
-//! port.
+//! port, and a soft bounce (the server refused this message for now) is reported to the
+//! customer's owner, which suppresses the address after a run of them (list hygiene).
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -12,6 +13,7 @@ use crate::clock::now_ms;
 use crate::delivery::health::{Outcome, SendKind};
 use crate::delivery::SendError;
 use crate::domain::customer::SuppressReason;
+use crate::domain::lifecycle::hygiene_rates::Event as RateEvent;
 use crate::domain::message::{OutboxEntry, OutboxStatus};
 use crate::domain::profile::CustomerEvent;
 
@@ -68,9 +70,13 @@ pub(super) async fn deliver(
             return;
         }
     };
+    soft_bounce(shared, &entry, &result).await;
     match (&result, updated.status) {
         (Ok(()), _) => {
             shared.stats.record_delivery(now - entry.created_ms);
+            shared
+                .board
+                .record(entry.scenario, channel, RateEvent::Delivered, now);
             shared
                 .metrics
                 .scenario(entry.scenario)
@@ -99,6 +105,9 @@ pub(super) async fn deliver(
             // Neither a template error nor a channel the operator has not set up says
             // anything about the address.
             if e.blames_address() && shared.channels.configured(channel) {
+                shared
+                    .board
+                    .record(entry.scenario, channel, RateEvent::HardBounce, now);
                 suppress(shared, &entry).await;
             }
             // Counted once fully handled (suppression included).
@@ -109,6 +118,52 @@ pub(super) async fn deliver(
                 .failed
                 .fetch_add(1, Relaxed);
         }
+    }
+}
+
+/// Most (customer, channel) pairs remembered with a soft bounce; past it, a delivery to a
+/// new one does not end its run (the run then over-counts, never under-counts).
+const MAX_SOFT_BOUNCED: usize = 100_000;
+
+/// Reports a soft bounce (`Transient`: the server answered, refusing this message for
+/// now) to the customer's owner, and the first delivery after one (the run ends). Only
+/// pairs with a soft bounce since start are told of a delivery, so a delivery costs the
+/// customer's actor nothing otherwise; after a restart, a run stored before it ends at
+/// the next delivery that follows a new soft bounce.
+async fn soft_bounce(shared: &Shared, entry: &OutboxEntry, result: &Result<(), SendError>) {
+    let key = (entry.customer_id.clone(), entry.channel);
+    let event = match result {
+        Err(SendError::Transient(_)) if shared.channels.configured(entry.channel) => {
+            if let Ok(mut set) = shared.soft_bounced.lock() {
+                if set.len() < MAX_SOFT_BOUNCED {
+                    set.insert(key);
+                }
+            }
+            CustomerEvent::SoftBounce {
+                channel: entry.channel,
+            }
+        }
+        Ok(()) => {
+            let was = shared
+                .soft_bounced
+                .lock()
+                .map(|mut set| set.remove(&key))
+                .unwrap_or(false);
+            if !was {
+                return;
+            }
+            CustomerEvent::Delivered {
+                channel: entry.channel,
+            }
+        }
+        Err(_) => return,
+    };
+    let done = shared
+        .port
+        .customer_event(entry.customer_id.clone(), event)
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(customer_id = %entry.customer_id, error = %e, "Could not record a soft bounce or the delivery after one.");
     }
 }
 

@@ -72,6 +72,8 @@ pub struct DispatcherArgs {
     /// Rewrites the item links of marketing messages to the click redirector as they are
     /// rendered; `None` = click tracking off.
     pub clicks: Option<crate::delivery::click_link::ClickLinks>,
+    /// Counts deliveries and hard bounces per scenario and sending domain.
+    pub board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 /// Handle to the running dispatcher.
@@ -97,6 +99,10 @@ struct Shared {
     products: late::Products,
     metrics: Arc<Metrics>,
     clicks: Option<crate::delivery::click_link::ClickLinks>,
+    /// (customer, channel) with a soft bounce reported since start: their next delivery
+    /// ends the run (`attempt::soft_bounce`).
+    soft_bounced: Mutex<HashSet<(String, Channel)>>,
+    board: Arc<crate::hygiene_board::HygieneBoard>,
 }
 
 /// Removes its seq from the in-flight set however the send task ends (panic included).
@@ -136,6 +142,8 @@ impl Dispatcher {
             stats: stats.clone(),
             in_flight: Mutex::new(HashSet::new()),
             slot_free: Notify::new(),
+            soft_bounced: Mutex::new(HashSet::new()),
+            board: args.board,
             rules: args.rules,
             triggers: args.triggers,
             products: late::Products::default(),

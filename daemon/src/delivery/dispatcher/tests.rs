@@ -161,6 +161,10 @@ impl Fixture {
             .expect("webhook")
         });
         Dispatcher::start(DispatcherArgs {
+            board: Arc::new(crate::hygiene_board::HygieneBoard::new(
+                Default::default(),
+                "shop@shop.example",
+            )),
             store: self.db.store().clone(),
             outbox: self.outbox.clone(),
             port: self.port.clone(),

@@ -15,6 +15,19 @@ pub fn message_id(seq: u64, domain: &str) -> String {
     format!("<stockbell-{seq}@{domain}>")
 }
 
+/// The outbox seq in a Message-ID [`message_id`] made (angle brackets optional; the
+/// domain is not checked: a feedback loop may report it rewritten).
+pub fn seq_of_message_id(id: &str) -> Option<u64> {
+    let id = id.trim();
+    let id = id.strip_prefix('<').unwrap_or(id);
+    let rest = id.strip_prefix("stockbell-")?;
+    let (digits, domain) = rest.split_once('@')?;
+    if domain.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|&s| s > 0)
+}
+
 /// Builds the message. The Date is the entry's creation time, so a resend is the same
 /// message apart from the MIME boundary.
 pub fn build_message(

@@ -3,7 +3,7 @@
 //! (deterministic Message-ID, RFC 8058 one-click unsubscribe headers for marketing) is
 //! built in `mime.rs`.
 
-mod mime;
+pub(crate) mod mime;
 mod smtp;
 
 use std::path::{Path, PathBuf};

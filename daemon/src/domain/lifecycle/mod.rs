@@ -8,6 +8,7 @@
 pub mod attribution;
 pub mod engagement;
 pub mod hygiene;
+pub mod hygiene_rates;
 pub mod journey;
 pub mod lapse;
 
