@@ -143,7 +143,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let trig = Arc::new(cfg.trigger_config());
     let (writer, writer_thread) = Writer::start(store.clone(), cfg.storage.sync);
     let store_health = writer.health().clone();
-    let rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios)?;
+    let rules = cfg.delivery_rules()?;
     let control = {
         let (store, writer) = (store.clone(), writer.clone());
         tokio::task::spawn_blocking(move || ScenarioControl::load(rules, &store, writer))

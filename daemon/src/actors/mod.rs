@@ -6,6 +6,7 @@
 pub mod cross_sell;
 pub mod customer;
 pub mod customer_orders;
+pub mod lapse;
 pub mod product;
 pub mod registry;
 pub mod router;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod delivery;
+pub mod lapse;
 pub mod order_scenarios;
 pub mod orders;
 pub mod related;
@@ -43,6 +44,8 @@ pub struct Config {
     pub orders: crate::config::orders::OrdersConfig,
     pub shop_webhook: crate::delivery::shop_webhook::ShopWebhookConfig,
     pub related: crate::config::related::RelatedSection,
+    pub win_back: crate::config::lapse::WinBackSection,
+    pub birthday: crate::config::lapse::BirthdaySection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -359,7 +362,7 @@ impl Config {
                 "must be \"ja\" or \"en\"",
             ));
         }
-        crate::config::rules::build(&self.rules, &self.scenarios)?;
+        self.delivery_rules()?;
         crate::config::delivery::validate(
             &self.delivery,
             &self.http,
@@ -381,6 +384,14 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The delivery rules: `[rules]`, `[scenarios.*]`, and the lapse scenarios' own
+    /// `[win_back]` / `[birthday]`.
+    pub fn delivery_rules(&self) -> Result<crate::domain::rules::DeliveryRules, ConfigError> {
+        let mut rules = crate::config::rules::build(&self.rules, &self.scenarios)?;
+        rules.lapse = crate::config::lapse::lapse_rules(&self.win_back, &self.birthday)?;
+        Ok(rules)
     }
 
     pub fn interest_weights(&self) -> crate::domain::interest::InterestWeights {

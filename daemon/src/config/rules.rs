@@ -162,6 +162,8 @@ pub struct ScenariosConfig {
     pub delivered_followup: OrderScenarioConfig,
     pub cross_sell_order: OrderScenarioConfig,
     pub cross_sell_delivery: OrderScenarioConfig,
+    pub win_back: crate::config::lapse::LapseScenarioConfig,
+    pub birthday: crate::config::lapse::LapseScenarioConfig,
 }
 
 impl Default for ScenariosConfig {
@@ -179,6 +181,8 @@ impl Default for ScenariosConfig {
             delivered_followup: OrderScenarioConfig::default(),
             cross_sell_order: OrderScenarioConfig::default(),
             cross_sell_delivery: OrderScenarioConfig::default(),
+            win_back: Default::default(),
+            birthday: Default::default(),
         }
     }
 }
@@ -266,6 +270,8 @@ pub fn build(
         quiet,
         arbitration_window_ms: rules.arbitration_window.ms(),
         orders,
+        // `[win_back]` / `[birthday]` are outside `[scenarios]`: `Config::delivery_rules`.
+        lapse: Default::default(),
     };
     for (sc, key, cfg) in scenarios.each() {
         let channels = order_scenarios::channels(key, &cfg.channels)?;
@@ -293,6 +299,10 @@ pub fn build(
             .push((sc, cfg.per_unit, cfg.batch_interval.ms().max(1000)));
     }
     out.scenarios.extend(order_rules);
+    out.scenarios.extend(crate::config::lapse::scenario_rules(
+        &scenarios.win_back,
+        &scenarios.birthday,
+    )?);
     Ok(out)
 }
 

@@ -67,6 +67,12 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "cross_sell_delivery.subject",
     "cross_sell_delivery.txt",
     "cross_sell_delivery.html",
+    "win_back.subject",
+    "win_back.txt",
+    "win_back.html",
+    "birthday.subject",
+    "birthday.txt",
+    "birthday.html",
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +170,7 @@ impl Templates {
     /// Renders one message. The template sees `scenario` (e.g. `"price_drop"`), `class`
     /// (`"marketing"` / `"transactional"`), `locale`, `customer_id`, `items`, `item` (the
     /// first item, or none), `count`, `digest` (more than one item), `unsubscribe_url`,
-    /// and for the order scenarios `order` (see `templates_order::OrderVars`) and `line`
+    /// `coupon_code` (empty = none), and for the order scenarios `order` (see `templates_order::OrderVars`) and `line`
     /// (its first line); plus the `price(currency)` filter.
     pub fn render(&self, ctx: &MessageContext) -> Result<Rendered, TemplateError> {
         let (vars, prefix) = variables(ctx)?;
@@ -211,8 +217,12 @@ impl Templates {
         let bare = sample_item("2", None, None);
         for locale in [Locale::Ja, Locale::En] {
             for scenario in Scenario::ALL {
-                let order = scenario.trigger().is_none().then(templates_order::sample);
-                let item_sets = if scenario.is_marketing() {
+                let order = Scenario::ORDER
+                    .contains(&scenario)
+                    .then(templates_order::sample);
+                let item_sets = if scenario == Scenario::Birthday {
+                    vec![Vec::new()]
+                } else if scenario.is_marketing() {
                     vec![vec![full.clone()], vec![full.clone(), bare.clone()]]
                 } else {
                     vec![Vec::new()]
@@ -322,7 +332,7 @@ fn tidy_text(text: &str) -> String {
 /// A stock scenario or an offer needs items; an order update needs an order with lines.
 fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
     let scenario = ctx.scenario;
-    let needs_order = scenario.trigger().is_none();
+    let needs_order = Scenario::ORDER.contains(&scenario);
     let order = ctx.order.as_ref().filter(|o| !o.lines.is_empty());
     if needs_order && order.is_none() {
         return Err(TemplateError::NoOrder {
@@ -330,7 +340,8 @@ fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
             scenario: scenario.as_str(),
         });
     }
-    if scenario.is_marketing() && ctx.items.is_empty() {
+    // A birthday message is about the customer, not a product.
+    if scenario.is_marketing() && scenario != Scenario::Birthday && ctx.items.is_empty() {
         return Err(TemplateError::NoItems {
             customer_id: ctx.customer_id.clone(),
         });
@@ -347,6 +358,7 @@ fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
         count => ctx.items.len(),
         digest => ctx.items.len() > 1,
         unsubscribe_url => &ctx.unsubscribe_url,
+        coupon_code => ctx.order.as_ref().map_or("", |o| o.coupon_code.as_str()),
         line => order.as_ref().and_then(|o| o.lines.first()),
         order => order,
     };

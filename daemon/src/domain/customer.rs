@@ -54,10 +54,16 @@ pub enum Scenario {
     CrossSellOrder,
     /// Related products `after` delivery, with an optional coupon (marketing).
     CrossSellDelivery,
+    /// In-stock products from the customer's categories once their own repurchase
+    /// interval has lapsed (marketing, once per lapse).
+    WinBack,
+    /// On the customer's birthday in their time zone, with an optional coupon (marketing,
+    /// once a year).
+    Birthday,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 12] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::BackInStock,
         Scenario::LowStock,
         Scenario::PriceDrop,
@@ -70,6 +76,8 @@ impl Scenario {
         Scenario::DeliveredFollowup,
         Scenario::CrossSellOrder,
         Scenario::CrossSellDelivery,
+        Scenario::WinBack,
+        Scenario::Birthday,
     ];
 
     /// The scenarios a trigger fires: interest thresholds, audiences, reach, batching.
@@ -108,6 +116,8 @@ impl Scenario {
             Scenario::DeliveredFollowup => "delivered_followup",
             Scenario::CrossSellOrder => "cross_sell_order",
             Scenario::CrossSellDelivery => "cross_sell_delivery",
+            Scenario::WinBack => "win_back",
+            Scenario::Birthday => "birthday",
         }
     }
 
@@ -125,7 +135,9 @@ impl Scenario {
             | Scenario::PriceDrop
             | Scenario::NewArrival
             | Scenario::CrossSellOrder
-            | Scenario::CrossSellDelivery => MessageClass::Marketing,
+            | Scenario::CrossSellDelivery
+            | Scenario::WinBack
+            | Scenario::Birthday => MessageClass::Marketing,
             Scenario::BackorderConfirmation
             | Scenario::BackorderUpdate
             | Scenario::Arrived
@@ -283,7 +295,9 @@ mod tests {
         for s in Scenario::ALL {
             assert_eq!(Scenario::parse(s.as_str()), Some(s));
             let in_stock = Scenario::STOCK.contains(&s);
-            assert_ne!(in_stock, Scenario::ORDER.contains(&s), "{s:?}");
+            let lapse = matches!(s, Scenario::WinBack | Scenario::Birthday);
+            let groups = [in_stock, Scenario::ORDER.contains(&s), lapse];
+            assert_eq!(groups.iter().filter(|g| **g).count(), 1, "{s:?}");
             assert_eq!(s.trigger().is_some(), in_stock, "{s:?}");
         }
         let mut names: Vec<&str> = Scenario::ALL.iter().map(|s| s.as_str()).collect();

@@ -156,6 +156,8 @@ pub enum TimerKind {
     CustomerQuiet,
     /// One of a customer's orders needs a tick (an update, a promise, a follow-up).
     CustomerOrders,
+    /// A customer's win-back or birthday may be due.
+    CustomerLapse,
 }
 
 impl TimerKind {
@@ -163,7 +165,10 @@ impl TimerKind {
     pub fn is_customer(self) -> bool {
         matches!(
             self,
-            TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet | TimerKind::CustomerOrders
+            TimerKind::CustomerArbitrate
+                | TimerKind::CustomerQuiet
+                | TimerKind::CustomerOrders
+                | TimerKind::CustomerLapse
         )
     }
 }

@@ -288,7 +288,10 @@ pub fn apply(
         ProductEvent::Timer(TimerKind::DisplayStart) => check_new_arrival(st, at, cfg, fx),
         // Customer timers never reach a product.
         ProductEvent::Timer(
-            TimerKind::CustomerArbitrate | TimerKind::CustomerQuiet | TimerKind::CustomerOrders,
+            TimerKind::CustomerArbitrate
+            | TimerKind::CustomerQuiet
+            | TimerKind::CustomerOrders
+            | TimerKind::CustomerLapse,
         ) => {}
         ProductEvent::Interest {
             ref customer_id,

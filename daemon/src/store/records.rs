@@ -432,6 +432,7 @@ fn timer_kind_byte(kind: TimerKind) -> u8 {
         TimerKind::CustomerArbitrate => 3,
         TimerKind::CustomerQuiet => 4,
         TimerKind::CustomerOrders => 5,
+        TimerKind::CustomerLapse => 7,
     }
 }
 
@@ -442,6 +443,7 @@ fn timer_kind(byte: u8) -> Option<TimerKind> {
         3 => TimerKind::CustomerArbitrate,
         4 => TimerKind::CustomerQuiet,
         5 => TimerKind::CustomerOrders,
+        7 => TimerKind::CustomerLapse,
         _ => return None,
     })
 }

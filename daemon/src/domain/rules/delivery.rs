@@ -20,6 +20,8 @@ pub struct DeliveryRules {
     pub arbitration_window_ms: i64,
     /// Quiet-hours modes, cadence, delays, links and coupon of the order scenarios.
     pub orders: OrderMessageRules,
+    /// When a customer has lapsed, and the birthday's send time and coupon.
+    pub lapse: crate::domain::lifecycle::lapse::LapseRules,
 }
 
 impl DeliveryRules {
