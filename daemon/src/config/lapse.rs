@@ -205,6 +205,18 @@ mod tests {
     }
 
     #[test]
+    fn example_config_documents_the_defaults() {
+        let cfg = Config::parse(include_str!("../../../deploy/stockbelld.toml")).expect("parses");
+        let r = lapse_rules(&cfg.win_back, &cfg.birthday).expect("valid");
+        assert_eq!(r, LapseRules::default());
+        let d = Config::default();
+        let ours = |c: &Config| {
+            scenario_rules(&c.scenarios.win_back, &c.scenarios.birthday).expect("valid")
+        };
+        assert_eq!(ours(&cfg), ours(&d));
+    }
+
+    #[test]
     fn bad_values_name_the_key_and_the_fix() {
         let e = err("[win_back]\nfactor = 0.5\n");
         assert!(e.starts_with("win_back.factor") && e.contains("1.5"), "{e}");

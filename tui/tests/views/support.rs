@@ -439,5 +439,6 @@ pub fn customer() -> pb::Customer {
             due_ms: NOW + 8 * 3_600_000,
         }],
         recent_messages: vec![outbox_entry(12, "failed", "550 5.1.1 mailbox unavailable")],
+        lapse: None,
     }
 }
