@@ -37,7 +37,7 @@ async fn order_scenarios_are_listed_and_take_only_the_changes_that_apply() -> Re
     let admin = daemon.admin_client().await?;
 
     let all = listed(&admin).await?;
-    ensure!(all.len() == 12, "{} scenarios listed", all.len());
+    ensure!(all.len() == 14, "{} scenarios listed", all.len());
     let update = find(&all, "backorder_update")?;
     ensure!(
         update.class == "transactional"
@@ -58,6 +58,19 @@ async fn order_scenarios_are_listed_and_take_only_the_changes_that_apply() -> Re
             && offer.priority == 15
             && offer.timing == "7d after delivery, up to 4 products, coupon THANKS10",
         "{offer:?}"
+    );
+    let win_back = find(&all, "win_back")?;
+    ensure!(
+        win_back.class == "marketing"
+            && win_back.priority == 12
+            && win_back.timing.contains("median repurchase interval")
+            && !win_back.has_threshold,
+        "{win_back:?}"
+    );
+    let birthday = find(&all, "birthday")?;
+    ensure!(
+        birthday.class == "marketing" && birthday.timing.contains("09:00 local"),
+        "{birthday:?}"
     );
     let bis = find(&all, "back_in_stock")?;
     ensure!(

@@ -122,6 +122,8 @@ fn want_counts(want: Want<'_>) -> BTreeMap<String, Counts> {
         "delivered_followup",
         "cross_sell_order",
         "cross_sell_delivery",
+        "win_back",
+        "birthday",
     ]
     .into_iter()
     .map(|s| (s.to_string(), (0, 0, 0, BTreeMap::new())))
