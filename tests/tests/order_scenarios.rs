@@ -37,8 +37,9 @@ async fn order_scenarios_are_listed_and_take_only_the_changes_that_apply() -> Re
     let admin = daemon.admin_client().await?;
 
     let all = listed(&admin).await?;
-    // The stock and order scenarios, the cart journeys, and last_chance (list hygiene).
-    ensure!(all.len() == 15, "{} scenarios listed", all.len());
+    // The stock and order scenarios, the cart journeys, last_chance (list hygiene),
+    // win_back and birthday.
+    ensure!(all.len() == 17, "{} scenarios listed", all.len());
     let update = find(&all, "backorder_update")?;
     ensure!(
         update.class == "transactional"
@@ -59,6 +60,19 @@ async fn order_scenarios_are_listed_and_take_only_the_changes_that_apply() -> Re
             && offer.priority == 15
             && offer.timing == "7d after delivery, up to 4 products, coupon THANKS10",
         "{offer:?}"
+    );
+    let win_back = find(&all, "win_back")?;
+    ensure!(
+        win_back.class == "marketing"
+            && win_back.priority == 12
+            && win_back.timing.contains("median repurchase interval")
+            && !win_back.has_threshold,
+        "{win_back:?}"
+    );
+    let birthday = find(&all, "birthday")?;
+    ensure!(
+        birthday.class == "marketing" && birthday.timing.contains("09:00 local"),
+        "{birthday:?}"
     );
     let bis = find(&all, "back_in_stock")?;
     ensure!(

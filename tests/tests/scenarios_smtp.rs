@@ -125,6 +125,8 @@ fn want_counts(want: Want<'_>) -> BTreeMap<String, Counts> {
         "cart_abandoned",
         "checkout_abandoned",
         "last_chance",
+        "win_back",
+        "birthday",
     ]
     .into_iter()
     .map(|s| (s.to_string(), (0, 0, 0, BTreeMap::new())))

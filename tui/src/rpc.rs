@@ -150,7 +150,8 @@ pub enum Reply {
     },
     Customer {
         key: CustomerKey,
-        result: Result<pb::Customer, RpcError>,
+        /// Boxed: a customer is far larger than the other replies.
+        result: Result<Box<pb::Customer>, RpcError>,
     },
     Outbox {
         status: StatusFilter,
@@ -326,7 +327,7 @@ async fn call(mut c: AdminClient, req: Request) -> Reply {
                     email: e.clone(),
                 },
             };
-            let result = within(rpc, c.get_customer(req)).await;
+            let result = within(rpc, c.get_customer(req)).await.map(Box::new);
             Reply::Customer { key, result }
         }
         Request::ListOutbox { status } => {

@@ -406,7 +406,7 @@ fn customers_are_looked_up_by_id_or_email() {
     // The reply for the earlier lookup is stale and dropped.
     app.on_reply(Reply::Customer {
         key: CustomerKey::Email("alice@example.com".into()),
-        result: Ok(pb::Customer::default()),
+        result: Ok(Box::default()),
     });
     assert!(app.customers.customer.is_loading());
 }

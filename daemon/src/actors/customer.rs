@@ -14,6 +14,7 @@ use super::customer_attribution;
 use super::customer_hygiene;
 use super::customer_journey;
 use super::customer_orders::{self, OrderNews};
+use super::lapse;
 use super::registry::Virtual;
 use super::router::WeakRouter;
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
@@ -229,6 +230,10 @@ async fn step(
                 None => return Ok(false),
             }
         }
+        (CustomerEvent::Timer(TimerKind::CustomerLapse), Some(_)) => {
+            lapse_tick(st, at, out).await;
+            return Ok(true);
+        }
         (CustomerEvent::Timer(TimerKind::CustomerOrders), Some(c)) => {
             let cadence = customer_orders::cadence(rules);
             let news = customer_orders::on_tick(c, at, &cadence);
@@ -264,7 +269,12 @@ async fn step(
                 // `Engagement` as well).
                 c.lifecycle.hygiene.record_interest(at);
             }
+            let placed = matches!(event, crate::domain::order::OrderEvent::Placed(_));
             tell(st, news, at, out).await;
+            if placed {
+                out.timers
+                    .extend(st.state.as_ref().and_then(|c| lapse::timer(c, at, rules)));
+            }
             return Ok(true);
         }
         (CustomerEvent::Lines(n), Some(c)) => {
@@ -322,6 +332,11 @@ async fn step(
         ) => return Ok(false),
         (event, _) => {
             apply(&mut st.state, &st.id, &event, at)?;
+            if matches!(event, CustomerEvent::Upsert(_)) {
+                // The birthday may have changed.
+                out.timers
+                    .extend(st.state.as_ref().and_then(|c| lapse::timer(c, at, rules)));
+            }
             return Ok(true);
         }
     };
@@ -397,6 +412,22 @@ async fn offer(st: &mut CustomerArgs, n: OrderNews, now: Millis, out: &mut Custo
     render(st, outcome, now, out).await;
 }
 
+/// The lapse timer fired: the win-back and the birthday that are due, decided like any
+/// marketing offer; then the next lapse timer.
+async fn lapse_tick(st: &mut CustomerArgs, at: Millis, out: &mut CustomerApplied) {
+    let rules = st.shared.rules.get();
+    let Some(c) = st.state.as_mut() else { return };
+    let due = lapse::tick(&st.shared, c, at, &rules).await;
+    out.suppressed.extend(due.suppressed);
+    out.timers.extend(lapse::timer(c, at, &rules));
+    if due.offers.is_empty() {
+        return;
+    }
+    let offers = customer_hygiene::gate(c, due.offers, at, &st.shared, &rules, out);
+    let outcome = decide::receive(c, offers, at, &rules);
+    render(st, outcome, at, out).await;
+}
+
 async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut CustomerApplied) {
     out.timers.extend(outcome.timers);
     out.suppressed.extend(outcome.suppressed);
@@ -437,8 +468,16 @@ async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut 
                 })
         } else if m.scenario.is_journey() {
             customer_journey::left_out_context(c, &m.offers)
+        } else if m.scenario == Scenario::Birthday {
+            Some(lapse::birthday_context(c, &rules))
         } else {
             None
+        };
+        // A birthday message shows no product (its offer only names the year).
+        let items = if m.scenario == Scenario::Birthday {
+            Vec::new()
+        } else {
+            m.offers.iter().map(|o| o.item.clone()).collect()
         };
         let Some(address) = c.address(m.channel).map(str::to_owned) else {
             out.suppressed.extend(
@@ -452,7 +491,7 @@ async fn render(st: &mut CustomerArgs, outcome: Outcome, now: Millis, out: &mut 
             scenario: m.scenario,
             locale: c.locale,
             customer_id: c.id.clone(),
-            items: m.offers.iter().map(|o| o.item.clone()).collect(),
+            items,
             unsubscribe_url: (st.shared.links)(&c.id, m.channel),
             order,
         };

@@ -42,6 +42,10 @@ pub fn on_event(
     let at_index = c.orders.iter().position(|o| o.order_id == id);
     let mut order: Option<OrderState> = at_index.map(|i| c.orders[i].clone());
     let fx = state::apply(&mut order, event, at, cadence)?;
+    if matches!(event, OrderEvent::Placed(_)) {
+        // The customer's own repurchase interval, for win-back.
+        c.lifecycle.lapse.record_order(at);
+    }
     if let Some(o) = order {
         match at_index {
             Some(i) => c.orders[i] = o,

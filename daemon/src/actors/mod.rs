@@ -9,6 +9,7 @@ pub mod customer_attribution;
 mod customer_hygiene;
 pub mod customer_journey;
 pub mod customer_orders;
+pub mod lapse;
 pub mod product;
 pub mod registry;
 pub mod router;

@@ -25,7 +25,7 @@ impl Stack {
     pub async fn new() -> Stack {
         let db = TestStore::new();
         let cfg = crate::config::Config::default();
-        let rules = crate::config::rules::build(&cfg.rules, &cfg.scenarios).expect("rules");
+        let rules = cfg.delivery_rules().expect("rules");
         let router_cfg = RouterConfig {
             triggers: Arc::new(cfg.trigger_config()),
             idle_timeout: Duration::from_secs(60),
@@ -78,6 +78,7 @@ pub(crate) async fn upsert_customer(router: &RouterHandle, id: &str) {
             webhook: true,
         },
         tags: Vec::new(),
+        birthday: None,
     };
     let item = IngestItem::Customer {
         id: id.into(),

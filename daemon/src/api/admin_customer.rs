@@ -11,7 +11,9 @@ use crate::actors::Found;
 use crate::delivery::outbox::reads;
 use crate::domain::customer::Locale;
 use crate::domain::interest::{score, InterestWeights};
+use crate::domain::lifecycle::lapse::LapseRules;
 use crate::domain::profile::CustomerState;
+use crate::domain::rules::quiet::parse_tz;
 use crate::store::interest::InterestByCustomer;
 use crate::store::records::Customers;
 use crate::store::{Seek, Store, StoreError};
@@ -68,11 +70,30 @@ fn held(c: &CustomerState) -> Vec<pb::HeldMessage> {
     arbitrating.chain(quiet).collect()
 }
 
+/// The customer's win-back and birthday state; `None` with neither orders nor a birthday.
+fn lapse(c: &CustomerState, now: i64, rules: &LapseRules) -> Option<pb::CustomerLapse> {
+    let l = &c.lifecycle.lapse;
+    if l.order_times.is_empty() && l.birthday.is_none() {
+        return None;
+    }
+    let tz = parse_tz(&c.time_zone).unwrap_or(chrono_tz::Tz::UTC);
+    Some(pb::CustomerLapse {
+        birthday: l.birthday.map(|b| b.as_string()).unwrap_or_default(),
+        birthday_sent_year: l.birthday_sent_year.unwrap_or(0),
+        next_birthday_ms: l.birthday_due_ms(now, tz, &rules.birthday).unwrap_or(0),
+        order_times_ms: l.order_times.clone(),
+        median_interval_ms: l.median_interval_ms().unwrap_or(0),
+        next_win_back_ms: l.win_back_due_ms(&rules.win_back).unwrap_or(0),
+        win_back_sent_for_ms: l.win_back_sent_for_ms.unwrap_or(0),
+    })
+}
+
 fn view(
     id: String,
     state: Option<Found<CustomerState>>,
     interests: Vec<pb::Interest>,
     recent_messages: Vec<pb::OutboxEntry>,
+    (now, rules): (i64, &LapseRules),
 ) -> pb::Customer {
     let Some(Found { state: c, active }) = state else {
         return pb::Customer {
@@ -86,6 +107,7 @@ fn view(
     let engagement = super::admin_engagement::view(&c.lifecycle.engagement, crate::clock::now_ms());
     let journey = journey(&c.lifecycle.journey);
     let hygiene = hygiene(&c);
+    let lapse = lapse(&c, now, rules);
     pb::Customer {
         customer_id: id,
         email: c.email.unwrap_or_default(),
@@ -119,6 +141,7 @@ fn view(
         engagement: Some(engagement),
         journey: Some(journey),
         hygiene: Some(hygiene),
+        lapse,
     }
 }
 
@@ -244,6 +267,7 @@ impl AdminApi {
             .iter()
             .map(|e| entry_view(e, &self.templates))
             .collect();
-        Ok(view(id, state, interests, recent))
+        let rules = self.control.live.get();
+        Ok(view(id, state, interests, recent, (now, &rules.lapse)))
     }
 }

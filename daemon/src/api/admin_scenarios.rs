@@ -123,6 +123,27 @@ fn timing(rules: &DeliveryRules, s: Scenario) -> String {
         Scenario::LastChance => {
             "once, instead of the next offer to a customer the sunset policy finds inactive".into()
         }
+        Scenario::WinBack => {
+            let w = &rules.lapse.win_back;
+            format!(
+                "{} x the customer's median repurchase interval after the last order (at least {}), once per lapse, up to {} products",
+                w.factor,
+                span(w.min_interval_ms),
+                w.max_items
+            )
+        }
+        Scenario::Birthday => {
+            let b = &rules.lapse.birthday;
+            let coupon = b
+                .coupon_code
+                .as_ref()
+                .map_or(String::new(), |code| format!(", coupon {code}"));
+            format!(
+                "on the birthday at {:02}:{:02} local, once a year{coupon}",
+                b.send_at_min / 60,
+                b.send_at_min % 60
+            )
+        }
     }
 }
 

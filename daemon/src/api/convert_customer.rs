@@ -13,6 +13,7 @@ use crate::actors::IngestItem;
 use crate::config::CustomerDefaults;
 use crate::domain::customer::{Channel, Consent, Locale};
 use crate::domain::lifecycle::journey::{CartChange, NewLine, MAX_LINES};
+use crate::domain::lifecycle::lapse::MonthDay;
 use crate::domain::profile::{CustomerEvent, ProfileData};
 use crate::domain::{Millis, ProductEvent, Rejection, Signal};
 
@@ -127,8 +128,28 @@ fn upsert(
             .iter()
             .map(|t| text("customer_upsert.tags", t))
             .collect::<Result<_, _>>()?,
+        birthday: birthday(&u.birthday)?,
     };
     Ok((id, CustomerEvent::Upsert(data)))
+}
+
+/// `customer_upsert.birthday`: empty = none, else `"MM-DD"` or `"--MM-DD"`.
+fn birthday(b: &str) -> Result<Option<MonthDay>, Rejection> {
+    if b.trim().is_empty() {
+        return Ok(None);
+    }
+    if b.len() > 16 {
+        return Err(reject(
+            "customer_upsert.birthday",
+            format!(
+                "{} is not a month-day; send \"MM-DD\" (e.g. \"12-24\") or leave it empty for none",
+                echo(b)
+            ),
+        ));
+    }
+    MonthDay::parse(b)
+        .map(Some)
+        .map_err(|e| reject("customer_upsert.birthday", e))
 }
 
 fn unsubscribe(u: &pb::Unsubscribe) -> Result<(String, CustomerEvent), Rejection> {

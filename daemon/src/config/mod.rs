@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod engagement;
 pub mod hygiene;
 pub mod journeys;
+pub mod lapse;
 pub mod order_scenarios;
 pub mod orders;
 pub mod related;
@@ -51,6 +52,8 @@ pub struct Config {
     pub attribution: crate::config::attribution::AttributionConfig,
     pub journeys: crate::config::journeys::JourneysConfig,
     pub hygiene: crate::config::hygiene::HygieneConfig,
+    pub win_back: crate::config::lapse::WinBackSection,
+    pub birthday: crate::config::lapse::BirthdaySection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,11 +234,13 @@ impl Default for LogConfig {
 }
 
 impl Config {
-    /// The delivery rules `[rules]`, `[scenarios.*]` and `[journeys]` describe.
+    /// The delivery rules `[rules]`, `[scenarios.*]`, `[journeys]`, `[attribution]` and
+    /// the lapse scenarios' own `[win_back]` / `[birthday]` describe.
     pub fn delivery_rules(&self) -> Result<crate::domain::rules::DeliveryRules, ConfigError> {
         let mut rules = crate::config::rules::build(&self.rules, &self.scenarios)?;
         rules.journeys.idle_ms = crate::config::journeys::idle(&self.journeys)?;
         rules.attribution = self.attribution.windows()?;
+        rules.lapse = crate::config::lapse::lapse_rules(&self.win_back, &self.birthday)?;
         Ok(rules)
     }
 

@@ -175,7 +175,7 @@ pub fn channels(key: &'static str, names: &[String]) -> Result<Vec<Channel>, Con
     Ok(out)
 }
 
-fn coupon(key: &'static str, code: &str) -> Result<String, ConfigError> {
+pub(crate) fn coupon(key: &'static str, code: &str) -> Result<String, ConfigError> {
     let code = code.trim();
     if code.is_empty() {
         return Err(invalid(

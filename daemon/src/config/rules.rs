@@ -171,6 +171,8 @@ pub struct ScenariosConfig {
     pub cart_abandoned: super::journeys::JourneyScenarioConfig,
     pub checkout_abandoned: super::journeys::JourneyScenarioConfig,
     pub last_chance: super::hygiene::LastChanceConfig,
+    pub win_back: crate::config::lapse::LapseScenarioConfig,
+    pub birthday: crate::config::lapse::LapseScenarioConfig,
 }
 
 impl Default for ScenariosConfig {
@@ -191,6 +193,8 @@ impl Default for ScenariosConfig {
             cart_abandoned: Default::default(),
             checkout_abandoned: Default::default(),
             last_chance: super::hygiene::LastChanceConfig::default(),
+            win_back: Default::default(),
+            birthday: Default::default(),
         }
     }
 }
@@ -283,6 +287,8 @@ pub fn build(
         holdouts: Vec::new(),
         attribution: Default::default(),
         journeys,
+        // `[win_back]` / `[birthday]` are outside `[scenarios]`: `Config::delivery_rules`.
+        lapse: Default::default(),
     };
     for (sc, key, cfg) in scenarios.each() {
         let channels = order_scenarios::channels(key, &cfg.channels)?;
@@ -315,21 +321,38 @@ pub fn build(
         push_holdout(&mut out, sc, key, cfg.holdout_pct)?;
     }
     out.scenarios.extend(journey_rules);
-    for (sc, key, cfg) in [
+    out.scenarios.push(scenarios.last_chance.rules()?);
+    out.scenarios.extend(crate::config::lapse::scenario_rules(
+        &scenarios.win_back,
+        &scenarios.birthday,
+    )?);
+    // The journeys' and lapse scenarios' holdouts (last_chance has none: it is the list's
+    // hygiene, not an offer).
+    let s = scenarios;
+    for (sc, key, pct) in [
         (
             Scenario::CartAbandoned,
             "scenarios.cart_abandoned",
-            &scenarios.cart_abandoned,
+            s.cart_abandoned.holdout_pct,
         ),
         (
             Scenario::CheckoutAbandoned,
             "scenarios.checkout_abandoned",
-            &scenarios.checkout_abandoned,
+            s.checkout_abandoned.holdout_pct,
+        ),
+        (
+            Scenario::WinBack,
+            "scenarios.win_back",
+            s.win_back.holdout_pct,
+        ),
+        (
+            Scenario::Birthday,
+            "scenarios.birthday",
+            s.birthday.holdout_pct,
         ),
     ] {
-        push_holdout(&mut out, sc, key, cfg.holdout_pct)?;
+        push_holdout(&mut out, sc, key, pct)?;
     }
-    out.scenarios.push(scenarios.last_chance.rules()?);
     Ok(out)
 }
 

@@ -78,6 +78,12 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "last_chance.subject",
     "last_chance.txt",
     "last_chance.html",
+    "win_back.subject",
+    "win_back.txt",
+    "win_back.html",
+    "birthday.subject",
+    "birthday.txt",
+    "birthday.html",
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -183,7 +189,7 @@ impl Templates {
     /// Renders one message. The template sees `scenario` (e.g. `"price_drop"`), `class`
     /// (`"marketing"` / `"transactional"`), `locale`, `customer_id`, `items`, `item` (the
     /// first item, or none), `count`, `digest` (more than one item), `unsubscribe_url`,
-    /// and for the order scenarios `order` (see `templates_order::OrderVars`) and `line`
+    /// `coupon_code` (empty = none), and for the order scenarios `order` (see `templates_order::OrderVars`) and `line`
     /// (its first line); plus the `price(currency)` filter.
     pub fn render(&self, ctx: &MessageContext) -> Result<Rendered, TemplateError> {
         let (vars, prefix) = variables(ctx)?;
@@ -230,8 +236,12 @@ impl Templates {
         let bare = sample_item("2", None, None);
         for locale in [Locale::Ja, Locale::En] {
             for scenario in Scenario::ALL {
-                let order = scenario.trigger().is_none().then(templates_order::sample);
-                let item_sets = if scenario.is_marketing() {
+                let order = Scenario::ORDER
+                    .contains(&scenario)
+                    .then(templates_order::sample);
+                let item_sets = if scenario == Scenario::Birthday {
+                    vec![Vec::new()]
+                } else if scenario.is_marketing() {
                     vec![vec![full.clone()], vec![full.clone(), bare.clone()]]
                 } else {
                     vec![Vec::new()]
@@ -342,9 +352,13 @@ fn tidy_text(text: &str) -> String {
 fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
     let scenario = ctx.scenario;
     // A cart reminder's `order` is optional: the lines it left out (notify-me hint). The
-    // last chance is about the customer, not an order or a product.
-    let about_customer = scenario == Scenario::LastChance;
-    let needs_order = scenario.trigger().is_none() && !scenario.is_journey() && !about_customer;
+    // last chance and a birthday are about the customer, not an order or a product; a
+    // win-back is about products.
+    let about_customer = matches!(scenario, Scenario::LastChance | Scenario::Birthday);
+    let needs_order = scenario.trigger().is_none()
+        && !scenario.is_journey()
+        && !about_customer
+        && scenario != Scenario::WinBack;
     let order = ctx.order.as_ref().filter(|o| !o.lines.is_empty());
     if needs_order && order.is_none() {
         return Err(TemplateError::NoOrder {
@@ -369,6 +383,7 @@ fn variables(ctx: &MessageContext) -> Result<(Value, String), TemplateError> {
         count => ctx.items.len(),
         digest => ctx.items.len() > 1,
         unsubscribe_url => &ctx.unsubscribe_url,
+        coupon_code => ctx.order.as_ref().map_or("", |o| o.coupon_code.as_str()),
         line => order.as_ref().and_then(|o| o.lines.first()),
         order => order,
     };

@@ -32,6 +32,7 @@ fn upsert(spec: &CustomerSpec, consent_email: bool) -> Kind {
         consent_line: false,
         consent_webhook: false,
         tags: vec![format!("zone:{}", spec.time_zone)],
+        birthday: String::new(),
     })
 }
 

@@ -61,10 +61,16 @@ pub enum Scenario {
     /// List hygiene: "do you still want to hear from us?" to a customer who stopped
     /// engaging, before marketing pauses (marketing).
     LastChance,
+    /// In-stock products from the customer's categories once their own repurchase
+    /// interval has lapsed (marketing, once per lapse).
+    WinBack,
+    /// On the customer's birthday in their time zone, with an optional coupon (marketing,
+    /// once a year).
+    Birthday,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 15] = [
+    pub const ALL: [Scenario; 17] = [
         Scenario::BackInStock,
         Scenario::LowStock,
         Scenario::PriceDrop,
@@ -80,6 +86,8 @@ impl Scenario {
         Scenario::CartAbandoned,
         Scenario::CheckoutAbandoned,
         Scenario::LastChance,
+        Scenario::WinBack,
+        Scenario::Birthday,
     ];
 
     /// The scenarios a trigger fires: interest thresholds, audiences, reach, batching.
@@ -124,6 +132,8 @@ impl Scenario {
             Scenario::CartAbandoned => "cart_abandoned",
             Scenario::CheckoutAbandoned => "checkout_abandoned",
             Scenario::LastChance => "last_chance",
+            Scenario::WinBack => "win_back",
+            Scenario::Birthday => "birthday",
         }
     }
 
@@ -143,8 +153,10 @@ impl Scenario {
             | Scenario::CrossSellOrder
             | Scenario::CrossSellDelivery
             | Scenario::CartAbandoned
-            | Scenario::CheckoutAbandoned => MessageClass::Marketing,
-            Scenario::LastChance => MessageClass::Marketing,
+            | Scenario::CheckoutAbandoned
+            | Scenario::LastChance
+            | Scenario::WinBack
+            | Scenario::Birthday => MessageClass::Marketing,
             Scenario::BackorderConfirmation
             | Scenario::BackorderUpdate
             | Scenario::Arrived
@@ -333,6 +345,7 @@ mod tests {
                 Scenario::ORDER.contains(&s),
                 s.is_journey(),
                 s == Scenario::LastChance,
+                matches!(s, Scenario::WinBack | Scenario::Birthday),
             ];
             assert_eq!(groups.iter().filter(|g| **g).count(), 1, "{s:?}");
             assert_eq!(s.trigger().is_some(), in_stock, "{s:?}");

@@ -158,6 +158,8 @@ pub enum TimerKind {
     CustomerOrders,
     /// The customer's cart journey may have a step due (`lifecycle::journey`).
     CustomerJourney,
+    /// A customer's win-back or birthday may be due.
+    CustomerLapse,
 }
 
 impl TimerKind {
@@ -169,6 +171,7 @@ impl TimerKind {
                 | TimerKind::CustomerQuiet
                 | TimerKind::CustomerOrders
                 | TimerKind::CustomerJourney
+                | TimerKind::CustomerLapse
         )
     }
 }

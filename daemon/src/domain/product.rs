@@ -291,7 +291,8 @@ pub fn apply(
             TimerKind::CustomerArbitrate
             | TimerKind::CustomerQuiet
             | TimerKind::CustomerOrders
-            | TimerKind::CustomerJourney,
+            | TimerKind::CustomerJourney
+            | TimerKind::CustomerLapse,
         ) => {}
         ProductEvent::Interest {
             ref customer_id,

@@ -45,6 +45,8 @@ pub struct ProfileData {
     pub time_zone: String,
     pub consent: Consent,
     pub tags: Vec<String>,
+    /// `None` = none (an upsert without one clears it).
+    pub birthday: Option<super::lifecycle::lapse::MonthDay>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,6 +162,7 @@ pub fn apply(
                 st.time_zone = p.time_zone.clone();
                 st.consent = p.consent;
                 st.tags = p.tags.clone();
+                st.lifecycle.lapse.birthday = p.birthday;
                 st.updated_ms = st.updated_ms.max(at);
             }
             None => {
@@ -180,7 +183,10 @@ pub fn apply(
                     updated_ms: at,
                     orders: Vec::new(),
                     lifecycle: Lifecycle::default(),
-                })
+                });
+                if let Some(st) = state.as_mut() {
+                    st.lifecycle.lapse.birthday = p.birthday;
+                }
             }
         },
         CustomerEvent::Unsubscribe { channel } => {
@@ -248,6 +254,7 @@ mod tests {
                 webhook: false,
             },
             tags: vec![],
+            birthday: None,
         }
     }
 

@@ -40,7 +40,10 @@ impl Stale {
 fn min_stock(scenario: Scenario, backorderable: bool, cfg: &TriggerConfig) -> Option<i64> {
     match scenario {
         Scenario::BackInStock => Some(cfg.min_restock_qty.max(1)),
-        Scenario::LowStock | Scenario::CrossSellOrder | Scenario::CrossSellDelivery => Some(1),
+        Scenario::LowStock
+        | Scenario::CrossSellOrder
+        | Scenario::CrossSellDelivery
+        | Scenario::WinBack => Some(1),
         Scenario::NewArrival if backorderable => None,
         // A cart line can be bought while in stock, or at any time when backorderable.
         Scenario::CartAbandoned | Scenario::CheckoutAbandoned if backorderable => None,
@@ -54,14 +57,15 @@ fn min_stock(scenario: Scenario, backorderable: bool, cfg: &TriggerConfig) -> Op
         | Scenario::Delayed
         | Scenario::Shipped
         | Scenario::DeliveredFollowup
-        | Scenario::LastChance => None,
+        | Scenario::LastChance
+        | Scenario::Birthday => None,
     }
 }
 
 /// Whether a message of `scenario` showing `item` still holds for `product` at `now`:
 /// the product can be bought (visible, on sale, with the stock the scenario needs), and
 /// a price drop is still at most the announced price. An order update is about what the
-/// customer already bought: it always holds.
+/// customer already bought, and a birthday message about the customer: they always hold.
 pub fn still_worth_sending(
     scenario: Scenario,
     item: &ItemContext,
@@ -69,7 +73,8 @@ pub fn still_worth_sending(
     now: Millis,
     cfg: &TriggerConfig,
 ) -> Result<(), Stale> {
-    if !scenario.is_marketing() {
+    // A birthday message shows no product; an order update is about what was bought.
+    if !scenario.is_marketing() || scenario == Scenario::Birthday {
         return Ok(());
     }
     let p = product.ok_or(Stale::Unknown)?;
@@ -191,7 +196,13 @@ mod tests {
             end_ms: Some(T0),
         };
         for s in Scenario::ALL.into_iter().filter(|s| s.is_marketing()) {
-            assert_eq!(check(s, 800, &p, &cfg), Err(Stale::NotOnSale), "{s:?}");
+            // A birthday message shows no product: nothing about one holds it back.
+            let want = if s == Scenario::Birthday {
+                Ok(())
+            } else {
+                Err(Stale::NotOnSale)
+            };
+            assert_eq!(check(s, 800, &p, &cfg), want, "{s:?}");
         }
     }
 

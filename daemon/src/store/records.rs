@@ -433,6 +433,7 @@ fn timer_kind_byte(kind: TimerKind) -> u8 {
         TimerKind::CustomerQuiet => 4,
         TimerKind::CustomerOrders => 5,
         TimerKind::CustomerJourney => 6,
+        TimerKind::CustomerLapse => 7,
     }
 }
 
@@ -444,6 +445,7 @@ fn timer_kind(byte: u8) -> Option<TimerKind> {
         4 => TimerKind::CustomerQuiet,
         5 => TimerKind::CustomerOrders,
         6 => TimerKind::CustomerJourney,
+        7 => TimerKind::CustomerLapse,
         _ => return None,
     })
 }

@@ -85,6 +85,6 @@ impl CustomersState {
                 );
             }
         }
-        self.customer = result.into();
+        self.customer = result.map(|c| *c).into();
     }
 }

@@ -467,5 +467,6 @@ pub fn customer() -> pb::Customer {
         engagement: None,
         journey: None,
         hygiene: None,
+        lapse: None,
     }
 }

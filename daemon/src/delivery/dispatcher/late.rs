@@ -104,7 +104,8 @@ pub(super) async fn prepare(shared: &Shared, seq: u64) -> Option<Ready> {
                 now,
                 &shared.triggers,
             );
-            if r.keep.is_empty() {
+            // A message that shows no product (birthday) has nothing to go stale.
+            if r.keep.is_empty() && !r.dropped.is_empty() {
                 let why = r.reason();
                 if cancel(shared, &entry, why, Some(SuppressReason::Stale)).await {
                     tracing::debug!(seq, scenario, "Not sent: stale.");

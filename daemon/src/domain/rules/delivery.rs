@@ -30,6 +30,8 @@ pub struct DeliveryRules {
     pub attribution: AttributionWindows,
     /// The abandoned cart / checkout journeys' idle time and steps.
     pub journeys: crate::domain::lifecycle::journey::JourneyRules,
+    /// When a customer has lapsed, and the birthday's send time and coupon.
+    pub lapse: crate::domain::lifecycle::lapse::LapseRules,
 }
 
 impl DeliveryRules {
