@@ -20,6 +20,7 @@ use super::router::WeakRouter;
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::{self, Outcome};
 use crate::domain::lifecycle::attribution::ScenarioCredit;
+use crate::domain::lifecycle::journey::CartChange;
 use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::order::board::{late_lines, late_writes, LateWrite};
 use crate::domain::order::related::RelatedConfig;
@@ -200,6 +201,20 @@ async fn step(
         }
         // A cart of a customer never upserted: nobody to remind (the interest is kept).
         (CustomerEvent::Cart(_), None) => return Ok(false),
+        (CustomerEvent::Purchase { skus, order }, Some(c)) => {
+            let bought = CartChange::Bought { skus };
+            let mut changed = customer_journey::on_cart(c, bought, at, rules, out);
+            let counted = order
+                .and_then(|o| customer_attribution::purchase_applied(c, &o, &rules.attribution));
+            if let Some(credits) = counted {
+                out.credits.extend(credits);
+                out.timers.extend(lapse::timer(c, at, rules));
+                changed = true;
+            }
+            return Ok(changed);
+        }
+        // A purchase by a customer never upserted or ordering: no one to credit.
+        (CustomerEvent::Purchase { .. }, None) => return Ok(false),
         (CustomerEvent::Timer(TimerKind::CustomerQuiet), Some(c)) => {
             let skus: Vec<String> = c
                 .deferred

@@ -44,6 +44,26 @@ pub fn order_applied(
     life.attribution.on_order(&life.engagement, &order, windows)
 }
 
+/// A purchase with an order id is an order the customer placed: engagement, the
+/// sunset, the repurchase interval and attribution count it, unless its id was counted
+/// already (its `order_placed`, or the same purchase sent again). `None` = nothing
+/// changed.
+pub fn purchase_applied(
+    c: &mut CustomerState,
+    order: &OrderFacts,
+    windows: &AttributionWindows,
+) -> Option<Vec<ScenarioCredit>> {
+    let life = &mut c.lifecycle;
+    let known = c.orders.iter().any(|o| o.order_id == order.order_id);
+    if known || life.attribution.counted_orders.contains(&order.order_id) {
+        return None;
+    }
+    life.engagement.record_order(order.at_ms);
+    life.lapse.record_order(order.at_ms);
+    life.hygiene.record_interest(order.at_ms);
+    Some(life.attribution.on_order(&life.engagement, order, windows))
+}
+
 /// Marketing messages written to the outbox: one send each.
 pub fn entries_written(c: &mut CustomerState, entries: &[NewEntry]) -> Vec<ScenarioCredit> {
     entries

@@ -113,3 +113,110 @@ async fn an_order_after_a_click_is_credited_to_the_clicked_scenario_once() {
     drop(state);
     stack.close().await;
 }
+
+fn purchase(order_id: &str, currency: &str) -> CustomerEvent {
+    use crate::domain::lifecycle::attribution::OrderFacts;
+    CustomerEvent::Purchase {
+        skus: vec!["A".into()],
+        order: (!order_id.is_empty()).then(|| OrderFacts {
+            order_id: order_id.into(),
+            at_ms: T0 + DAY,
+            currency: currency.into(),
+            total_minor: 1_500,
+            skus: vec!["A".into()],
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_purchase_with_an_order_id_is_credited_once_and_counts_as_an_order() {
+    let stack = Stack::new().await;
+    let mut c = CustomerState::bare("clicker", "Asia/Tokyo", T0);
+    c.lifecycle.engagement.record_click(
+        Click {
+            at_ms: T0,
+            entry_seq: 7,
+            link: 0,
+            scenario: Scenario::BackInStock,
+            channel: Channel::Email,
+            skus: vec!["A".into()],
+        },
+        5 * DAY,
+    );
+    let mut b = Batch::default();
+    b.put::<Customers>("clicker", &c);
+    stack.db.writer.write(b, 0).await.expect("written");
+
+    // Without an order id: the cart's journey only, no order counted.
+    // With one: credited; sent again, or its order_placed after it, adds nothing.
+    for event in [
+        purchase("", "JPY"),
+        purchase("p-1", "JPY"),
+        purchase("p-1", "JPY"),
+        placed("p-1", "A"),
+    ] {
+        let ack = stack
+            .router
+            .internal(order(T0 + DAY, event))
+            .await
+            .expect("applied");
+        assert!(ack.rejections.is_empty(), "{ack:?}");
+    }
+    let store = stack.db.store();
+    let bis = store
+        .get::<ScenarioAttribution>("back_in_stock")
+        .expect("read")
+        .expect("credited");
+    assert_eq!((bis.orders, bis.notified_sku_orders), (1, 1), "{bis:?}");
+    assert_eq!(
+        bis.revenue,
+        [Revenue {
+            currency: "JPY".into(),
+            minor: 1_500
+        }]
+    );
+    let state = super::super::test_stack::customer(&stack.router, "clicker").await;
+    assert_eq!(state.lifecycle.engagement.last_order_ms, Some(T0 + DAY));
+    assert_eq!(state.lifecycle.lapse.order_times, [T0 + DAY]);
+    assert_eq!(state.lifecycle.attribution.counted_orders, ["p-1"]);
+    drop(state);
+    stack.close().await;
+}
+
+#[tokio::test]
+async fn a_purchase_without_a_currency_counts_the_order_without_revenue() {
+    let stack = Stack::new().await;
+    let mut c = CustomerState::bare("clicker", "Asia/Tokyo", T0);
+    c.lifecycle.engagement.record_click(
+        Click {
+            at_ms: T0,
+            entry_seq: 7,
+            link: 0,
+            scenario: Scenario::PriceDrop,
+            channel: Channel::Email,
+            skus: vec!["B".into()],
+        },
+        5 * DAY,
+    );
+    let mut b = Batch::default();
+    b.put::<Customers>("clicker", &c);
+    stack.db.writer.write(b, 0).await.expect("written");
+    let ack = stack
+        .router
+        .internal(order(T0 + DAY, purchase("p-2", "")))
+        .await
+        .expect("applied");
+    assert!(ack.rejections.is_empty(), "{ack:?}");
+    let pd = stack
+        .db
+        .store()
+        .get::<ScenarioAttribution>("price_drop")
+        .expect("read")
+        .expect("credited");
+    assert_eq!(
+        (pd.orders, pd.other_sku_orders, pd.revenue.len()),
+        (1, 1, 0),
+        "{pd:?}"
+    );
+    stack.close().await;
+}

@@ -42,8 +42,15 @@ pub fn on_event(
     let at_index = c.orders.iter().position(|o| o.order_id == id);
     let mut order: Option<OrderState> = at_index.map(|i| c.orders[i].clone());
     let fx = state::apply(&mut order, event, at, cadence)?;
-    if matches!(event, OrderEvent::Placed(_)) {
-        // The customer's own repurchase interval, for win-back.
+    let counted = c
+        .lifecycle
+        .attribution
+        .counted_orders
+        .iter()
+        .any(|o| o == id);
+    if matches!(event, OrderEvent::Placed(_)) && at_index.is_none() && !counted {
+        // The customer's own repurchase interval, for win-back: once per order (not
+        // again when the shop re-sends it, or after its `purchase` counted it).
         c.lifecycle.lapse.record_order(at);
     }
     if let Some(o) = order {

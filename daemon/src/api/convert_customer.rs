@@ -5,13 +5,14 @@
 use stockbell_proto::v1 as pb;
 use stockbell_proto::v1::event::Kind;
 
-use super::convert::{check_id, reject, sku, text};
+use super::convert::{check_currency, check_id, reject, sku, text};
 use super::limits::{echo, MAX_DWELL_MS, MAX_MINOR, MAX_NOTIFY_ME_MS, MAX_UNITS};
 use crate::actors::customer::CustomerItem;
 use crate::actors::product::Item;
 use crate::actors::IngestItem;
 use crate::config::CustomerDefaults;
 use crate::domain::customer::{Channel, Consent, Locale};
+use crate::domain::lifecycle::attribution::OrderFacts;
 use crate::domain::lifecycle::journey::{CartChange, NewLine, MAX_LINES};
 use crate::domain::lifecycle::lapse::MonthDay;
 use crate::domain::profile::{CustomerEvent, ProfileData};
@@ -51,6 +52,32 @@ pub(super) fn purchase_items(
             },
         },
     }));
+}
+
+/// A purchase with an order id counts as an order: its id (1 to 256 bytes) and, for its
+/// revenue, its currency (an ISO 4217 code; empty = the order counts without revenue).
+fn purchase_order(
+    p: &pb::Purchase,
+    skus: &[String],
+    total_minor: i64,
+    at: Millis,
+) -> Result<Option<OrderFacts>, Rejection> {
+    if p.order_id.is_empty() {
+        return Ok(None);
+    }
+    let order_id = check_id("order_id", "send the shop's order id, or none", &p.order_id)
+        .map_err(|why| reject("purchase.order_id", why))?;
+    let currency = match p.currency.trim() {
+        "" => String::new(),
+        c => check_currency(c).map_err(|why| reject("purchase.currency", why))?,
+    };
+    Ok(Some(OrderFacts {
+        order_id,
+        at_ms: at,
+        currency,
+        total_minor,
+        skus: skus.to_vec(),
+    }))
 }
 
 fn email(field: &'static str, e: &str) -> Result<Option<String>, Rejection> {
@@ -415,6 +442,7 @@ pub fn event(
                 ));
             }
             let mut skus = Vec::with_capacity(p.items.len());
+            let mut total_minor = 0i64;
             for item in &p.items {
                 if !(1..=MAX_UNITS).contains(&item.quantity) {
                     return Err(reject(
@@ -438,10 +466,15 @@ pub fn event(
                     ));
                 }
                 skus.push(sku("purchase.items.sku", &item.sku)?);
+                total_minor = total_minor.saturating_add(item.amount_minor);
             }
-            // The customer's cart: a purchase of its SKUs ends the journey.
-            let bought = CartChange::Bought { skus: skus.clone() };
-            customer(out, (id.clone(), CustomerEvent::Cart(bought)));
+            let order = purchase_order(p, &skus, total_minor, at)?;
+            // The customer's actor: the cart's journey ends; an order is counted.
+            let event = CustomerEvent::Purchase {
+                skus: skus.clone(),
+                order,
+            };
+            customer(out, (id.clone(), event));
             purchase_items(&id, skus, index, at, out);
         }
         Kind::ProductUpsert(_)

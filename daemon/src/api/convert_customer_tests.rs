@@ -122,3 +122,64 @@ fn a_purchase_addresses_each_sku_or_nothing() {
         );
     }
 }
+
+#[test]
+fn a_purchase_with_an_order_id_is_an_order_for_the_customer() {
+    use crate::domain::profile::CustomerEvent;
+    let p = |order_id: &str, currency: &str| {
+        Kind::Purchase(pb::Purchase {
+            customer_id: "c1".into(),
+            order_id: order_id.into(),
+            items: vec![
+                pb::PurchaseItem {
+                    sku: "A".into(),
+                    quantity: 2,
+                    amount_minor: 1_000,
+                },
+                pb::PurchaseItem {
+                    sku: "B".into(),
+                    quantity: 1,
+                    amount_minor: 250,
+                },
+            ],
+            currency: currency.into(),
+        })
+    };
+    let order = |kind| {
+        one(kind).map(|items| {
+            items.into_iter().find_map(|i| match i {
+                IngestItem::Customer { item, .. } => match item.event {
+                    CustomerEvent::Purchase { order, .. } => Some(order),
+                    _ => None,
+                },
+                _ => None,
+            })
+        })
+    };
+    let facts = order(p("o1", " jpy "))
+        .expect("accepted")
+        .flatten()
+        .expect("an order");
+    assert_eq!(
+        (
+            facts.order_id.as_str(),
+            facts.currency.as_str(),
+            facts.total_minor
+        ),
+        ("o1", "JPY", 1_250)
+    );
+    assert_eq!(facts.skus, ["A", "B"]);
+    // No order id: the cart's journey only. No currency: counted without revenue.
+    assert_eq!(order(p("", "JPY")), Ok(Some(None)));
+    let bare = order(p("o1", ""))
+        .expect("accepted")
+        .flatten()
+        .expect("an order");
+    assert_eq!(bare.currency, "");
+    assert_eq!(order(p("o1", "YEN1")), Err("purchase.currency".into()));
+    assert_eq!(
+        order(p(&"x".repeat(257), "JPY")),
+        Err("purchase.order_id".into())
+    );
+    assert_eq!(order(p("   ", "JPY")), Err("purchase.order_id".into()));
+}

@@ -79,6 +79,14 @@ pub enum CustomerEvent {
     /// A change to the customer's cart (`lifecycle::journey`): cart add / remove,
     /// checkout started, a purchase.
     Cart(super::lifecycle::journey::CartChange),
+    /// A `purchase` (a completed order without the order lifecycle): its SKUs end the
+    /// cart's journey; with an order id it also counts as an order (engagement,
+    /// attribution, the sunset, the repurchase interval) unless that order id was counted
+    /// already (e.g. from its `order_placed`).
+    Purchase {
+        skus: Vec<String>,
+        order: Option<super::lifecycle::attribution::OrderFacts>,
+    },
     /// An interest event of the customer (favourite, cart, notify-me, view): engagement
     /// that resumes marketing paused by the sunset policy.
     Interest,
@@ -209,6 +217,7 @@ pub fn apply(
         | CustomerEvent::Order(_)
         | CustomerEvent::CancelRequest { .. }
         | CustomerEvent::Cart(_)
+        | CustomerEvent::Purchase { .. }
         | CustomerEvent::Interest
         | CustomerEvent::SoftBounce { .. }
         | CustomerEvent::Delivered { .. }

@@ -269,7 +269,10 @@ impl Attribution {
                 other_sku_orders: u64::from(!notified),
                 ..Tally::default()
             };
-            tally.add_revenue(&order.currency, order.total_minor);
+            if !order.currency.is_empty() {
+                // (A purchase without a currency counts without revenue.)
+                tally.add_revenue(&order.currency, order.total_minor);
+            }
             out.push(ScenarioCredit {
                 scenario: click.scenario,
                 tally,
