@@ -2,7 +2,7 @@
 //! HTTP client. ann is mailed a back-in-stock message for "mug" and then a price drop for
 //! "coat"; she follows the mug mail's tracked link (`/c/<token>`, 302 to the product
 //! page) and orders, over gRPC Ingest, mugs (the notified SKU) and coats (another SKU,
-//! and the price drop's own). Both orders are credited to back_in_stock — the clicked
+//! and the price drop's own). Every order is credited to back_in_stock — the clicked
 //! scenario, not the latest one sent — with exactly their revenue and the notified /
 //! other SKU split, and no other scenario's attribution moves. carol, mailed the same
 //! restock, orders a mug without clicking: not credited (her conversion still counts
@@ -188,30 +188,32 @@ async fn an_order_after_a_click_is_credited_to_the_clicked_scenario_only() -> Re
         drop.messages
     );
 
-    // ann orders 2 mugs (¥2,000 as the orders give prices) and 3 coats (¥3,000).
+    // ann orders 2 mugs (¥2,000 as the orders give prices), 3 coats (¥3,000), and a
+    // coat with a mug (¥2,000): two orders with the notified SKU, one without.
     publish_ok(
         &mut ingest,
         seq.batch(vec![
             order_placed("o-1", "ann", &[("1", "mug", 2)]),
             order_placed("o-2", "ann", &[("1", "coat", 3)]),
+            order_placed("o-3", "ann", &[("1", "coat", 1), ("2", "mug", 1)]),
         ]),
     )
     .await?;
     let bis = poll_until(WAIT, || async {
         let s = scenario_stats(&admin, "back_in_stock").await?;
-        ensure!(s.attributed_orders >= 2, "{:?}", credit(&s));
+        ensure!(s.attributed_orders >= 3, "{:?}", credit(&s));
         Ok(s)
     })
     .await?;
-    let want: Credit = (2, vec![("JPY".into(), 5_000)], 1, 1);
+    let want: Credit = (3, vec![("JPY".into(), 7_000)], 2, 1);
     ensure!(
         credit(&bis) == want,
         "back_in_stock credited {:?}, want {want:?}",
         credit(&bis)
     );
     ensure!(
-        (bis.conversion_rate - 2.0 / 3.0).abs() < 1e-9,
-        "conversion {} (2 orders of 3 messages)",
+        (bis.conversion_rate - 1.0).abs() < 1e-9,
+        "conversion {} (3 orders of 3 messages)",
         bis.conversion_rate
     );
     let mut after = credits(&admin).await?;
@@ -236,8 +238,8 @@ async fn an_order_after_a_click_is_credited_to_the_clicked_scenario_only() -> Re
     publish_ok(
         &mut ingest,
         seq.batch(vec![
-            order_placed("o-3", "carol", &[("1", "mug", 1)]),
-            order_placed("o-4", "dave", &[("1", "mug", 1)]).at(late),
+            order_placed("o-4", "carol", &[("1", "mug", 1)]),
+            order_placed("o-5", "dave", &[("1", "mug", 1)]).at(late),
         ]),
     )
     .await?;
