@@ -16,11 +16,14 @@
 //! - [`SmtpServer`]: a real SMTP server (aiosmtpd) that records what it receives.
 //! - [`HttpPeer`]: a local HTTP server playing LINE's push API, a webhook receiver and
 //!   the shop's receiver of the shop webhook.
-//! - [`web`]: one HTTP request to the daemon's public server; the cancel link in a mail.
+//! - [`web`]: one HTTP request to the daemon's public server; the cancel and tracked
+//!   links in a mail.
+//! - [`base64`]: base64url for link tokens, base64 for mail bodies.
 //!
 //! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
 //! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.
 
+pub mod base64;
 pub mod client;
 pub mod daemon;
 pub mod events;

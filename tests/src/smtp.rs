@@ -117,7 +117,7 @@ impl ReceivedMail {
             }
             let enc = h.get("content-transfer-encoding").unwrap_or("7bit");
             let bytes = match enc.to_ascii_lowercase().as_str() {
-                "base64" => b64(&body.replace('\n', "")).unwrap_or_default(),
+                "base64" => crate::base64::decode(&body.replace('\n', "")).unwrap_or_default(),
                 "quoted-printable" => quoted_printable(body),
                 _ => body.as_bytes().to_vec(),
             };
@@ -321,7 +321,7 @@ pub fn decode_words(s: &str) -> String {
                 let mut it = word.splitn(3, '?');
                 let (_charset, enc, text) = (it.next()?, it.next()?, it.next()?);
                 let bytes = match enc {
-                    "B" | "b" => b64(text)?,
+                    "B" | "b" => crate::base64::decode(text)?,
                     "Q" | "q" => quoted_printable(&text.replace('_', " ")),
                     _ => return None,
                 };
@@ -339,28 +339,6 @@ pub fn decode_words(s: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn b64(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' | b'-' => Some(62),
-        b'/' | b'_' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.trim_end_matches('=').bytes() {
-        acc = acc << 6 | u32::from(val(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 fn quoted_printable(s: &str) -> Vec<u8> {

@@ -9,18 +9,18 @@
 //! secret, following the documented format (`base64url(varint seq · varint link ·
 //! HMAC-SHA256(secret, 0xFF 0x03 "stockbell/click/v1" 0x00 · payload)[..12])`).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use stockbell_tests::base64::encode_url;
 use stockbell_tests::pb::{CustomerEngagement, GetCustomerRequest, ProductUpsert};
+use stockbell_tests::web::{click_paths, request};
 use stockbell_tests::{
     catalog, notify_me, poll_until, publish_ok, sale, shopper, stock_set, upsert, AdminClient,
-    Daemon, DaemonOptions, Sequencer, SmtpServer,
+    Daemon, DaemonOptions, IngestClient, Sequencer, SmtpServer,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "click-test-secret-0123456789abcd";
@@ -35,23 +35,6 @@ fn options(smtp: &SmtpServer) -> DaemonOptions {
         .set("rules", "quiet_start", "00:00")
         .set("rules", "quiet_end", "00:00")
         .set("engagement", "home_url", "https://shop.example/")
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(A[(n >> (18 - 6 * i) & 63) as usize]));
-        }
-    }
-    out
 }
 
 fn varint(out: &mut Vec<u8>, mut n: u64) {
@@ -81,31 +64,25 @@ fn signed(seq: u64, link: u64) -> String {
     let mut p = payload(seq, link);
     let m = mac(&p);
     p.extend_from_slice(&m);
-    b64url(&p)
+    encode_url(&p)
 }
 
-/// One request: the status, the Location header (empty = none) and the body.
-async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String, String)> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(req.as_bytes()).await?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await?;
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("not an HTTP response: {reply}"))?;
-    let location = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("location")
-                .then(|| v.trim().to_string())
-        })
-        .unwrap_or_default();
-    Ok((status, location, body.to_string()))
+/// "mug" sells out; ann asks to be told; the restock mails her (the one mail).
+async fn restock_mail_for_ann(ingest: &mut IngestClient) -> Result<()> {
+    let mut seq = Sequencer::new("shop");
+    let events = vec![
+        upsert(ProductUpsert {
+            imported: true,
+            ..catalog("mug", 1_200)
+        }),
+        stock_set("mug", 1),
+        sale("mug", 1),
+        shopper("ann"),
+        notify_me("ann", "mug"),
+    ];
+    publish_ok(ingest, seq.batch(events)).await?;
+    publish_ok(ingest, seq.batch(vec![stock_set("mug", 10)])).await?;
+    Ok(())
 }
 
 async fn engagement(admin: &AdminClient, id: &str) -> Result<CustomerEngagement> {
@@ -138,28 +115,15 @@ async fn a_click_redirects_to_the_link_in_the_message_and_is_recorded() -> Resul
     let admin = daemon.admin_client().await?;
     let mut ingest = daemon.ingest_client().await?;
     let http = daemon.http_addr()?;
-    let mut seq = Sequencer::new("shop");
 
-    // "mug" sells out; ann asks to be told; the restock mails her.
-    let events = vec![
-        upsert(ProductUpsert {
-            imported: true,
-            ..catalog("mug", 1_200)
-        }),
-        stock_set("mug", 1),
-        sale("mug", 1),
-        shopper("ann"),
-        notify_me("ann", "mug"),
-    ];
-    publish_ok(&mut ingest, seq.batch(events)).await?;
-    publish_ok(&mut ingest, seq.batch(vec![stock_set("mug", 10)])).await?;
+    restock_mail_for_ann(&mut ingest).await?;
     let mail = smtp.wait_for(1, WAIT).await?.remove(0);
     let text = mail.text();
-    let at = text.find("/c/").context("no tracked link in the mail")?;
-    let token: String = text[at + 3..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
-        .collect();
+    let path = click_paths(&text)
+        .into_iter()
+        .next()
+        .context("no tracked link in the mail")?;
+    let token = path.trim_start_matches("/c/").to_string();
     ensure!(token.len() <= 24, "a short token: {token}");
     ensure!(
         !text.contains(PRODUCT_URL),
@@ -185,7 +149,6 @@ async fn a_click_redirects_to_the_link_in_the_message_and_is_recorded() -> Resul
         token == signed(entry, 0),
         "the token names entry {entry}, link 0"
     );
-    let path = format!("/c/{token}");
 
     // HEAD (scanners, previews): redirected, not counted.
     let (status, location, _) = request(http, "HEAD", &path).await?;
@@ -235,7 +198,8 @@ async fn a_click_redirects_to_the_link_in_the_message_and_is_recorded() -> Resul
     // Another seq under this message's MAC.
     let mut spliced = payload(entry + 1, 0);
     spliced.extend_from_slice(&mac(&payload(entry, 0)));
-    let (status, location, _) = request(http, "GET", &format!("/c/{}", b64url(&spliced))).await?;
+    let (status, location, _) =
+        request(http, "GET", &format!("/c/{}", encode_url(&spliced))).await?;
     ensure!(
         status == 400 && location.is_empty(),
         "spliced: {status} {location}"
@@ -276,19 +240,7 @@ async fn tracking_off_leaves_links_alone() -> Result<()> {
     let smtp = SmtpServer::start(None).await?;
     let daemon = Daemon::start(options(&smtp).set("engagement", "click_tracking", false)).await?;
     let mut ingest = daemon.ingest_client().await?;
-    let mut seq = Sequencer::new("shop");
-    let events = vec![
-        upsert(ProductUpsert {
-            imported: true,
-            ..catalog("mug", 1_200)
-        }),
-        stock_set("mug", 1),
-        sale("mug", 1),
-        shopper("ann"),
-        notify_me("ann", "mug"),
-    ];
-    publish_ok(&mut ingest, seq.batch(events)).await?;
-    publish_ok(&mut ingest, seq.batch(vec![stock_set("mug", 10)])).await?;
+    restock_mail_for_ann(&mut ingest).await?;
     let text = smtp.wait_for(1, WAIT).await?.remove(0).text();
     ensure!(
         text.contains(PRODUCT_URL) && !text.contains("/c/"),

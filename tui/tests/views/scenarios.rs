@@ -382,3 +382,43 @@ fn a_paused_scenario_says_why() {
         "{screen}"
     );
 }
+
+/// A holdout whose lift is `lift` with the 95 % interval `low..high`.
+fn holdout(lift: f64, low: f64, high: f64) -> pb::HoldoutStats {
+    pb::HoldoutStats {
+        holdout_pct: 10.0,
+        sent_customers: 900,
+        sent_converted: 90,
+        sent_conversion: 0.1,
+        held_customers: 100,
+        held_converted: 6,
+        held_conversion: 0.06,
+        has_lift: true,
+        lift,
+        lift_low: low,
+        lift_high: high,
+    }
+}
+
+/// The lift column marks a lift whose 95 % interval excludes 0 with `*`, on either
+/// side of it: price_drop (+60 %, +10 % to +120 %) and cross_sell_order (-30 %, -55 %
+/// to -5 %) have the mark; back_in_stock (+45 %, -46 % to +287 %) has none.
+#[test]
+fn the_lift_is_marked_only_where_its_interval_excludes_zero() {
+    let mut app = with_orders_selected(1);
+    let ov = app.overview.latest.as_mut().expect("an overview");
+    for s in &mut ov.scenarios {
+        match s.scenario.as_str() {
+            "price_drop" => s.holdout = Some(holdout(0.6, 0.1, 1.2)),
+            "cross_sell_order" => s.holdout = Some(holdout(-0.3, -0.55, -0.05)),
+            _ => {}
+        }
+    }
+    let s = draw(&app, 120, 30);
+    assert_row(&s, "│  back_in_stock    on  10   40   12    3.4k  2.9k   2.9k  3    500   87    261k JPY   3.0%  +45%   email,line         │");
+    assert_row(&s, "│> price_drop       off 5    55.5 4     800   500    498   0    300   0     0          0%    +60%*  email              │");
+    assert_row(&s, "│  shipped          on  -    -    -     -     40     39    0    0     -     -          -     -      line,email         │");
+    assert_row(&s, "│  cross_sell_order on  15   -    -     -     12     12    0    11    0     0          0%    -30%*  email,line         │");
+    // The details give the interval the mark stands for.
+    assert_row(&s, "│holdout 10% · sent 900 customers, 10% ordered · held out 100 customers, 6.0% ordered · lift +60% (95% CI +10% to      │");
+}
