@@ -2,7 +2,9 @@
 //! customers arrive over the real Ingest API, triggers of several kinds fire, messages
 //! are queued and written as `.eml` files; the shop's orders appear (backorders on the
 //! board, an order flagged past its promise with its automatic delay notice, shipping
-//! notices); SIGTERM stops it cleanly, and a second run on
+//! notices); carts and checkouts are left and get their reminders, customers follow the
+//! tracked links of their messages and some orders are credited to the clicked scenario,
+//! a held-out share is kept from new arrivals; SIGTERM stops it cleanly, and a second run on
 //! the same data directory continues the same producer's sequence without duplicates or
 //! rejected events.
 
@@ -16,8 +18,8 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use stockbell_tests::launch::spawn_ready;
 use stockbell_tests::pb::{
-    admin_client, GetCustomerRequest, GetOrderRequest, ListBackordersRequest, ListOrdersRequest,
-    ListOutboxRequest, TriggerKind,
+    admin_client, GetCustomerRequest, GetOrderRequest, GetScenarioStatsRequest,
+    ListBackordersRequest, ListOrdersRequest, ListOutboxRequest, TriggerKind,
 };
 use stockbell_tests::process::{log_tail, log_to};
 use stockbell_tests::{
@@ -179,6 +181,7 @@ async fn run(dir: &Path) -> Result<()> {
     })
     .await?;
     orders_happen(&admin).await?;
+    journeys_and_clicks_happen(&admin).await?;
     let seq_before = last_sequence(&mut admin, PRODUCER).await?;
     ensure!(seq_before > 0, "no batches from the demo shop");
     drop(admin);
@@ -229,7 +232,13 @@ async fn run(dir: &Path) -> Result<()> {
         "the catalogue was loaded twice\n{}",
         demo_log(dir)
     );
-    for bad in ["already applied", "refused demo events", "lost the daemon"] {
+    for bad in [
+        "already applied",
+        "refused demo events",
+        "lost the daemon",
+        "click failed",
+        "mail readers lost",
+    ] {
         ensure!(
             !log.contains(bad),
             "the demo log says {bad:?}\n{}",
@@ -293,6 +302,45 @@ async fn orders_happen(admin: &AdminClient) -> Result<()> {
                 entries.iter().any(|e| e.scenario == "shipped"),
                 "no shipping notice among the {} newest messages",
                 entries.len()
+            );
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Left carts and checkouts get their reminders (journeys), the demo's customers follow
+/// tracked links (a real GET on the daemon's redirector) and some then order: those
+/// orders are credited to the clicked message's scenario, with their revenue; new
+/// arrivals keep a held-out share of the customers.
+async fn journeys_and_clicks_happen(admin: &AdminClient) -> Result<()> {
+    poll_until(Duration::from_secs(240), || {
+        let mut admin = admin.clone();
+        async move {
+            let stats = admin
+                .get_scenario_stats(GetScenarioStatsRequest {})
+                .await?
+                .into_inner()
+                .scenarios;
+            let reminders: u64 = stats
+                .iter()
+                .filter(|s| s.scenario.ends_with("_abandoned"))
+                .map(|s| s.queued)
+                .sum();
+            let credited: Vec<(&str, u64)> = stats
+                .iter()
+                .filter(|s| s.attributed_orders > 0 && !s.revenue.is_empty())
+                .map(|s| (s.scenario.as_str(), s.attributed_orders))
+                .collect();
+            let held = stats
+                .iter()
+                .find(|s| s.scenario == "new_arrival")
+                .and_then(|s| s.holdout.as_ref())
+                .map_or(0, |h| h.held_customers);
+            ensure!(
+                reminders > 0 && !credited.is_empty() && held > 0,
+                "{reminders} cart / checkout reminders queued, attributed orders {credited:?}, \
+                 {held} customers held out of new arrivals"
             );
             Ok(())
         }

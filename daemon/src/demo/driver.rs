@@ -4,6 +4,8 @@
 //! ([`super::resume`]), so a restarted demo continues where the last one stopped. Then it
 //! loads whatever of the opening catalogue and customers is missing as fast as the daemon
 //! acknowledges, and from then on paces the shop in real time at the requested rate.
+//! Beside it the customers read their mail ([`super::reader`]); their clicks reach the
+//! shop between two batches.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -18,6 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Streaming;
 
+use super::reader::{self, Click, Mailbox};
 use super::resume::{catch_up, Catchup};
 use super::shop::Shop;
 use super::Rate;
@@ -42,6 +45,8 @@ pub struct SimOptions {
     pub customers: usize,
     pub rate: Rate,
     pub stable_for_ms: i64,
+    /// Where the messages go; `None`: nobody reads them (no clicks).
+    pub mailbox: Option<Mailbox>,
 }
 
 /// Totals over the demo's life, for the status line.
@@ -217,9 +222,20 @@ pub async fn simulate(
         opts.stable_for_ms,
     );
     let counters = Arc::new(Counters::default());
+    let (click_tx, mut clicks) = mpsc::unbounded_channel();
+    let readers = opts.mailbox.clone().map(|mailbox| {
+        tokio::spawn(reader::read_mail(
+            addr,
+            mailbox,
+            opts.seed,
+            click_tx,
+            stop.clone(),
+        ))
+    });
+    let _readers = AbortOnDrop(readers);
     loop {
         let result = tokio::select! {
-            r = session(addr, &mut shop, &opts, &counters) => r,
+            r = session(addr, &mut shop, &opts, &counters, &mut clicks) => r,
             _ = stop.wait_for(|s| *s) => return Ok(()),
         };
         let e = match result {
@@ -239,11 +255,23 @@ pub async fn simulate(
     }
 }
 
+/// Stops the mail readers with the shop.
+struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
 async fn session(
     addr: SocketAddr,
     shop: &mut Shop,
     opts: &SimOptions,
     counters: &Arc<Counters>,
+    clicks: &mut mpsc::UnboundedReceiver<Click>,
 ) -> Result<()> {
     let channel = connect(addr).await?;
     let now = stockbelld::clock::now_ms();
@@ -261,7 +289,7 @@ async fn session(
     }
     let mut pipe = Pipe::open(channel, plan.next_sequence, counters.clone()).await?;
     load(&mut pipe, shop, &plan, now).await?;
-    live(&mut pipe, shop, opts.rate, counters).await
+    live(&mut pipe, shop, opts.rate, counters, clicks).await
 }
 
 /// Sends the missing part of the opening catalogue and the customers, as fast as acked.
@@ -308,7 +336,13 @@ async fn load(pipe: &mut Pipe, shop: &mut Shop, plan: &Catchup, now: i64) -> Res
 }
 
 /// The shop in real time: a batch every [`TICK`] with the events of that interval.
-async fn live(pipe: &mut Pipe, shop: &mut Shop, rate: Rate, counters: &Counters) -> Result<()> {
+async fn live(
+    pipe: &mut Pipe,
+    shop: &mut Shop,
+    rate: Rate,
+    counters: &Counters,
+    clicks: &mut mpsc::UnboundedReceiver<Click>,
+) -> Result<()> {
     let per_sec = rate.events_per_sec();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -331,7 +365,11 @@ async fn live(pipe: &mut Pipe, shop: &mut Shop, rate: Rate, counters: &Counters)
             }
             None => LOAD_BATCH,
         };
-        shop.step(stockbelld::clock::now_ms(), budget, &mut out);
+        let now = stockbelld::clock::now_ms();
+        while let Ok(click) = clicks.try_recv() {
+            shop.clicked(&click.customer_id, &click.location, now);
+        }
+        shop.step(now, budget, &mut out);
         credit -= out.len() as f64;
         pipe.send(std::mem::take(&mut out)).await?;
         if Instant::now() >= status_at {
@@ -356,6 +394,11 @@ async fn live(pipe: &mut Pipe, shop: &mut Shop, rate: Rate, counters: &Counters)
                 flickers = t.flickers,
                 new_arrivals = t.arrivals,
                 notify_me = t.notify_me,
+                carts = t.carts,
+                checkouts = t.checkouts,
+                carts_left = t.carts_left,
+                clicks = t.clicks,
+                click_orders = t.click_orders,
                 "Demo shop."
             );
             status_events = events;

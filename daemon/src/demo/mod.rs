@@ -6,10 +6,12 @@
 //! directory: `db/` (RocksDB), `outbox-eml/` (the messages, as `.eml` files) and, unless
 //! `--ready-file` says otherwise, `ready` (the bound gRPC address).
 //!
-//! The shop ([`shop`], [`moves`], [`visit`], [`orders`]; products in [`catalog`], customers in
-//! [`people`], randomness in [`rng`]) talks to the daemon only through the real gRPC
-//! Ingest API over loopback ([`driver`]), as producer `demo-shop`; a restarted demo on
-//! the same data directory continues the same shop ([`resume`]).
+//! The shop ([`shop`], [`moves`], [`visit`], [`carts`], [`orders`]; products in
+//! [`catalog`], customers in [`people`], randomness in [`rng`]) talks to the daemon only
+//! through the real gRPC Ingest API over loopback ([`driver`]), as producer `demo-shop`;
+//! a restarted demo on the same data directory continues the same shop ([`resume`]). Its
+//! customers read their mail ([`reader`], [`mailbox`]): the `.eml` files, whose tracked
+//! links they follow on the daemon's HTTP server, and some then order.
 //! SIGTERM / SIGINT stop the shop and the daemon together (the daemon's usual graceful
 //! shutdown). Logs go to stderr; the one line on stdout says where the daemon listens.
 //!
@@ -18,11 +20,14 @@
 //! Sydney), so whatever the time of day some of them can be sent to at once and the
 //! others' messages are visibly held for their morning.
 
+pub mod carts;
 pub mod catalog;
 pub mod driver;
+pub mod mailbox;
 pub mod moves;
 pub mod orders;
 pub mod people;
+pub mod reader;
 pub mod resume;
 pub mod rng;
 pub mod shop;
@@ -76,6 +81,23 @@ cooldown = "30m"
 
 [scenarios.new_arrival]
 cooldown = "30m"
+# 10 % of the customers never get new-arrival messages, so the Scenarios view's lift
+# column compares the others with them.
+holdout_pct = 10.0
+
+# Abandoned carts and checkouts on the demo's clock: a cart untouched for 30 s (not 1 h)
+# starts its journey; reminders 20 s and 2 min after that (not 1 d and 3 d), 15 s after
+# a left checkout (not 1 h); at most one such reminder per customer a minute (not a day).
+[journeys]
+idle = "30s"
+
+[scenarios.cart_abandoned]
+after = ["20s", "2m"]
+cooldown = "1m"
+
+[scenarios.checkout_abandoned]
+after = ["15s"]
+cooldown = "1m"
 
 [email]
 from = "stockbell demo shop <shop@example.jp>"
@@ -196,6 +218,16 @@ pub fn config(args: &DemoArgs) -> Result<Config, String> {
     Ok(cfg)
 }
 
+/// Where the demo's customers find their mail and follow its links: the `.eml` files
+/// and the daemon's HTTP server (`None` when either is not set up).
+fn mailbox(cfg: &Config) -> Option<reader::Mailbox> {
+    Some(reader::Mailbox {
+        eml_dir: cfg.email.eml_dir.clone()?,
+        public_url: cfg.templates.public_url.clone(),
+        http: cfg.http.listen.parse().ok()?,
+    })
+}
+
 fn remove_stale(path: &Path) -> anyhow::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -246,6 +278,7 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<Exit> {
         customers: args.customers,
         rate: args.rate,
         stable_for_ms: cfg.triggers.stable_for.ms(),
+        mailbox: mailbox(&cfg),
     };
     let mut server = tokio::spawn(root::run(cfg, Some(ready.clone())));
     let addr = tokio::select! {
@@ -309,6 +342,10 @@ mod tests {
         assert_eq!(cfg.rules.quiet_start, "21:00");
         assert!(cfg.templates.public_url.ends_with(&cfg.http.listen));
         assert!(!cfg.http.listen.ends_with(":0"));
+        assert_eq!(cfg.journeys.idle.ms(), 30_000);
+        let mailbox = mailbox(&cfg).expect("the demo's mail is read");
+        assert_eq!(mailbox.eml_dir, Path::new("/tmp/sb-demo/outbox-eml"));
+        assert_eq!(mailbox.http.to_string(), cfg.http.listen);
     }
 
     #[test]

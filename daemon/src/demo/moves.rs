@@ -38,7 +38,14 @@ impl Shop {
     /// is announced) and ends later, a flicker that is undone before it could be, or a
     /// small change of the list price.
     pub(super) fn reprice(&mut self, now_ms: i64, out: &mut Vec<Kind>) {
-        let Some(idx) = self.global.pick(&mut self.rng) else {
+        // Now and then a product in a cart its customer left: abandoned carts see price
+        // cuts (and flickers) before their reminders go.
+        let in_left_cart = if self.rng.chance(0.2) {
+            self.left_cart_product()
+        } else {
+            None
+        };
+        let Some(idx) = in_left_cart.or_else(|| self.global.pick(&mut self.rng)) else {
             return;
         };
         let x = self.rng.f64();

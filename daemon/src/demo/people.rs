@@ -66,6 +66,12 @@ pub fn customer_id(i: usize) -> String {
     format!("C{:06}", i + 1)
 }
 
+/// The index of the customer [`customer_id`] names.
+pub fn customer_index(id: &str) -> Option<u32> {
+    let n: u32 = id.strip_prefix('C')?.parse().ok()?;
+    n.checked_sub(1)
+}
+
 /// The `i`-th customer.
 pub fn customer(seed: u64, i: usize) -> CustomerSpec {
     let mut rng = Rng::derive(seed, STREAM_CUSTOMER, i as u64);

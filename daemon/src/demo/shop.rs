@@ -1,14 +1,15 @@
 //! The simulated shop's state: the catalogue with stock and prices, the opening load,
 //! taking over from an earlier run, sales, and the schedule of what happens later
-//! (restocks, ends of price cuts). The shop's own moves are in [`super::moves`],
-//! customers' in [`super::visit`].
+//! (restocks, ends of price cuts, checkouts finishing, customers coming back from a
+//! message). The shop's own moves are in [`super::moves`], customers' in [`super::visit`]
+//! and [`super::carts`].
 //!
 //! The model mirrors what the daemon holds exactly (the shop is its only producer), so
 //! no sale is ever refused for lack of stock. Events carry no event time: the daemon's
 //! clock stamps them, and this model keeps its own schedule on the same wall clock.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use stockbell_proto::v1::{event::Kind, PriceSet, ProductUpsert, StockSet, Window};
 
@@ -65,6 +66,10 @@ pub(super) enum Due {
     Restock(u32),
     /// Back to the list price.
     PriceBack(u32),
+    /// Customer `.0` completes the checkout they started.
+    Checkout(u32),
+    /// Customer `.0`, who followed a link of a message to product `.1`, orders.
+    ComeBack(u32, u32),
 }
 
 /// What happened so far (for the status line).
@@ -90,6 +95,12 @@ pub struct Tally {
     pub cancels: u64,
     pub profile_updates: u64,
     pub unsubscribes: u64,
+    pub checkouts: u64,
+    /// Carts (with or without a started checkout) whose customer left and stays away.
+    pub carts_left: u64,
+    pub clicks: u64,
+    /// Orders of customers who followed a message's link.
+    pub click_orders: u64,
 }
 
 pub struct Shop {
@@ -103,6 +114,12 @@ pub struct Shop {
     pub(super) customers: Vec<super::visit::Customer>,
     pub(super) customer_pick: Weighted,
     pub(super) carts: HashMap<u32, Vec<u32>>,
+    /// Customers away until then: at the checkout, or gone after leaving their cart.
+    pub(super) away: HashMap<u32, i64>,
+    /// Customers who left a cart lately, newest last (the shop cuts some of its prices).
+    pub(super) left_recent: VecDeque<u32>,
+    /// Product index by lower-case SKU (as the product pages' URLs spell it).
+    pub(super) by_sku: HashMap<String, u32>,
     queue: BinaryHeap<Reverse<(i64, u64, Due)>>,
     queued: u64,
     /// Expected units sold per second per unit of product weight.
@@ -142,6 +159,9 @@ impl Shop {
             customers: Vec::with_capacity(customers),
             customer_pick: Weighted::default(),
             carts: HashMap::new(),
+            away: HashMap::new(),
+            left_recent: VecDeque::new(),
+            by_sku: HashMap::new(),
             queue: BinaryHeap::new(),
             queued: 0,
             rate_per_weight: rate * SALES_PER_EVENT / total.max(1.0),
@@ -161,6 +181,7 @@ impl Shop {
 
     pub(super) fn add(&mut self, spec: ProductSpec, stock: i64, visible_from_ms: i64) -> u32 {
         let idx = self.products.len() as u32;
+        self.by_sku.insert(spec.sku.to_lowercase(), idx);
         self.global.push(idx, spec.weight);
         if let Some(w) = self.by_category.get_mut(spec.category) {
             w.push(idx, spec.weight);
@@ -372,6 +393,8 @@ impl Shop {
                         }
                     }
                 }
+                Due::Checkout(c) => self.finish_checkout(c, now_ms, out),
+                Due::ComeBack(c, idx) => self.come_back(c, idx, now_ms, out),
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `stockbelld demo-status`: a plain-text summary of a running demo over the Admin API —
-//! triggers per kind, what each scenario did with them, the outbox by state and the
+//! triggers per kind, what each scenario did with them, what the marketing scenarios
+//! earned (attributed orders, revenue, conversion, holdout), the outbox by state and the
 //! `.eml` files written. For headless runs (`DEMO_SECONDS=N make demo`, CI smoke tests)
 //! and terminals without the console.
 
@@ -162,7 +163,7 @@ pub async fn summary(args: &StatusArgs) -> Result<String> {
         .await
         .map_err(|s| anyhow!("Admin.GetScenarioStats: {}", s.message()))?
         .into_inner();
-    for s in stats.scenarios {
+    for s in &stats.scenarios {
         let suppressed: Vec<String> = s
             .suppressed
             .iter()
@@ -182,6 +183,40 @@ pub async fn summary(args: &StatusArgs) -> Result<String> {
             } else {
                 suppressed.join(", ")
             }
+        )?;
+    }
+    for s in stats.scenarios.iter().filter(|s| s.messages > 0) {
+        let revenue: Vec<String> = s
+            .revenue
+            .iter()
+            .map(|r| format!("{} {}", r.currency, r.amount_minor))
+            .collect();
+        let holdout = match &s.holdout {
+            Some(h) if h.holdout_pct > 0.0 => {
+                let lift = if h.has_lift {
+                    format!("{:+.2}", h.lift)
+                } else {
+                    "-".into()
+                };
+                format!(
+                    "  held out {} ({} ordered) vs sent {} ({} ordered), lift {lift}",
+                    h.held_customers, h.held_converted, h.sent_customers, h.sent_converted
+                )
+            }
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "  {:<22} messages {:>6}  attributed orders {:>5}  revenue {}  conv {:.2} %{holdout}",
+            s.scenario,
+            s.messages,
+            s.attributed_orders,
+            if revenue.is_empty() {
+                "-".into()
+            } else {
+                revenue.join(", ")
+            },
+            s.conversion_rate * 100.0,
         )?;
     }
     let d = outbox_depth(&mut admin).await?;

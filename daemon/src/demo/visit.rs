@@ -1,18 +1,17 @@
 //! What the demo shop's customers do: sign up, browse (views with dwell, mostly in the
-//! categories they like, mostly popular things), favourite, add to cart, ask to be told
-//! when a sold-out item is back, buy (now or from the cart), update their profile and,
-//! rarely, unsubscribe; order sold-out backorderable items (`orders.rs`). Also the per-step driver of the whole shop ([`Shop::step`]).
+//! categories they like, mostly popular things), favourite, add to cart (carts and
+//! checkouts, left or completed, in [`super::carts`]), ask to be told when a sold-out item
+//! is back, buy, update their profile and, rarely, unsubscribe; order sold-out
+//! backorderable items (`orders.rs`). Also the per-step driver of the whole shop
+//! ([`Shop::step`]).
 
 use stockbell_proto::v1::{
-    event::Kind, CartAdd, CartRemove, CustomerUpsert, Favourite, NotifyMe, Purchase, PurchaseItem,
+    event::Kind, CartRemove, CustomerUpsert, Favourite, NotifyMe, Purchase, PurchaseItem,
     Unfavourite, Unsubscribe, UnsubscribeChannel, View,
 };
 
 use super::people::{self, CustomerSpec};
 use super::shop::Shop;
-
-/// Items a cart holds at most.
-const CART_MAX: usize = 6;
 
 /// What the shop keeps about a customer between visits.
 #[derive(Debug, Clone)]
@@ -81,7 +80,7 @@ impl Shop {
         }
     }
 
-    fn pick_customer(&mut self) -> Option<u32> {
+    pub(super) fn pick_customer(&mut self) -> Option<u32> {
         self.customer_pick.pick(&mut self.rng)
     }
 
@@ -138,9 +137,12 @@ impl Shop {
         let Some(c) = self.pick_customer() else {
             return;
         };
+        if self.away(c, now_ms) {
+            return;
+        }
         let customer_id = people::customer_id(c as usize);
         if self.carts.get(&c).is_some_and(|cart| !cart.is_empty()) && self.rng.chance(0.08) {
-            self.checkout(c, customer_id, now_ms, out);
+            self.start_checkout(c, customer_id, now_ms, out);
             return;
         }
         let Some(idx) = self.pick_product(c) else {
@@ -203,16 +205,7 @@ impl Shop {
             out.push(Kind::Favourite(Favourite { customer_id, sku }));
             self.tally.favourites += 1;
         } else if x < conversion + 0.12 {
-            let cart = self.carts.entry(c).or_default();
-            if cart.len() < CART_MAX && !cart.contains(&idx) {
-                cart.push(idx);
-                out.push(Kind::CartAdd(CartAdd {
-                    customer_id,
-                    sku,
-                    ..Default::default()
-                }));
-                self.tally.carts += 1;
-            }
+            self.add_to_cart(c, idx, customer_id, now_ms, out);
         } else if x < conversion + 0.125 {
             let removed = self.carts.get_mut(&c).and_then(|cart| cart.pop());
             if let Some(sku) = removed.and_then(|i| self.products.get(i as usize)) {
@@ -225,31 +218,13 @@ impl Shop {
             out.push(Kind::Unfavourite(Unfavourite { customer_id, sku }));
         }
     }
-
-    /// Buys what in the cart is in stock; the rest stays wanted (the cart edge remains
-    /// for the back-in-stock audience).
-    fn checkout(&mut self, c: u32, customer_id: String, now_ms: i64, out: &mut Vec<Kind>) {
-        let cart = self.carts.remove(&c).unwrap_or_default();
-        let order = self.order_id();
-        let mut items = Vec::new();
-        for idx in cart {
-            let Some(p) = self.products.get(idx as usize) else {
-                continue;
-            };
-            if p.stock <= 0 {
-                continue;
-            }
-            let (sku, price) = (p.spec.sku.clone(), p.price);
-            self.sell(idx, 1, &order, now_ms, out);
-            items.push((sku, 1, price));
-        }
-        if !items.is_empty() {
-            out.push(purchase(customer_id, order, &items));
-        }
-    }
 }
 
-fn purchase(customer_id: String, order_id: String, items: &[(String, i64, i64)]) -> Kind {
+pub(super) fn purchase(
+    customer_id: String,
+    order_id: String,
+    items: &[(String, i64, i64)],
+) -> Kind {
     Kind::Purchase(Purchase {
         customer_id,
         order_id,
