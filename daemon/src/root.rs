@@ -79,6 +79,22 @@ impl DeliveryPort for RouterPort {
         .boxed()
     }
 
+    fn journey(
+        &self,
+        customer_id: String,
+    ) -> BoxFuture<'static, Result<Option<crate::domain::lifecycle::journey::Journey>, String>>
+    {
+        let router = self.0.clone();
+        async move {
+            let found = router
+                .get_customer(customer_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(found.map(|f| f.state.lifecycle.journey))
+        }
+        .boxed()
+    }
+
     fn customer_event(
         &self,
         customer_id: String,

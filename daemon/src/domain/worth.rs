@@ -19,6 +19,9 @@ pub enum Stale {
     OutOfStock,
     /// A price drop whose price went back up.
     PriceUp,
+    /// A cart reminder's line that left the cart (removed, ordered, bought) or whose cart
+    /// changed since the reminder was decided.
+    CartMoved,
 }
 
 impl Stale {
@@ -28,6 +31,7 @@ impl Stale {
             Stale::NotOnSale => "the product is hidden or outside its sale window",
             Stale::OutOfStock => "the product no longer has the stock the message announces",
             Stale::PriceUp => "the price is above the announced one again",
+            Stale::CartMoved => "the cart was ordered, bought or changed since",
         }
     }
 }

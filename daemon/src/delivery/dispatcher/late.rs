@@ -16,9 +16,10 @@ use crate::delivery::outbox::reads;
 use crate::delivery::port::DeliveryPort;
 use crate::delivery::SendError;
 use crate::domain::customer::SuppressReason;
-use crate::domain::late::{expired_reason, recheck, turn, Turn};
+use crate::domain::late::{expired_reason, recheck, turn, Dropped, Turn};
 use crate::domain::message::{OutboxEntry, OutboxStatus};
 use crate::domain::product::ProductState;
+use crate::domain::worth::Stale;
 
 /// How long a product looked up for a re-check is reused.
 const PRODUCT_TTL: Duration = Duration::from_secs(1);
@@ -98,12 +99,43 @@ pub(super) async fn prepare(shared: &Shared, seq: u64) -> Option<Ready> {
                     return None;
                 }
             };
-            let r = recheck(
+            let mut r = recheck(
                 &entry,
                 |sku| products.get(sku)?.as_ref(),
                 now,
                 &shared.triggers,
             );
+            if entry.scenario.is_journey() {
+                // A cart reminder also needs its cart as it was: not ordered, bought or
+                // changed since it was decided.
+                let journey = match shared.port.journey(entry.customer_id.clone()).await {
+                    Ok(j) => j.unwrap_or_default(),
+                    Err(e) => {
+                        let why = format!("cannot re-check the cart before sending: {e}");
+                        let _ = shared
+                            .outbox
+                            .record(seq, Err(SendError::Transient(why)), now)
+                            .await;
+                        return None;
+                    }
+                };
+                let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut r.keep)
+                    .into_iter()
+                    .partition(|i| journey.still_holds(&i.sku, entry.created_ms));
+                r.keep = keep;
+                if r.keep.is_empty() && !gone.is_empty() {
+                    let why = "not sent: the cart was ordered, bought or changed since this reminder was decided".to_string();
+                    let reason = Some(SuppressReason::Purchased);
+                    if cancel(shared, &entry, why, reason).await {
+                        tracing::debug!(seq, scenario, "Not sent: the cart moved on.");
+                    }
+                    return None;
+                }
+                r.dropped.extend(gone.into_iter().map(|i| Dropped {
+                    sku: i.sku,
+                    why: Stale::CartMoved,
+                }));
+            }
             // A message that shows no product (birthday) has nothing to go stale.
             if r.keep.is_empty() && !r.dropped.is_empty() {
                 let why = r.reason();

@@ -213,3 +213,73 @@ async fn late_marketing_is_rechecked_against_the_products_now() {
     assert_eq!(f.port.lookups.load(Relaxed), 2);
     f.stop(d).await;
 }
+
+/// A late cart reminder is re-checked against the cart too: a line bought (or removed)
+/// since is left out, a reminder with no line left is cancelled as `purchased`, and one
+/// whose cart changed after it was decided is cancelled (the new journey has its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_cart_reminder_is_rechecked_against_the_cart_now() {
+    use crate::domain::lifecycle::journey::{CartLine, Journey};
+    let f = Fixture::new(3);
+    let server = TestServer::start(&[]).await;
+    let d = f.start(Some(&server), 3);
+    {
+        let mut products = f.port.products.lock().expect("products");
+        for sku in ["kept", "bought"] {
+            products.insert(sku.into(), product(5, 1_980));
+        }
+    }
+    let late = 2 * LATE_AFTER_MS;
+    let reminder = |seq, customer: &str, skus: &[&str]| {
+        let mut e = queued(seq, Channel::Webhook, late, skus);
+        e.customer_id = customer.into();
+        e.scenario = Scenario::CartAbandoned;
+        e.context.scenario = Scenario::CartAbandoned;
+        e
+    };
+    let decided = now_ms() - late;
+    let cart = |changed_ms| Journey {
+        lines: vec![CartLine {
+            sku: "kept".into(),
+            quantity: 1,
+            added_ms: changed_ms,
+            unit_price_minor: None,
+        }],
+        changed_ms: Some(changed_ms),
+        ..Journey::default()
+    };
+    {
+        let mut journeys = f.port.journeys.lock().expect("journeys");
+        // "bought" left ann's cart (an order or purchase); bob's cart changed since.
+        journeys.insert("ann".into(), cart(decided - 60_000));
+        journeys.insert("bob".into(), cart(decided + 1_000));
+    }
+    f.insert(&reminder(1, "ann", &["kept", "bought"])).await;
+    f.insert(&reminder(2, "ann", &["bought"])).await;
+    f.insert(&reminder(3, "bob", &["kept"])).await;
+
+    f.wait_status(1, OutboxStatus::Delivered).await;
+    for seq in [2, 3] {
+        let e = f.wait_status(seq, OutboxStatus::Cancelled).await;
+        let why = e.last_error.unwrap_or_default();
+        assert!(
+            why.contains("the cart was ordered, bought or changed"),
+            "{why}"
+        );
+    }
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&sent[0].body).expect("json");
+    let skus: Vec<&str> = body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["sku"].as_str())
+        .collect();
+    assert_eq!(skus, ["kept"]);
+    let m = &f.metrics;
+    let s = Scenario::CartAbandoned;
+    assert_eq!(m.suppressed(s, SuppressReason::Purchased), 2);
+    assert_eq!(m.suppressed(s, SuppressReason::Stale), 1);
+    f.stop(d).await;
+}

@@ -32,6 +32,8 @@ const WAIT: Duration = Duration::from_secs(10);
 struct RecordingPort {
     events: Mutex<Vec<(String, CustomerEvent)>>,
     products: Mutex<HashMap<String, ProductState>>,
+    /// Customers' carts, by customer id.
+    journeys: Mutex<HashMap<String, crate::domain::lifecycle::journey::Journey>>,
     /// Product look-ups asked of the port.
     lookups: std::sync::atomic::AtomicU64,
 }
@@ -55,6 +57,18 @@ impl DeliveryPort for RecordingPort {
         let found = match self.products.lock() {
             Ok(p) => Ok(p.get(&sku).cloned()),
             Err(_) => Err("the test's product map is poisoned".to_string()),
+        };
+        Box::pin(async move { found })
+    }
+
+    fn journey(
+        &self,
+        customer_id: String,
+    ) -> BoxFuture<'static, Result<Option<crate::domain::lifecycle::journey::Journey>, String>>
+    {
+        let found = match self.journeys.lock() {
+            Ok(j) => Ok(j.get(&customer_id).cloned()),
+            Err(_) => Err("the test's journey map is poisoned".to_string()),
         };
         Box::pin(async move { found })
     }

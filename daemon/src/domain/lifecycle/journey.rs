@@ -270,6 +270,13 @@ impl Journey {
         Fire::Step(step)
     }
 
+    /// Whether a reminder line decided at `decided_ms` still stands when its message goes
+    /// out late: the cart has not changed since (a change starts a new journey with its
+    /// own reminders) and the line is still in it (not removed, ordered or bought).
+    pub fn still_holds(&self, sku: &str, decided_ms: Millis) -> bool {
+        self.changed_ms.is_none_or(|c| c <= decided_ms) && self.lines.iter().any(|l| l.sku == sku)
+    }
+
     /// Whether an offer of a journey step is still about this cart: same run, and the
     /// line is still in the cart (not removed, ordered or bought since).
     pub fn holds(&self, o: &Offer) -> bool {
