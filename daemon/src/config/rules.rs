@@ -451,4 +451,25 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn the_journey_and_lapse_scenarios_take_a_holdout() {
+        let cfg = crate::config::Config::parse(
+            "[scenarios.cart_abandoned]\nholdout_pct = 5\n\
+             [scenarios.birthday]\nholdout_pct = 10\n",
+        )
+        .expect("parses");
+        let r = cfg.delivery_rules().expect("valid");
+        assert_eq!(r.holdout_pct(Scenario::CartAbandoned), 5.0);
+        assert_eq!(r.holdout_pct(Scenario::Birthday), 10.0);
+        assert_eq!(r.holdout_pct(Scenario::WinBack), 0.0);
+        let bad = crate::config::Config::parse("[scenarios.win_back]\nholdout_pct = 60\n")
+            .expect("parses")
+            .delivery_rules()
+            .expect_err("over 50")
+            .to_string();
+        assert!(bad.starts_with("scenarios.win_back"), "{bad}");
+        let last = crate::config::Config::parse("[scenarios.last_chance]\nholdout_pct = 5\n");
+        assert!(last.is_err_and(|e| e.contains("holdout_pct")));
+    }
 }
