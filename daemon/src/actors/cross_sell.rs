@@ -161,24 +161,46 @@ fn gather(s: &Store, customer_id: &str, skus: &[String]) -> Result<Gathered, Sto
             g.products.insert(sku.clone(), p);
         }
     }
-    let mut cats: Vec<String> = g.categories_of.values().flatten().cloned().collect();
+    g.categories = best_sellers(s, &g.categories_of)?;
+    purchased(s, customer_id, &mut g.bought)?;
+    Ok(g)
+}
+
+/// The best sellers of every category the products of `categories_of` are in, by
+/// category (shared with win-back).
+pub(super) fn best_sellers(
+    s: &Store,
+    categories_of: &HashMap<String, Vec<String>>,
+) -> Result<HashMap<String, CategoryBestSellers>, StoreError> {
+    let mut cats: Vec<&str> = categories_of
+        .values()
+        .flatten()
+        .map(String::as_str)
+        .collect();
     cats.sort_unstable();
     cats.dedup();
-    for (cat, b) in cats
-        .iter()
-        .zip(s.multi_get::<CategorySellers>(cats.iter().map(String::as_str))?)
-    {
-        if let Some(b) = b {
-            g.categories.insert(cat.clone(), b);
-        }
-    }
+    let found = s.multi_get::<CategorySellers>(cats.iter().copied())?;
+    Ok(cats
+        .into_iter()
+        .zip(found)
+        .filter_map(|(cat, b)| Some((cat.to_owned(), b?)))
+        .collect())
+}
+
+/// Adds every SKU the customer's purchase signals name to `bought` (shared with
+/// win-back).
+pub(super) fn purchased(
+    s: &Store,
+    customer_id: &str,
+    bought: &mut HashSet<String>,
+) -> Result<(), StoreError> {
     for row in s.iter_prefix::<InterestByCustomer>(customer_id, Seek::First)? {
         let ((_, sku), edge) = row?;
         if edge.purchased_ms.is_some() {
-            g.bought.insert(sku);
+            bought.insert(sku);
         }
     }
-    Ok(g)
+    Ok(())
 }
 
 /// Whether `s` is one of the cross-sell offers.

@@ -183,7 +183,7 @@ async fn step(
             return Ok(false);
         }
         (CustomerEvent::Offers(offers), Some(c)) => {
-            let offers = customer_hygiene::gate(c, offers, at, &st.shared, rules, out);
+            let offers = customer_hygiene::gate(c, offers, at, &st.shared, rules, out).await;
             decide::receive(c, offers, at, rules)
         }
         (CustomerEvent::Timer(_), None) => return Ok(false),
@@ -197,7 +197,12 @@ async fn step(
             customer_journey::on_timer(st, at, out).await
         }
         (CustomerEvent::Cart(change), Some(c)) => {
-            return Ok(customer_journey::on_cart(c, change, at, rules, out));
+            // A cart add or a checkout is interest: engagement for the sunset.
+            let interest = matches!(
+                change,
+                CartChange::Add { .. } | CartChange::CheckoutStarted { .. }
+            ) && c.lifecycle.hygiene.record_interest(at);
+            return Ok(customer_journey::on_cart(c, change, at, rules, out) || interest);
         }
         // A cart of a customer never upserted: nobody to remind (the interest is kept).
         (CustomerEvent::Cart(_), None) => return Ok(false),
@@ -315,7 +320,6 @@ async fn step(
             return Ok(false);
         }
         (CustomerEvent::Timer(_), Some(_)) => return Ok(false),
-        (CustomerEvent::Interest, Some(c)) => return Ok(c.lifecycle.hygiene.record_interest(at)),
         (CustomerEvent::SoftBounce { channel }, Some(c)) => {
             customer_hygiene::soft_bounce(c, channel, &st.shared.hygiene);
             return Ok(true);
@@ -339,12 +343,9 @@ async fn step(
                 ),
             })
         }
-        (
-            CustomerEvent::Interest
-            | CustomerEvent::SoftBounce { .. }
-            | CustomerEvent::Delivered { .. },
-            None,
-        ) => return Ok(false),
+        (CustomerEvent::SoftBounce { .. } | CustomerEvent::Delivered { .. }, None) => {
+            return Ok(false)
+        }
         (event, _) => {
             apply(&mut st.state, &st.id, &event, at)?;
             if matches!(event, CustomerEvent::Upsert(_)) {
@@ -422,7 +423,7 @@ async fn offer(st: &mut CustomerArgs, n: OrderNews, now: Millis, out: &mut Custo
         }
     };
     let Some(c) = st.state.as_mut() else { return };
-    let offers = customer_hygiene::gate(c, offers, now, &st.shared, &rules, out);
+    let offers = customer_hygiene::gate(c, offers, now, &st.shared, &rules, out).await;
     let outcome = decide::receive(c, offers, now, &rules);
     render(st, outcome, now, out).await;
 }
@@ -438,7 +439,7 @@ async fn lapse_tick(st: &mut CustomerArgs, at: Millis, out: &mut CustomerApplied
     if due.offers.is_empty() {
         return;
     }
-    let offers = customer_hygiene::gate(c, due.offers, at, &st.shared, &rules, out);
+    let offers = customer_hygiene::gate(c, due.offers, at, &st.shared, &rules, out).await;
     let outcome = decide::receive(c, offers, at, &rules);
     render(st, outcome, at, out).await;
 }

@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use super::customer::{CustomerApplied, CustomerShared};
 use crate::domain::customer::{Channel, Scenario, SuppressReason};
 use crate::domain::decide::Offer;
-use crate::domain::lifecycle::hygiene::{Bounce, Complaint, Gate, HygienePolicy};
+use crate::domain::lifecycle::hygiene::{marketing_after, Bounce, Complaint, Gate, HygienePolicy};
 use crate::domain::lifecycle::hygiene_rates::Event as RateEvent;
 use crate::domain::message::{MessageContext, NewEntry};
 use crate::domain::profile::CustomerState;
@@ -24,9 +24,39 @@ use crate::domain::rules::quiet::{parse_tz, quiet_until};
 use crate::domain::rules::DeliveryRules;
 use crate::domain::Millis;
 
+/// Before the sunset pauses a customer (or keeps them paused): their latest interest
+/// signal, read from their interest edges (interest events reach the products' actors
+/// only), counts as engagement. The marketing sent since it is counted from the
+/// customer's ledger (recent sends). A failed read changes nothing (and is logged).
+async fn refresh_interest(c: &mut CustomerState, now: Millis, shared: &CustomerShared) {
+    let (lc, p) = (&c.lifecycle, &shared.hygiene);
+    if !p.sunset
+        || !lc
+            .hygiene
+            .needs_interest(&lc.engagement, c.created_ms, now, p)
+    {
+        return;
+    }
+    let id = c.id.clone();
+    let latest = shared
+        .store
+        .read(move |s| crate::store::interest::latest_signal_ms(s, &id))
+        .await;
+    match latest {
+        Ok(Some(at)) => {
+            let after = marketing_after(&c.ledger, at);
+            c.lifecycle.hygiene.interest_seen(at, after);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(customer_id = %c.id, error = %e, "Cannot read the customer's interest for the sunset; deciding without it.");
+        }
+    }
+}
+
 /// The offers that may be decided now; the rest are suppressed into `out`, and a
 /// last-chance message may be written in their place.
-pub(super) fn gate(
+pub(super) async fn gate(
     c: &mut CustomerState,
     offers: Vec<Offer>,
     now: Millis,
@@ -37,6 +67,7 @@ pub(super) fn gate(
     if offers.is_empty() {
         return offers;
     }
+    refresh_interest(c, now, shared).await;
     let lc = &mut c.lifecycle;
     let reason = match lc
         .hygiene

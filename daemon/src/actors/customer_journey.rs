@@ -97,7 +97,8 @@ pub async fn on_timer(st: &mut CustomerArgs, now: Millis, out: &mut CustomerAppl
         return Outcome::default();
     }
     // List hygiene's gate (complaint, sunset, a paused scenario) as for every offer.
-    let offers = super::customer_hygiene::gate(c, reminder.offers, now, &st.shared, &rules, out);
+    let offers =
+        super::customer_hygiene::gate(c, reminder.offers, now, &st.shared, &rules, out).await;
     crate::domain::decide::receive(c, offers, now, &rules)
 }
 

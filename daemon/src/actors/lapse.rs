@@ -22,10 +22,8 @@ use crate::domain::profile::CustomerState;
 use crate::domain::rules::quiet::parse_tz;
 use crate::domain::rules::DeliveryRules;
 use crate::domain::{Millis, TimerKind};
-use crate::store::interest::InterestByCustomer;
 use crate::store::records::Products;
-use crate::store::related::CategorySellers;
-use crate::store::{Seek, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// What came due at a lapse tick (already marked in the customer's state).
 #[derive(Debug, Default)]
@@ -237,22 +235,7 @@ fn gather(s: &Store, customer_id: &str, ordered: &[String]) -> Result<Gathered, 
                 .insert((*sku).to_owned(), p.catalogue.category_ids.clone());
         }
     }
-    let mut cats: Vec<String> = g.categories_of.values().flatten().cloned().collect();
-    cats.sort_unstable();
-    cats.dedup();
-    for (cat, b) in cats
-        .iter()
-        .zip(s.multi_get::<CategorySellers>(cats.iter().map(String::as_str))?)
-    {
-        if let Some(b) = b {
-            g.sellers.insert(cat.clone(), b);
-        }
-    }
-    for row in s.iter_prefix::<InterestByCustomer>(customer_id, Seek::First)? {
-        let ((_, sku), edge) = row?;
-        if edge.purchased_ms.is_some() {
-            g.bought.insert(sku);
-        }
-    }
+    g.sellers = super::cross_sell::best_sellers(s, &g.categories_of)?;
+    super::cross_sell::purchased(s, customer_id, &mut g.bought)?;
     Ok(g)
 }

@@ -106,7 +106,8 @@ fn view(
     let held = held(&c);
     let engagement = super::admin_engagement::view(&c.lifecycle.engagement, crate::clock::now_ms());
     let journey = journey(&c.lifecycle.journey);
-    let hygiene = hygiene(&c);
+    let latest_interest = interests.iter().map(|i| i.last_ms).filter(|t| *t > 0).max();
+    let hygiene = hygiene(&c, latest_interest);
     let lapse = lapse(&c, now, rules);
     pb::Customer {
         customer_id: id,
@@ -165,8 +166,17 @@ fn journey(j: &crate::domain::lifecycle::journey::Journey) -> pb::Journey {
     }
 }
 
-fn hygiene(c: &CustomerState) -> pb::CustomerHygiene {
-    let (h, e) = (&c.lifecycle.hygiene, &c.lifecycle.engagement);
+/// The customer's list hygiene, counting their latest interest signal (`latest_interest`,
+/// from the interest edges listed) as the customer's actor will at its next decision.
+fn hygiene(c: &CustomerState, latest_interest: Option<i64>) -> pb::CustomerHygiene {
+    let mut h = c.lifecycle.hygiene.clone();
+    if let Some(at) = latest_interest {
+        h.interest_seen(
+            at,
+            crate::domain::lifecycle::hygiene::marketing_after(&c.ledger, at),
+        );
+    }
+    let (h, e) = (&h, &c.lifecycle.engagement);
     let paused = h
         .last_chance_ms
         .is_some_and(|sent| h.engaged_ms(e).is_none_or(|at| at <= sent));

@@ -6,7 +6,8 @@ use tonic::Status;
 
 use super::admin::AdminApi;
 use crate::clock::now_ms;
-use crate::domain::lifecycle::hygiene::{HygienePolicy, Standing};
+use crate::domain::lifecycle::hygiene::{marketing_after, HygienePolicy, Standing};
+use crate::store::interest::latest_signal_ms;
 use crate::store::records::Customers;
 use crate::store::{Seek, Store, StoreError};
 use stockbell_proto::v1 as pb;
@@ -19,7 +20,14 @@ fn count(store: &Store, p: &HygienePolicy, now: i64) -> Result<[u64; 4], StoreEr
     for row in store.iter::<Customers>(Seek::First)? {
         let (_, c) = row?;
         let lc = &c.lifecycle;
-        let i = match lc.hygiene.standing(&lc.engagement, c.created_ms, now, p) {
+        let mut h = lc.hygiene.clone();
+        if h.needs_interest(&lc.engagement, c.created_ms, now, p) {
+            // As the customer's actor will: their latest interest signal counts.
+            if let Some(at) = latest_signal_ms(store, &c.id)? {
+                h.interest_seen(at, marketing_after(&c.ledger, at));
+            }
+        }
+        let i = match h.standing(&lc.engagement, c.created_ms, now, p) {
             Standing::Active => 0,
             Standing::WouldPause => 1,
             Standing::Paused => 2,

@@ -304,18 +304,8 @@ pub fn event(
 ) -> Result<(), Rejection> {
     let product =
         |out: &mut Vec<IngestItem>, (customer_id, sku): (String, String), signal: Signal| {
-            // Interest is engagement: the customer's actor resumes a sunset on it (an
-            // unknown customer or an active one changes nothing, and nothing is written).
-            if !matches!(signal, Signal::Unfavourite | Signal::CartRemove) {
-                out.push(IngestItem::Customer {
-                    id: customer_id.clone(),
-                    item: CustomerItem {
-                        index,
-                        at_ms: at,
-                        event: CustomerEvent::Interest,
-                    },
-                });
-            }
+            // Interest goes to the product only: the sunset reads the customer's latest
+            // signal from the edges when it would pause them (`customer_hygiene`).
             out.push(IngestItem::Product {
                 sku,
                 item: Item {

@@ -87,9 +87,6 @@ pub enum CustomerEvent {
         skus: Vec<String>,
         order: Option<super::lifecycle::attribution::OrderFacts>,
     },
-    /// An interest event of the customer (favourite, cart, notify-me, view): engagement
-    /// that resumes marketing paused by the sunset policy.
-    Interest,
     /// A send on `channel` was refused for now (a soft bounce, e.g. SMTP 4xx).
     SoftBounce {
         channel: Channel,
@@ -218,7 +215,6 @@ pub fn apply(
         | CustomerEvent::CancelRequest { .. }
         | CustomerEvent::Cart(_)
         | CustomerEvent::Purchase { .. }
-        | CustomerEvent::Interest
         | CustomerEvent::SoftBounce { .. }
         | CustomerEvent::Delivered { .. }
         | CustomerEvent::Complaint { .. } => {}

@@ -168,3 +168,17 @@ pub fn affinity_partial_merge(
 ) -> Option<Vec<u8>> {
     concat::<AffinityOp>(AFFINITY_CF, operands)
 }
+
+/// The customer's latest interest signal on any product (favourite, view, cart add,
+/// notify-me; not removals or purchases), from their edges; `None` = none. One prefix
+/// scan: the sunset reads it only when it would pause or keep pausing a customer.
+pub fn latest_signal_ms(s: &super::Store, customer_id: &str) -> Result<Option<Millis>, StoreError> {
+    let mut latest = None;
+    for row in s.iter_prefix::<InterestByCustomer>(customer_id, super::Seek::First)? {
+        let (_, edge) = row?;
+        if edge.last_ms > 0 {
+            latest = latest.max(Some(edge.last_ms));
+        }
+    }
+    Ok(latest)
+}

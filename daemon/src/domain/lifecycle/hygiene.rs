@@ -104,6 +104,15 @@ pub enum Bounce {
     Suppress,
 }
 
+/// Marketing messages in `ledger` (the customer's recent sends) after `at`.
+pub fn marketing_after(ledger: &[crate::domain::customer::Sent], at: Millis) -> u32 {
+    let n = ledger
+        .iter()
+        .filter(|s| s.scenario.is_marketing() && s.at_ms > at)
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 impl Hygiene {
     /// The time of the customer's latest engagement of any kind.
     pub fn engaged_ms(&self, e: &Engagement) -> Option<Millis> {
@@ -208,6 +217,36 @@ impl Hygiene {
         }
         self.last_interest_ms = Some(at);
         self.marketing_since_interest = 0;
+        true
+    }
+
+    /// Whether a sunset policy `p` would pause this customer now, or keep them paused:
+    /// only then does the customer's actor (with the sunset on) or the preview look up
+    /// their latest interest signal (interest events are not sent to the customer's
+    /// actor, they stay on the products' edges).
+    pub fn needs_interest(
+        &self,
+        e: &Engagement,
+        created_ms: Millis,
+        now: Millis,
+        p: &HygienePolicy,
+    ) -> bool {
+        self.complaint.is_none()
+            && matches!(
+                self.standing(e, created_ms, now, p),
+                Standing::WouldPause | Standing::Paused
+            )
+    }
+
+    /// The latest interest signal, found at `at` on the customer's edges, with
+    /// `marketing_after` marketing messages sent since it (as far as the customer's
+    /// ledger goes back). Returns whether the state changed.
+    pub fn interest_seen(&mut self, at: Millis, marketing_after: u32) -> bool {
+        if self.last_interest_ms.is_some_and(|t| t >= at) {
+            return false;
+        }
+        self.last_interest_ms = Some(at);
+        self.marketing_since_interest = marketing_after;
         true
     }
 
