@@ -224,9 +224,31 @@ async fn wait_sunset(admin: &AdminClient, id: &str, want: &str) -> Result<()> {
     .await
 }
 
+/// The last chance's "keep me posted" button (`[scenarios.last_chance] keep_url`).
+const KEEP_URL: &str = "https://shop.example/keep";
+
+/// Which tracked link the paused customer follows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Follows {
+    /// The last chance's keep button.
+    KeepButton,
+    /// The product link of the first offer she was mailed, before the pause.
+    EarlierOffer,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_click_on_a_mailed_link_resumes_a_sunset_pause() -> Result<()> {
-    const KEEP_URL: &str = "https://shop.example/keep";
+async fn the_last_chance_keep_button_resumes_a_sunset_pause() -> Result<()> {
+    click_resumes_a_sunset_pause(Follows::KeepButton).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_on_an_earlier_offer_resumes_a_sunset_pause() -> Result<()> {
+    click_resumes_a_sunset_pause(Follows::EarlierOffer).await
+}
+
+/// Offers until the sunset pauses the customer, a click on `follows` (followed like a
+/// browser: 302 to the link's page), then the next offer is sent.
+async fn click_resumes_a_sunset_pause(follows: Follows) -> Result<()> {
     let smtp = SmtpServer::start(None).await?;
     let daemon = Daemon::start(
         options(&smtp)
@@ -262,9 +284,12 @@ async fn a_click_on_a_mailed_link_resumes_a_sunset_pause() -> Result<()> {
     .await?;
     publish_ok(&mut ingest, seq.batch(vec![stock_set("w3", 20)])).await?;
     let mails = smtp.wait_for(3, WAIT).await?;
+    // Its keep button goes through the redirector, not straight to the shop.
     let last = mails[2].text();
     ensure!(
-        mails[2].subject.contains("よろしいですか") && last.contains(KEEP_URL),
+        mails[2].subject.contains("よろしいですか")
+            && click_paths(&last).len() == 1
+            && !last.contains(KEEP_URL),
         "{:?}: {last}",
         mails[2].subject
     );
@@ -273,13 +298,21 @@ async fn a_click_on_a_mailed_link_resumes_a_sunset_pause() -> Result<()> {
     publish_ok(&mut ingest, seq.batch(vec![stock_set("w4", 20)])).await?;
     wait_suppressed(&admin, "inactive", 2).await?;
 
-    // She follows the product link of the first offer she was mailed (the last chance's
-    // keep button goes straight to the shop, untracked): 302 to the product page.
-    let paths = click_paths(&mails[0].text());
-    ensure!(paths.len() == 1, "one tracked link in the offer: {paths:?}");
+    // She follows a tracked link (each mail has exactly one): 302 to its page.
+    let (mail, url, scenario, skus) = match follows {
+        Follows::KeepButton => (&mails[2], KEEP_URL, "last_chance", vec![]),
+        Follows::EarlierOffer => (
+            &mails[0],
+            "https://shop.example/p/w1",
+            "back_in_stock",
+            vec!["w1".to_string()],
+        ),
+    };
+    let paths = click_paths(&mail.text());
+    ensure!(paths.len() == 1, "one tracked link in the mail: {paths:?}");
     let (status, location, _) = request(daemon.http_addr()?, "GET", &paths[0]).await?;
     ensure!(
-        (status, location.as_str()) == (302, "https://shop.example/p/w1"),
+        (status, location.as_str()) == (302, url),
         "{status} {location}"
     );
     wait_sunset(&admin, "lapsed", "active").await?;
@@ -287,7 +320,9 @@ async fn a_click_on_a_mailed_link_resumes_a_sunset_pause() -> Result<()> {
     let e = c.engagement.context("engagement")?;
     let h = c.hygiene.context("hygiene")?;
     ensure!(
-        e.clicks.len() == 1 && e.clicks[0].skus == ["w1"] && h.messages_since_engaged == 0,
+        e.clicks.len() == 1
+            && (e.clicks[0].scenario.as_str(), &e.clicks[0].skus) == (scenario, &skus)
+            && h.messages_since_engaged == 0,
         "{e:?} {h:?}"
     );
 
