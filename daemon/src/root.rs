@@ -205,7 +205,10 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         .context("invalid [engagement] section")?;
     // Click links: the same secret, their own purpose (`link_token::LinkPurpose::Click`).
     let click_links = (engagement.click_tracking && !cfg.templates.public_url.trim().is_empty())
-        .then(|| ClickLinks::new(secret.clone(), &cfg.templates.public_url));
+        .then(|| {
+            ClickLinks::new(secret.clone(), &cfg.templates.public_url)
+                .with_keep_url(&cfg.scenarios.last_chance.keep_url)
+        });
     let unsubscribe = UnsubscribeLinks::new(
         secret,
         &cfg.templates.public_url,

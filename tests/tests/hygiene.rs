@@ -4,8 +4,9 @@
 //! run of soft bounces (SMTP 451) suppresses the address; a complaint — the ingest event
 //! or an ARF report to `POST /complaint` — suppresses marketing at once.
 //!
-//! Resuming by a click is the clicks engineer's redirect (`record_click`); here an
-//! interest event (favourite) resumes, which takes the same path through the gate.
+//! A pause ends when the customer engages after the last chance: one test resumes by an
+//! interest event (favourite), another by a click on a tracked link (`/c/<token>`) of
+//! an offer mailed before the pause, followed like a browser.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use stockbell_tests::pb::{
     Customer, Event, GetCustomerRequest, GetScenarioStatsRequest, PreviewSunsetRequest,
     ProductUpsert, SunsetPreview, UnsubscribeChannel, UpdateScenarioRequest,
 };
+use stockbell_tests::web::{click_paths, request};
 use stockbell_tests::{
     catalog, customer, favourite, notify_me, poll_until, publish, publish_ok, sale, stock_set,
     upsert, AdminClient, Daemon, DaemonOptions, Sequencer, SmtpServer,
@@ -205,6 +207,132 @@ async fn sunset_sends_one_last_chance_then_pauses_until_the_customer_engages() -
         !mails[3].subject.contains("よろしいですか"),
         "{:?}",
         mails[3].subject
+    );
+    let s = suppressed(&admin, "back_in_stock").await?;
+    ensure!(s.get("inactive") == Some(&2), "{s:?}");
+    drop(daemon);
+    Ok(())
+}
+
+/// Waits for GetCustomer's `hygiene.sunset` to read `want`.
+async fn wait_sunset(admin: &AdminClient, id: &str, want: &str) -> Result<()> {
+    poll_until(WAIT, || async {
+        let h = get(admin, id).await?.hygiene.context("hygiene")?;
+        ensure!(h.sunset == want, "waiting for sunset {want:?}: {h:?}");
+        Ok(())
+    })
+    .await
+}
+
+/// The last chance's "keep me posted" button (`[scenarios.last_chance] keep_url`).
+const KEEP_URL: &str = "https://shop.example/keep";
+
+/// Which tracked link the paused customer follows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Follows {
+    /// The last chance's keep button.
+    KeepButton,
+    /// The product link of the first offer she was mailed, before the pause.
+    EarlierOffer,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_chance_keep_button_resumes_a_sunset_pause() -> Result<()> {
+    click_resumes_a_sunset_pause(Follows::KeepButton).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_on_an_earlier_offer_resumes_a_sunset_pause() -> Result<()> {
+    click_resumes_a_sunset_pause(Follows::EarlierOffer).await
+}
+
+/// Offers until the sunset pauses the customer, a click on `follows` (followed like a
+/// browser: 302 to the link's page), then the next offer is sent.
+async fn click_resumes_a_sunset_pause(follows: Follows) -> Result<()> {
+    let smtp = SmtpServer::start(None).await?;
+    let daemon = Daemon::start(
+        options(&smtp)
+            .set("hygiene", "sunset", true)
+            .set("hygiene", "min_messages", 2i64)
+            .set("hygiene", "inactive_for", "2s")
+            .toml(&format!(
+                "[scenarios.last_chance]\nkeep_url = \"{KEEP_URL}\""
+            ))
+            // One tracked link per offer; no scanner filter to wait out.
+            .set("engagement", "scanner_window", "0s"),
+    )
+    .await?;
+    let admin = daemon.admin_client().await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut seq = Sequencer::new("shop");
+    publish_ok(
+        &mut ingest,
+        seq.batch(waiting_for("lapsed", &["w1", "w2", "w3", "w4", "w5"])),
+    )
+    .await?;
+    for (n, sku) in ["w1", "w2"].iter().enumerate() {
+        publish_ok(&mut ingest, seq.batch(vec![stock_set(sku, 20)])).await?;
+        smtp.wait_for(n + 1, WAIT).await?;
+    }
+    // She does not react for inactive_for: the preview turns (the positive marker that
+    // the time has passed), then the next offer brings the last chance and the pause.
+    poll_until(WAIT, || async {
+        let p = preview(&admin, 0, 0).await?;
+        ensure!(p.would_pause == 1, "{p:?}");
+        Ok(())
+    })
+    .await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("w3", 20)])).await?;
+    let mails = smtp.wait_for(3, WAIT).await?;
+    // Its keep button goes through the redirector, not straight to the shop.
+    let last = mails[2].text();
+    ensure!(
+        mails[2].subject.contains("よろしいですか")
+            && click_paths(&last).len() == 1
+            && !last.contains(KEEP_URL),
+        "{:?}: {last}",
+        mails[2].subject
+    );
+    wait_suppressed(&admin, "inactive", 1).await?;
+    wait_sunset(&admin, "lapsed", "paused").await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("w4", 20)])).await?;
+    wait_suppressed(&admin, "inactive", 2).await?;
+
+    // She follows a tracked link (each mail has exactly one): 302 to its page.
+    let (mail, url, scenario, skus) = match follows {
+        Follows::KeepButton => (&mails[2], KEEP_URL, "last_chance", vec![]),
+        Follows::EarlierOffer => (
+            &mails[0],
+            "https://shop.example/p/w1",
+            "back_in_stock",
+            vec!["w1".to_string()],
+        ),
+    };
+    let paths = click_paths(&mail.text());
+    ensure!(paths.len() == 1, "one tracked link in the mail: {paths:?}");
+    let (status, location, _) = request(daemon.http_addr()?, "GET", &paths[0]).await?;
+    ensure!(
+        (status, location.as_str()) == (302, url),
+        "{status} {location}"
+    );
+    wait_sunset(&admin, "lapsed", "active").await?;
+    let c = get(&admin, "lapsed").await?;
+    let e = c.engagement.context("engagement")?;
+    let h = c.hygiene.context("hygiene")?;
+    ensure!(
+        e.clicks.len() == 1
+            && (e.clicks[0].scenario.as_str(), &e.clicks[0].skus) == (scenario, &skus)
+            && h.messages_since_engaged == 0,
+        "{e:?} {h:?}"
+    );
+
+    // The next offer is sent, not suppressed.
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("w5", 20)])).await?;
+    let mails = smtp.wait_for(4, WAIT).await?;
+    ensure!(
+        mails.len() == 4 && mails[3].text().contains("/c/"),
+        "{:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
     );
     let s = suppressed(&admin, "back_in_stock").await?;
     ensure!(s.get("inactive") == Some(&2), "{s:?}");

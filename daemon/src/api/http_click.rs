@@ -80,7 +80,7 @@ pub(super) async fn redirect(state: &HttpState, token: &str, head: bool) -> Resp
     let message = match route.links.recall(seq) {
         Some(m) => m,
         None => match route.store.read(move |s| reads::load(s, seq)).await {
-            Ok(Some(entry)) => match SentMessage::of(&entry) {
+            Ok(Some(entry)) => match route.links.sent(&entry) {
                 Some(m) => {
                     route.links.remember(m.clone());
                     std::sync::Arc::new(m)

@@ -6,7 +6,10 @@
 //! ([`tracked_links`]): link `i` is the page of item `i` of the stored context. The
 //! dispatcher rewrites with it when it renders, and the redirector looks the link up with
 //! it in the stored entry — so a redirect can only ever lead to a URL the daemon put in
-//! that message, never to one taken from the request. Order updates (transactional) and
+//! that message, never to one taken from the request. The last-chance message has no
+//! items: its one tracked link (link 0) is its keep button, `[scenarios.last_chance]
+//! keep_url` from the configuration ([`ClickLinks::with_keep_url`]), so following it
+//! counts as the click that resumes a sunset pause. Order updates (transactional) and
 //! the unsubscribe / cancel links are never rewritten.
 //!
 //! What the redirector needs of a message ([`SentMessage`], derived from the stored entry
@@ -19,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use super::link_token::{open_short, seal_short, LinkPurpose, TokenError};
 use crate::domain::customer::{Channel, Scenario};
-use crate::domain::message::OutboxEntry;
+use crate::domain::message::{ItemContext, OutboxEntry};
 use crate::domain::Millis;
 
 /// Messages remembered for the redirector (~300 bytes each).
@@ -145,6 +148,8 @@ struct Recent {
 pub struct ClickLinks {
     secret: Arc<[u8]>,
     public_url: String,
+    /// The last chance's keep button (empty = none): its link 0.
+    keep_url: String,
     recent: Arc<Mutex<Recent>>,
 }
 
@@ -161,8 +166,33 @@ impl ClickLinks {
         ClickLinks {
             secret: secret.into(),
             public_url: public_url.trim().trim_end_matches('/').to_string(),
+            keep_url: String::new(),
             recent: Arc::default(),
         }
+    }
+
+    /// Tracks the last chance's keep button (`[scenarios.last_chance] keep_url`; empty =
+    /// no button, nothing tracked).
+    pub fn with_keep_url(mut self, keep_url: &str) -> Self {
+        self.keep_url = keep_url.trim().to_string();
+        self
+    }
+
+    /// What the redirector needs of `entry` ([`SentMessage::of`]); a last chance's one
+    /// link is the keep button.
+    pub fn sent(&self, entry: &OutboxEntry) -> Option<SentMessage> {
+        let mut m = SentMessage::of(entry)?;
+        if self.keeps(entry) {
+            m.links = vec![self.keep_url.clone()];
+        }
+        Some(m)
+    }
+
+    /// `entry` is a last chance whose keep button is tracked.
+    fn keeps(&self, entry: &OutboxEntry) -> bool {
+        entry.scenario == Scenario::LastChance
+            && entry.context.items.is_empty()
+            && !self.keep_url.is_empty()
     }
 
     /// Remembers a message for the redirector (the oldest is forgotten past `RECENT`).
@@ -202,7 +232,9 @@ impl ClickLinks {
     /// it) whose item links go through the redirector, or `None` when nothing is
     /// tracked (an order update, no public URL). A filtered copy keeps each item's index
     /// in the stored entry, found by SKU, so its links name the stored entry's links.
-    /// The message is remembered for the redirector, delivered `now_ms` (about).
+    /// The message is remembered for the redirector, delivered `now_ms` (about). A last
+    /// chance's copy gets one item whose `url` is its tracked keep button (the templates
+    /// show `item.url` as the button when there is one, else `keep_url`).
     pub fn rewrite(
         &self,
         entry: &OutboxEntry,
@@ -212,12 +244,22 @@ impl ClickLinks {
         if self.public_url.is_empty() || !entry.is_marketing() {
             return None;
         }
-        if let Some(mut m) = SentMessage::of(entry) {
+        if let Some(mut m) = self.sent(entry) {
             m.delivered_ms = Some(now_ms);
             self.remember(m);
         }
         let stored = tracked_links(entry);
         let mut copy = to_send.clone();
+        if self.keeps(entry) {
+            copy.context.items = vec![ItemContext {
+                url: self.url(ClickToken {
+                    seq: entry.seq,
+                    link: 0,
+                }),
+                ..ItemContext::default()
+            }];
+            return Some(copy);
+        }
         for item in &mut copy.context.items {
             let index = entry
                 .context

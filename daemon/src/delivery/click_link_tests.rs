@@ -152,3 +152,40 @@ fn the_oldest_remembered_messages_are_forgotten_first() {
     assert!(l.recall(0).is_none() && l.recall(1).is_none());
     assert!(l.recall(2).is_some() && l.recall(RECENT as u64 + 1).is_some());
 }
+
+/// A last chance as the customer's actor writes it: no items.
+fn last_chance(seq: u64) -> OutboxEntry {
+    let mut e = sample_entry(seq, Channel::Email, true);
+    e.scenario = Scenario::LastChance;
+    e.context.scenario = Scenario::LastChance;
+    e.context.items.clear();
+    e
+}
+
+#[test]
+fn the_last_chance_keep_button_is_its_one_tracked_link() {
+    const KEEP: &str = "https://shop.example/keep";
+    let e = last_chance(31);
+    let l = links().with_keep_url(KEEP);
+    let sent = l.rewrite(&e, &e, 5).expect("marketing is tracked");
+    assert_eq!(sent.context.items.len(), 1, "{:?}", sent.context.items);
+    let t = l
+        .verify(token_of(&sent.context.items[0].url))
+        .expect("valid token");
+    assert_eq!(t, ClickToken { seq: 31, link: 0 });
+    // Remembered at render, and the same when the redirector reads the stored entry.
+    let m = l.recall(31).expect("remembered");
+    assert_eq!((m.link(0), m.link_count()), (Some(KEEP), 1));
+    assert!(m.skus.is_empty() && m.scenario == Scenario::LastChance);
+    let stored = l.sent(&e).expect("marketing");
+    assert_eq!((stored.link(0), stored.link(1)), (Some(KEEP), None));
+    // The stored entry keeps no item; an offer's links are untouched by keep_url.
+    assert!(e.context.items.is_empty());
+    let offer = two_items(32);
+    assert_eq!(l.sent(&offer), SentMessage::of(&offer));
+
+    // No keep_url: no button, nothing tracked.
+    let sent = links().rewrite(&e, &e, 5).expect("marketing");
+    assert!(sent.context.items.is_empty());
+    assert_eq!(links().sent(&e).expect("marketing").link(0), None);
+}

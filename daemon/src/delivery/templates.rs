@@ -180,8 +180,10 @@ impl Templates {
         Ok(templates)
     }
 
-    /// Sets the link the last-chance message offers to keep receiving notifications (a
-    /// click on any link counts as engagement; `[scenarios.last_chance] keep_url`).
+    /// Sets the link the last-chance message offers to keep receiving notifications
+    /// (`[scenarios.last_chance] keep_url`). With click tracking the dispatcher hands the
+    /// template its tracked copy as `item.url` (`click_link::ClickLinks::rewrite`), which
+    /// the built-in last-chance templates show instead, so following it is a click.
     pub fn set_keep_url(&mut self, url: &str) {
         self.env.add_global("keep_url", url.to_owned());
     }

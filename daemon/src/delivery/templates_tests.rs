@@ -233,3 +233,36 @@ fn misnamed_override_is_rejected() {
     assert!(err.contains("back_in_stok.html"), "{err}");
     assert!(err.contains("back_in_stock.html"), "{err}");
 }
+
+#[test]
+fn the_last_chance_button_is_its_tracked_item_else_keep_url() {
+    let mut t = builtin();
+    t.set_keep_url("https://shop.example/keep");
+    let tracked = ItemContext {
+        url: "https://bell.example/c/tok".into(),
+        ..ItemContext::default()
+    };
+    for locale in [Locale::En, Locale::Ja] {
+        let plain = t
+            .render(&ctx(Scenario::LastChance, locale, vec![]))
+            .unwrap();
+        assert!(
+            plain.text.contains("https://shop.example/keep"),
+            "{}",
+            plain.text
+        );
+        assert!(plain.html.contains("href=\"https://shop.example/keep\""));
+        let r = t
+            .render(&ctx(Scenario::LastChance, locale, vec![tracked.clone()]))
+            .unwrap();
+        for body in [&r.text, &r.html] {
+            assert!(body.contains("https://bell.example/c/tok"), "{body}");
+            assert!(!body.contains("https://shop.example/keep"), "{body}");
+        }
+    }
+    // No keep_url and nothing tracked: no button.
+    let r = builtin()
+        .render(&ctx(Scenario::LastChance, Locale::En, vec![]))
+        .unwrap();
+    assert!(!r.html.contains("keep me posted"), "{}", r.html);
+}
