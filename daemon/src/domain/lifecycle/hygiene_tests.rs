@@ -181,3 +181,40 @@ fn the_preview_standing_follows_the_gate() {
     });
     assert_eq!(h.standing(&e, 0, 21 * DAY, &p), Standing::Complained);
 }
+
+/// Interest signals are read from the edges only when the sunset would pause (or keep
+/// paused) a customer; a signal seen then resumes them and counts only the marketing
+/// sent after it; an older signal than the one recorded changes nothing.
+#[test]
+fn an_interest_signal_seen_on_the_edges_counts_only_when_it_matters() {
+    let (mut h, mut e, p) = (Hygiene::default(), Engagement::default(), policy());
+    send(&mut h, &mut e, 3, DAY);
+    assert!(!h.needs_interest(&e, 0, 5 * DAY, &p), "not inactive yet");
+    assert!(h.needs_interest(&e, 0, 11 * DAY, &p));
+    // A view at day 2, one message after it: active again, one message counted.
+    assert!(h.interest_seen(2 * DAY, 1));
+    assert!(!h.needs_interest(&e, 0, 11 * DAY, &p));
+    assert_eq!(h.messages_since_engaged(&e), 1);
+    assert!(!h.interest_seen(DAY, 0), "an older signal changes nothing");
+    // Two more messages: inactive again at day 13 (3 since day 2, 11 days).
+    send(&mut h, &mut e, 2, 3 * DAY);
+    assert!(h.needs_interest(&e, 0, 13 * DAY, &p));
+    // Paused after the last chance; a signal after it resumes at the gate.
+    assert_eq!(h.gate(&e, 0, 13 * DAY, &p), Gate::LastChance);
+    h.record_last_chance(13 * DAY);
+    assert!(h.needs_interest(&e, 0, 14 * DAY, &p), "paused");
+    assert!(h.interest_seen(14 * DAY, 0));
+    assert_eq!(h.gate(&e, 0, 15 * DAY, &p), Gate::Open);
+    let sent = |at_ms, scenario| crate::domain::customer::Sent {
+        at_ms,
+        scenario,
+        channel: Channel::Email,
+        skus: vec![],
+    };
+    let ledger = [
+        sent(DAY, Scenario::BackInStock),
+        sent(3 * DAY, Scenario::PriceDrop),
+        sent(4 * DAY, Scenario::Shipped),
+    ];
+    assert_eq!(marketing_after(&ledger, 2 * DAY), 1, "order updates do not count");
+}
