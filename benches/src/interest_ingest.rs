@@ -51,6 +51,10 @@ pub struct InterestIngestArgs {
     kinds: Kinds,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// The daemon's actors.max_active (default: the daemon's own, 50000 product and 50000
+    /// customer actors in memory; past it the least recently used are passivated).
+    #[arg(long)]
+    max_active: Option<u32>,
     /// The stockbelld binary (default: `stockbelld` next to this executable).
     #[arg(long)]
     daemon_bin: Option<std::path::PathBuf>,
@@ -179,6 +183,9 @@ pub async fn run(args: InterestIngestArgs) -> anyhow::Result<()> {
     let hole = Blackhole::start().await?;
     let mut config = daemon::base_config(&dir.path)?;
     daemon::set_delivery(&mut config, &dir.path, Delivery::Hold, Some(&hole))?;
+    if let Some(n) = args.max_active {
+        daemon::set(&mut config, "actors", "max_active", i64::from(n));
+    }
     let mut daemon = Daemon::start(&bin, &dir.path, &config).await?;
     let result = measure(&args, &mut daemon).await;
     let clean = daemon.stop().await;
@@ -269,6 +276,7 @@ async fn measure(
         "kinds": args.kinds.to_string(),
         "batch": args.batch,
         "inflight": args.inflight,
+        "max_active": args.max_active,
         "eps": round2(stats.eps()),
         "ack_p50_ms": round2(stats.quantile_ms(0.5)),
         "ack_p99_ms": round2(stats.quantile_ms(0.99)),
