@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what they need on a fresh machine.
-.PHONY: demo test bench bench-fanout bench-smtp bench-orders bench-rss bench-console bench-sustained
+.PHONY: demo test bench bench-fanout bench-smtp bench-orders bench-rss bench-console bench-sustained bench-interest
 
 # Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
 # DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
@@ -69,6 +69,15 @@ bench-sustained:
 	cargo build --release --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load sustained --seconds $${SECONDS_LOAD:-240} \
 	  $${DAEMON_BIN:+--daemon-bin $$DAEMON_BIN}
+
+# Ingest rate of 1,000,000 interest events (favourite, view, cart_add, notify_me) from
+# 100,000 known customers (issue 10). Own daemon on 127.0.0.1, temporary data directory.
+# DAEMON_BIN=/path/to/stockbelld measures another build (e.g. a baseline).
+bench-interest:
+	bash scripts/setup.sh
+	cargo build --release --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load interest-ingest --customers 100000 \
+	  --products 100000 --events 1000000 $${DAEMON_BIN:+--daemon-bin $$DAEMON_BIN}
 
 # The console under load: its CPU use, frames per second and input latency while the
 # daemon ingests at full speed from stockbell-load (tmux, loopback, stops by itself).

@@ -14,7 +14,9 @@
 //!   covering 10k waiting order lines; a shipping notice through a 50k marketing flood
 //!   into smtp-sink); each starts its own daemon;
 //! * `clicks` measures click redirects per second next to a static 302 from the same
-//!   HTTP server (its own daemon).
+//!   HTTP server (its own daemon);
+//! * `interest-ingest` measures the ingest rate of interest events (favourite, view,
+//!   cart_add, notify_me) from known customers (its own daemon).
 //!
 //! Human summaries go to stdout; for `run`, `compare`, the delivery and the order
 //! benchmarks the last stdout line is one JSON object.
@@ -26,6 +28,7 @@ mod compare;
 mod daemon;
 mod driver;
 mod fanout;
+mod interest_ingest;
 mod mix;
 mod report;
 mod rss;
@@ -85,6 +88,9 @@ enum Cmd {
     ShippingLatency(shipping_latency::ShippingArgs),
     /// Click redirects per second next to a static 302 from the same HTTP server.
     Clicks(clicks::ClicksArgs),
+    /// Ingest rate of interest events (favourite, view, cart_add, notify_me) from N known
+    /// customers.
+    InterestIngest(interest_ingest::InterestIngestArgs),
 }
 
 /// The workload shared by `run` and `compare`.
@@ -212,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::BackorderArrival(args) => backorder_arrival::run(args).await,
         Cmd::ShippingLatency(args) => shipping_latency::run(args).await,
         Cmd::Clicks(args) => clicks::run(args).await,
+        Cmd::InterestIngest(args) => interest_ingest::run(args).await,
         Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
         Cmd::Compare(args) => {
             let producer = format!("stockbell-load-compare-{}", args.workload.seed);
