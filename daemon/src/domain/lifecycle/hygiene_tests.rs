@@ -216,5 +216,9 @@ fn an_interest_signal_seen_on_the_edges_counts_only_when_it_matters() {
         sent(3 * DAY, Scenario::PriceDrop),
         sent(4 * DAY, Scenario::Shipped),
     ];
-    assert_eq!(marketing_after(&ledger, 2 * DAY), 1, "order updates do not count");
+    assert_eq!(
+        marketing_after(&ledger, 2 * DAY),
+        1,
+        "order updates do not count"
+    );
 }
