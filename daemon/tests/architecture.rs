@@ -20,6 +20,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("clock", &[]),
     ("settings", &[]),
     ("metrics", &["domain"]),
+    // The in-memory book of complaint / hard-bounce rates (list hygiene).
+    ("hygiene_board", &["domain"]),
     // RocksDB: typed schemas over domain records.
     ("store", &["domain"]),
     ("scenario_control", &["domain", "store"]),
@@ -30,6 +32,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "domain",
             "store",
             "metrics",
+            "hygiene_board",
             "scenario_control",
             "settings",
             "clock",
@@ -37,7 +40,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "actors",
-        &["domain", "store", "metrics", "scenario_control", "clock"],
+        &[
+            "domain",
+            "store",
+            "metrics",
+            "hygiene_board",
+            "scenario_control",
+            "clock",
+        ],
     ),
     (
         "fanout",
@@ -57,6 +67,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "domain",
             "store",
             "metrics",
+            "hygiene_board",
             "scenario_control",
             "settings",
             "clock",
