@@ -118,16 +118,7 @@ pub async fn offers(
                     // The pick's order: best first within the offer.
                     score: (n - i) as f64,
                 },
-                item: ItemContext {
-                    sku: s.sku,
-                    title: p.catalogue.title.clone(),
-                    url: p.catalogue.url.clone(),
-                    image_url: p.catalogue.image_url.clone(),
-                    currency: p.catalogue.currency.clone(),
-                    price_minor: p.price_minor,
-                    old_price_minor: None,
-                    stock_left: None,
-                },
+                item: ItemContext::offered(s.sku, p),
             })
         })
         .collect())

@@ -128,8 +128,9 @@ fn purchase(order_id: &str, currency: &str) -> CustomerEvent {
     }
 }
 
-#[tokio::test]
-async fn a_purchase_with_an_order_id_is_credited_once_and_counts_as_an_order() {
+/// A stack whose stored customer "clicker" clicked a message of `scenario` about `sku`
+/// at T0.
+async fn clicked(scenario: Scenario, sku: &str) -> Stack {
     let stack = Stack::new().await;
     let mut c = CustomerState::bare("clicker", "Asia/Tokyo", T0);
     c.lifecycle.engagement.record_click(
@@ -137,15 +138,21 @@ async fn a_purchase_with_an_order_id_is_credited_once_and_counts_as_an_order() {
             at_ms: T0,
             entry_seq: 7,
             link: 0,
-            scenario: Scenario::BackInStock,
+            scenario,
             channel: Channel::Email,
-            skus: vec!["A".into()],
+            skus: vec![sku.into()],
         },
         5 * DAY,
     );
     let mut b = Batch::default();
     b.put::<Customers>("clicker", &c);
     stack.db.writer.write(b, 0).await.expect("written");
+    stack
+}
+
+#[tokio::test]
+async fn a_purchase_with_an_order_id_is_credited_once_and_counts_as_an_order() {
+    let stack = clicked(Scenario::BackInStock, "A").await;
 
     // Without an order id: the cart's journey only, no order counted.
     // With one: credited; sent again, or its order_placed after it, adds nothing.
@@ -185,22 +192,7 @@ async fn a_purchase_with_an_order_id_is_credited_once_and_counts_as_an_order() {
 
 #[tokio::test]
 async fn a_purchase_without_a_currency_counts_the_order_without_revenue() {
-    let stack = Stack::new().await;
-    let mut c = CustomerState::bare("clicker", "Asia/Tokyo", T0);
-    c.lifecycle.engagement.record_click(
-        Click {
-            at_ms: T0,
-            entry_seq: 7,
-            link: 0,
-            scenario: Scenario::PriceDrop,
-            channel: Channel::Email,
-            skus: vec!["B".into()],
-        },
-        5 * DAY,
-    );
-    let mut b = Batch::default();
-    b.put::<Customers>("clicker", &c);
-    stack.db.writer.write(b, 0).await.expect("written");
+    let stack = clicked(Scenario::PriceDrop, "B").await;
     let ack = stack
         .router
         .internal(order(T0 + DAY, purchase("p-2", "")))

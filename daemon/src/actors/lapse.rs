@@ -193,16 +193,7 @@ async fn win_back_offers(
                     // The pick's order: best first within the message.
                     score: (n - i) as f64,
                 },
-                item: ItemContext {
-                    sku,
-                    title: p.catalogue.title.clone(),
-                    url: p.catalogue.url.clone(),
-                    image_url: p.catalogue.image_url.clone(),
-                    currency: p.catalogue.currency.clone(),
-                    price_minor: p.price_minor,
-                    old_price_minor: None,
-                    stock_left: None,
-                },
+                item: ItemContext::offered(sku, p),
             })
         })
         .collect())

@@ -25,6 +25,23 @@ pub struct ItemContext {
     pub stock_left: Option<i64>,
 }
 
+impl ItemContext {
+    /// A product offered as it is now (cross-sell, win-back): its page, picture and
+    /// current price; no old price, no stock figure.
+    pub fn offered(sku: String, p: &super::product::ProductState) -> ItemContext {
+        ItemContext {
+            sku,
+            title: p.catalogue.title.clone(),
+            url: p.catalogue.url.clone(),
+            image_url: p.catalogue.image_url.clone(),
+            currency: p.catalogue.currency.clone(),
+            price_minor: p.price_minor,
+            old_price_minor: None,
+            stock_left: None,
+        }
+    }
+}
+
 /// One order line a message is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderLineContext {
