@@ -12,6 +12,7 @@ pub mod hygiene_board;
 pub mod metrics;
 pub mod root;
 pub mod scenario_control;
+pub mod segment_board;
 pub mod settings;
 pub mod store;
 pub mod watchdog;

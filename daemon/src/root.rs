@@ -230,6 +230,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         cfg.hygiene.pause_policy()?,
         &cfg.email.from,
     ));
+    let segments = Arc::new(crate::segment_board::SegmentBoard::new());
     let router_cfg = RouterConfig {
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
@@ -244,6 +245,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         related: cfg.related.related()?,
         hygiene: cfg.hygiene.policy()?,
         board: board.clone(),
+        segments: segments.clone(),
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;
@@ -328,6 +330,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     };
     let admin = AdminApi {
         board,
+        segments: segments.clone(),
         sunset: cfg.hygiene.policy()?,
         router: router.clone(),
         store: store.clone(),

@@ -22,9 +22,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("metrics", &["domain"]),
     // The in-memory book of complaint / hard-bounce rates (list hygiene).
     ("hygiene_board", &["domain"]),
+    // The in-memory table of customer rows (segments and lifetime value).
+    ("segment_board", &["domain"]),
     // RocksDB: typed schemas over domain records.
     ("store", &["domain"]),
-    ("scenario_control", &["domain", "store"]),
+    ("scenario_control", &["domain", "store", "segment_board"]),
     // Outbox, dispatcher and channels: no actors, no API (it gets a port at start-up).
     (
         "delivery",
@@ -33,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "store",
             "metrics",
             "hygiene_board",
+            "segment_board",
             "scenario_control",
             "settings",
             "clock",
@@ -45,6 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "store",
             "metrics",
             "hygiene_board",
+            "segment_board",
             "scenario_control",
             "clock",
         ],
@@ -55,6 +59,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "domain",
             "store",
             "metrics",
+            "segment_board",
             "scenario_control",
             "clock",
             "actors",
@@ -68,6 +73,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "store",
             "metrics",
             "hygiene_board",
+            "segment_board",
             "scenario_control",
             "settings",
             "clock",

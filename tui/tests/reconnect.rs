@@ -156,6 +156,46 @@ impl Admin for Fake {
     async fn preview_sunset(&self, _: Request<PreviewSunsetRequest>) -> Res<SunsetPreview> {
         nope()
     }
+    async fn list_segments(&self, _: Request<ListSegmentsRequest>) -> Res<ListSegmentsResponse> {
+        nope()
+    }
+    async fn create_segment(&self, _: Request<SegmentDefinition>) -> Res<Segment> {
+        nope()
+    }
+    async fn update_segment(&self, _: Request<SegmentDefinition>) -> Res<Segment> {
+        nope()
+    }
+    async fn delete_segment(&self, _: Request<DeleteSegmentRequest>) -> Res<DeleteSegmentResponse> {
+        nope()
+    }
+    async fn get_segment_metrics(
+        &self,
+        _: Request<GetSegmentMetricsRequest>,
+    ) -> Res<SegmentMetrics> {
+        nope()
+    }
+    async fn get_segment_history(
+        &self,
+        _: Request<GetSegmentHistoryRequest>,
+    ) -> Res<SegmentHistory> {
+        nope()
+    }
+    async fn get_monthly_table(&self, _: Request<GetMonthlyTableRequest>) -> Res<MonthlyTable> {
+        nope()
+    }
+    async fn get_cohort_table(&self, _: Request<GetCohortTableRequest>) -> Res<CohortTable> {
+        nope()
+    }
+    async fn get_rfm_grid(&self, _: Request<GetRfmGridRequest>) -> Res<RfmGrid> {
+        nope()
+    }
+    type ExportSegmentStream = Pin<Box<dyn Stream<Item = Result<CsvChunk, Status>> + Send>>;
+    async fn export_segment(
+        &self,
+        _: Request<ExportSegmentRequest>,
+    ) -> Res<Self::ExportSegmentStream> {
+        nope()
+    }
 }
 
 /// A running fake daemon; `stop` ends its streams and shuts it down.

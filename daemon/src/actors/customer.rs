@@ -59,6 +59,8 @@ pub struct CustomerShared {
     pub hygiene: crate::domain::lifecycle::hygiene::HygienePolicy,
     /// Complaint and hard-bounce rates; the scenarios paused for them.
     pub board: Arc<crate::hygiene_board::HygieneBoard>,
+    /// Customer rows for segments (audiences are evaluated on them).
+    pub segments: Arc<crate::segment_board::SegmentBoard>,
 }
 
 /// One customer event with its index in the batch.

@@ -43,6 +43,7 @@ impl Stack {
                 Default::default(),
                 "shop@shop.example",
             )),
+            segments: Arc::new(crate::segment_board::SegmentBoard::new()),
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =

@@ -22,6 +22,8 @@ const MAX_LIMIT: usize = 1000;
 pub struct AdminApi {
     /// Complaint and hard-bounce rates per scenario; the scenarios paused for them.
     pub board: Arc<crate::hygiene_board::HygieneBoard>,
+    /// Customer rows for segments (metrics, exports, GetCustomer's value).
+    pub segments: Arc<crate::segment_board::SegmentBoard>,
     /// The configured sunset policy (`PreviewSunset`'s defaults).
     pub sunset: crate::domain::lifecycle::hygiene::HygienePolicy,
     pub router: RouterHandle,
@@ -393,6 +395,94 @@ impl Admin for AdminApi {
         req: Request<pb::PreviewSunsetRequest>,
     ) -> Result<Response<pb::SunsetPreview>, Status> {
         self.preview_sunset(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_segments(
+        &self,
+        req: Request<pb::ListSegmentsRequest>,
+    ) -> Result<Response<pb::ListSegmentsResponse>, Status> {
+        self.segments_list(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn create_segment(
+        &self,
+        req: Request<pb::SegmentDefinition>,
+    ) -> Result<Response<pb::Segment>, Status> {
+        self.segment_create(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn update_segment(
+        &self,
+        req: Request<pb::SegmentDefinition>,
+    ) -> Result<Response<pb::Segment>, Status> {
+        self.segment_update(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn delete_segment(
+        &self,
+        req: Request<pb::DeleteSegmentRequest>,
+    ) -> Result<Response<pb::DeleteSegmentResponse>, Status> {
+        self.segment_delete(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_segment_metrics(
+        &self,
+        req: Request<pb::GetSegmentMetricsRequest>,
+    ) -> Result<Response<pb::SegmentMetrics>, Status> {
+        self.segment_metrics(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_segment_history(
+        &self,
+        req: Request<pb::GetSegmentHistoryRequest>,
+    ) -> Result<Response<pb::SegmentHistory>, Status> {
+        self.segment_history(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_monthly_table(
+        &self,
+        req: Request<pb::GetMonthlyTableRequest>,
+    ) -> Result<Response<pb::MonthlyTable>, Status> {
+        self.monthly_table(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_cohort_table(
+        &self,
+        req: Request<pb::GetCohortTableRequest>,
+    ) -> Result<Response<pb::CohortTable>, Status> {
+        self.cohort_table(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_rfm_grid(
+        &self,
+        req: Request<pb::GetRfmGridRequest>,
+    ) -> Result<Response<pb::RfmGrid>, Status> {
+        self.rfm_grid(req.into_inner()).await.map(Response::new)
+    }
+
+    type ExportSegmentStream = super::admin_segment_export::CsvStream;
+
+    async fn export_segment(
+        &self,
+        req: Request<pb::ExportSegmentRequest>,
+    ) -> Result<Response<Self::ExportSegmentStream>, Status> {
+        self.segment_export(req.into_inner())
             .await
             .map(Response::new)
     }

@@ -143,6 +143,7 @@ fn view(
         journey: Some(journey),
         hygiene: Some(hygiene),
         lapse,
+        value: None,
     }
 }
 

@@ -204,6 +204,8 @@ pub fn settings_view(
         quiet: rules.quiet_mode(s).as_str().into(),
         timing: timing(rules, s),
         has_threshold: s.trigger().is_some(),
+        include_segments: Vec::new(),
+        exclude_segments: Vec::new(),
     }
 }
 

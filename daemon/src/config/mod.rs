@@ -17,6 +17,7 @@ pub mod order_scenarios;
 pub mod orders;
 pub mod related;
 pub mod rules;
+pub mod segment_settings;
 
 use crate::domain::TriggerConfig;
 use crate::settings::invalid;
@@ -54,6 +55,7 @@ pub struct Config {
     pub hygiene: crate::config::hygiene::HygieneConfig,
     pub win_back: crate::config::lapse::WinBackSection,
     pub birthday: crate::config::lapse::BirthdaySection,
+    pub segment_settings: crate::config::segment_settings::SegmentSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -326,6 +328,7 @@ impl Config {
         self.engagement.settings()?;
         self.hygiene.policy()?;
         self.hygiene.pause_policy()?;
+        self.segment_settings.validate()?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",

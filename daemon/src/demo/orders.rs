@@ -138,11 +138,17 @@ impl Shop {
         if lines.is_empty() {
             return;
         }
+        // Some orders use the shop's spring coupon (segments by coupon use).
+        let coupon_code = if self.rng.chance(0.15) {
+            "SPRING10".into()
+        } else {
+            String::new()
+        };
         out.push(Kind::OrderPlaced(OrderPlaced {
             order_id: order_id.clone(),
             customer_id: customer_id.clone(),
             currency: "JPY".into(),
-            coupon_code: String::new(),
+            coupon_code,
             lines,
         }));
         let at = now_ms + self.rng.range(10_000, 40_000);

@@ -12,6 +12,7 @@ pub mod product;
 pub mod profile;
 pub mod release;
 pub mod rules;
+pub mod segments;
 pub mod triggers;
 pub mod velocity;
 pub mod worth;

@@ -44,6 +44,13 @@ meta_singleton!(
 );
 
 meta_singleton!(
+    /// The last segment membership change the shop webhook has delivered.
+    ShopSegmentCursor,
+    b"shop_webhook_segment_cursor",
+    u64
+);
+
+meta_singleton!(
     /// Operators' scenario changes, as JSON so an operator can read them with `ldb`.
     ScenarioOverrides,
     b"scenario_overrides",

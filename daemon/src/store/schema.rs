@@ -26,10 +26,14 @@
 //! related              sku                                        → CoPurchase      (v1)
 //! category_sellers     category id                                → CategoryBestSellers (v1)
 //! scenario_attribution scenario name                              → Tally           (merge)
+//! segment_history      len u16 · segment name · day u32 BE        → Snapshot        (v1)
+//! segment_members      len u16 · segment name · customer_id       → entered_ms i64  (v1)
+//! segment_changes      id u64 BE                                  → MembershipChange (v1)
 //! meta                 "fanout_cursor"                            → u64 BE
 //!                      "notice_cursor"                            → u64 BE
 //!                      "shop_webhook_cancel_cursor"               → u64 BE
 //!                      "shop_webhook_notice_cursor"               → u64 BE
+//!                      "shop_webhook_segment_cursor"              → u64 BE
 //!                      "backorder_board_built"                    → u64 BE
 //!                      "related_cursor"                           → u64 BE
 //!                      "order_total"                              → OrderTotal      (v1)
@@ -70,6 +74,9 @@ pub enum Cf {
     Related,
     CategorySellers,
     ScenarioAttribution,
+    SegmentHistory,
+    SegmentMembers,
+    SegmentChanges,
 }
 
 impl Cf {
@@ -96,6 +103,9 @@ impl Cf {
         Cf::Related,
         Cf::CategorySellers,
         Cf::ScenarioAttribution,
+        Cf::SegmentHistory,
+        Cf::SegmentMembers,
+        Cf::SegmentChanges,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +132,9 @@ impl Cf {
             Cf::Related => "related",
             Cf::CategorySellers => "category_sellers",
             Cf::ScenarioAttribution => "scenario_attribution",
+            Cf::SegmentHistory => "segment_history",
+            Cf::SegmentMembers => "segment_members",
+            Cf::SegmentChanges => "segment_changes",
         }
     }
 }

@@ -161,6 +161,7 @@ pub fn settings() -> Vec<pb::ScenarioSettings> {
             quiet: "wait".into(),
             timing: String::new(),
             has_threshold: true,
+            ..Default::default()
         },
         pb::ScenarioSettings {
             scenario: "price_drop".into(),
@@ -181,6 +182,7 @@ pub fn settings() -> Vec<pb::ScenarioSettings> {
             quiet: "wait".into(),
             timing: String::new(),
             has_threshold: true,
+            ..Default::default()
         },
     ]
 }
@@ -468,5 +470,6 @@ pub fn customer() -> pb::Customer {
         journey: None,
         hygiene: None,
         lapse: None,
+        value: None,
     }
 }

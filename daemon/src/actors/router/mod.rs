@@ -140,6 +140,8 @@ pub struct RouterConfig {
     pub hygiene: crate::domain::lifecycle::hygiene::HygienePolicy,
     /// Complaint and hard-bounce rates; the scenarios paused for them.
     pub board: Arc<crate::hygiene_board::HygieneBoard>,
+    /// Customer rows for segments (put after a customer's record is durable).
+    pub segments: Arc<crate::segment_board::SegmentBoard>,
 }
 
 pub struct Router {
@@ -197,6 +199,7 @@ impl Router {
             related: cfg.related,
             hygiene: cfg.hygiene,
             board: cfg.board,
+            segments: cfg.segments.clone(),
         };
         let router = Router {
             store,

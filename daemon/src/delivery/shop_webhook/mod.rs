@@ -1,9 +1,11 @@
-//! The signed webhook to the shop (`[shop_webhook]`): customers' cancellation requests
-//! and allocations of arrived stock to waiting order lines, each POSTed as JSON signed
+//! The signed webhook to the shop (`[shop_webhook]`): customers' cancellation requests,
+//! allocations of arrived stock to waiting order lines, and customers entering and
+//! leaving segments with `webhook = true` (`delivery::segment_sync`), each POSTed as JSON signed
 //! like the customer webhook (`X-Stockbell-Signature`), one event per request.
 //!
-//! It follows the cancellation-request log and the order-notice log from its own durable
-//! cursors (`meta` `ShopCancelCursor` / `ShopNoticeCursor`), written after the shop
+//! It follows the cancellation-request log, the order-notice log and the segment-change
+//! log from its own durable cursors (`meta` `ShopCancelCursor` / `ShopNoticeCursor` /
+//! `ShopSegmentCursor`), written after the shop
 //! answered 2xx: at least once, in log order, with a stable `event_id` for the receiver
 //! to dedupe a re-delivery (a crash between the answer and the cursor write). Its own
 //! task, reading the store and writing only its cursors: a shop that is down delays
@@ -25,7 +27,7 @@ use super::http::{classify, parse_url, HttpPoster};
 use super::webhook::{sign, SIGNATURE_HEADER};
 use super::{ChannelConfigError, SendError};
 use crate::settings::Dur;
-use crate::store::meta::{ShopCancelCursor, ShopNoticeCursor};
+use crate::store::meta::{ShopCancelCursor, ShopNoticeCursor, ShopSegmentCursor};
 use crate::store::writer::Writer;
 use crate::store::{Batch, Store, StoreError};
 
@@ -159,6 +161,7 @@ impl ShopWebhook {
             url = %self.sender.uri,
             cancel_cursor = at.cancel,
             notice_cursor = at.notice,
+            segment_cursor = at.segment,
             "The shop webhook follows cancellation requests and allocations."
         );
         while !*self.shutdown.borrow() {
@@ -196,6 +199,7 @@ impl ShopWebhook {
                 Ok(Cursors {
                     cancel: s.get::<ShopCancelCursor>(())?.unwrap_or(0),
                     notice: s.get::<ShopNoticeCursor>(())?.unwrap_or(0),
+                    segment: s.get::<ShopSegmentCursor>(())?.unwrap_or(0),
                 })
             })
             .await
@@ -213,6 +217,9 @@ impl ShopWebhook {
         }
         if new.notice != old.notice {
             batch.put::<ShopNoticeCursor>((), &new.notice);
+        }
+        if new.segment != old.segment {
+            batch.put::<ShopSegmentCursor>((), &new.segment);
         }
         if let Err(e) = self.writer.write(batch, 0).await {
             tracing::warn!(error = %e, "The shop webhook could not store its cursor; events after it may be sent again after a restart.");

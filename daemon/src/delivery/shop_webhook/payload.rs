@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use crate::domain::order::state::CancelRequest;
 use crate::domain::order::{LineNotice, LineNoticeKind};
+use crate::domain::segments::sync::MembershipChange;
 use crate::domain::Millis;
 use crate::store::orders::{CancelRequests, LineNotices, OrderIndexes};
+use crate::store::segment_sync::SegmentChanges;
 use crate::store::{Seek, Store, StoreError};
 
 /// One line an allocation covered.
@@ -37,6 +39,20 @@ pub enum ShopEvent {
         sku: String,
         lines: Vec<AllocatedLine>,
         allocated_at_ms: Millis,
+    },
+    /// A customer entered a segment with `webhook = true`.
+    SegmentEntered {
+        event_id: String,
+        segment: String,
+        customer_id: String,
+        at_ms: Millis,
+    },
+    /// A customer left a segment with `webhook = true`.
+    SegmentLeft {
+        event_id: String,
+        segment: String,
+        customer_id: String,
+        at_ms: Millis,
     },
 }
 
@@ -78,7 +94,9 @@ impl ShopEvent {
     pub fn event_id(&self) -> &str {
         match self {
             ShopEvent::CancellationRequested { event_id, .. }
-            | ShopEvent::Allocated { event_id, .. } => event_id,
+            | ShopEvent::Allocated { event_id, .. }
+            | ShopEvent::SegmentEntered { event_id, .. }
+            | ShopEvent::SegmentLeft { event_id, .. } => event_id,
         }
     }
 
@@ -86,6 +104,8 @@ impl ShopEvent {
         match self {
             ShopEvent::CancellationRequested { .. } => "cancellation_requested",
             ShopEvent::Allocated { .. } => "allocated",
+            ShopEvent::SegmentEntered { .. } => "segment_entered",
+            ShopEvent::SegmentLeft { .. } => "segment_left",
         }
     }
 }
@@ -95,6 +115,7 @@ impl ShopEvent {
 pub struct Cursors {
     pub cancel: u64,
     pub notice: u64,
+    pub segment: u64,
 }
 
 /// An event and the cursors once it is delivered.
@@ -104,7 +125,28 @@ pub struct Outgoing {
     pub after: Cursors,
 }
 
-/// The next events after `from` (cancellation requests first, then allocations; at most
+impl ShopEvent {
+    pub fn membership(id: u64, c: MembershipChange) -> ShopEvent {
+        if c.entered {
+            ShopEvent::SegmentEntered {
+                event_id: format!("segment_entered:{id}"),
+                segment: c.segment,
+                customer_id: c.customer_id,
+                at_ms: c.at_ms,
+            }
+        } else {
+            ShopEvent::SegmentLeft {
+                event_id: format!("segment_left:{id}"),
+                segment: c.segment,
+                customer_id: c.customer_id,
+                at_ms: c.at_ms,
+            }
+        }
+    }
+}
+
+/// The next events after `from` (cancellation requests first, then allocations, then
+/// segment membership changes; at most
 /// `max` records read from each log), and the cursors after the whole round (past the
 /// notices that are not allocations too).
 pub fn next_round(
@@ -143,6 +185,17 @@ pub fn next_round(
         };
         out.push(Outgoing {
             event: ShopEvent::allocated(id, notice, quantity_of),
+            after: at,
+        });
+    }
+    for row in s
+        .iter::<SegmentChanges>(Seek::From(from.segment.saturating_add(1)))?
+        .take(max)
+    {
+        let (id, change) = row?;
+        at.segment = id;
+        out.push(Outgoing {
+            event: ShopEvent::membership(id, change),
             after: at,
         });
     }

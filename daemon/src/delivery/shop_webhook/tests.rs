@@ -56,14 +56,16 @@ async fn a_round_sends_requests_and_allocations_and_passes_the_other_notices() {
                 "cancellation_requested:1",
                 Cursors {
                     cancel: 1,
-                    notice: 0
+                    notice: 0,
+                    segment: 0
                 }
             ),
             (
                 "allocated:2",
                 Cursors {
                     cancel: 1,
-                    notice: 2
+                    notice: 2,
+                    segment: 0
                 }
             ),
         ]
@@ -72,7 +74,8 @@ async fn a_round_sends_requests_and_allocations_and_passes_the_other_notices() {
         end,
         Cursors {
             cancel: 1,
-            notice: 3
+            notice: 3,
+            segment: 0
         }
     );
     let ShopEvent::Allocated { lines, .. } = &events[1].event else {

