@@ -101,6 +101,29 @@ cooldown = "1m"
 
 [email]
 from = "stockbell demo shop <shop@example.jp>"
+
+# Segments (the console's Segments view, key 7): the shop's orders move customers in and
+# out of them as the demo runs. Metrics are live; history is snapshotted every minute
+# (not every day) and RFM cutoffs recomputed every 10 s.
+[segment_settings]
+snapshot_every = "1m"
+rfm_refresh = "10s"
+
+[segments.repeaters]
+match = "orders >= 2"
+description = "ordered at least twice"
+
+[segments.coupon_users]
+match = "coupon"
+description = "used the SPRING10 coupon"
+
+[segments.subscribers_without_orders]
+match = "subscribed and orders = 0"
+description = "newsletter subscribers who never ordered"
+
+[segments.big_spenders]
+match = "spend >= 20000 or (orders >= 3 and mean_order >= 5000)"
+description = "spent 20,000 yen, or three orders of 5,000 on average"
 "#;
 
 /// Events per second of the live shop.

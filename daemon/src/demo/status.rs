@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use stockbell_proto::v1::{
     admin_client::AdminClient, GetProducerRequest, GetScenarioStatsRequest, ListOutboxRequest,
-    ListTriggersRequest, OutboxDepth, TriggerKind, WatchOverviewRequest,
+    ListSegmentsRequest, ListTriggersRequest, OutboxDepth, TriggerKind, WatchOverviewRequest,
 };
 use tonic::transport::{Channel, Endpoint};
 
@@ -129,6 +129,35 @@ pub fn count_eml(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// The segments with live size, repeat rate and LTV (config-defined ones first, the
+/// built-in RFM groups last; empty groups left out).
+async fn segments(admin: &mut AdminClient<Channel>, out: &mut String) -> Result<()> {
+    let list = admin
+        .list_segments(ListSegmentsRequest {})
+        .await
+        .map_err(|s| anyhow!("Admin.ListSegments: {}", s.message()))?
+        .into_inner()
+        .segments;
+    writeln!(out, "segments:")?;
+    for s in &list {
+        let Some(m) = &s.metrics else { continue };
+        let name = s.definition.as_ref().map_or("", |d| d.name.as_str());
+        if s.source == "builtin" && m.size == 0 {
+            continue;
+        }
+        writeln!(
+            out,
+            "  {name:<26} size {:>6}  buyers {:>6}  repeat {:>5.1} %  LTV {:>9.0}  AOV {:>7.0}",
+            m.size,
+            m.buyers,
+            m.repeat_rate * 100.0,
+            m.ltv_minor,
+            m.aov_per_order_minor,
+        )?;
+    }
+    Ok(())
+}
+
 /// Builds the summary text.
 pub async fn summary(args: &StatusArgs) -> Result<String> {
     let mut admin = connect(&args.addr).await?;
@@ -219,6 +248,7 @@ pub async fn summary(args: &StatusArgs) -> Result<String> {
             s.conversion_rate * 100.0,
         )?;
     }
+    segments(&mut admin, &mut out).await?;
     let d = outbox_depth(&mut admin).await?;
     writeln!(
         out,
