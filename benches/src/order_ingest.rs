@@ -244,7 +244,10 @@ mod tests {
             match e {
                 Kind::OrderPlaced(p) => placed.push(p.order_id.clone()),
                 Kind::OrderRefunded(r) => {
-                    let at = placed.iter().position(|id| *id == r.order_id).expect("placed");
+                    let at = placed
+                        .iter()
+                        .position(|id| *id == r.order_id)
+                        .expect("placed");
                     assert!(at < i.saturating_sub(20), "refund {i} of order {at}");
                 }
                 other => panic!("unexpected {other:?}"),

@@ -135,7 +135,14 @@ fn check(v: &CustomerValue, day0: i64, when: &str) -> Result<()> {
         .iter()
         .map(|b| {
             let sku = b.sku.as_str();
-            (sku, b.units, b.orders, b.first_order_index, b.first_ms, b.last_ms)
+            (
+                sku,
+                b.units,
+                b.orders,
+                b.first_order_index,
+                b.first_ms,
+                b.last_ms,
+            )
         })
         .collect();
     let (d10, d30) = (day0 + 10 * DAY, day0 + 30 * DAY);
@@ -215,7 +222,10 @@ async fn aggregates_follow_orders_and_survive_kill9() -> Result<()> {
     let admin = daemon.admin_client().await?;
     let after = value(&admin).await?;
     check(&after, day0, "after kill -9 and restart")?;
-    ensure!(after == before, "changed across the restart: {before:?} → {after:?}");
+    ensure!(
+        after == before,
+        "changed across the restart: {before:?} → {after:?}"
+    );
     check_metrics(&metrics(&admin).await?, "after the restart (rebuilt board)")?;
     ensure!(
         daemon.log_tail().contains("Segment board rebuilt"),

@@ -297,7 +297,10 @@ fn customer_v2_still_read_and_v4_round_trips() {
     // Its order is counted in the seeded aggregates: 2 × 100.
     let agg = &asked.lifecycle.aggregates;
     assert_eq!(agg.orders.len(), 1);
-    assert_eq!((agg.orders[0].at_ms, agg.orders[0].amount_minor()), (10, 200));
+    assert_eq!(
+        (agg.orders[0].at_ms, agg.orders[0].amount_minor()),
+        (10, 200)
+    );
 }
 
 /// A customer stored before the lifecycle part reads with an empty one, its orders kept.
@@ -424,5 +427,8 @@ fn customer_v4_still_read_with_seeded_aggregates_and_v5_round_trips() {
     subscribed.lifecycle.aggregates.subscribed = true;
     let bytes = Customers::encode_value(&subscribed);
     assert_eq!(bytes.first(), Some(&5), "written as v5");
-    assert_eq!(Customers::decode_value(&bytes).expect("v5 reads"), subscribed);
+    assert_eq!(
+        Customers::decode_value(&bytes).expect("v5 reads"),
+        subscribed
+    );
 }

@@ -66,7 +66,11 @@ fn summary(a: &Aggregates) -> Vec<(&str, Millis, i64, bool)> {
 fn a_placed_order_counts_once_with_its_lines_and_coupon() {
     let mut a = Aggregates::default();
     let mut o = None;
-    let e = placed("o1", "SPRING", vec![line("1", "A", 2, 500), line("2", "B", 1, 300)]);
+    let e = placed(
+        "o1",
+        "SPRING",
+        vec![line("1", "A", 2, 500), line("2", "B", 1, 300)],
+    );
     on(&mut a, &mut o, &e, DAY);
     // Sent again: the same order.
     on(&mut a, &mut o, &e, 2 * DAY);
@@ -115,16 +119,31 @@ fn cancelled_lines_leave_the_amount_and_refunds_lower_it_never_below_zero() {
     let mut o = None;
     let lines = vec![line("1", "A", 2, 500), line("2", "B", 1, 300)];
     on(&mut a, &mut o, &placed("o1", "", lines), DAY);
-    on(&mut a, &mut o, &cancelled("o1", Lines::Only(vec!["2".into()])), 2 * DAY);
+    on(
+        &mut a,
+        &mut o,
+        &cancelled("o1", Lines::Only(vec!["2".into()])),
+        2 * DAY,
+    );
     // 2 × 500; B's unit is gone.
     assert_eq!(summary(&a), vec![("o1", DAY, 1_000, false)]);
     assert_eq!(a.orders[0].sku_units(), vec![("A", 2)]);
     // A refund of line 1: its units leave, 400 leaves the amount.
-    on(&mut a, &mut o, &refunded("o1", Lines::Only(vec!["1".into()]), 400), 3 * DAY);
+    on(
+        &mut a,
+        &mut o,
+        &refunded("o1", Lines::Only(vec!["1".into()]), 400),
+        3 * DAY,
+    );
     assert_eq!(summary(&a), vec![("o1", DAY, 600, false)]);
     assert!(a.orders[0].sku_units().is_empty());
     // More refunded than left: 0, not negative.
-    on(&mut a, &mut o, &refunded("o1", Lines::Only(Vec::new()), 5_000), 4 * DAY);
+    on(
+        &mut a,
+        &mut o,
+        &refunded("o1", Lines::Only(Vec::new()), 5_000),
+        4 * DAY,
+    );
     assert_eq!(summary(&a), vec![("o1", DAY, 0, false)]);
     // Still counted (not cancelled).
     assert_eq!(a.orders.len(), 1);
@@ -134,9 +153,18 @@ fn cancelled_lines_leave_the_amount_and_refunds_lower_it_never_below_zero() {
 fn a_wholly_cancelled_order_is_not_counted_even_when_sent_again() {
     let mut a = Aggregates::default();
     let mut o = None;
-    let e = placed("o1", "", vec![line("1", "A", 1, 500), line("2", "B", 1, 300)]);
+    let e = placed(
+        "o1",
+        "",
+        vec![line("1", "A", 1, 500), line("2", "B", 1, 300)],
+    );
     on(&mut a, &mut o, &e, DAY);
-    on(&mut a, &mut o, &cancelled("o1", Lines::Only(vec!["1".into()])), 2 * DAY);
+    on(
+        &mut a,
+        &mut o,
+        &cancelled("o1", Lines::Only(vec!["1".into()])),
+        2 * DAY,
+    );
     assert_eq!(a.orders.len(), 1);
     on(&mut a, &mut o, &cancelled("o1", Lines::All), 3 * DAY);
     assert!(a.orders.is_empty());
@@ -149,10 +177,24 @@ fn a_wholly_cancelled_order_is_not_counted_even_when_sent_again() {
 fn a_cancelled_line_refunded_later_stays_cancelled() {
     let mut a = Aggregates::default();
     let mut o = None;
-    let e = placed("o1", "", vec![line("1", "A", 1, 500), line("2", "B", 1, 300)]);
+    let e = placed(
+        "o1",
+        "",
+        vec![line("1", "A", 1, 500), line("2", "B", 1, 300)],
+    );
     on(&mut a, &mut o, &e, DAY);
-    on(&mut a, &mut o, &cancelled("o1", Lines::Only(vec!["2".into()])), 2 * DAY);
-    on(&mut a, &mut o, &refunded("o1", Lines::Only(vec!["2".into()]), 0), 3 * DAY);
+    on(
+        &mut a,
+        &mut o,
+        &cancelled("o1", Lines::Only(vec!["2".into()])),
+        2 * DAY,
+    );
+    on(
+        &mut a,
+        &mut o,
+        &refunded("o1", Lines::Only(vec!["2".into()]), 0),
+        3 * DAY,
+    );
     // The order state now says "refunded" for line 2; the aggregates keep it cancelled.
     assert!(a.orders[0].lines[1].cancelled && a.orders[0].lines[1].refunded);
     assert_eq!(summary(&a), vec![("o1", DAY, 500, false)]);

@@ -1,6 +1,8 @@
 //! The row of a customer record: profile fields and the aggregates kept in the record
 //! (`lifecycle::aggregates`).
 
+use std::collections::HashMap;
+
 use super::{Bought, Earlier, OrderPoint, Row};
 use crate::domain::customer::{Channel, Locale};
 use crate::domain::lifecycle::aggregates::Aggregates;
@@ -65,22 +67,24 @@ pub fn row_of(c: &CustomerState) -> Row {
 /// SKU); order indexes count the folded orders first.
 pub fn bought(agg: &Aggregates) -> Vec<Bought> {
     let mut out: Vec<Bought> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
     let mut add = |sku: &str, units: i64, indexes: &[u32], first: Millis, last: Millis| {
-        match out.iter_mut().find(|b| b.sku == sku) {
-            Some(b) => {
-                b.units = b.units.saturating_add(units);
-                b.order_indexes.extend_from_slice(indexes);
-                b.first_ms = b.first_ms.min(first);
-                b.last_ms = b.last_ms.max(last);
-            }
-            None => out.push(Bought {
-                sku: sku.to_owned(),
-                units,
-                order_indexes: indexes.to_vec(),
-                first_ms: first,
-                last_ms: last,
-            }),
+        if let Some(&i) = at.get(sku) {
+            let b = &mut out[i];
+            b.units = b.units.saturating_add(units);
+            b.order_indexes.extend_from_slice(indexes);
+            b.first_ms = b.first_ms.min(first);
+            b.last_ms = b.last_ms.max(last);
+            return;
         }
+        at.insert(sku.to_owned(), out.len());
+        out.push(Bought {
+            sku: sku.to_owned(),
+            units,
+            order_indexes: indexes.to_vec(),
+            first_ms: first,
+            last_ms: last,
+        });
     };
     let folded = agg.earlier.as_ref().map_or(0, |f| f.orders);
     if let Some(f) = &agg.earlier {

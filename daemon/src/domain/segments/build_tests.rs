@@ -88,7 +88,11 @@ fn customer() -> CustomerState {
     order(&mut c, &o1, T0);
     purchase(&mut c, "o1", T0 + 1, &[("A", 2, 1_000), ("B", 1, 300)]);
     purchase(&mut c, "o2", T0 + 10 * DAY, &[("C", 3, 900)]);
-    let o3 = placed("o3", "", vec![line("1", "A", 1, 500), line("2", "D", 2, 250)]);
+    let o3 = placed(
+        "o3",
+        "",
+        vec![line("1", "A", 1, 500), line("2", "D", 2, 250)],
+    );
     order(&mut c, &o3, T0 + 30 * DAY);
     let o4 = placed("o4", "", vec![line("1", "E", 1, 700)]);
     order(&mut c, &o4, T0 + 40 * DAY);
@@ -186,7 +190,9 @@ fn the_last_click_is_the_latest_counted_click_of_any_channel() {
 
 #[test]
 fn folded_orders_count_in_the_row_with_the_gap_to_the_first_kept_one() {
-    use crate::domain::lifecycle::aggregates::{Aggregates, Folded, FoldedSku, KeptLine, KeptOrder};
+    use crate::domain::lifecycle::aggregates::{
+        Aggregates, Folded, FoldedSku, KeptLine, KeptOrder,
+    };
     let mut c = CustomerState::bare("c", "Asia/Tokyo", 0);
     c.lifecycle.aggregates = Aggregates {
         subscribed: false,
