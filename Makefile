@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what they need on a fresh machine.
-.PHONY: demo test bench bench-fanout bench-smtp bench-orders bench-rss bench-console bench-sustained bench-interest
+.PHONY: demo test bench bench-fanout bench-smtp bench-orders bench-rss bench-console bench-sustained bench-interest bench-order-ingest
 
 # Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
 # DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
@@ -78,6 +78,15 @@ bench-interest:
 	cargo build --release --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/release/stockbell-load interest-ingest --customers 100000 \
 	  --products 100000 --events 1000000 $${DAEMON_BIN:+--daemon-bin $$DAEMON_BIN}
+
+# Ingest rate of 200,000 order events (order_placed, 10% order_refunded) from 10,000 known
+# customers on 1,000 products (issue 11: the cost of the customer aggregates). Own daemon on
+# 127.0.0.1, temporary data directory. DAEMON_BIN=/path/to/stockbelld measures another build.
+bench-order-ingest:
+	bash scripts/setup.sh
+	cargo build --release --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/release/stockbell-load order-ingest --customers 10000 \
+	  --products 1000 --events 200000 $${DAEMON_BIN:+--daemon-bin $$DAEMON_BIN}
 
 # The console under load: its CPU use, frames per second and input latency while the
 # daemon ingests at full speed from stockbell-load (tmux, loopback, stops by itself).

@@ -16,7 +16,9 @@
 //! * `clicks` measures click redirects per second next to a static 302 from the same
 //!   HTTP server (its own daemon);
 //! * `interest-ingest` measures the ingest rate of interest events (favourite, view,
-//!   cart_add, notify_me) from known customers (its own daemon).
+//!   cart_add, notify_me) from known customers (its own daemon);
+//! * `order-ingest` measures the ingest rate of order events (order_placed and some
+//!   order_refunded) from known customers (its own daemon).
 //!
 //! Human summaries go to stdout; for `run`, `compare`, the delivery and the order
 //! benchmarks the last stdout line is one JSON object.
@@ -30,6 +32,7 @@ mod driver;
 mod fanout;
 mod interest_ingest;
 mod mix;
+mod order_ingest;
 mod report;
 mod rss;
 mod shipping_latency;
@@ -91,6 +94,9 @@ enum Cmd {
     /// Ingest rate of interest events (favourite, view, cart_add, notify_me) from N known
     /// customers.
     InterestIngest(interest_ingest::InterestIngestArgs),
+    /// Ingest rate of order events (order_placed, some order_refunded) from N known
+    /// customers.
+    OrderIngest(order_ingest::OrderIngestArgs),
 }
 
 /// The workload shared by `run` and `compare`.
@@ -219,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::ShippingLatency(args) => shipping_latency::run(args).await,
         Cmd::Clicks(args) => clicks::run(args).await,
         Cmd::InterestIngest(args) => interest_ingest::run(args).await,
+        Cmd::OrderIngest(args) => order_ingest::run(args).await,
         Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
         Cmd::Compare(args) => {
             let producer = format!("stockbell-load-compare-{}", args.workload.seed);

@@ -231,6 +231,8 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         &cfg.email.from,
     ));
     let segments = Arc::new(crate::segment_board::SegmentBoard::new());
+    // Before anything writes customers (the Router) or reads rows (the API).
+    rebuild_segments(&store, &segments).await?;
     let router_cfg = RouterConfig {
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
@@ -442,4 +444,43 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     }
     tracing::info!("stockbelld stopped; everything acknowledged is on disk.");
     Ok(exit)
+}
+
+/// Rows put on the segment board per lock at start.
+const REBUILD_BATCH: usize = 10_000;
+
+/// Fills the segment board from the customers column family (one scan, rows put in
+/// batches) and logs how many rows it took and how long.
+async fn rebuild_segments(
+    store: &crate::store::Store,
+    board: &Arc<crate::segment_board::SegmentBoard>,
+) -> anyhow::Result<()> {
+    use crate::domain::segments::build::row_of;
+    use crate::store::records::Customers;
+    let started = std::time::Instant::now();
+    let board = board.clone();
+    let rows = store
+        .read(move |s| {
+            let mut n = 0usize;
+            let mut batch = Vec::with_capacity(REBUILD_BATCH);
+            for item in s.iter::<Customers>(crate::store::Seek::First)? {
+                let (_, state) = item?;
+                batch.push(row_of(&state));
+                if batch.len() == REBUILD_BATCH {
+                    n += batch.len();
+                    board.put_all(std::mem::take(&mut batch));
+                }
+            }
+            n += batch.len();
+            board.put_all(batch);
+            Ok(n)
+        })
+        .await
+        .context("rebuilding the segment board from the customers column family")?;
+    tracing::info!(
+        rows,
+        seconds = started.elapsed().as_secs_f64(),
+        "Segment board rebuilt from the customer records."
+    );
+    Ok(())
 }

@@ -28,6 +28,7 @@ use crate::domain::order::state::CancelRequest;
 use crate::domain::order::state::Notice;
 use crate::domain::product::ProductState;
 use crate::domain::profile::{apply, CustomerEvent, CustomerState};
+use crate::domain::segments::build::row_of;
 use crate::domain::worth::still_worth_sending;
 use crate::domain::{Millis, Rejection, TimerKind, TriggerConfig};
 use crate::scenario_control::LiveRules;
@@ -78,6 +79,9 @@ pub struct CustomerApplied {
     pub rejections: Vec<(u32, Rejection)>,
     /// The encoded state, if anything changed.
     pub state: Option<Encoded<Customers>>,
+    /// The customer's segment row as of `state` (with it): the Router puts it on the
+    /// segment board once the state is durable.
+    pub row: Option<crate::domain::segments::Row>,
     /// New outbox entries; the Router numbers them.
     pub entries: Vec<NewEntry>,
     pub timers: Vec<(Millis, TimerKind)>,
@@ -152,6 +156,7 @@ impl Actor for CustomerActor {
                 }
                 if changed {
                     out.state = st.state.as_ref().map(Encoded::new);
+                    out.row = st.state.as_ref().map(row_of);
                     let late_after = late_lines(st.state.iter().flat_map(|c| &c.orders));
                     out.late = late_writes(&late_before, &late_after);
                 }
@@ -208,9 +213,18 @@ async fn step(
         }
         // A cart of a customer never upserted: nobody to remind (the interest is kept).
         (CustomerEvent::Cart(_), None) => return Ok(false),
-        (CustomerEvent::Purchase { skus, order }, Some(c)) => {
+        (CustomerEvent::Purchase { skus, order, items }, Some(c)) => {
             let bought = CartChange::Bought { skus };
             let mut changed = customer_journey::on_cart(c, bought, at, rules, out);
+            // The order aggregates count its order id once (not if `order_placed` did).
+            if let Some(o) = &order {
+                if c.order(&o.order_id).is_none() {
+                    changed |= c
+                        .lifecycle
+                        .aggregates
+                        .purchased(&o.order_id, o.at_ms, &items);
+                }
+            }
             let counted = order
                 .and_then(|o| customer_attribution::purchase_applied(c, &o, &rules.attribution));
             if let Some(credits) = counted {

@@ -125,6 +125,7 @@ fn purchase(order_id: &str, currency: &str) -> CustomerEvent {
             total_minor: 1_500,
             skus: vec!["A".into()],
         }),
+        items: Vec::new(),
     }
 }
 

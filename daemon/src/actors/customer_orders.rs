@@ -59,6 +59,11 @@ pub fn on_event(
             None => c.orders.push(o),
         }
     }
+    // The order aggregates follow the order (before a finished order may be forgotten).
+    if let Some(i) = c.orders.iter().position(|o| o.order_id == id) {
+        let placed = matches!(event, OrderEvent::Placed(_));
+        c.lifecycle.aggregates.order_synced(&c.orders[i], placed);
+    }
     forget_finished(c, cadence);
     Ok(news(id, fx))
 }

@@ -80,6 +80,7 @@ pub(crate) async fn upsert_customer(router: &RouterHandle, id: &str) {
         },
         tags: Vec::new(),
         birthday: None,
+        subscribed: false,
     };
     let item = IngestItem::Customer {
         id: id.into(),

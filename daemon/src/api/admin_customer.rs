@@ -14,6 +14,8 @@ use crate::domain::interest::{score, InterestWeights};
 use crate::domain::lifecycle::lapse::LapseRules;
 use crate::domain::profile::CustomerState;
 use crate::domain::rules::quiet::parse_tz;
+use crate::domain::segments::build::row_of;
+use crate::domain::segments::ScoreSource;
 use crate::store::interest::InterestByCustomer;
 use crate::store::records::Customers;
 use crate::store::{Seek, Store, StoreError};
@@ -144,6 +146,52 @@ fn view(
         hygiene: Some(hygiene),
         lapse,
         value: None,
+    }
+}
+
+/// Most SKUs listed in a customer's value.
+const MAX_BOUGHT: usize = 50;
+
+/// The customer's value as segments see it (`row_of` of their state) and their scores;
+/// `segments` is left empty here.
+pub(super) fn customer_value(
+    c: &CustomerState,
+    scores: &dyn ScoreSource,
+    now: i64,
+) -> pb::CustomerValue {
+    let row = row_of(c);
+    let s = scores.scores(&row, now);
+    pb::CustomerValue {
+        orders: row.order_count(),
+        spend_minor: row.spend_minor(),
+        first_order_ms: row.first_order_ms().unwrap_or(0),
+        last_order_ms: row.last_order_ms().unwrap_or(0),
+        mean_order_minor: row.mean_order_minor().unwrap_or(0.0),
+        mean_interval_ms: row.mean_interval_ms().unwrap_or(0),
+        median_interval_ms: row.median_interval_ms().unwrap_or(0),
+        coupon_orders: row.coupon_orders(),
+        subscribed: row.subscribed,
+        last_click_ms: row.last_click_ms.unwrap_or(0),
+        recency: u32::from(s.recency),
+        frequency: u32::from(s.frequency),
+        monetary: u32::from(s.monetary),
+        rfm_group: s.group.map(|g| g.as_str().to_owned()).unwrap_or_default(),
+        expected_next_order_ms: s.expected_next_ms.unwrap_or(0),
+        churn_risk: s.churn_risk,
+        segments: Vec::new(),
+        bought: row
+            .bought
+            .iter()
+            .take(MAX_BOUGHT)
+            .map(|b| pb::BoughtItem {
+                sku: b.sku.clone(),
+                units: b.units,
+                orders: b.order_indexes.len() as u32,
+                first_ms: b.first_ms,
+                last_ms: b.last_ms,
+                first_order_index: b.order_indexes.first().copied().unwrap_or(0),
+            })
+            .collect(),
     }
 }
 
@@ -279,6 +327,12 @@ impl AdminApi {
             .map(|e| entry_view(e, &self.templates))
             .collect();
         let rules = self.control.live.get();
-        Ok(view(id, state, interests, recent, (now, &rules.lapse)))
+        let scores = self.segments.scores(now);
+        let value = state
+            .as_ref()
+            .map(|f| customer_value(&f.state, scores.as_ref(), now));
+        let mut customer = view(id, state, interests, recent, (now, &rules.lapse));
+        customer.value = value;
+        Ok(customer)
     }
 }

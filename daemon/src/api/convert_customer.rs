@@ -12,6 +12,7 @@ use crate::actors::product::Item;
 use crate::actors::IngestItem;
 use crate::config::CustomerDefaults;
 use crate::domain::customer::{Channel, Consent, Locale};
+use crate::domain::lifecycle::aggregates::PurchaseLine;
 use crate::domain::lifecycle::attribution::OrderFacts;
 use crate::domain::lifecycle::journey::{CartChange, NewLine, MAX_LINES};
 use crate::domain::lifecycle::lapse::MonthDay;
@@ -156,6 +157,7 @@ fn upsert(
             .map(|t| text("customer_upsert.tags", t))
             .collect::<Result<_, _>>()?,
         birthday: birthday(&u.birthday)?,
+        subscribed: u.subscribed,
     };
     Ok((id, CustomerEvent::Upsert(data)))
 }
@@ -432,6 +434,7 @@ pub fn event(
                 ));
             }
             let mut skus = Vec::with_capacity(p.items.len());
+            let mut items = Vec::with_capacity(p.items.len());
             let mut total_minor = 0i64;
             for item in &p.items {
                 if !(1..=MAX_UNITS).contains(&item.quantity) {
@@ -455,7 +458,13 @@ pub fn event(
                         ),
                     ));
                 }
-                skus.push(sku("purchase.items.sku", &item.sku)?);
+                let s = sku("purchase.items.sku", &item.sku)?;
+                items.push(PurchaseLine {
+                    sku: s.clone(),
+                    quantity: item.quantity,
+                    amount_minor: item.amount_minor,
+                });
+                skus.push(s);
                 total_minor = total_minor.saturating_add(item.amount_minor);
             }
             let order = purchase_order(p, &skus, total_minor, at)?;
@@ -463,6 +472,7 @@ pub fn event(
             let event = CustomerEvent::Purchase {
                 skus: skus.clone(),
                 order,
+                items,
             };
             customer(out, (id.clone(), event));
             purchase_items(&id, skus, index, at, out);

@@ -47,6 +47,8 @@ pub struct ProfileData {
     pub tags: Vec<String>,
     /// `None` = none (an upsert without one clears it).
     pub birthday: Option<super::lifecycle::lapse::MonthDay>,
+    /// Subscribed to the shop's newsletter (a segment condition, not consent).
+    pub subscribed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +88,8 @@ pub enum CustomerEvent {
     Purchase {
         skus: Vec<String>,
         order: Option<super::lifecycle::attribution::OrderFacts>,
+        /// Its items (sku, quantity, amount), for the order aggregates.
+        items: Vec<super::lifecycle::aggregates::PurchaseLine>,
     },
     /// A send on `channel` was refused for now (a soft bounce, e.g. SMTP 4xx).
     SoftBounce {
@@ -168,6 +172,7 @@ pub fn apply(
                 st.consent = p.consent;
                 st.tags = p.tags.clone();
                 st.lifecycle.lapse.birthday = p.birthday;
+                st.lifecycle.aggregates.subscribed = p.subscribed;
                 st.updated_ms = st.updated_ms.max(at);
             }
             None => {
@@ -191,6 +196,7 @@ pub fn apply(
                 });
                 if let Some(st) = state.as_mut() {
                     st.lifecycle.lapse.birthday = p.birthday;
+                    st.lifecycle.aggregates.subscribed = p.subscribed;
                 }
             }
         },
@@ -260,6 +266,7 @@ mod tests {
             },
             tags: vec![],
             birthday: None,
+            subscribed: true,
         }
     }
 

@@ -11,6 +11,12 @@ use super::schema::{
 use super::StoreError;
 use crate::domain::customer::{Channel, Consent, Locale, Sent};
 use crate::domain::decide::{Deferred, Offer};
+use crate::domain::lifecycle::aggregates::Aggregates;
+use crate::domain::lifecycle::attribution::Attribution;
+use crate::domain::lifecycle::engagement::Engagement;
+use crate::domain::lifecycle::hygiene::Hygiene;
+use crate::domain::lifecycle::journey::Journey;
+use crate::domain::lifecycle::lapse::Lapse;
 use crate::domain::lifecycle::Lifecycle;
 use crate::domain::order::backorder::BackorderBook;
 use crate::domain::order::state::{Confirmation, LineState, Once, OrderState, Refund};
@@ -108,13 +114,15 @@ impl From<ProductStateV1> for ProductState {
     }
 }
 
-/// A customer's state, by customer id (v4: with the lifecycle part — engagement, cart
-/// journey, hygiene, lapses, attribution; v3 is read with an empty one, v2 as orders
-/// never asked to be cancelled, v1 as a customer without orders).
+/// A customer's state, by customer id (v5: with the order aggregates; v4 is read with
+/// aggregates seeded from its orders, see `CustomerStateV4`; v4: with the lifecycle
+/// part — engagement, cart journey, hygiene, lapses, attribution; v3 is read with an
+/// empty one, v2 as orders never asked to be cancelled, v1 as a customer without orders).
 pub struct Customers;
 
 const V3: u8 = 3;
 const V4: u8 = 4;
+const V5: u8 = 5;
 
 impl Schema for Customers {
     const CF: Cf = Cf::Customers;
@@ -129,7 +137,7 @@ impl Schema for Customers {
         utf8(Self::CF, bytes)
     }
     fn encode_value(value: &CustomerState) -> Vec<u8> {
-        codec::encode(V4, value)
+        codec::encode(V5, value)
     }
     fn decode_value(bytes: &[u8]) -> Result<CustomerState, StoreError> {
         let cf = Cf::Customers.name();
@@ -137,7 +145,76 @@ impl Schema for Customers {
             Some(&V1) => codec::decode::<CustomerStateV1>(cf, V1, bytes).map(Into::into),
             Some(&V2) => codec::decode::<CustomerStateV2>(cf, V2, bytes).map(Into::into),
             Some(&V3) => codec::decode::<CustomerStateV3>(cf, V3, bytes).map(Into::into),
-            _ => codec::decode(cf, V4, bytes),
+            Some(&V4) => codec::decode::<CustomerStateV4>(cf, V4, bytes).map(Into::into),
+            _ => codec::decode(cf, V5, bytes),
+        }
+    }
+}
+
+/// A customer state as stored before the order aggregates (customers v4).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct CustomerStateV4 {
+    id: String,
+    email: Option<String>,
+    line_user_id: Option<String>,
+    locale: Locale,
+    time_zone: String,
+    consent: Consent,
+    tags: Vec<String>,
+    suppressed: Vec<Channel>,
+    ledger: Vec<Sent>,
+    pending: Vec<Offer>,
+    pending_due_ms: Option<Millis>,
+    deferred: Vec<Deferred>,
+    created_ms: Millis,
+    updated_ms: Millis,
+    orders: Vec<OrderState>,
+    lifecycle: LifecycleV4,
+}
+
+/// The lifecycle part as stored in v4 (no aggregates).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct LifecycleV4 {
+    engagement: Engagement,
+    journey: Journey,
+    hygiene: Hygiene,
+    lapse: Lapse,
+    attribution: Attribution,
+}
+
+impl From<CustomerStateV4> for CustomerState {
+    /// Aggregates are seeded from what v4 kept: its orders and the lapse part's order
+    /// times (`Aggregates::seeded`). Forgotten orders, purchases' amounts, SKUs and ids,
+    /// and the newsletter flag (never stored before v5) cannot be recovered.
+    fn from(c: CustomerStateV4) -> CustomerState {
+        let l = c.lifecycle;
+        let aggregates = Aggregates::seeded(&c.orders, &l.lapse.order_times);
+        CustomerState {
+            id: c.id,
+            email: c.email,
+            line_user_id: c.line_user_id,
+            locale: c.locale,
+            time_zone: c.time_zone,
+            consent: c.consent,
+            tags: c.tags,
+            suppressed: c.suppressed,
+            ledger: c.ledger,
+            pending: c.pending,
+            pending_due_ms: c.pending_due_ms,
+            deferred: c.deferred,
+            created_ms: c.created_ms,
+            updated_ms: c.updated_ms,
+            orders: c.orders,
+            lifecycle: Lifecycle {
+                engagement: l.engagement,
+                journey: l.journey,
+                hygiene: l.hygiene,
+                lapse: l.lapse,
+                attribution: l.attribution,
+                aggregates,
+            },
         }
     }
 }
@@ -180,8 +257,11 @@ impl From<CustomerStateV3> for CustomerState {
             deferred: c.deferred,
             created_ms: c.created_ms,
             updated_ms: c.updated_ms,
+            lifecycle: Lifecycle {
+                aggregates: Aggregates::seeded(&c.orders, &[]),
+                ..Lifecycle::default()
+            },
             orders: c.orders,
-            lifecycle: Lifecycle::default(),
         }
     }
 }

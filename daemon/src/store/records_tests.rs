@@ -292,8 +292,15 @@ fn customer_v2_still_read_and_v4_round_trips() {
     let mut asked = read.clone();
     asked.orders[0].cancel_requested_at_ms = Some(99);
     let bytes = Customers::encode_value(&asked);
-    assert_eq!(bytes.first(), Some(&4), "written as v4");
-    assert_eq!(Customers::decode_value(&bytes).expect("v4 reads"), asked);
+    assert_eq!(bytes.first(), Some(&5), "written as v5");
+    assert_eq!(Customers::decode_value(&bytes).expect("v5 reads"), asked);
+    // Its order is counted in the seeded aggregates: 2 × 100.
+    let agg = &asked.lifecycle.aggregates;
+    assert_eq!(agg.orders.len(), 1);
+    assert_eq!(
+        (agg.orders[0].at_ms, agg.orders[0].amount_minor()),
+        (10, 200)
+    );
 }
 
 /// A customer stored before the lifecycle part reads with an empty one, its orders kept.
@@ -330,6 +337,98 @@ fn customer_v3_still_read_with_an_empty_lifecycle() {
     let mut clicked = read;
     clicked.lifecycle.engagement.record_order(9);
     let bytes = Customers::encode_value(&clicked);
-    assert_eq!(bytes.first(), Some(&4), "written as v4");
-    assert_eq!(Customers::decode_value(&bytes).expect("v4 reads"), clicked);
+    assert_eq!(bytes.first(), Some(&5), "written as v5");
+    assert_eq!(Customers::decode_value(&bytes).expect("v5 reads"), clicked);
+}
+
+/// A v4 customer reads with aggregates seeded from its orders (a cancelled line and a
+/// refund applied) and the lapse part's order times matching none of them (a purchase:
+/// time only); the result round-trips as v5 with the newsletter flag.
+#[test]
+fn customer_v4_still_read_with_seeded_aggregates_and_v5_round_trips() {
+    use crate::domain::customer::{Consent, Locale};
+    use crate::domain::order::state::{apply, OrderCadence};
+    use crate::domain::order::{
+        BackorderMark, Lines, OrderCancelled, OrderEvent, OrderLine, OrderPlaced, OrderRefunded,
+    };
+    let line = |id: &str, sku: &str, q: i64, p: i64| OrderLine {
+        line_id: id.into(),
+        sku: sku.into(),
+        quantity: q,
+        unit_price_minor: p,
+        backorder: BackorderMark::InStock,
+        promise: None,
+    };
+    let cadence = OrderCadence::default();
+    let mut order = None;
+    let placed = OrderEvent::Placed(OrderPlaced {
+        order_id: "o1".into(),
+        customer_id: "c4".into(),
+        currency: "JPY".into(),
+        coupon_code: "SPRING".into(),
+        lines: vec![line("1", "A", 2, 500), line("2", "B", 1, 300)],
+    });
+    apply(&mut order, &placed, 1_000, &cadence).expect("placed");
+    let cancel = OrderEvent::Cancelled(OrderCancelled {
+        order_id: "o1".into(),
+        customer_id: "c4".into(),
+        lines: Lines::Only(vec!["2".into()]),
+        reason: "gone".into(),
+    });
+    apply(&mut order, &cancel, 2_000, &cadence).expect("cancelled");
+    let refund = OrderEvent::Refunded(OrderRefunded {
+        order_id: "o1".into(),
+        customer_id: "c4".into(),
+        lines: Lines::Only(Vec::new()),
+        amount_minor: 150,
+    });
+    apply(&mut order, &refund, 3_000, &cadence).expect("refunded");
+    let o = order.expect("order");
+    let mut lapse = Lapse::default();
+    lapse.record_order(1_000);
+    lapse.record_order(5_000);
+    let v4 = CustomerStateV4 {
+        id: "c4".into(),
+        email: None,
+        line_user_id: None,
+        locale: Locale::Ja,
+        time_zone: "Asia/Tokyo".into(),
+        consent: Consent::default(),
+        tags: Vec::new(),
+        suppressed: Vec::new(),
+        ledger: Vec::new(),
+        pending: Vec::new(),
+        pending_due_ms: None,
+        deferred: Vec::new(),
+        created_ms: 1,
+        updated_ms: 2,
+        orders: vec![o.clone()],
+        lifecycle: LifecycleV4 {
+            engagement: Engagement::default(),
+            journey: Journey::default(),
+            hygiene: Hygiene::default(),
+            lapse: lapse.clone(),
+            attribution: Attribution::default(),
+        },
+    };
+    let read = Customers::decode_value(&codec::encode(V4, &v4)).expect("a v4 customer reads");
+    assert_eq!(read.orders, vec![o]);
+    assert_eq!(read.lifecycle.lapse, lapse);
+    let agg = &read.lifecycle.aggregates;
+    assert!(!agg.subscribed);
+    let seen: Vec<(Millis, i64, bool)> = agg
+        .orders
+        .iter()
+        .map(|k| (k.at_ms, k.amount_minor(), k.coupon))
+        .collect();
+    // o1: 2 × 500 (line 2 cancelled) − 150 refunded; the other lapse time: no amount.
+    assert_eq!(seen, vec![(1_000, 850, true), (5_000, 0, false)]);
+    let mut subscribed = read;
+    subscribed.lifecycle.aggregates.subscribed = true;
+    let bytes = Customers::encode_value(&subscribed);
+    assert_eq!(bytes.first(), Some(&5), "written as v5");
+    assert_eq!(
+        Customers::decode_value(&bytes).expect("v5 reads"),
+        subscribed
+    );
 }

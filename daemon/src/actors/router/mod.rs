@@ -160,6 +160,8 @@ pub struct Router {
     fanout_notify: Arc<tokio::sync::Notify>,
     max_active: usize,
     last_trim: Instant,
+    /// Customer rows for segments, put once their state is durable.
+    segments: Arc<crate::segment_board::SegmentBoard>,
 }
 
 impl Router {
@@ -223,6 +225,7 @@ impl Router {
             fanout_notify: cfg.fanout_notify,
             max_active: cfg.max_active.max(1),
             last_trim: Instant::now(),
+            segments: cfg.segments.clone(),
         };
         Ok((handle, tokio::spawn(router.run(rx))))
     }
@@ -326,12 +329,18 @@ impl Router {
             self.producers.answered(producer, record);
         }
         let wait = self.writer.submit(planned.batch, a.ticket);
+        let (segments, rows) = (self.segments.clone(), planned.rows);
         let outbox = (!planned.queued.is_empty()).then(|| self.outbox_notify.clone());
         let fanout = (!planned.triggers.is_empty() || planned.notices > 0)
             .then(|| self.fanout_notify.clone());
         Some(
             async move {
                 let ok = matches!(wait.await, Ok(Ok(())));
+                if ok && !rows.is_empty() {
+                    // Durable now. The writer completes tickets in queue order and this
+                    // future is woken in that order, so a customer's rows land in order.
+                    segments.put_all(rows);
+                }
                 match a.kind {
                     DispatchKind::Batch { reply, .. }
                     | DispatchKind::Internal { reply }

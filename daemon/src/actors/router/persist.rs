@@ -64,6 +64,8 @@ pub(crate) struct Planned {
     pub suppressed: Vec<(Scenario, SuppressReason)>,
     /// Attribution credits merged into the per-scenario counters.
     pub credits: Vec<ScenarioCredit>,
+    /// Segment rows of the customer states written (put once the write is durable).
+    pub rows: Vec<crate::domain::segments::Row>,
 }
 
 fn rejected(index: u32, r: Rejection) -> Rejected {
@@ -224,6 +226,7 @@ fn customer(out: &mut Planned, id: &str, a: CustomerApplied, ids: &mut Counters)
     let batch = &mut out.batch;
     if let Some(state) = a.state {
         batch.put_encoded::<Customers>(id, state);
+        out.rows.extend(a.row);
         // Only with the state that records them: counted once (`store::attribution`).
         for c in &a.credits {
             batch.merge::<ScenarioAttribution>(c.scenario.as_str(), &c.tally);

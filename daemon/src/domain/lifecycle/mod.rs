@@ -5,6 +5,7 @@
 //! One part per concern, each a plain struct with its own rules in its own module; the
 //! customer record stores them together as `CustomerState::lifecycle` (customers v4).
 
+pub mod aggregates;
 pub mod attribution;
 pub mod engagement;
 pub mod hygiene;
@@ -14,7 +15,8 @@ pub mod lapse;
 
 use serde::{Deserialize, Serialize};
 
-/// A customer's lifecycle state (customers v4; earlier versions read as the default).
+/// A customer's lifecycle state (customers v4, aggregates since v5; earlier versions
+/// read as the default, v4 with seeded aggregates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lifecycle {
     pub engagement: engagement::Engagement,
@@ -22,4 +24,6 @@ pub struct Lifecycle {
     pub hygiene: hygiene::Hygiene,
     pub lapse: lapse::Lapse,
     pub attribution: attribution::Attribution,
+    /// Order aggregates and the newsletter flag, for segments (customers v5).
+    pub aggregates: aggregates::Aggregates,
 }
