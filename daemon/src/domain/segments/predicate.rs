@@ -380,3 +380,7 @@ impl fmt::Display for Pred {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "predicate_tests.rs"]
+mod tests;
