@@ -4,6 +4,8 @@
 //! in the meta column family, so they outlive restarts, and published through
 //! [`LiveRules`], which the fan-out and every customer actor read per decision.
 
+pub mod segment_defs;
+
 use std::sync::{Arc, Mutex, RwLock};
 
 use thiserror::Error;
