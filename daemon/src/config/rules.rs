@@ -289,6 +289,7 @@ pub fn build(
         journeys,
         // `[win_back]` / `[birthday]` are outside `[scenarios]`: `Config::delivery_rules`.
         lapse: Default::default(),
+        audiences: Vec::new(),
     };
     for (sc, key, cfg) in scenarios.each() {
         let channels = order_scenarios::channels(key, &cfg.channels)?;

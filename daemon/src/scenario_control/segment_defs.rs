@@ -258,6 +258,35 @@ impl SegmentDefs {
     }
 }
 
+/// How often the refresher looks at the category map (it re-reads the catalogue only
+/// when the map is older than [`CATEGORY_REFRESH_MS`] and a definition reads categories).
+const REFRESH_TICK: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl SegmentDefs {
+    /// Keeps the category map fresh off the async workers until `shutdown`.
+    pub fn start_refresh(
+        self: Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let defs = self.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    defs.categories(crate::clock::now_ms());
+                })
+                .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(REFRESH_TICK) => {}
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        })
+    }
+}
+
 fn invalid(e: crate::domain::segments::definition::DefinitionError) -> SegmentDefError {
     SegmentDefError::Invalid {
         field: e.field,

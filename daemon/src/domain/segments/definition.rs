@@ -143,6 +143,31 @@ pub fn builtins() -> Vec<Definition> {
         .collect()
 }
 
+/// A marketing scenario's audience by segment: when `include` is not empty only its
+/// members are candidates; members of `exclude` never are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl Audience {
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    /// Whether the audience names segment `name`.
+    pub fn names(&self, name: &str) -> bool {
+        self.include.iter().chain(self.exclude.iter()).any(|n| n == name)
+    }
+
+    /// Whether a customer is in the audience, given their membership test.
+    pub fn admits(&self, is_member: impl Fn(&str) -> bool) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|n| is_member(n)))
+            && !self.exclude.iter().any(|n| is_member(n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +210,25 @@ mod tests {
         assert!(d.is_err());
         let d = compile(text("ok", "orders>=2   and  coupon"), Source::Api).unwrap();
         assert_eq!(d.canonical(), "orders >= 2 and coupon");
+    }
+
+    #[test]
+    fn audiences_include_then_exclude() {
+        let a = Audience {
+            include: vec!["a".into(), "b".into()],
+            exclude: vec!["x".into()],
+        };
+        assert!(a.admits(|n| n == "b"));
+        assert!(!a.admits(|n| n == "c"));
+        assert!(!a.admits(|n| n == "a" || n == "x"));
+        let only_ex = Audience {
+            include: vec![],
+            exclude: vec!["x".into()],
+        };
+        assert!(only_ex.admits(|_| false));
+        assert!(!only_ex.admits(|n| n == "x"));
+        assert!(Audience::default().admits(|_| true));
+        assert!(a.names("x") && !a.names("c"));
     }
 
     #[test]
