@@ -354,11 +354,12 @@ impl AdminApi {
         };
         let weights = self.weights.clone();
         let now = crate::clock::now_ms();
+        let admits = self.audience_test(s, now);
         let found = self
             .store
             .read(move |store| match product {
-                Some(p) => reach::product(store, &p, s, now, &weights),
-                None => reach::catalogue(store, s, now, &weights, REACH_MAX_ROWS),
+                Some(p) => reach::product_in(store, &p, s, now, &weights, &*admits),
+                None => reach::catalogue_in(store, s, now, &weights, REACH_MAX_ROWS, &*admits),
             })
             .await
             .map_err(blocking_error)?;

@@ -7,6 +7,7 @@ use stockbell_proto::v1 as pb;
 use tonic::Status;
 
 use super::admin::AdminApi;
+use crate::domain::customer::Scenario;
 use crate::domain::rules::DeliveryRules;
 use crate::domain::segments::definition::{Definition, DefinitionText};
 use crate::domain::segments::metrics::Metrics;
@@ -101,6 +102,28 @@ impl AdminApi {
         Ok(pb_segment(def, &m, now, users))
     }
 
+    /// Whether a customer (by id) is in scenario `s`'s segment audience now (everyone
+    /// when it has none); rows come from the segment board.
+    pub(super) fn audience_test(&self, s: Scenario, now: Millis) -> Arc<CustomerTest> {
+        let rules = self.control.live.get();
+        let Some(audience) = rules.audience(s).cloned() else {
+            return Arc::new(|_: &str| true);
+        };
+        let defs = self.segment_defs.clone();
+        let board = self.segments.clone();
+        let categories = defs.cached_categories();
+        let scores = board.scores(now);
+        Arc::new(move |customer: &str| {
+            let row = board.get(customer).unwrap_or_else(|| {
+                Arc::new(Row {
+                    customer_id: customer.to_owned(),
+                    ..Row::default()
+                })
+            });
+            audience.admits(|name| defs.is_member(name, &row, now, &categories, scores.as_ref()))
+        })
+    }
+
     /// The definition's predicate with the categories and scores of now.
     fn member_test(&self, def: &Definition, now: Millis) -> MemberTest {
         MemberTest {
@@ -162,6 +185,9 @@ fn pb_segment(def: &Definition, m: &Metrics, now: Millis, used_by: Vec<String>) 
         used_by,
     }
 }
+
+/// A membership test by customer id.
+pub(super) type CustomerTest = dyn Fn(&str) -> bool + Send + Sync;
 
 /// A membership test over one row.
 pub(super) type RowTest = Box<dyn Fn(&Row) -> bool + Send + Sync>;
