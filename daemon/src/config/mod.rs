@@ -332,7 +332,7 @@ impl Config {
         self.hygiene.policy()?;
         self.hygiene.pause_policy()?;
         self.segment_settings.validate()?;
-        crate::config::segments::definitions(&self.segments)?;
+        crate::config::segments::check_audiences(self)?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",
