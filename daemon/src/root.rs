@@ -233,6 +233,14 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let segments = Arc::new(crate::segment_board::SegmentBoard::new());
     // Before anything writes customers (the Router) or reads rows (the API).
     rebuild_segments(&store, &segments).await?;
+    let segment_defs = Arc::new(
+        crate::scenario_control::segment_defs::SegmentDefs::load(
+            crate::config::segments::definitions(&cfg.segments)?,
+            store.clone(),
+            writer.clone(),
+        )
+        .context("cannot load the segment definitions")?,
+    );
     let router_cfg = RouterConfig {
         triggers: trig.clone(),
         idle_timeout: cfg.actors.idle_timeout.0,
@@ -248,6 +256,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         hygiene: cfg.hygiene.policy()?,
         board: board.clone(),
         segments: segments.clone(),
+        segment_defs: segment_defs.clone(),
     };
     let (router, router_task) =
         Router::start(store.clone(), writer.clone(), router_cfg, metrics.clone()).await?;
@@ -293,6 +302,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         crate::config::delivery::channels(&cfg).context("cannot set up the delivery channels")?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let categories_task = segment_defs.clone().start_refresh(shutdown_rx.clone());
     let dispatcher = Dispatcher::start(DispatcherArgs {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -333,6 +343,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let admin = AdminApi {
         board,
         segments: segments.clone(),
+        segment_defs: segment_defs.clone(),
         sunset: cfg.hygiene.policy()?,
         router: router.clone(),
         store: store.clone(),
@@ -423,11 +434,13 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let _ = fanout_stop.send(true);
     let _ = fanout_task.await;
     let _ = related_task.await;
+    let _ = categories_task.await;
     // Every Writer handle must be gone for the writer thread to finish.
     drop(outbox);
     let _ = outbox_task.await;
     drop(writer);
     drop(control);
+    drop(segment_defs);
     drop(router);
     router_task.await.context("the router task failed")?;
     tokio::task::spawn_blocking(move || writer_thread.join())

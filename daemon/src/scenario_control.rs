@@ -4,6 +4,8 @@
 //! in the meta column family, so they outlive restarts, and published through
 //! [`LiveRules`], which the fan-out and every customer actor read per decision.
 
+pub mod segment_defs;
+
 use std::sync::{Arc, Mutex, RwLock};
 
 use thiserror::Error;
@@ -79,6 +81,19 @@ pub fn validate(scenario: Scenario, change: &ScenarioOverride) -> Result<(), Con
             field,
             format!("{name} is an order update: it goes whenever it applies, never held back by priorities or caps; change enabled or channels instead"),
         ));
+    }
+    if change.include_segments.is_some() || change.exclude_segments.is_some() {
+        let field = if change.include_segments.is_some() {
+            "include_segments"
+        } else {
+            "exclude_segments"
+        };
+        if !scenario.is_marketing() || scenario == Scenario::LastChance {
+            return Err(invalid(
+                field,
+                format!("{name} takes no segment audience (only marketing scenarios other than last_chance do); leave include_segments / exclude_segments unset"),
+            ));
+        }
     }
     if let Some(channels) = &change.channels {
         if channels.is_empty() {

@@ -62,6 +62,8 @@ pub struct CustomerShared {
     pub board: Arc<crate::hygiene_board::HygieneBoard>,
     /// Customer rows for segments (audiences are evaluated on them).
     pub segments: Arc<crate::segment_board::SegmentBoard>,
+    /// Segment definitions (scenario audiences name them).
+    pub segment_defs: Arc<crate::scenario_control::segment_defs::SegmentDefs>,
 }
 
 /// One customer event with its index in the batch.

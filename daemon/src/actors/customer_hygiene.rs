@@ -83,6 +83,13 @@ pub(super) async fn gate(
                     .iter()
                     .map(|o| (o.candidate.scenario, SuppressReason::Paused)),
             );
+            let (outside, open): (Vec<Offer>, Vec<Offer>) =
+                audience_split(c, open, now, shared, rules);
+            out.suppressed.extend(
+                outside
+                    .iter()
+                    .map(|o| (o.candidate.scenario, SuppressReason::Segment)),
+            );
             return open;
         }
         Gate::Closed(reason) => reason,
@@ -106,6 +113,33 @@ pub(super) async fn gate(
     out.suppressed
         .extend(offers.iter().map(|o| (o.candidate.scenario, reason)));
     Vec::new()
+}
+
+/// Splits `offers` into those whose scenario's segment audience leaves the customer out
+/// and the rest. The customer's row is `row_of` their current record; categories are
+/// the cached map (refreshed by readers off the actor), scores the board's.
+fn audience_split(
+    c: &CustomerState,
+    offers: Vec<Offer>,
+    now: Millis,
+    shared: &CustomerShared,
+    rules: &DeliveryRules,
+) -> (Vec<Offer>, Vec<Offer>) {
+    if offers
+        .iter()
+        .all(|o| rules.audience(o.candidate.scenario).is_none())
+    {
+        return (Vec::new(), offers);
+    }
+    let row = crate::domain::segments::build::row_of(c);
+    let categories = shared.segment_defs.cached_categories();
+    let scores = shared.segments.scores(now);
+    let defs = &shared.segment_defs;
+    offers.into_iter().partition(|o| {
+        rules.audience(o.candidate.scenario).is_some_and(|a| {
+            !a.admits(|name| defs.is_member(name, &row, now, &categories, scores.as_ref()))
+        })
+    })
 }
 
 /// The last-chance entry, on the first of its channels the customer can be reached on.

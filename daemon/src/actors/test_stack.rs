@@ -44,6 +44,14 @@ impl Stack {
                 "shop@shop.example",
             )),
             segments: Arc::new(crate::segment_board::SegmentBoard::new()),
+            segment_defs: Arc::new(
+                crate::scenario_control::segment_defs::SegmentDefs::load(
+                    Vec::new(),
+                    db.store().clone(),
+                    db.writer.clone(),
+                )
+                .expect("segment definitions"),
+            ),
         };
         let metrics = Arc::new(Metrics::default());
         let (router, router_task) =

@@ -24,6 +24,8 @@ pub struct AdminApi {
     pub board: Arc<crate::hygiene_board::HygieneBoard>,
     /// Customer rows for segments (metrics, exports, GetCustomer's value).
     pub segments: Arc<crate::segment_board::SegmentBoard>,
+    /// Segment definitions in force (config, API, built-in).
+    pub segment_defs: Arc<crate::scenario_control::segment_defs::SegmentDefs>,
     /// The configured sunset policy (`PreviewSunset`'s defaults).
     pub sunset: crate::domain::lifecycle::hygiene::HygienePolicy,
     pub router: RouterHandle,

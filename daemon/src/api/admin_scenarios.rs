@@ -204,8 +204,12 @@ pub fn settings_view(
         quiet: rules.quiet_mode(s).as_str().into(),
         timing: timing(rules, s),
         has_threshold: s.trigger().is_some(),
-        include_segments: Vec::new(),
-        exclude_segments: Vec::new(),
+        include_segments: rules
+            .audience(s)
+            .map_or_else(Vec::new, |a| a.include.clone()),
+        exclude_segments: rules
+            .audience(s)
+            .map_or_else(Vec::new, |a| a.exclude.clone()),
     }
 }
 
@@ -248,9 +252,11 @@ impl AdminApi {
                 || r.threshold.is_some()
                 || r.caps.is_some()
                 || r.channels.is_some()
+                || r.include_segments.is_some()
+                || r.exclude_segments.is_some()
             {
                 return Err(Status::invalid_argument(
-                    "reset: leave enabled, priority, threshold, caps and channels unset when resetting",
+                    "reset: leave enabled, priority, threshold, caps, channels and include / exclude segments unset when resetting",
                 ));
             }
             None
@@ -271,10 +277,12 @@ impl AdminApi {
                 threshold: r.threshold,
                 caps,
                 channels,
+                include_segments: self.segment_names("include_segments", r.include_segments)?,
+                exclude_segments: self.segment_names("exclude_segments", r.exclude_segments)?,
             };
             if change.fields().is_empty() {
                 return Err(Status::invalid_argument(
-                    "nothing to change: set enabled, channels, priority, threshold or caps (or reset)",
+                    "nothing to change: set enabled, channels, priority, threshold, caps or include / exclude segments (or reset)",
                 ));
             }
             Some(change)
@@ -294,6 +302,29 @@ impl AdminApi {
             "An operator changed a scenario's settings."
         );
         Ok(self.settings(s))
+    }
+
+    /// A scenario's include / exclude list: each name a defined segment, listed once.
+    fn segment_names(
+        &self,
+        field: &str,
+        list: Option<pb::SegmentList>,
+    ) -> Result<Option<Vec<String>>, Status> {
+        let Some(list) = list else { return Ok(None) };
+        for (i, name) in list.segments.iter().enumerate() {
+            if self.segment_defs.get(name).is_none() {
+                return Err(Status::invalid_argument(format!(
+                    "{field}: segment \"{}\" is not defined; ListSegments shows the defined ones (CreateSegment adds one)",
+                    super::limits::echo(name)
+                )));
+            }
+            if list.segments[..i].contains(name) {
+                return Err(Status::invalid_argument(format!(
+                    "{field}: segment \"{name}\" is listed twice; list each segment once"
+                )));
+            }
+        }
+        Ok(Some(list.segments))
     }
 
     pub(super) async fn reach(
@@ -323,11 +354,12 @@ impl AdminApi {
         };
         let weights = self.weights.clone();
         let now = crate::clock::now_ms();
+        let admits = self.audience_test(s, now);
         let found = self
             .store
             .read(move |store| match product {
-                Some(p) => reach::product(store, &p, s, now, &weights),
-                None => reach::catalogue(store, s, now, &weights, REACH_MAX_ROWS),
+                Some(p) => reach::product_in(store, &p, s, now, &weights, &*admits),
+                None => reach::catalogue_in(store, s, now, &weights, REACH_MAX_ROWS, &*admits),
             })
             .await
             .map_err(blocking_error)?;

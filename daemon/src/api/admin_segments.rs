@@ -1,43 +1,193 @@
 //! Segment definitions over the Admin API: list (with live metrics), create, update,
 //! delete.
 
+use std::sync::Arc;
+
 use stockbell_proto::v1 as pb;
 use tonic::Status;
 
 use super::admin::AdminApi;
+use crate::domain::customer::Scenario;
+use crate::domain::rules::DeliveryRules;
+use crate::domain::segments::definition::{Definition, DefinitionText};
 use crate::domain::segments::metrics::Metrics;
-use crate::domain::segments::Row;
+use crate::domain::segments::{NoScores, Row};
 use crate::domain::Millis;
+use crate::scenario_control::segment_defs::{MemberTest, SegmentDefError};
 
 impl AdminApi {
     pub(super) async fn segments_list(
         &self,
         _r: pb::ListSegmentsRequest,
     ) -> Result<pb::ListSegmentsResponse, Status> {
-        Err(Status::unimplemented("ListSegments is not built yet"))
+        let defs = self.segment_defs.list();
+        let now = crate::clock::now_ms();
+        let tests: Vec<MemberTest> = defs.iter().map(|d| self.member_test(d, now)).collect();
+        let board = self.segments.clone();
+        // One scan for every segment: each row is tested against each predicate.
+        let metrics = tokio::task::spawn_blocking(move || {
+            board.scan(|rows| {
+                let mut m = vec![Metrics::default(); tests.len()];
+                for row in rows {
+                    for (t, m) in tests.iter().zip(m.iter_mut()) {
+                        if t.matches(row) {
+                            m.add(row);
+                        }
+                    }
+                }
+                m
+            })
+        })
+        .await
+        .map_err(|e| Status::internal(format!("segment metrics task failed: {e}")))?;
+        let rules = self.control.live.get();
+        let segments = defs
+            .iter()
+            .zip(metrics.iter())
+            .map(|(d, m)| pb_segment(d, m, now, used_by(&rules, &d.text.name)))
+            .collect();
+        Ok(pb::ListSegmentsResponse { segments })
     }
 
     pub(super) async fn segment_create(
         &self,
-        _r: pb::SegmentDefinition,
+        r: pb::SegmentDefinition,
     ) -> Result<pb::Segment, Status> {
-        Err(Status::unimplemented("CreateSegment is not built yet"))
+        let def = self
+            .segment_defs
+            .create(text_of(r))
+            .await
+            .map_err(def_status)?;
+        tracing::info!(segment = %def.text.name, "An operator created a segment.");
+        self.segment_view(&def).await
     }
 
     pub(super) async fn segment_update(
         &self,
-        _r: pb::SegmentDefinition,
+        r: pb::SegmentDefinition,
     ) -> Result<pb::Segment, Status> {
-        Err(Status::unimplemented("UpdateSegment is not built yet"))
+        let def = self
+            .segment_defs
+            .update(text_of(r))
+            .await
+            .map_err(def_status)?;
+        tracing::info!(segment = %def.text.name, "An operator changed a segment.");
+        self.segment_view(&def).await
     }
 
     pub(super) async fn segment_delete(
         &self,
-        _r: pb::DeleteSegmentRequest,
+        r: pb::DeleteSegmentRequest,
     ) -> Result<pb::DeleteSegmentResponse, Status> {
-        Err(Status::unimplemented("DeleteSegment is not built yet"))
+        let users = used_by(&self.control.live.get(), &r.name);
+        self.segment_defs
+            .delete(&r.name, &users)
+            .await
+            .map_err(def_status)?;
+        tracing::info!(segment = %r.name, "An operator deleted a segment.");
+        Ok(pb::DeleteSegmentResponse {})
+    }
+
+    /// One segment with its live metrics.
+    async fn segment_view(&self, def: &Arc<Definition>) -> Result<pb::Segment, Status> {
+        let now = crate::clock::now_ms();
+        let test = self.member_test(def, now);
+        let board = self.segments.clone();
+        let m = tokio::task::spawn_blocking(move || {
+            board.scan(|rows| Metrics::of(rows.filter(|row| test.matches(row))))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("segment metrics task failed: {e}")))?;
+        let users = used_by(&self.control.live.get(), &def.text.name);
+        Ok(pb_segment(def, &m, now, users))
+    }
+
+    /// Whether a customer (by id) is in scenario `s`'s segment audience now (everyone
+    /// when it has none); rows come from the segment board.
+    pub(super) fn audience_test(&self, s: Scenario, now: Millis) -> Arc<CustomerTest> {
+        let rules = self.control.live.get();
+        let Some(audience) = rules.audience(s).cloned() else {
+            return Arc::new(|_: &str| true);
+        };
+        let defs = self.segment_defs.clone();
+        let board = self.segments.clone();
+        let categories = defs.cached_categories();
+        let scores = board.scores(now);
+        Arc::new(move |customer: &str| {
+            let row = board.get(customer).unwrap_or_else(|| {
+                Arc::new(Row {
+                    customer_id: customer.to_owned(),
+                    ..Row::default()
+                })
+            });
+            audience.admits(|name| defs.is_member(name, &row, now, &categories, scores.as_ref()))
+        })
+    }
+
+    /// The definition's predicate with the categories and scores of now.
+    fn member_test(&self, def: &Definition, now: Millis) -> MemberTest {
+        MemberTest {
+            pred: def.pred.clone(),
+            categories: self.segment_defs.cached_categories(),
+            scores: if def.pred.uses_scores() {
+                self.segments.scores(now)
+            } else {
+                Arc::new(NoScores)
+            },
+            now_ms: now,
+        }
     }
 }
+
+fn text_of(r: pb::SegmentDefinition) -> DefinitionText {
+    DefinitionText {
+        name: r.name,
+        match_: r.r#match,
+        description: r.description,
+        webhook: r.webhook,
+    }
+}
+
+fn def_status(e: SegmentDefError) -> Status {
+    let msg = e.to_string();
+    match e {
+        SegmentDefError::Invalid { .. } => Status::invalid_argument(msg),
+        SegmentDefError::Exists(..) => Status::already_exists(msg),
+        SegmentDefError::NotFound(_) => Status::not_found(msg),
+        SegmentDefError::ReadOnly(..) | SegmentDefError::InUse(..) => {
+            Status::failed_precondition(msg)
+        }
+        SegmentDefError::Store(_) => Status::unavailable(msg),
+    }
+}
+
+/// The scenarios whose audience names segment `name`.
+fn used_by(rules: &DeliveryRules, name: &str) -> Vec<String> {
+    rules
+        .audiences
+        .iter()
+        .filter(|(_, a)| a.names(name))
+        .map(|(s, _)| s.as_str().to_owned())
+        .collect()
+}
+
+fn pb_segment(def: &Definition, m: &Metrics, now: Millis, used_by: Vec<String>) -> pb::Segment {
+    pb::Segment {
+        definition: Some(pb::SegmentDefinition {
+            name: def.text.name.clone(),
+            r#match: def.text.match_.clone(),
+            description: def.text.description.clone(),
+            webhook: def.text.webhook,
+        }),
+        source: def.source.as_str().into(),
+        canonical: def.canonical(),
+        metrics: Some(pb_metrics(&def.text.name, m, now)),
+        used_by,
+    }
+}
+
+/// A membership test by customer id.
+pub(super) type CustomerTest = dyn Fn(&str) -> bool + Send + Sync;
 
 /// A membership test over one row.
 pub(super) type RowTest = Box<dyn Fn(&Row) -> bool + Send + Sync>;
@@ -62,9 +212,16 @@ impl AdminApi {
         if name.is_empty() {
             return Ok(SegmentFilter { test: None });
         }
-        Err(Status::not_found(format!(
-            "segment \"{name}\" is not defined; ListSegments shows the defined ones"
-        )))
+        let Some(def) = self.segment_defs.get(name) else {
+            return Err(Status::not_found(format!(
+                "segment \"{}\" is not defined; ListSegments shows the defined ones",
+                super::limits::echo(name)
+            )));
+        };
+        let test = self.member_test(&def, crate::clock::now_ms());
+        Ok(SegmentFilter {
+            test: Some(Box::new(move |row: &Row| test.matches(row))),
+        })
     }
 }
 

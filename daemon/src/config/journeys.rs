@@ -48,6 +48,10 @@ pub struct JourneyScenarioConfig {
     pub after: Option<Vec<Dur>>,
     /// Share of customers kept from the scenario for comparison (0–50, default 0).
     pub holdout_pct: Option<f64>,
+    /// Segment audience (marketing only): only members of these segments, when set.
+    pub include_segments: Option<Vec<String>>,
+    /// Segment audience: never members of these segments.
+    pub exclude_segments: Option<Vec<String>>,
 }
 
 fn steps(key: &'static str, after: &[Dur]) -> Result<Vec<i64>, ConfigError> {

@@ -55,6 +55,10 @@ pub struct LapseScenarioConfig {
     pub max_age: Option<Dur>,
     /// Share of customers kept from the scenario for comparison (0–50, default 0).
     pub holdout_pct: Option<f64>,
+    /// Segment audience (marketing only): only members of these segments, when set.
+    pub include_segments: Option<Vec<String>>,
+    /// Segment audience: never members of these segments.
+    pub exclude_segments: Option<Vec<String>>,
 }
 
 /// The two scenarios' rules (switch, priority, channels, cooldown, max_age).

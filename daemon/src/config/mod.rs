@@ -18,6 +18,7 @@ pub mod orders;
 pub mod related;
 pub mod rules;
 pub mod segment_settings;
+pub mod segments;
 
 use crate::domain::TriggerConfig;
 use crate::settings::invalid;
@@ -56,6 +57,8 @@ pub struct Config {
     pub win_back: crate::config::lapse::WinBackSection,
     pub birthday: crate::config::lapse::BirthdaySection,
     pub segment_settings: crate::config::segment_settings::SegmentSettings,
+    /// `[segments.<name>]` definitions.
+    pub segments: crate::config::segments::SegmentsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -329,6 +332,7 @@ impl Config {
         self.hygiene.policy()?;
         self.hygiene.pause_policy()?;
         self.segment_settings.validate()?;
+        crate::config::segments::check_audiences(self)?;
         if self.actors.max_active < 100 {
             return Err(invalid(
                 "actors.max_active",

@@ -45,6 +45,10 @@ pub struct OrderScenarioConfig {
     pub max_age: Option<Dur>,
     /// cross_sell_*: percent of customers (0–50) kept from the offer to measure its lift.
     pub holdout_pct: Option<f64>,
+    /// Segment audience (marketing only): only members of these segments, when set.
+    pub include_segments: Option<Vec<String>>,
+    /// Segment audience: never members of these segments.
+    pub exclude_segments: Option<Vec<String>>,
 }
 
 impl OrderScenarioConfig {
@@ -63,6 +67,8 @@ impl OrderScenarioConfig {
             ("cooldown", self.cooldown.is_some()),
             ("max_age", self.max_age.is_some()),
             ("holdout_pct", self.holdout_pct.is_some()),
+            ("include_segments", self.include_segments.is_some()),
+            ("exclude_segments", self.exclude_segments.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -85,6 +91,8 @@ fn allowed(s: Scenario) -> &'static [&'static str] {
             "after",
             "max_items",
             "holdout_pct",
+            "include_segments",
+            "exclude_segments",
         ],
         Scenario::CrossSellDelivery => &[
             "enabled",
@@ -96,6 +104,8 @@ fn allowed(s: Scenario) -> &'static [&'static str] {
             "max_items",
             "coupon_code",
             "holdout_pct",
+            "include_segments",
+            "exclude_segments",
         ],
         _ => UPDATE,
     }

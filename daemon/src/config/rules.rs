@@ -73,6 +73,10 @@ pub struct ScenarioConfig {
     pub max_age: Dur,
     /// Percent of customers (0–50) kept from the scenario to measure its lift.
     pub holdout_pct: f64,
+    /// Segment audience: only members of these segments, when not empty.
+    pub include_segments: Vec<String>,
+    /// Segment audience: never members of these segments.
+    pub exclude_segments: Vec<String>,
 }
 
 fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConfig {
@@ -88,6 +92,8 @@ fn scenario_default(priority: u32, threshold: f64, digest: bool) -> ScenarioConf
         batch_interval: Dur(std::time::Duration::from_secs(600)),
         max_age: Dur(std::time::Duration::from_secs(86_400)),
         holdout_pct: 0.0,
+        include_segments: Vec::new(),
+        exclude_segments: Vec::new(),
     }
 }
 
@@ -106,6 +112,8 @@ struct PartialScenario {
     batch_interval: Option<Dur>,
     max_age: Option<Dur>,
     holdout_pct: Option<f64>,
+    include_segments: Option<Vec<String>>,
+    exclude_segments: Option<Vec<String>>,
 }
 
 impl PartialScenario {
@@ -122,6 +130,8 @@ impl PartialScenario {
             batch_interval: self.batch_interval.unwrap_or(d.batch_interval),
             max_age: self.max_age.unwrap_or(d.max_age),
             holdout_pct: self.holdout_pct.unwrap_or(d.holdout_pct),
+            include_segments: self.include_segments.unwrap_or(d.include_segments),
+            exclude_segments: self.exclude_segments.unwrap_or(d.exclude_segments),
         }
     }
 }
@@ -289,6 +299,7 @@ pub fn build(
         journeys,
         // `[win_back]` / `[birthday]` are outside `[scenarios]`: `Config::delivery_rules`.
         lapse: Default::default(),
+        audiences: Vec::new(),
     };
     for (sc, key, cfg) in scenarios.each() {
         let channels = order_scenarios::channels(key, &cfg.channels)?;
@@ -312,6 +323,12 @@ pub fn build(
             max_age_ms: cfg.max_age.ms(),
         });
         push_holdout(&mut out, sc, key, Some(cfg.holdout_pct))?;
+        push_audience(
+            &mut out,
+            sc,
+            Some(&cfg.include_segments),
+            Some(&cfg.exclude_segments),
+        );
         out.thresholds.push((sc, cfg.threshold));
         out.batching
             .push((sc, cfg.per_unit, cfg.batch_interval.ms().max(1000)));
@@ -319,6 +336,36 @@ pub fn build(
     out.scenarios.extend(order_rules);
     for (sc, key, cfg) in scenarios.orders().each() {
         push_holdout(&mut out, sc, key, cfg.holdout_pct)?;
+        push_audience(
+            &mut out,
+            sc,
+            cfg.include_segments.as_ref(),
+            cfg.exclude_segments.as_ref(),
+        );
+    }
+    for (sc, inc, exc) in [
+        (
+            Scenario::CartAbandoned,
+            &scenarios.cart_abandoned.include_segments,
+            &scenarios.cart_abandoned.exclude_segments,
+        ),
+        (
+            Scenario::CheckoutAbandoned,
+            &scenarios.checkout_abandoned.include_segments,
+            &scenarios.checkout_abandoned.exclude_segments,
+        ),
+        (
+            Scenario::WinBack,
+            &scenarios.win_back.include_segments,
+            &scenarios.win_back.exclude_segments,
+        ),
+        (
+            Scenario::Birthday,
+            &scenarios.birthday.include_segments,
+            &scenarios.birthday.exclude_segments,
+        ),
+    ] {
+        push_audience(&mut out, sc, inc.as_ref(), exc.as_ref());
     }
     out.scenarios.extend(journey_rules);
     out.scenarios.push(scenarios.last_chance.rules()?);
@@ -370,6 +417,23 @@ pub fn push_holdout(
         out.holdouts.push(Holdout { scenario, pct });
     }
     Ok(())
+}
+
+/// Adds a marketing scenario's segment audience (none when both lists are empty). The
+/// names are checked against the defined segments by `Config::validate`.
+fn push_audience(
+    out: &mut DeliveryRules,
+    scenario: Scenario,
+    include: Option<&Vec<String>>,
+    exclude: Option<&Vec<String>>,
+) {
+    let a = crate::domain::segments::definition::Audience {
+        include: include.cloned().unwrap_or_default(),
+        exclude: exclude.cloned().unwrap_or_default(),
+    };
+    if !a.is_empty() {
+        out.audiences.push((scenario, a));
+    }
 }
 
 /// The marketing scenarios' names, for errors.

@@ -272,10 +272,13 @@ pub enum SuppressReason {
     Complaint,
     /// The scenario was paused for its complaint / hard-bounce rate.
     Paused,
+    /// The customer is outside the scenario's segment audience (not in an
+    /// `include_segments` segment, or in an `exclude_segments` one).
+    Segment,
 }
 
 impl SuppressReason {
-    pub const ALL: [SuppressReason; 18] = [
+    pub const ALL: [SuppressReason; 19] = [
         SuppressReason::Consent,
         SuppressReason::Suppressed,
         SuppressReason::NoAddress,
@@ -294,6 +297,7 @@ impl SuppressReason {
         SuppressReason::Inactive,
         SuppressReason::Complaint,
         SuppressReason::Paused,
+        SuppressReason::Segment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -316,6 +320,7 @@ impl SuppressReason {
             SuppressReason::Inactive => "inactive",
             SuppressReason::Complaint => "complaint",
             SuppressReason::Paused => "paused",
+            SuppressReason::Segment => "segment",
         }
     }
 }

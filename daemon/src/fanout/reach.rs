@@ -52,6 +52,19 @@ pub fn product(
     now: Millis,
     w: &InterestWeights,
 ) -> Result<Reach, StoreError> {
+    product_in(store, p, scenario, now, w, &|_| true)
+}
+
+/// [`product`] counting only the customers `admits` lets in (the scenario's segment
+/// audience).
+pub fn product_in(
+    store: &Store,
+    p: &ProductState,
+    scenario: Scenario,
+    now: Millis,
+    w: &InterestWeights,
+    admits: &dyn Fn(&str) -> bool,
+) -> Result<Reach, StoreError> {
     let mut rows = 0u64;
     if scenario == Scenario::NewArrival {
         let mut best: HashMap<String, f64> = HashMap::new();
@@ -59,6 +72,9 @@ pub fn product(
             for row in store.iter_prefix::<CategoryInterest>(cat, Seek::First)? {
                 let ((_, customer), affinity) = row?;
                 rows += 1;
+                if !admits(&customer) {
+                    continue;
+                }
                 let a = affinity.value_at(now, w.half_life_ms);
                 let e = best.entry(customer).or_insert(0.0);
                 *e = e.max(a);
@@ -68,9 +84,9 @@ pub fn product(
     }
     let mut best = Vec::new();
     for row in store.iter_prefix::<Interest>(&p.sku, Seek::First)? {
-        let (_, e) = row?;
+        let ((_, customer), e) = row?;
         rows += 1;
-        if !e.purchased() {
+        if !e.purchased() && admits(&customer) {
             best.push(score(&e, now, w));
         }
     }
@@ -86,6 +102,19 @@ pub fn catalogue(
     w: &InterestWeights,
     max_rows: u64,
 ) -> Result<Reach, StoreError> {
+    catalogue_in(store, scenario, now, w, max_rows, &|_| true)
+}
+
+/// [`catalogue`] counting only the customers `admits` lets in (the scenario's segment
+/// audience).
+pub fn catalogue_in(
+    store: &Store,
+    scenario: Scenario,
+    now: Millis,
+    w: &InterestWeights,
+    max_rows: u64,
+    admits: &dyn Fn(&str) -> bool,
+) -> Result<Reach, StoreError> {
     let mut rows = 0u64;
     let new_arrival = scenario == Scenario::NewArrival;
     let best: Vec<f64> = if new_arrival {
@@ -97,6 +126,9 @@ pub fn catalogue(
             }
             let ((_, customer), affinity) = row?;
             rows += 1;
+            if !admits(&customer) {
+                continue;
+            }
             let a = affinity.value_at(now, w.half_life_ms);
             let e = best.entry(customer).or_insert(0.0);
             *e = e.max(a);
@@ -114,7 +146,10 @@ pub fn catalogue(
             let ((customer, _), e) = row?;
             rows += 1;
             if customer != current {
-                best.extend(top.take());
+                let t = top.take();
+                if admits(&current) {
+                    best.extend(t);
+                }
                 current = customer;
             }
             if !e.purchased() {
@@ -122,7 +157,9 @@ pub fn catalogue(
                 top = Some(top.map_or(s, |t| t.max(s)));
             }
         }
-        best.extend(top);
+        if admits(&current) {
+            best.extend(top);
+        }
         best
     };
     let scale = if rows >= max_rows {

@@ -63,6 +63,18 @@ meta_singleton!(
 );
 
 meta_singleton!(
+    /// Segments defined through the Admin API, as JSON so an operator can read them.
+    SegmentDefinitions,
+    b"segment_definitions",
+    Vec<crate::domain::segments::definition::DefinitionText>,
+    |d: &Vec<crate::domain::segments::definition::DefinitionText>| serde_json::to_vec(d).unwrap_or_default(),
+    |b: &[u8]| serde_json::from_slice(b).map_err(|e| corrupt(
+        "segment_definitions (delete the key to drop the API-defined segments)",
+        e
+    ))
+);
+
+meta_singleton!(
     /// The generated secret that signs unsubscribe links (when none is configured).
     UnsubscribeSecret,
     b"unsubscribe_secret",

@@ -142,6 +142,8 @@ pub struct RouterConfig {
     pub board: Arc<crate::hygiene_board::HygieneBoard>,
     /// Customer rows for segments (put after a customer's record is durable).
     pub segments: Arc<crate::segment_board::SegmentBoard>,
+    /// Segment definitions (scenario audiences name them).
+    pub segment_defs: Arc<crate::scenario_control::segment_defs::SegmentDefs>,
 }
 
 pub struct Router {
@@ -202,6 +204,7 @@ impl Router {
             hygiene: cfg.hygiene,
             board: cfg.board,
             segments: cfg.segments.clone(),
+            segment_defs: cfg.segment_defs.clone(),
         };
         let router = Router {
             store,

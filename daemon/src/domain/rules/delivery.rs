@@ -32,9 +32,20 @@ pub struct DeliveryRules {
     pub journeys: crate::domain::lifecycle::journey::JourneyRules,
     /// When a customer has lapsed, and the birthday's send time and coupon.
     pub lapse: crate::domain::lifecycle::lapse::LapseRules,
+    /// Marketing scenarios' audiences by segment (`include_segments` /
+    /// `exclude_segments`); a scenario not listed has none.
+    pub audiences: Vec<(Scenario, crate::domain::segments::definition::Audience)>,
 }
 
 impl DeliveryRules {
+    /// The scenario's audience by segment, when it has one.
+    pub fn audience(&self, s: Scenario) -> Option<&crate::domain::segments::definition::Audience> {
+        self.audiences
+            .iter()
+            .find(|(x, a)| *x == s && !a.is_empty())
+            .map(|(_, a)| a)
+    }
+
     pub fn threshold(&self, s: Scenario) -> f64 {
         self.thresholds
             .iter()

@@ -22,6 +22,11 @@ pub struct ScenarioOverride {
     /// this field read as `None`.
     #[serde(default)]
     pub channels: Option<Vec<Channel>>,
+    /// Replaces the scenario's include / exclude segments (marketing only).
+    #[serde(default)]
+    pub include_segments: Option<Vec<String>>,
+    #[serde(default)]
+    pub exclude_segments: Option<Vec<String>>,
 }
 
 impl ScenarioOverride {
@@ -33,6 +38,8 @@ impl ScenarioOverride {
             ("threshold", self.threshold.is_some()),
             ("caps", self.caps.is_some()),
             ("channels", self.channels.is_some()),
+            ("include_segments", self.include_segments.is_some()),
+            ("exclude_segments", self.exclude_segments.is_some()),
         ]
         .into_iter()
         .filter(|(_, set)| *set)
@@ -50,6 +57,12 @@ impl ScenarioOverride {
         }
         if change.channels.is_some() {
             self.channels = change.channels;
+        }
+        if change.include_segments.is_some() {
+            self.include_segments = change.include_segments;
+        }
+        if change.exclude_segments.is_some() {
+            self.exclude_segments = change.exclude_segments;
         }
     }
 }
@@ -75,6 +88,22 @@ pub fn apply(base: &DeliveryRules, overrides: &Overrides) -> DeliveryRules {
             out.thresholds.iter_mut().find(|(x, _)| *x == s),
         ) {
             slot.1 = t;
+        }
+        if o.include_segments.is_some() || o.exclude_segments.is_some() {
+            let i = match out.audiences.iter().position(|(x, _)| *x == s) {
+                Some(i) => i,
+                None => {
+                    out.audiences.push((s, Default::default()));
+                    out.audiences.len() - 1
+                }
+            };
+            let a = &mut out.audiences[i].1;
+            if let Some(inc) = &o.include_segments {
+                a.include.clone_from(inc);
+            }
+            if let Some(exc) = &o.exclude_segments {
+                a.exclude.clone_from(exc);
+            }
         }
         if let Some(caps) = &o.caps {
             out.caps.retain(|c| c.scope != CapScope::Scenario(s));

@@ -10,7 +10,10 @@
 //! - *buyers* have at least one counted order, *repeaters* at least two.
 
 pub mod build;
+pub mod definition;
 pub mod metrics;
+pub mod parse;
+pub mod predicate;
 pub mod sync;
 
 use crate::domain::Millis;
