@@ -11,6 +11,8 @@
 
 pub mod build;
 pub mod metrics;
+pub mod rfm;
+pub mod tables;
 pub mod sync;
 
 use crate::domain::Millis;
