@@ -230,7 +230,9 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         cfg.hygiene.pause_policy()?,
         &cfg.email.from,
     ));
-    let segments = Arc::new(crate::segment_board::SegmentBoard::new());
+    let segments = Arc::new(crate::segment_board::SegmentBoard::with_rfm_refresh(
+        cfg.segment_settings.rfm_refresh.ms(),
+    ));
     // Before anything writes customers (the Router) or reads rows (the API).
     rebuild_segments(&store, &segments).await?;
     let segment_defs = Arc::new(
@@ -333,6 +335,18 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             }
             .start()
         });
+    // Daily metric snapshots of every customer and each segment (the lead wires the
+    // segment definitions in).
+    let snapshots = crate::delivery::segment_snapshots::SegmentSnapshots {
+        store: store.clone(),
+        writer: writer.clone(),
+        board: segments.clone(),
+        segments: Arc::new(Vec::new),
+        every: cfg.segment_settings.snapshot_every.0,
+        history_days: cfg.segment_settings.history_days,
+        shutdown: shutdown_rx.clone(),
+    }
+    .start();
     let ingest = IngestApi {
         router: router.clone(),
         defaults: Arc::new(cfg.customer_defaults()),
@@ -360,6 +374,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         store_health: store_health.clone(),
         shutdown: shutdown_rx.clone(),
         related: cfg.related.related()?,
+        segment_settings: cfg.segment_settings.clone(),
     };
     let mut grpc = GrpcServer::start(
         listener,
@@ -429,6 +444,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         // again after the restart.
         let _ = task.await;
     }
+    let _ = snapshots.await;
     scheduler.stop(None);
     let _ = scheduler_task.await;
     let _ = fanout_stop.send(true);

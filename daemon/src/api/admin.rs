@@ -51,6 +51,8 @@ pub struct AdminApi {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// How `GetRelated` reads the related-products table (`[related]`).
     pub related: crate::domain::order::related::RelatedConfig,
+    /// `[segment_settings]`: dormant_after (monthly table), history_days (history).
+    pub segment_settings: crate::config::segment_settings::SegmentSettings,
 }
 
 fn pb_window(w: &Window) -> Option<pb::Window> {

@@ -16,6 +16,7 @@ pub mod line;
 pub mod link_token;
 pub mod outbox;
 pub mod port;
+pub mod segment_snapshots;
 pub mod segment_sync;
 pub mod shop_webhook;
 pub mod templates;

@@ -4,19 +4,33 @@
 //! customers column family at start. Readers take the read lock for one scan and never
 //! hold it across an await.
 
+mod scores;
+
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::domain::segments::{NoScores, Row, ScoreSource};
+use crate::domain::segments::Row;
+
+pub use scores::DEFAULT_RFM_REFRESH_MS;
 
 #[derive(Default)]
 pub struct SegmentBoard {
     rows: RwLock<HashMap<String, Arc<Row>>>,
+    scores: scores::ScoreCache,
 }
 
 impl SegmentBoard {
     pub fn new() -> SegmentBoard {
         SegmentBoard::default()
+    }
+
+    /// A board whose scores are recomputed at most every `rfm_refresh_ms`
+    /// (`[segment_settings] rfm_refresh`).
+    pub fn with_rfm_refresh(rfm_refresh_ms: i64) -> SegmentBoard {
+        SegmentBoard {
+            rows: RwLock::default(),
+            scores: scores::ScoreCache::new(rfm_refresh_ms),
+        }
     }
 
     /// Puts (or replaces) a customer's row.
@@ -54,13 +68,5 @@ impl SegmentBoard {
             Ok(rows) => f(&mut rows.values().map(|r| r.as_ref())),
             Err(poisoned) => f(&mut poisoned.get_ref().values().map(|r| r.as_ref())),
         }
-    }
-}
-
-impl SegmentBoard {
-    /// Scores over the current population (RFM cutoffs and the median interval),
-    /// recomputed at most every `[segment_settings] rfm_refresh`.
-    pub fn scores(&self, _now_ms: crate::domain::Millis) -> Arc<dyn ScoreSource> {
-        Arc::new(NoScores)
     }
 }

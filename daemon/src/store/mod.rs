@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod records;
 pub mod related;
 pub mod schema;
+pub mod segment_history;
 pub mod segment_sync;
 pub mod writer;
 

@@ -14,6 +14,8 @@ pub mod definition;
 pub mod metrics;
 pub mod parse;
 pub mod predicate;
+pub mod rfm;
+pub mod tables;
 pub mod sync;
 
 use crate::domain::Millis;
