@@ -163,7 +163,12 @@ fn main() -> ExitCode {
             let written = runtime().map(|rt| rt.block_on(export_cli::run(&args)));
             match written {
                 Ok(Ok(w)) => {
-                    println!("{} rows, {} bytes -> {}", w.rows, w.bytes, args.out.display());
+                    println!(
+                        "{} rows, {} bytes -> {}",
+                        w.rows,
+                        w.bytes,
+                        args.out.display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Ok(Err(e)) => {

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use stockbell_tests::pb::event::Kind;
-use stockbell_tests::pb::{
-    CustomerUpsert, Event, ExportSegmentRequest, GetSegmentMetricsRequest,
-};
+use stockbell_tests::pb::{CustomerUpsert, Event, ExportSegmentRequest, GetSegmentMetricsRequest};
 use stockbell_tests::{
     poll_until, publish_ok, stockbelld_bin, AdminClient, Daemon, DaemonOptions, Sequencer,
 };
@@ -43,7 +41,10 @@ fn id(i: usize) -> String {
 
 fn upsert(i: usize) -> Event {
     let tags = if i == FORMULA {
-        vec!["=HYPERLINK(\"http://evil.example\",\"x\")".into(), "vip".into()]
+        vec![
+            "=HYPERLINK(\"http://evil.example\",\"x\")".into(),
+            "vip".into(),
+        ]
     } else {
         vec![format!("t{}", i % 7)]
     };
@@ -78,7 +79,11 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>> {
             (false, '"') if cell.is_empty() => quoted = true,
             (false, ',') => record.push(std::mem::take(&mut cell)),
             (false, '\r') => {
-                ensure!(chars.next() == Some('\n'), "a bare CR in record {}", records.len());
+                ensure!(
+                    chars.next() == Some('\n'),
+                    "a bare CR in record {}",
+                    records.len()
+                );
                 record.push(std::mem::take(&mut cell));
                 records.push(std::mem::take(&mut record));
             }
@@ -86,7 +91,10 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>> {
             (false, c) => cell.push(c),
         }
     }
-    ensure!(!quoted && record.is_empty() && cell.is_empty(), "the last record is cut");
+    ensure!(
+        !quoted && record.is_empty() && cell.is_empty(),
+        "the last record is cut"
+    );
     Ok(records)
 }
 
@@ -110,7 +118,9 @@ async fn started() -> Result<Daemon> {
     let mut ingest = daemon.ingest_client().await?;
     let mut seq = Sequencer::new("export-test");
     for start in (0..CUSTOMERS).step_by(BATCH) {
-        let events = (start..(start + BATCH).min(CUSTOMERS)).map(upsert).collect();
+        let events = (start..(start + BATCH).min(CUSTOMERS))
+            .map(upsert)
+            .collect();
         publish_ok(&mut ingest, seq.batch(events)).await?;
     }
     let admin = daemon.admin_client().await?;
@@ -154,9 +164,16 @@ async fn every_customer_exports_as_csv_and_the_cli_writes_the_same_file() -> Res
         ensure!(rec.len() == HEADER.len(), "record {i}: {} cells", rec.len());
         // Sorted by customer id, every customer once.
         ensure!(rec[0] == id(i), "record {i} is {}", &rec[0]);
-        ensure!(rec[1] == format!("{}@example.jp", id(i)), "email {}", &rec[1]);
+        ensure!(
+            rec[1] == format!("{}@example.jp", id(i)),
+            "email {}",
+            &rec[1]
+        );
         ensure!(&rec[2] == "0" && &rec[3] == "0", "no orders: {rec:?}");
-        ensure!(&rec[4] == "" && &rec[6] == "", "no order dates or means: {rec:?}");
+        ensure!(
+            &rec[4] == "" && &rec[6] == "",
+            "no order dates or means: {rec:?}"
+        );
         let subscribed = if i % 2 == 0 { "true" } else { "false" };
         ensure!(&rec[9] == subscribed, "subscribed {rec:?}");
         let tags = if i == FORMULA {
@@ -191,7 +208,10 @@ async fn every_customer_exports_as_csv_and_the_cli_writes_the_same_file() -> Res
         "stdout {stdout:?}"
     );
     let written = std::fs::read(&out)?;
-    ensure!(written == csv_bytes, "the CLI's file differs from the stream");
+    ensure!(
+        written == csv_bytes,
+        "the CLI's file differs from the stream"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(daemon.dir())?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))

@@ -61,7 +61,9 @@ pub fn push_cell(out: &mut Vec<u8>, cell: &str) {
         cell.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
     );
-    let quote = cell.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+    let quote = cell
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
     if quote {
         out.push(b'"');
     }
@@ -139,7 +141,11 @@ pub fn push_row(out: &mut Vec<u8>, row: &Row) {
 /// Cuts `buf` into chunks of at most [`CHUNK_BYTES`], in order.
 pub fn chunks(buf: Vec<u8>) -> Vec<Vec<u8>> {
     if buf.len() <= CHUNK_BYTES {
-        return if buf.is_empty() { Vec::new() } else { vec![buf] };
+        return if buf.is_empty() {
+            Vec::new()
+        } else {
+            vec![buf]
+        };
     }
     buf.chunks(CHUNK_BYTES).map(<[u8]>::to_vec).collect()
 }
@@ -249,10 +255,7 @@ mod tests {
         assert_eq!(cell("\tx"), "'\tx");
         assert_eq!(cell("\rx"), "\"'\rx\"");
         // Guarded and quoted: the quote opens the cell, the guard comes first inside.
-        assert_eq!(
-            cell("=HYPERLINK(\"x\",1)"),
-            "\"'=HYPERLINK(\"\"x\"\",1)\""
-        );
+        assert_eq!(cell("=HYPERLINK(\"x\",1)"), "\"'=HYPERLINK(\"\"x\"\",1)\"");
         // Only the first character counts.
         assert_eq!(cell("a=b"), "a=b");
         assert_eq!(cell("x@y.example"), "x@y.example");
@@ -322,10 +325,7 @@ mod tests {
         };
         assert_eq!(
             row_cells(&row),
-            [
-                "c-1", "", "0", "0", "", "", "", "", "0", "false", "-x", "", "", ""
-            ]
-            .map(String::from)
+            ["c-1", "", "0", "0", "", "", "", "", "0", "false", "-x", "", "", ""].map(String::from)
         );
         let mut out = Vec::new();
         push_row(&mut out, &row);
@@ -370,7 +370,9 @@ mod tests {
             .collect();
         let parts = chunks(buf.clone());
         assert_eq!(parts.len(), 3);
-        assert!(parts.iter().all(|p| p.len() <= CHUNK_BYTES && !p.is_empty()));
+        assert!(parts
+            .iter()
+            .all(|p| p.len() <= CHUNK_BYTES && !p.is_empty()));
         assert_eq!(parts.concat(), buf);
     }
 }

@@ -96,14 +96,16 @@ impl SegmentsState {
             metrics: self.all.ready().cloned(),
         }];
         if let Some(list) = self.list.ready() {
-            rows.extend(list.iter().map(|s| SegmentRow {
-                name: s
-                    .definition
-                    .as_ref()
-                    .map(|d| d.name.clone())
-                    .unwrap_or_default(),
-                source: s.source.clone(),
-                metrics: s.metrics.clone(),
+            rows.extend(list.iter().map(|s| {
+                SegmentRow {
+                    name: s
+                        .definition
+                        .as_ref()
+                        .map(|d| d.name.clone())
+                        .unwrap_or_default(),
+                    source: s.source.clone(),
+                    metrics: s.metrics.clone(),
+                }
             }));
         }
         rows

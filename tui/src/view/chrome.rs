@@ -164,11 +164,7 @@ pub fn help(app: &App, width: u16) -> Line<'static> {
             ("/", "order id"),
             ("R", "reload"),
         ],
-        (ViewId::Segments, _) => &[
-            ("↑↓", "select"),
-            ("x", "export CSV"),
-            ("R", "reload"),
-        ],
+        (ViewId::Segments, _) => &[("↑↓", "select"), ("x", "export CSV"), ("R", "reload")],
         (ViewId::Orders, _) => &[
             ("s", "next list"),
             ("↑↓", "select"),

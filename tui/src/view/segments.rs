@@ -26,6 +26,9 @@ const HEAT: [Color; 5] = [
     Color::Indexed(46),
 ];
 
+/// The RFM heat map's width: `R` label, five 6-column cells, the border.
+const RFM_WIDTH: u16 = 4 + 5 * 6 + 2;
+
 /// Most cohort columns shown (months since the first order).
 const COHORT_COLUMNS: usize = 7;
 
@@ -35,7 +38,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let list_h = u16::try_from(rows.len()).unwrap_or(u16::MAX).min(6) + 3;
     let [list, charts, bottom] = Layout::vertical([
         Constraint::Length(list_h),
-        Constraint::Length(4),
+        Constraint::Length(5),
         Constraint::Min(0),
     ])
     .areas(area);
@@ -50,17 +53,23 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let [monthly_a, cohort_a, rfm_a] = Layout::horizontal([
             Constraint::Percentage(38),
             Constraint::Min(20),
-            Constraint::Length(33),
+            Constraint::Length(RFM_WIDTH),
         ])
         .areas(bottom);
         monthly(app, frame, monthly_a);
         cohorts(app, frame, cohort_a);
         rfm(app, &label, frame, rfm_a);
-    } else {
+    } else if bottom.width >= RFM_WIDTH + 40 {
         let [monthly_a, rfm_a] =
-            Layout::horizontal([Constraint::Min(20), Constraint::Length(33)]).areas(bottom);
+            Layout::horizontal([Constraint::Min(40), Constraint::Length(RFM_WIDTH)]).areas(bottom);
         monthly(app, frame, monthly_a);
         rfm(app, &label, frame, rfm_a);
+    } else {
+        // Narrow: the heat map, then the monthly table below it when there is room.
+        let [rfm_a, monthly_a] =
+            Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(bottom);
+        rfm(app, &label, frame, rfm_a);
+        monthly(app, frame, monthly_a);
     }
 }
 
@@ -91,7 +100,14 @@ fn table(app: &App, rows: &[SegmentRow], frame: &mut Frame, area: Rect) {
         Constraint::Length(10),
     ];
     if wide {
-        head.extend(["buyers", "AOV/cust", "AOV/order", "orders/b", "interval", "source"]);
+        head.extend([
+            "buyers",
+            "AOV/cust",
+            "AOV/order",
+            "orders/b",
+            "interval",
+            "source",
+        ]);
         widths.extend([
             Constraint::Length(7),
             Constraint::Length(10),
@@ -125,7 +141,10 @@ fn table(app: &App, rows: &[SegmentRow], frame: &mut Frame, area: Rect) {
     });
     let mut title = vec![Span::styled(" segments ", TITLE)];
     if let Remote::Failed(e) = &s.list {
-        title.push(Span::styled(format!("({}) ", fmt::truncate(&e.to_string(), 60)), LABEL));
+        title.push(Span::styled(
+            format!("({}) ", fmt::truncate(&e.to_string(), 60)),
+            LABEL,
+        ));
     }
     if s.loaded_at_ms > 0 {
         title.push(Span::styled(
@@ -186,15 +205,28 @@ fn history(app: &App, frame: &mut Frame, area: Rect) {
         }
         // The newest days when there are more than fit.
         let fits = usize::from(a.width.saturating_sub(2));
-        let data = &data[data.len().saturating_sub(fits)..];
+        let data = relative(&data[data.len().saturating_sub(fits)..]);
         frame.render_widget(
             Sparkline::default()
-                .data(data)
+                .data(&data)
                 .style(Style::new().fg(Color::Cyan))
                 .block(b),
             *a,
         );
     }
+}
+
+/// Bars over a floor below the smallest value (a quarter of the range below it), so a
+/// series that moves little still shows its shape; all-equal values draw level bars.
+pub fn relative(data: &[u64]) -> Vec<u64> {
+    let (Some(&lo), Some(&hi)) = (data.iter().min(), data.iter().max()) else {
+        return Vec::new();
+    };
+    if lo == hi {
+        return vec![1; data.len()];
+    }
+    let floor = lo.saturating_sub((hi - lo).div_ceil(4));
+    data.iter().map(|v| v - floor).collect()
 }
 
 fn monthly(app: &App, frame: &mut Frame, area: Rect) {
@@ -295,30 +327,40 @@ fn rfm(app: &App, label: &str, frame: &mut Frame, area: Rect) {
             .map_or(0, |c| c.customers)
     };
     let max = grid.cells.iter().map(|c| c.customers).max().unwrap_or(0);
-    let mut lines = vec![Line::styled("R\\FM    1     2     3     4     5", LABEL)];
+    let head: String = (1..=5).map(|fm| format!(" {fm:>5}")).collect();
+    let mut lines = vec![Line::styled(format!("R\\FM{head}"), LABEL)];
     for r in (1..=5).rev() {
-        let mut spans = vec![Span::styled(format!("{r}  "), LABEL)];
+        let mut spans = vec![Span::styled(format!("{r:<4}"), LABEL)];
         for fm in 1..=5 {
             let n = count(r, fm);
             let style = if n == 0 {
                 LABEL
             } else {
-                Style::new()
-                    .bg(HEAT[heat_level(n, max)])
-                    .fg(Color::Black)
+                Style::new().bg(HEAT[heat_level(n, max)]).fg(Color::Black)
             };
             spans.push(Span::raw(" "));
             spans.push(Span::styled(format!("{:>5}", fmt::count(n)), style));
         }
         lines.push(Line::from(spans));
     }
-    lines.push(Line::styled(format!("scored {}", fmt::count(grid.scored)), LABEL));
+    lines.push(Line::styled(
+        format!("scored {}", fmt::count(grid.scored)),
+        LABEL,
+    ));
     frame.render_widget(Paragraph::new(lines).block(block(title)), area);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparklines_show_movement_over_a_floor() {
+        assert_eq!(relative(&[400, 402, 408]), vec![2, 4, 10]);
+        assert_eq!(relative(&[5, 5]), vec![1, 1]);
+        assert!(relative(&[]).is_empty());
+        assert_eq!(relative(&[1, 9]), vec![1, 9]);
+    }
 
     #[test]
     fn heat_levels_scale_with_the_fullest_cell() {

@@ -1,9 +1,11 @@
 //! Segments view: the list with live metrics, the selected segment's history sparklines,
 //! monthly and cohort tables and RFM heat map.
 
+use ratatui::backend::TestBackend;
 use ratatui::style::Color;
+use ratatui::Terminal;
 use stockbell_console::state::{Remote, ViewId};
-use stockbell_console::App;
+use stockbell_console::{view, App};
 use stockbell_proto::v1 as pb;
 
 use crate::support::*;
@@ -47,7 +49,11 @@ pub fn fill(app: &mut App) {
     s.all = Remote::Ready(metrics("", 12_345, 0.312, 8_765.4));
     s.list = Remote::Ready(vec![
         segment("vip", "config", metrics("vip", 420, 0.9, 54_321.0)),
-        segment("rfm:at_risk", "builtin", metrics("rfm:at_risk", 77, 0.5, 12_000.0)),
+        segment(
+            "rfm:at_risk",
+            "builtin",
+            metrics("rfm:at_risk", 77, 0.5, 12_000.0),
+        ),
     ]);
     s.selected = 1;
     s.loaded_at_ms = NOW - 3_000;
@@ -56,7 +62,12 @@ pub fn fill(app: &mut App) {
         (0..10)
             .map(|d| pb::SegmentSnapshot {
                 day: format!("2026-01-{:02}", d + 1),
-                metrics: Some(metrics("vip", 400 + d * 2, 0.85 + d as f64 / 200.0, 50_000.0 + d as f64 * 500.0)),
+                metrics: Some(metrics(
+                    "vip",
+                    400 + d * 2,
+                    0.85 + d as f64 / 200.0,
+                    50_000.0 + d as f64 * 500.0,
+                )),
             })
             .collect(),
     );
@@ -120,18 +131,96 @@ fn app() -> App {
 #[test]
 fn narrow() {
     let s = draw(&app(), 60, 24);
-    println!("{}", s.join("\n"));
-    assert_screen(&s, &[]);
+    assert_screen(
+        &s,
+        &[
+            "1 Over 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders 7 Segments      ",
+            "● connected · 127.0.0.1:50051                               ",
+            "┌ segments updated 3.0s ago ───────────────────────────────┐",
+            "│  segment                       size    repeat  LTV       │",
+            "│  all customers                 12k     31.2%   8,765     │",
+            "│> vip                           420     90.0%   54,321    │",
+            "│  rfm:at_risk                   77      50.0%   12,000    │",
+            "└──────────────────────────────────────────────────────────┘",
+            "┌ size 418 ────────┐┌ LTV 54,500 ──────┐┌ repeat 89.5% ────┐",
+            "│      ▁▃▅█        ││      ▁▃▅█        ││      ▁▃▅█        │",
+            "│  ▁▃▅▇████        ││  ▁▃▅▇████        ││  ▁▃▅▇████        │",
+            "│▅▇████████        ││▄▆████████        ││▅▇████████        │",
+            "└ 2026-01-01 … 2026┘└──────────────────┘└──────────────────┘",
+            "┌ RFM vip ─────────────────────────────────────────────────┐",
+            "│R\\FM     1     2     3     4     5                        │",
+            "│5       20    40    60    80   100                        │",
+            "│4       16    32    48    64    80                        │",
+            "│3       12    24    36    48    60                        │",
+            "│2        8    16    24    32    40                        │",
+            "│1        4     8    12    16    20                        │",
+            "│scored 900                                                │",
+            "└──────────────────────────────────────────────────────────┘",
+            "                                                            ",
+            "↑↓ select  x export CSV  R reload  Tab/1-7 views  q quit    ",
+        ],
+    );
 }
 
 #[test]
 fn wide() {
     let s = draw(&app(), 130, 32);
-    println!("{}", s.join("\n"));
-    assert_screen(&s, &[]);
+    assert_row(&s, "stockbell  1 Overview  2 Scenarios  3 Products  4 Customers  5 Delivery  6 Orders  7 Segments");
+    assert_row(&s, "│  segment                                     size    repeat  LTV        buyers  AOV/cust   AOV/order  orders/b interval source │");
+    assert_row(&s, "│> vip                                         420     90.0%   54,321     210     3,200      2,950      1.75     12.5d    config │");
+    assert_row(&s, "│  rfm:at_risk                                 77      50.0%   12,000     38      3,200      2,950      1.75     12.5d    builtin│");
+    assert_row(&s, "└ 2026-01-01 … 2026-01-10 ────────────────┘└──────────────────────────────────────────┘└─────────────────────────────────────────┘");
+    assert_row(&s, "│month   new    repeat dormant orders revenue   ││cohort  cust  +0   +1   +2   +3   +4       ││R\\FM     1     2     3     4     5│");
+    assert_row(&s, "│2026-01 12     90     18      130    654,321   ││2026-01 8     100% -    -    -    -        ││5       20    40    60    80   100│");
+    assert_row(&s, "│2025-12 30     120    15      260    1,234,567 ││2025-12 40    100% 25%  -    -    -        ││4       16    32    48    64    80│");
+}
+
+#[test]
+fn loading_and_unimplemented_detail_says_so() {
+    let mut app = connected();
+    app.view = ViewId::Segments;
+    app.segments.detail.history = Remote::Loading;
+    app.segments.detail.rfm = Remote::Failed(stockbell_console::rpc::RpcError::new(
+        "GetRfmGrid",
+        tonic::Code::Unimplemented,
+        "",
+    ));
+    let s = draw(&app, 60, 24);
+    assert_row(
+        &s,
+        "│> all customers                 …       …       …         │",
+    );
+    assert_row(
+        &s,
+        "│loading…                                                  │",
+    );
+    assert_row(
+        &s,
+        "│GetRfmGrid is not available in this daemon yet            │",
+    );
 }
 
 #[test]
 fn the_rfm_heat_map_colours_cells_by_customers() {
-    let _ = Color::Reset;
+    let mut term = Terminal::new(TestBackend::new(130, 32)).expect("terminal");
+    term.draw(|f| view::render(&app(), f)).expect("draws");
+    let buf = term.backend().buffer();
+    // Find the row of recency 5 and the cells of fm 1 (20 customers) and fm 5 (100).
+    let y = (0..32)
+        .find(|&y| {
+            let row: String = (0..130).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            row.contains("│5       20")
+        })
+        .expect("the recency-5 row");
+    let row: String = (0..130).map(|x| buf[(x, y)].symbol().to_string()).collect();
+    let at = |needle: &str| {
+        // The heat map is the rightmost panel.
+        let byte = row.rfind(needle).expect("cell");
+        u16::try_from(row[..byte].chars().count()).expect("column")
+    };
+    let few = at("   20");
+    let many = at("  100");
+    // 20 of 100 is the lowest level, the fullest cell the highest.
+    assert_eq!(buf[(few + 4, y)].bg, Color::Indexed(22));
+    assert_eq!(buf[(many + 4, y)].bg, Color::Indexed(46));
 }
