@@ -57,7 +57,7 @@ fn upsert(i: usize) -> Event {
             time_zone: "UTC".into(),
             consent_email: true,
             tags,
-            subscribed: i % 2 == 0,
+            subscribed: i.is_multiple_of(2),
             ..Default::default()
         })),
     }
@@ -178,7 +178,7 @@ async fn every_customer_exports_as_csv_and_the_cli_writes_the_same_file() -> Res
         );
         ensure!(&rec[2] == "0" && &rec[3] == "0", "no orders: {rec:?}");
         ensure!(
-            &rec[4] == "" && &rec[6] == "",
+            rec[4].is_empty() && rec[6].is_empty(),
             "no order dates or means: {rec:?}"
         );
         // (The value itself is the aggregates' part, tested with them.)
