@@ -2,6 +2,7 @@
 //! by a built-in simulated shop, see `demo/`).
 
 mod demo;
+mod export_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// Print a summary of a running demo: triggers, scenarios, outbox, .eml files.
     DemoStatus(demo::status::StatusArgs),
+    /// Write a segment's members as CSV to a file (atomically) over the Admin API.
+    ExportSegment(export_cli::ExportArgs),
 }
 
 fn init_logging(cfg: &Config) {
@@ -151,6 +154,25 @@ fn main() -> ExitCode {
                 }
                 Ok(Err(e)) => {
                     eprintln!("stockbelld demo-status: {e:#}");
+                    ExitCode::FAILURE
+                }
+                Err(code) => code,
+            }
+        }
+        Cmd::ExportSegment(args) => {
+            let written = runtime().map(|rt| rt.block_on(export_cli::run(&args)));
+            match written {
+                Ok(Ok(w)) => {
+                    println!(
+                        "{} rows, {} bytes -> {}",
+                        w.rows,
+                        w.bytes,
+                        args.out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(Err(e)) => {
+                    eprintln!("stockbelld export-segment: {e:#}");
                     ExitCode::FAILURE
                 }
                 Err(code) => code,

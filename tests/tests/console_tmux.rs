@@ -247,6 +247,13 @@ async fn console_watches_steers_and_survives_a_daemon_restart() -> Result<()> {
     })
     .await?;
 
+    // Key 7: the Segments view, every customer first with its live size.
+    term.keys(&["7"])?;
+    term.wait_for("the Segments view", Duration::from_secs(10), |s| {
+        s.contains("7 Segments") && s.contains("┌ segments") && s.contains("all customers")
+    })
+    .await?;
+
     term.keys(&["q"])?;
     poll_until(Duration::from_secs(10), || async {
         ensure!(term.exited()?, "the console is still running");

@@ -13,6 +13,7 @@ use crate::state::orders::OrdersState;
 use crate::state::overview::OverviewState;
 use crate::state::products::ProductsState;
 use crate::state::scenarios::{self, Edit, ScenarioRow, ScenariosState, Target};
+use crate::state::segments::SegmentsState;
 use crate::state::{Note, Remote, ViewId};
 
 #[derive(Debug)]
@@ -29,6 +30,7 @@ pub struct App {
     pub customers: CustomersState,
     pub delivery: DeliveryState,
     pub orders: OrdersState,
+    pub segments: SegmentsState,
     pub quit: bool,
     /// When `ListScenarios` was last asked (it is refreshed now and then).
     scenarios_asked_ms: i64,
@@ -50,6 +52,7 @@ impl App {
             customers: CustomersState::default(),
             delivery: DeliveryState::default(),
             orders: OrdersState::default(),
+            segments: SegmentsState::default(),
             quit: false,
             scenarios_asked_ms: 0,
         }
@@ -84,6 +87,7 @@ impl App {
             ViewId::Customers => self.customers.note.as_ref(),
             ViewId::Delivery => self.delivery.note.as_ref(),
             ViewId::Orders => self.orders.note.as_ref(),
+            ViewId::Segments => self.segments.note.as_ref(),
         }
     }
 
@@ -108,6 +112,7 @@ impl App {
                 ViewId::Customers => self.customers.handle(a),
                 ViewId::Delivery => self.delivery.handle(a),
                 ViewId::Orders => self.orders.handle(a),
+                ViewId::Segments => self.segments.handle(a, self.now_ms),
             },
         }
     }
@@ -123,6 +128,7 @@ impl App {
                 self.delivery.load()
             }
             ViewId::Orders => self.orders.load(),
+            ViewId::Segments => self.segments.show(self.now_ms),
             _ => Vec::new(),
         }
     }
@@ -147,6 +153,10 @@ impl App {
                     if self.view == ViewId::Orders {
                         self.orders.in_flight = 0;
                         reqs.extend(self.orders.load());
+                    }
+                    if self.view == ViewId::Segments {
+                        self.segments.in_flight = 0;
+                        reqs.extend(self.segments.show(self.now_ms));
                     }
                     return reqs;
                 }
@@ -183,6 +193,13 @@ impl App {
                 self.orders.on_reply(r);
                 Vec::new()
             }
+            r @ (Reply::Segments(_)
+            | Reply::SegmentMetrics { .. }
+            | Reply::SegmentHistory { .. }
+            | Reply::MonthlyTable { .. }
+            | Reply::CohortTable { .. }
+            | Reply::RfmGrid { .. }
+            | Reply::Exported { .. }) => self.segments.on_reply(r, self.now_ms),
         }
     }
 
@@ -200,6 +217,7 @@ impl App {
         match self.view {
             ViewId::Delivery => self.delivery.tick(now_ms),
             ViewId::Orders => self.orders.tick(now_ms),
+            ViewId::Segments => self.segments.tick(now_ms),
             ViewId::Scenarios
                 if self.scenarios.edit.is_none()
                     && !self.scenarios.settings.is_loading()

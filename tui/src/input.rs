@@ -49,6 +49,8 @@ pub enum Action {
     Retry,
     /// `R` or F5: ask again.
     Refresh,
+    /// `x`: export the selected segment to a CSV file.
+    Export,
     Yes,
     No,
 }
@@ -81,7 +83,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Tab => Action::NextView,
         KeyCode::BackTab => Action::PrevView,
-        KeyCode::Char(c @ '1'..='6') => Action::Show(ViewId::from_digit(c.to_digit(10)?)?),
+        KeyCode::Char(c @ '1'..='7') => Action::Show(ViewId::from_digit(c.to_digit(10)?)?),
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::PageUp => Action::PageUp,
@@ -98,6 +100,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('s') => Action::CycleState,
         KeyCode::Char('r') => Action::Retry,
         KeyCode::Char('R') | KeyCode::F(5) => Action::Refresh,
+        KeyCode::Char('x') => Action::Export,
         _ => return None,
     })
 }
@@ -128,7 +131,9 @@ mod tests {
         assert_eq!(m(KeyCode::Char('q')), Some(Action::Quit));
         assert_eq!(m(KeyCode::Char('3')), Some(Action::Show(ViewId::Products)));
         assert_eq!(m(KeyCode::Char('6')), Some(Action::Show(ViewId::Orders)));
-        assert_eq!(m(KeyCode::Char('7')), None);
+        assert_eq!(m(KeyCode::Char('7')), Some(Action::Show(ViewId::Segments)));
+        assert_eq!(m(KeyCode::Char('8')), None);
+        assert_eq!(m(KeyCode::Char('x')), Some(Action::Export));
         assert_eq!(m(KeyCode::Tab), Some(Action::NextView));
         assert_eq!(m(KeyCode::BackTab), Some(Action::PrevView));
         assert_eq!(m(KeyCode::Char(' ')), Some(Action::Toggle));

@@ -117,6 +117,37 @@ pub enum Request {
     GetOrder {
         order_id: String,
     },
+    ListSegments,
+    /// `segment` empty = every customer (as in the four below).
+    SegmentMetrics {
+        segment: String,
+    },
+    SegmentHistory {
+        segment: String,
+    },
+    MonthlyTable {
+        segment: String,
+    },
+    CohortTable {
+        segment: String,
+    },
+    RfmGrid {
+        segment: String,
+    },
+    /// Streams the segment's CSV into `path` (written atomically: a temporary file next
+    /// to it, then renamed).
+    ExportSegment {
+        segment: String,
+        path: String,
+    },
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    /// Records after the header.
+    pub rows: u64,
+    pub bytes: u64,
 }
 
 /// Rows of the board, flagged orders and cancellation requests the console asks for (one
@@ -168,6 +199,32 @@ pub enum Reply {
         order_id: String,
         result: Result<pb::Order, RpcError>,
     },
+    Segments(Result<Vec<pb::Segment>, RpcError>),
+    SegmentMetrics {
+        segment: String,
+        result: Result<pb::SegmentMetrics, RpcError>,
+    },
+    SegmentHistory {
+        segment: String,
+        result: Result<Vec<pb::SegmentSnapshot>, RpcError>,
+    },
+    MonthlyTable {
+        segment: String,
+        result: Result<Vec<pb::MonthRow>, RpcError>,
+    },
+    CohortTable {
+        segment: String,
+        result: Result<Vec<pb::CohortRow>, RpcError>,
+    },
+    RfmGrid {
+        segment: String,
+        result: Result<pb::RfmGrid, RpcError>,
+    },
+    Exported {
+        segment: String,
+        path: String,
+        result: Result<Exported, RpcError>,
+    },
 }
 
 impl Request {
@@ -188,6 +245,13 @@ impl Request {
             Request::ListFlaggedOrders => "ListOrders",
             Request::ListCancellationRequests => "ListCancellationRequests",
             Request::GetOrder { .. } => "GetOrder",
+            Request::ListSegments => "ListSegments",
+            Request::SegmentMetrics { .. } => "GetSegmentMetrics",
+            Request::SegmentHistory { .. } => "GetSegmentHistory",
+            Request::MonthlyTable { .. } => "GetMonthlyTable",
+            Request::CohortTable { .. } => "GetCohortTable",
+            Request::RfmGrid { .. } => "GetRfmGrid",
+            Request::ExportSegment { .. } => "ExportSegment",
         }
     }
 
@@ -233,6 +297,32 @@ impl Request {
             Request::ListCancellationRequests => Reply::CancellationRequests(Err(err)),
             Request::GetOrder { order_id } => Reply::Order {
                 order_id,
+                result: Err(err),
+            },
+            Request::ListSegments => Reply::Segments(Err(err)),
+            Request::SegmentMetrics { segment } => Reply::SegmentMetrics {
+                segment,
+                result: Err(err),
+            },
+            Request::SegmentHistory { segment } => Reply::SegmentHistory {
+                segment,
+                result: Err(err),
+            },
+            Request::MonthlyTable { segment } => Reply::MonthlyTable {
+                segment,
+                result: Err(err),
+            },
+            Request::CohortTable { segment } => Reply::CohortTable {
+                segment,
+                result: Err(err),
+            },
+            Request::RfmGrid { segment } => Reply::RfmGrid {
+                segment,
+                result: Err(err),
+            },
+            Request::ExportSegment { segment, path } => Reply::Exported {
+                segment,
+                path,
                 result: Err(err),
             },
         }
@@ -378,7 +468,124 @@ async fn call(mut c: AdminClient, req: Request) -> Reply {
             let result = within(rpc, c.get_order(req)).await;
             Reply::Order { order_id, result }
         }
+        Request::ListSegments => {
+            let r = within(rpc, c.list_segments(pb::ListSegmentsRequest {})).await;
+            Reply::Segments(r.map(|r| r.segments))
+        }
+        Request::SegmentMetrics { segment } => {
+            let req = pb::GetSegmentMetricsRequest {
+                segment: segment.clone(),
+            };
+            let result = within(rpc, c.get_segment_metrics(req)).await;
+            Reply::SegmentMetrics { segment, result }
+        }
+        Request::SegmentHistory { segment } => {
+            let req = pb::GetSegmentHistoryRequest {
+                segment: segment.clone(),
+                days: 0,
+            };
+            let result = within(rpc, c.get_segment_history(req))
+                .await
+                .map(|r| r.points);
+            Reply::SegmentHistory { segment, result }
+        }
+        Request::MonthlyTable { segment } => {
+            let req = pb::GetMonthlyTableRequest {
+                segment: segment.clone(),
+                months: 0,
+            };
+            let result = within(rpc, c.get_monthly_table(req))
+                .await
+                .map(|r| r.months);
+            Reply::MonthlyTable { segment, result }
+        }
+        Request::CohortTable { segment } => {
+            let req = pb::GetCohortTableRequest {
+                segment: segment.clone(),
+                months: 0,
+            };
+            let result = within(rpc, c.get_cohort_table(req))
+                .await
+                .map(|r| r.cohorts);
+            Reply::CohortTable { segment, result }
+        }
+        Request::RfmGrid { segment } => {
+            let req = pb::GetRfmGridRequest {
+                segment: segment.clone(),
+            };
+            let result = within(rpc, c.get_rfm_grid(req)).await;
+            Reply::RfmGrid { segment, result }
+        }
+        Request::ExportSegment { segment, path } => {
+            let result = export(c, &segment, &path).await;
+            Reply::Exported {
+                segment,
+                path,
+                result,
+            }
+        }
     }
+}
+
+/// Streams `segment`'s CSV into `path` through a temporary file next to it (renamed
+/// over `path` at the end, removed on failure). Each chunk must come within
+/// [`RPC_TIMEOUT`]; the whole export may take longer.
+async fn export(mut c: AdminClient, segment: &str, path: &str) -> Result<Exported, RpcError> {
+    const RPC: &str = "ExportSegment";
+    let req = pb::ExportSegmentRequest {
+        segment: segment.to_owned(),
+    };
+    let mut stream = within(RPC, c.export_segment(req)).await?;
+    let tmp = format!("{path}.tmp-{}", std::process::id());
+    let io_err = |what: &str, e: std::io::Error| {
+        RpcError::new(RPC, Code::Unknown, format!("cannot {what} {path}: {e}"))
+    };
+    let mut file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| io_err("create", e))?;
+    let res: Result<Exported, RpcError> = async {
+        use tokio::io::AsyncWriteExt as _;
+        let (mut rows, mut bytes, mut in_quotes) = (0u64, 0u64, false);
+        loop {
+            let next = tokio::time::timeout(RPC_TIMEOUT, stream.message()).await;
+            let chunk = match next {
+                Err(_) => {
+                    return Err(RpcError::new(
+                        RPC,
+                        Code::DeadlineExceeded,
+                        format!("no data within {} s", RPC_TIMEOUT.as_secs()),
+                    ))
+                }
+                Ok(Err(s)) => return Err(RpcError::from_status(RPC, &s)),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            for &b in &chunk.data {
+                match b {
+                    b'"' => in_quotes = !in_quotes,
+                    b'\n' if !in_quotes => rows += 1,
+                    _ => {}
+                }
+            }
+            bytes += chunk.data.len() as u64;
+            file.write_all(&chunk.data)
+                .await
+                .map_err(|e| io_err("write", e))?;
+        }
+        file.sync_all().await.map_err(|e| io_err("sync", e))?;
+        tokio::fs::rename(&tmp, path)
+            .await
+            .map_err(|e| io_err("rename onto", e))?;
+        Ok(Exported {
+            rows: rows.saturating_sub(1),
+            bytes,
+        })
+    }
+    .await;
+    if res.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    res
 }
 
 #[cfg(test)]

@@ -444,7 +444,7 @@ fn reconnecting_reloads_settings_and_nothing_is_asked_while_away() {
 #[test]
 fn tab_cycles_views_and_ctrl_c_quits_while_typing() {
     let mut app = app();
-    let order: Vec<ViewId> = (0..6)
+    let order: Vec<ViewId> = (0..7)
         .map(|_| {
             press(&mut app, KeyCode::Tab);
             app.view
@@ -458,11 +458,12 @@ fn tab_cycles_views_and_ctrl_c_quits_while_typing() {
             ViewId::Customers,
             ViewId::Delivery,
             ViewId::Orders,
+            ViewId::Segments,
             ViewId::Overview
         ]
     );
     press(&mut app, KeyCode::BackTab);
-    assert_eq!(app.view, ViewId::Orders);
+    assert_eq!(app.view, ViewId::Segments);
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Char('/'));
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
@@ -470,4 +471,65 @@ fn tab_cycles_views_and_ctrl_c_quits_while_typing() {
         app.handle(a);
     }
     assert!(app.quit);
+}
+
+#[test]
+fn the_segments_view_loads_its_list_and_detail_and_exports() {
+    let mut app = app();
+    let reqs = press(&mut app, KeyCode::Char('7'));
+    assert_eq!(app.view, ViewId::Segments);
+    let all = String::new();
+    assert_eq!(
+        reqs,
+        [
+            Request::ListSegments,
+            Request::SegmentMetrics {
+                segment: all.clone()
+            },
+            Request::SegmentHistory {
+                segment: all.clone()
+            },
+            Request::MonthlyTable {
+                segment: all.clone()
+            },
+            Request::CohortTable {
+                segment: all.clone()
+            },
+            Request::RfmGrid {
+                segment: all.clone()
+            },
+        ]
+    );
+    // A daemon without ListSegments still shows every customer.
+    app.on_reply(Reply::Segments(Err(RpcError::new(
+        "ListSegments",
+        Code::Unimplemented,
+        "",
+    ))));
+    app.on_reply(Reply::SegmentMetrics {
+        segment: all.clone(),
+        result: Ok(pb::SegmentMetrics {
+            size: 3,
+            ..Default::default()
+        }),
+    });
+    assert_eq!(app.segments.rows().len(), 1);
+    assert_eq!(
+        app.segments.rows()[0].metrics.as_ref().map(|m| m.size),
+        Some(3)
+    );
+    // The list refreshes itself while shown.
+    let later = app.now_ms + stockbell_console::state::segments::SegmentsState::REFRESH_MS;
+    assert!(app.tick(later).contains(&Request::ListSegments));
+    let reqs = press(&mut app, KeyCode::Char('x'));
+    let [Request::ExportSegment { segment, path }] = reqs.as_slice() else {
+        panic!("expected an export: {reqs:?}");
+    };
+    assert_eq!(segment, "");
+    assert!(
+        path.starts_with("segment-all-") && path.ends_with(".csv"),
+        "{path}"
+    );
+    let note = app.note().map(|n| n.text.clone()).unwrap_or_default();
+    assert_eq!(note, format!("exporting to {path}…"));
 }

@@ -192,9 +192,21 @@ impl Admin for Fake {
     type ExportSegmentStream = Pin<Box<dyn Stream<Item = Result<CsvChunk, Status>> + Send>>;
     async fn export_segment(
         &self,
-        _: Request<ExportSegmentRequest>,
+        req: Request<ExportSegmentRequest>,
     ) -> Res<Self::ExportSegmentStream> {
-        nope()
+        Fake::auth(&req)?;
+        if req.get_ref().segment != "vip" {
+            return Err(Status::not_found("segment is not defined"));
+        }
+        // A header and two records over three chunks, one cut mid-record.
+        let chunks = [
+            &b"customer_id,tags\r\nc-1,\"a,\r\nb\"\r"[..],
+            b"\nc-2,",
+            b"'=x\r\n",
+        ]
+        .map(|c| Ok(CsvChunk { data: c.to_vec() }));
+        let stream: Self::ExportSegmentStream = Box::pin(tokio_stream::iter(chunks));
+        Ok(Response::new(stream))
     }
 }
 
@@ -333,5 +345,64 @@ async fn a_wrong_token_is_reported_with_the_fix() {
         error.contains("UNAUTHENTICATED") && error.contains("--token"),
         "{error}"
     );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_console_exports_a_segment_to_a_file() {
+    use stockbell_console::rpc::{dispatch, Exported, Reply, Request as Ask};
+    let (daemon, addr) = Daemon::start("127.0.0.1:0".parse().expect("addr"), false).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let client = admin_client::AdminClient::with_interceptor(
+        channel,
+        Bearer::new(Some(TOKEN)).expect("token"),
+    );
+    let dir = std::env::temp_dir().join(format!("stockbell-console-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("vip.csv").display().to_string();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for segment in ["vip", "nope"] {
+        let path = if segment == "vip" {
+            path.clone()
+        } else {
+            dir.join("nope.csv").display().to_string()
+        };
+        dispatch(
+            Some(&client),
+            Ask::ExportSegment {
+                segment: segment.into(),
+                path,
+            },
+            &tx,
+        );
+        let reply = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a reply")
+            .expect("the channel is open");
+        let Reply::Exported { result, .. } = reply else {
+            panic!("not an export reply: {reply:?}");
+        };
+        if segment == "vip" {
+            assert_eq!(result, Ok(Exported { rows: 2, bytes: 40 }));
+        } else {
+            assert_eq!(result.map_err(|e| e.code), Err(tonic::Code::NotFound));
+        }
+    }
+    let written = std::fs::read(&path).expect("the file");
+    assert_eq!(
+        written,
+        b"customer_id,tags\r\nc-1,\"a,\r\nb\"\r\nc-2,'=x\r\n"
+    );
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["vip.csv"], "no temporary or failed files are left");
+    let _ = std::fs::remove_dir_all(&dir);
     daemon.stop().await;
 }

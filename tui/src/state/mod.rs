@@ -7,11 +7,12 @@ pub mod orders;
 pub mod overview;
 pub mod products;
 pub mod scenarios;
+pub mod segments;
 
 use crate::input::Action;
 use crate::rpc::RpcError;
 
-/// The six views, in tab order.
+/// The seven views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ViewId {
     #[default]
@@ -21,16 +22,18 @@ pub enum ViewId {
     Customers,
     Delivery,
     Orders,
+    Segments,
 }
 
 impl ViewId {
-    pub const ALL: [ViewId; 6] = [
+    pub const ALL: [ViewId; 7] = [
         ViewId::Overview,
         ViewId::Scenarios,
         ViewId::Products,
         ViewId::Customers,
         ViewId::Delivery,
         ViewId::Orders,
+        ViewId::Segments,
     ];
 
     pub fn title(self) -> &'static str {
@@ -41,6 +44,7 @@ impl ViewId {
             ViewId::Customers => "Customers",
             ViewId::Delivery => "Delivery",
             ViewId::Orders => "Orders",
+            ViewId::Segments => "Segments",
         }
     }
 
@@ -53,6 +57,7 @@ impl ViewId {
             ViewId::Customers => "Cust",
             ViewId::Delivery => "Deli",
             ViewId::Orders => "Orders",
+            ViewId::Segments => "Segs",
         }
     }
 
@@ -60,7 +65,7 @@ impl ViewId {
         ViewId::ALL.iter().position(|v| *v == self).unwrap_or(0)
     }
 
-    /// The view for key `1`..`6`.
+    /// The view for key `1`..`7`.
     pub fn from_digit(d: u32) -> Option<ViewId> {
         let i = usize::try_from(d).ok()?.checked_sub(1)?;
         ViewId::ALL.get(i).copied()
@@ -164,12 +169,14 @@ mod tests {
 
     #[test]
     fn views_cycle_both_ways() {
-        assert_eq!(ViewId::Orders.next(), ViewId::Overview);
-        assert_eq!(ViewId::Overview.prev(), ViewId::Orders);
+        assert_eq!(ViewId::Orders.next(), ViewId::Segments);
+        assert_eq!(ViewId::Segments.next(), ViewId::Overview);
+        assert_eq!(ViewId::Overview.prev(), ViewId::Segments);
         assert_eq!(ViewId::from_digit(3), Some(ViewId::Products));
         assert_eq!(ViewId::from_digit(6), Some(ViewId::Orders));
         assert_eq!(ViewId::from_digit(0), None);
-        assert_eq!(ViewId::from_digit(7), None);
+        assert_eq!(ViewId::from_digit(7), Some(ViewId::Segments));
+        assert_eq!(ViewId::from_digit(8), None);
     }
 
     #[test]

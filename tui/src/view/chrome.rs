@@ -164,6 +164,7 @@ pub fn help(app: &App, width: u16) -> Line<'static> {
             ("/", "order id"),
             ("R", "reload"),
         ],
+        (ViewId::Segments, _) => &[("↑↓", "select"), ("x", "export CSV"), ("R", "reload")],
         (ViewId::Orders, _) => &[
             ("s", "next list"),
             ("↑↓", "select"),
@@ -173,7 +174,7 @@ pub fn help(app: &App, width: u16) -> Line<'static> {
         ],
     };
     let global: &[(&str, &str)] = match mode {
-        Mode::Normal => &[("Tab/1-6", "views"), ("q", "quit")],
+        Mode::Normal => &[("Tab/1-7", "views"), ("q", "quit")],
         Mode::Text => &[("Ctrl-C", "quit")],
         Mode::Confirm => &[],
     };

@@ -12,6 +12,7 @@ mod overview;
 mod products;
 mod scenario_edit;
 mod scenarios;
+mod segments;
 
 use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
@@ -41,6 +42,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         ViewId::Customers => customers::render(app, frame, body),
         ViewId::Delivery => delivery::render(app, frame, body),
         ViewId::Orders => orders::render(app, frame, body),
+        ViewId::Segments => segments::render(app, frame, body),
     }
     frame.render_widget(chrome::note(app), note);
     frame.render_widget(chrome::help(app, help.width), help);

@@ -21,7 +21,7 @@ fn narrow() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Prod 4 Customers 5 Deli 6 Orders            ",
+            "1 Over 2 Scen 3 Prod 4 Customers 5 Deli 6 Orders 7 Segs     ",
             "● connected · 127.0.0.1:50051                               ",
             "customer: alice@example.com                                 ",
             "┌ customer alice@example.com ──────────────────────────────┐",
@@ -40,7 +40,7 @@ fn narrow() {
             "│cap ledger (1)                                            │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "/ look up  ↑↓ scroll  R reload  Tab/1-6 views  q quit       ",
+            "/ look up  ↑↓ scroll  R reload  Tab/1-7 views  q quit       ",
         ],
     );
 }
@@ -53,7 +53,7 @@ fn narrow_scrolled() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Prod 4 Customers 5 Deli 6 Orders            ",
+            "1 Over 2 Scen 3 Prod 4 Customers 5 Deli 6 Orders 7 Segs     ",
             "● connected · 127.0.0.1:50051                               ",
             "customer: alice@example.com                                 ",
             "┌ customer alice@example.com ──────────────────────────────┐",
@@ -72,7 +72,7 @@ fn narrow_scrolled() {
             "│                                                          │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "/ look up  ↑↓ scroll  R reload  Tab/1-6 views  q quit       ",
+            "/ look up  ↑↓ scroll  R reload  Tab/1-7 views  q quit       ",
         ],
     );
 }

@@ -26,7 +26,7 @@ fn narrow() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Prod 4 Cust 5 Delivery 6 Orders             ",
+            "1 Over 2 Scen 3 Prod 4 Cust 5 Delivery 6 Orders 7 Segs      ",
             "● connected · 127.0.0.1:50051                               ",
             "state failed (s: next) · 3 entries · updated 2.0s ago       ",
             "┌ outbox ──────────────────────────────────────────────────┐",
@@ -45,7 +45,7 @@ fn narrow() {
             "│subject Blue mug is back in stock                         │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "s state  ↑↓ select  r retry  Tab/1-6 views  q quit          ",
+            "s state  ↑↓ select  r retry  Tab/1-7 views  q quit          ",
         ],
     );
 }
@@ -64,7 +64,7 @@ fn wide() {
     assert_row(&s, "│skus MUG-BLUE                                                                                                         │");
     assert_row(
         &s,
-        "s state  ↑↓ select  r retry  R reload  Tab/1-6 views  q quit",
+        "s state  ↑↓ select  r retry  R reload  Tab/1-7 views  q quit",
     );
 }
 
@@ -76,7 +76,7 @@ fn a_channel_down() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Prod 4 Cust 5 Delivery 6 Orders             ",
+            "1 Over 2 Scen 3 Prod 4 Cust 5 Delivery 6 Orders 7 Segs      ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             "state failed (s: next) · 3 entries · updated 2.0s ago       ",
             "email down since 01-10 11:57:50 (2m10s)                     ",
@@ -95,7 +95,7 @@ fn a_channel_down() {
             "│subject Blue mug is back in stock                         │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "s state  ↑↓ select  r retry  Tab/1-6 views  q quit          ",
+            "s state  ↑↓ select  r retry  Tab/1-7 views  q quit          ",
         ],
     );
     let s = draw(&app, 120, 30);

@@ -7,5 +7,6 @@ mod orders;
 mod overview;
 mod products;
 mod scenarios;
+mod segments;
 mod sizes;
 mod support;

@@ -110,7 +110,7 @@ fn narrow_lists() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders                 ",
+            "1 Over 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs          ",
             "● connected · 127.0.0.1:50051                               ",
             "order: press / and type an order id                         ",
             "┌ ▶ backorder board (2 SKUs) ──────────────────────────────┐",
@@ -129,7 +129,7 @@ fn narrow_lists() {
             "│  #11    O-5              C-2        40m00s ago 1 cancelle│",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "s next list  ↑↓ select  Enter open  Tab/1-6 views  q quit   ",
+            "s next list  ↑↓ select  Enter open  Tab/1-7 views  q quit   ",
         ],
     );
 }
@@ -200,7 +200,7 @@ fn one_order_with_its_lines_and_messages() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders                 ",
+            "1 Over 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs          ",
             "● connected · 127.0.0.1:50051                               ",
             "order: press / and type an order id                         ",
             "┌ order O-7 ───────────────────────────────────────────────┐",
@@ -219,7 +219,7 @@ fn one_order_with_its_lines_and_messages() {
             "│                                                          │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "↑↓ scroll  Esc back  / order id  Tab/1-6 views  q quit      ",
+            "↑↓ scroll  Esc back  / order id  Tab/1-7 views  q quit      ",
         ],
     );
 }

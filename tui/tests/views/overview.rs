@@ -9,7 +9,7 @@ fn narrow() {
     assert_screen(
         &s,
         &[
-            "1 Overview 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders             ",
+            "1 Overview 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs      ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             " events/s 1.0k  peak 1.0k                                   ",
             "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
@@ -28,7 +28,7 @@ fn narrow() {
             "totals   events 1.2M · triggers 16 · queued 3.4k · sent 3.3k",
             "· failed 3                                                  ",
             "                                                            ",
-            "Tab/1-6 views  q quit                                       ",
+            "Tab/1-7 views  q quit                                       ",
         ],
     );
 }
@@ -49,7 +49,7 @@ fn wide() {
     assert_row(&s, "│                                                ██████████││     400 cap                                              │");
     assert_row(&s, "│                                                ██████████││     300 consent                                          │");
     assert_row(&s, "│▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄██████████││      50 dedupe                                           │");
-    assert_row(&s, "Tab/1-6 views  q quit");
+    assert_row(&s, "Tab/1-7 views  q quit");
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn disconnected_narrow() {
     assert_screen(
         &s,
         &[
-            "1 Overview 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders             ",
+            "1 Overview 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs      ",
             "○ disconnected · retry in 1.5s (#4) · transport error: Conne",
             "waiting for the daemon…                                     ",
             "                                                            ",
@@ -78,7 +78,7 @@ fn disconnected_narrow() {
             "no overview yet                                             ",
             "supp.    none                                               ",
             "                                                            ",
-            "Tab/1-6 views  q quit                                       ",
+            "Tab/1-7 views  q quit                                       ",
         ],
     );
 }
@@ -91,7 +91,7 @@ fn a_channel_down_narrow() {
     assert_screen(
         &s,
         &[
-            "1 Overview 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders             ",
+            "1 Overview 2 Scen 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs      ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             " events/s 1.0k  peak 1.0k                                   ",
             "▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂██████████",
@@ -110,7 +110,7 @@ fn a_channel_down_narrow() {
             "actors   products 140 · customers 2.3k · passivated 51      ",
             "store    1.5 GiB · fan-out waiting 2 · failing now 0/s ·    ",
             "                                                            ",
-            "Tab/1-6 views  q quit                                       ",
+            "Tab/1-7 views  q quit                                       ",
         ],
     );
 }

@@ -26,7 +26,7 @@ fn narrow() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Products 4 Cust 5 Deli 6 Orders             ",
+            "1 Over 2 Scen 3 Products 4 Cust 5 Deli 6 Orders 7 Segs      ",
             "● connected · 127.0.0.1:50051                               ",
             "search: mug                                                 ",
             "┌ results for \"mug\": 3 ────────────────────────────────────┐",
@@ -45,7 +45,7 @@ fn narrow() {
             "│3d00h ago back in stock restocked from 0 to 20            │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "/ search  ↑↓ select  Enter open  Tab/1-6 views  q quit      ",
+            "/ search  ↑↓ select  Enter open  Tab/1-7 views  q quit      ",
         ],
     );
 }
@@ -81,7 +81,7 @@ fn search_not_implemented_and_typing() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scen 3 Products 4 Cust 5 Deli 6 Orders             ",
+            "1 Over 2 Scen 3 Products 4 Cust 5 Deli 6 Orders 7 Segs      ",
             "● connected · 127.0.0.1:50051                               ",
             "search: MUG-BLU_                                            ",
             "┌ results ─────────────────────────────────────────────────┐",

@@ -49,7 +49,7 @@ fn narrow() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders            ",
+            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs     ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             "┌ scenarios (2) ───────────────────────────────────────────┐",
             "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
@@ -68,7 +68,7 @@ fn narrow() {
             "│+287%)                                                    │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "↑↓ select  e on/off  p priority  Tab/1-6 views  q quit      ",
+            "↑↓ select  e on/off  p priority  Tab/1-7 views  q quit      ",
         ],
     );
 }
@@ -88,7 +88,7 @@ fn wide() {
     assert_row(&s, "│changed by an operator: enabled                                                                                       │");
     assert_row(
         &s,
-        "↑↓ select  e on/off  p priority  t threshold  c channels  R reload  Tab/1-6 views  q quit",
+        "↑↓ select  e on/off  p priority  t threshold  c channels  R reload  Tab/1-7 views  q quit",
     );
 }
 
@@ -100,7 +100,7 @@ fn threshold_edit_narrow() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders            ",
+            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs     ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             "┌ scenarios (2) ───────────────────────────────────────────┐",
             "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
@@ -150,7 +150,7 @@ fn confirm_disable() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders            ",
+            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs     ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             "┌ scenarios (2) ───────────────────────────────────────────┐",
             "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
@@ -191,7 +191,7 @@ fn polling_daemon_without_settings() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders            ",
+            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs     ",
             "● connected (polling) · 127.0.0.1:50051                     ",
             "┌ scenarios (2) ───────────────────────────────────────────┐",
             "│  scenario      on  prio thr  trig  aud   sent  fail supp │",
@@ -210,7 +210,7 @@ fn polling_daemon_without_settings() {
             "│                                                          │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "↑↓ select  e on/off  p priority  Tab/1-6 views  q quit      ",
+            "↑↓ select  e on/off  p priority  Tab/1-7 views  q quit      ",
         ],
     );
 }
@@ -229,7 +229,7 @@ fn order_update_wide() {
     assert_screen(
         &s[..14],
         &[
-            "stockbell  1 Overview  2 Scenarios  3 Products  4 Customers  5 Delivery  6 Orders                                       ",
+            "stockbell  1 Overview  2 Scenarios  3 Products  4 Customers  5 Delivery  6 Orders  7 Segments                           ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m · 127.0.0.1:50051                                                 ",
             "┌ scenarios (4) ───────────────────────────────────────────────────────────────────────────────────────────────────────┐",
             "│  scenario         on  prio thr  trig  aud   queued sent  fail supp  ord   revenue    conv  lift   channels           │",
@@ -253,7 +253,7 @@ fn offer_narrow() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders            ",
+            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs     ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             "┌ scenarios (4) ───────────────────────────────────────────┐",
             "│  scenario         on  prio thr  trig  aud   sent  fail   │",
@@ -272,7 +272,7 @@ fn offer_narrow() {
             "│                                                          │",
             "└──────────────────────────────────────────────────────────┘",
             "                                                            ",
-            "↑↓ select  e on/off  p priority  Tab/1-6 views  q quit      ",
+            "↑↓ select  e on/off  p priority  Tab/1-7 views  q quit      ",
         ],
     );
 }
@@ -289,7 +289,7 @@ fn channels_edit_narrow() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders            ",
+            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs     ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             "┌ scenarios (4) ───────────────────────────────────────────┐",
             "│  scenario         on  prio thr  trig  aud   sent  fail   │",
@@ -325,7 +325,7 @@ fn confirm_disable_an_order_update() {
     assert_screen(
         &s,
         &[
-            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders            ",
+            "1 Over 2 Scenarios 3 Prod 4 Cust 5 Deli 6 Orders 7 Segs     ",
             "● connected · health ok · stockbelld 0.1.0 · up 2h03m       ",
             "┌ scenarios (4) ───────────────────────────────────────────┐",
             "│  scenario         on  prio thr  trig  aud   sent  fail   │",

@@ -23,6 +23,7 @@ fn full() -> App {
     app.delivery.entries = Remote::Ready(vec![outbox_entry(3, "failed", "boom")]);
     app.orders.board = Remote::Ready(crate::orders::board_rows());
     app.orders.flagged = Remote::Ready(vec![crate::orders::late_order()]);
+    crate::segments::fill(&mut app);
     app
 }
 
