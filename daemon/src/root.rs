@@ -335,13 +335,40 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
             }
             .start()
         });
-    // Daily metric snapshots of every customer and each segment (the lead wires the
-    // segment definitions in).
+    // Metric snapshots of every customer and of each defined segment.
+    let snapshot_segments: crate::delivery::segment_snapshots::SnapshotSegments = {
+        let (defs, board) = (segment_defs.clone(), segments.clone());
+        Arc::new(move || {
+            let now = crate::clock::now_ms();
+            defs.list()
+                .iter()
+                .map(|def| {
+                    let test = defs.test_of(def, &board, now);
+                    let filter: crate::delivery::segment_snapshots::RowFilter =
+                        Box::new(move |row| test.matches(row));
+                    (def.text.name.clone(), filter)
+                })
+                .collect()
+        })
+    };
+    // Membership sync of the segments with webhook = true (the shop webhook sends the
+    // changes; without one nothing is compared).
+    let segment_sync = (!cfg.shop_webhook.url.trim().is_empty()).then(|| {
+        let (defs, board) = (segment_defs.clone(), segments.clone());
+        crate::delivery::segment_sync::SegmentSync {
+            store: store.clone(),
+            writer: writer.clone(),
+            members: Arc::new(move |now| defs.webhook_members(&board, now)),
+            every: cfg.segment_settings.webhook_every.0,
+            shutdown: shutdown_rx.clone(),
+        }
+        .start()
+    });
     let snapshots = crate::delivery::segment_snapshots::SegmentSnapshots {
         store: store.clone(),
         writer: writer.clone(),
         board: segments.clone(),
-        segments: Arc::new(Vec::new),
+        segments: snapshot_segments,
         every: cfg.segment_settings.snapshot_every.0,
         history_days: cfg.segment_settings.history_days,
         shutdown: shutdown_rx.clone(),
@@ -356,6 +383,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     };
     let admin = AdminApi {
         board,
+        shop_webhook: !cfg.shop_webhook.url.trim().is_empty(),
         segments: segments.clone(),
         segment_defs: segment_defs.clone(),
         sunset: cfg.hygiene.policy()?,
@@ -445,6 +473,9 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         let _ = task.await;
     }
     let _ = snapshots.await;
+    if let Some(task) = segment_sync {
+        let _ = task.await;
+    }
     scheduler.stop(None);
     let _ = scheduler_task.await;
     let _ = fanout_stop.send(true);

@@ -46,7 +46,6 @@ fn order(id: &str, customer: &str, amount: i64, at: i64) -> Event {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs seg-agg"]
 async fn metrics_of_the_fixture_and_after_a_refund() -> Result<()> {
     let daemon = Daemon::start(DaemonOptions::new()).await?;
     let admin = daemon.admin_client().await?;

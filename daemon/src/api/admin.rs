@@ -22,6 +22,8 @@ const MAX_LIMIT: usize = 1000;
 pub struct AdminApi {
     /// Complaint and hard-bounce rates per scenario; the scenarios paused for them.
     pub board: Arc<crate::hygiene_board::HygieneBoard>,
+    /// Whether `[shop_webhook] url` is set (a segment with `webhook = true` needs it).
+    pub shop_webhook: bool,
     /// Customer rows for segments (metrics, exports, GetCustomer's value).
     pub segments: Arc<crate::segment_board::SegmentBoard>,
     /// Segment definitions in force (config, API, built-in).

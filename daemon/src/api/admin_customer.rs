@@ -153,7 +153,7 @@ fn view(
 const MAX_BOUGHT: usize = 50;
 
 /// The customer's value as segments see it (`row_of` of their state) and their scores;
-/// `segments` is left empty here.
+/// `segments` is filled by the caller (`AdminApi::segments_of`).
 pub(super) fn customer_value(
     c: &CustomerState,
     scores: &dyn ScoreSource,
@@ -328,9 +328,11 @@ impl AdminApi {
             .collect();
         let rules = self.control.live.get();
         let scores = self.segments.scores(now);
-        let value = state
-            .as_ref()
-            .map(|f| customer_value(&f.state, scores.as_ref(), now));
+        let value = state.as_ref().map(|f| {
+            let mut v = customer_value(&f.state, scores.as_ref(), now);
+            v.segments = self.segments_of(&row_of(&f.state), now);
+            v
+        });
         let mut customer = view(id, state, interests, recent, (now, &rules.lapse));
         customer.value = value;
         Ok(customer)

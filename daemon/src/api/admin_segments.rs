@@ -11,7 +11,7 @@ use crate::domain::customer::Scenario;
 use crate::domain::rules::DeliveryRules;
 use crate::domain::segments::definition::{Definition, DefinitionText};
 use crate::domain::segments::metrics::Metrics;
-use crate::domain::segments::{NoScores, Row};
+use crate::domain::segments::Row;
 use crate::domain::Millis;
 use crate::scenario_control::segment_defs::{MemberTest, SegmentDefError};
 
@@ -53,6 +53,7 @@ impl AdminApi {
         &self,
         r: pb::SegmentDefinition,
     ) -> Result<pb::Segment, Status> {
+        self.webhook_allowed(&r)?;
         let def = self
             .segment_defs
             .create(text_of(r))
@@ -66,6 +67,7 @@ impl AdminApi {
         &self,
         r: pb::SegmentDefinition,
     ) -> Result<pb::Segment, Status> {
+        self.webhook_allowed(&r)?;
         let def = self
             .segment_defs
             .update(text_of(r))
@@ -125,17 +127,28 @@ impl AdminApi {
     }
 
     /// The definition's predicate with the categories and scores of now.
-    fn member_test(&self, def: &Definition, now: Millis) -> MemberTest {
-        MemberTest {
-            pred: def.pred.clone(),
-            categories: self.segment_defs.cached_categories(),
-            scores: if def.pred.uses_scores() {
-                self.segments.scores(now)
-            } else {
-                Arc::new(NoScores)
-            },
-            now_ms: now,
+    /// A segment with `webhook = true` needs the shop webhook.
+    fn webhook_allowed(&self, r: &pb::SegmentDefinition) -> Result<(), Status> {
+        if r.webhook && !self.shop_webhook {
+            return Err(Status::invalid_argument(
+                "webhook: this daemon has no shop webhook; set [shop_webhook] url and secret in the config, or send webhook = false",
+            ));
         }
+        Ok(())
+    }
+
+    /// The names of the segments (config, API, built-in) `row` is in now.
+    pub(super) fn segments_of(&self, row: &Row, now: Millis) -> Vec<String> {
+        self.segment_defs
+            .list()
+            .iter()
+            .filter(|def| self.member_test(def, now).matches(row))
+            .map(|def| def.text.name.clone())
+            .collect()
+    }
+
+    fn member_test(&self, def: &Definition, now: Millis) -> MemberTest {
+        self.segment_defs.test_of(def, &self.segments, now)
     }
 }
 

@@ -62,6 +62,15 @@ pub fn definitions(cfg: &SegmentsConfig) -> Result<Vec<Definition>, ConfigError>
 /// defined in the config or built in (API-defined ones are set with UpdateScenario).
 pub fn check_audiences(cfg: &crate::config::Config) -> Result<(), ConfigError> {
     let defs = definitions(&cfg.segments)?;
+    if let Some(d) = defs.iter().find(|d| d.text.webhook) {
+        if cfg.shop_webhook.url.trim().is_empty() {
+            let key = format!("segments.{}.webhook", d.text.name);
+            return Err(invalid(
+                Box::leak(key.into_boxed_str()),
+                "needs the shop webhook: set [shop_webhook] url and secret, or webhook = false",
+            ));
+        }
+    }
     let known = |n: &str| {
         defs.iter().any(|d| d.text.name == n)
             || n.strip_prefix(crate::domain::segments::definition::RFM_PREFIX)

@@ -12,7 +12,8 @@ use thiserror::Error;
 
 use crate::domain::segments::definition::{builtins, compile, Definition, DefinitionText, Source};
 use crate::domain::segments::predicate::{EvalCtx, Pred};
-use crate::domain::segments::{Row, ScoreSource};
+use crate::domain::segments::{NoScores, Row, ScoreSource};
+use crate::segment_board::SegmentBoard;
 use crate::domain::Millis;
 use crate::store::meta::SegmentDefinitions;
 use crate::store::records::Products;
@@ -234,6 +235,39 @@ impl SegmentDefs {
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// The membership test of `def` now: its predicate with the cached categories and,
+    /// when it reads them, the board's scores.
+    pub fn test_of(&self, def: &Definition, board: &SegmentBoard, now: Millis) -> MemberTest {
+        MemberTest {
+            pred: def.pred.clone(),
+            categories: self.cached_categories(),
+            scores: if def.pred.uses_scores() {
+                board.scores(now)
+            } else {
+                Arc::new(NoScores)
+            },
+            now_ms: now,
+        }
+    }
+
+    /// The members now (customer ids, sorted) of each segment with `webhook = true`:
+    /// one scan of the board per segment.
+    pub fn webhook_members(&self, board: &SegmentBoard, now: Millis) -> Vec<(String, Vec<String>)> {
+        self.webhook_segments()
+            .iter()
+            .map(|def| {
+                let test = self.test_of(def, board, now);
+                let mut ids: Vec<String> = board.scan(|rows| {
+                    rows.filter(|r| test.matches(r))
+                        .map(|r| r.customer_id.clone())
+                        .collect()
+                });
+                ids.sort_unstable();
+                (def.text.name.clone(), ids)
+            })
+            .collect()
     }
 
     /// Whether `row` is in segment `name` (false for an unknown name).
