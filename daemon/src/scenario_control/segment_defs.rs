@@ -127,14 +127,11 @@ impl SegmentDefs {
 
     /// Adds an API definition; stored before it is published.
     pub async fn create(&self, text: DefinitionText) -> Result<Arc<Definition>, SegmentDefError> {
-        let def = Arc::new(compile(text, Source::Api).map_err(invalid)?);
         let _one = self.updating.lock().await;
-        if let Some(d) = self.get(&def.text.name) {
-            return Err(SegmentDefError::Exists(
-                def.text.name.clone(),
-                d.source.as_str(),
-            ));
+        if let Some(d) = self.get(&text.name) {
+            return Err(SegmentDefError::Exists(text.name, d.source.as_str()));
         }
+        let def = Arc::new(compile(text, Source::Api).map_err(invalid)?);
         let mut next = self.api_snapshot();
         next.insert(def.text.name.clone(), def.clone());
         self.store_and_publish(next).await?;
@@ -207,8 +204,7 @@ impl SegmentDefs {
             Err(p) => p.into_inner().clone(),
         };
         let at = self.categories_at.load(Ordering::Relaxed);
-        if now - at < CATEGORY_REFRESH_MS || !self.list().iter().any(|d| d.pred.uses_categories())
-        {
+        if now - at < CATEGORY_REFRESH_MS || !self.list().iter().any(|d| d.pred.uses_categories()) {
             return cached;
         }
         self.categories_at.store(now, Ordering::Relaxed);
