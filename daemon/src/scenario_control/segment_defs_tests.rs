@@ -27,7 +27,10 @@ async fn create_update_delete_persist_and_name_the_problem() {
         assert!(matches!(e, SegmentDefError::Exists(_, "api")), "{e}");
         let e = defs.create(text("cfg", "coupon")).await.expect_err("dup");
         assert!(matches!(e, SegmentDefError::Exists(_, "config")), "{e}");
-        let e = defs.create(text("rfm:lost", "coupon")).await.expect_err("dup");
+        let e = defs
+            .create(text("rfm:lost", "coupon"))
+            .await
+            .expect_err("dup");
         assert!(matches!(e, SegmentDefError::Exists(_, "builtin")), "{e}");
         let e = defs.create(text("x", "orders >>")).await.expect_err("bad");
         assert!(e.to_string().starts_with("match: at 8:"), "{e}");

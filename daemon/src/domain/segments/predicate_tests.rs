@@ -245,10 +245,13 @@ fn parse_errors_name_position_and_fix() {
 
 // ---- property tests: a reference evaluator over raw customers ----
 
-/// A raw customer: orders (day, amount, coupon, skus with units), profile fields.
+/// A raw order: day, amount, coupon, SKU indexes with units.
+type RawOrder = (i64, i64, bool, Vec<(usize, i64)>);
+
+/// A raw customer: orders, profile fields.
 #[derive(Debug, Clone)]
 struct Raw {
-    orders: Vec<(i64, i64, bool, Vec<(usize, i64)>)>,
+    orders: Vec<RawOrder>,
     subscribed: bool,
     tags: Vec<usize>,
     consent: [bool; 3],
@@ -376,7 +379,7 @@ fn reference(p: &Pred, raw: &Raw, now_day: i64) -> bool {
             };
             let mut total = 0;
             for s in SKUS.iter().filter(|s| is_item(s)) {
-                let holding: Vec<(usize, &(i64, i64, bool, Vec<(usize, i64)>))> = raw
+                let holding: Vec<(usize, &RawOrder)> = raw
                     .orders
                     .iter()
                     .enumerate()
