@@ -105,7 +105,10 @@ impl SegmentDefs {
             .chain(self.builtin.iter())
             .find(|d| d.text.name == name)
             .cloned()
-            .or_else(|| self.api_snapshot().get(name).cloned())
+            .or_else(|| match self.api.read() {
+                Ok(a) => a.get(name).cloned(),
+                Err(p) => p.into_inner().get(name).cloned(),
+            })
     }
 
     /// Every definition: config ones, API ones (by name), built-ins.
