@@ -53,7 +53,11 @@ fn eml_count(dir: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-async fn create(admin: &AdminClient, name: &str, m: &str) -> Result<stockbell_tests::pb::Segment, tonic::Status> {
+async fn create(
+    admin: &AdminClient,
+    name: &str,
+    m: &str,
+) -> Result<stockbell_tests::pb::Segment, tonic::Status> {
     admin
         .clone()
         .create_segment(SegmentDefinition {
@@ -79,16 +83,27 @@ async fn excluded_segment_members_are_suppressed_as_segment() -> Result<()> {
         .await
         .expect_err("bad match");
     ensure!(bad.code() == Code::InvalidArgument, "{bad:?}");
-    ensure!(bad.message().starts_with("match: at 29:"), "{}", bad.message());
-    let bad = create(&admin, "Wholesale", "coupon").await.expect_err("bad name");
+    ensure!(
+        bad.message().starts_with("match: at 29:"),
+        "{}",
+        bad.message()
+    );
+    let bad = create(&admin, "Wholesale", "coupon")
+        .await
+        .expect_err("bad name");
     ensure!(
         bad.code() == Code::InvalidArgument && bad.message().starts_with("name:"),
         "{bad:?}"
     );
 
     let seg = create(&admin, "wholesale", "tag   \"wholesale\"").await?;
-    ensure!(seg.source == "api" && seg.canonical == "tag \"wholesale\"", "{seg:?}");
-    let dup = create(&admin, "wholesale", "coupon").await.expect_err("dup");
+    ensure!(
+        seg.source == "api" && seg.canonical == "tag \"wholesale\"",
+        "{seg:?}"
+    );
+    let dup = create(&admin, "wholesale", "coupon")
+        .await
+        .expect_err("dup");
     ensure!(dup.code() == Code::AlreadyExists, "{dup:?}");
 
     // Unknown segment in UpdateScenario: INVALID_ARGUMENT naming it.
@@ -186,7 +201,11 @@ async fn excluded_segment_members_are_suppressed_as_segment() -> Result<()> {
     let m = w.metrics.as_ref().context("metrics")?;
     ensure!(m.segment == "wholesale", "{m:?}");
     ensure!(
-        list.segments.iter().filter(|s| s.source == "builtin").count() == 11,
+        list.segments
+            .iter()
+            .filter(|s| s.source == "builtin")
+            .count()
+            == 11,
         "{list:?}"
     );
 

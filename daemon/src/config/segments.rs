@@ -78,7 +78,10 @@ pub fn check_audiences(cfg: &crate::config::Config) -> Result<(), ConfigError> {
     };
     let rules = cfg.delivery_rules()?;
     for (scenario, a) in &rules.audiences {
-        for (field, names) in [("include_segments", &a.include), ("exclude_segments", &a.exclude)] {
+        for (field, names) in [
+            ("include_segments", &a.include),
+            ("exclude_segments", &a.exclude),
+        ] {
             if let Some(bad) = names.iter().find(|n| !known(n)) {
                 let key = format!("scenarios.{}.{field}", scenario.as_str());
                 return Err(invalid(
@@ -108,7 +111,9 @@ mod tests {
         assert!(e.starts_with("segments.vip.match: at 10:"), "{e}");
         let cfg =
             crate::config::Config::parse("[segments.Vip]\nmatch = 'coupon'\n").expect("parses");
-        let e = super::definitions(&cfg.segments).expect_err("bad name").to_string();
+        let e = super::definitions(&cfg.segments)
+            .expect_err("bad name")
+            .to_string();
         assert!(e.starts_with("segments.Vip:"), "{e}");
         assert!(crate::config::Config::parse("[segments.vip]\nmatsh = 'coupon'\n").is_err());
     }
@@ -123,23 +128,33 @@ mod tests {
         .expect("parses");
         cfg.validate().expect("valid");
         let r = cfg.delivery_rules().expect("rules");
-        let pd = r.audience(crate::domain::customer::Scenario::PriceDrop).expect("pd");
+        let pd = r
+            .audience(crate::domain::customer::Scenario::PriceDrop)
+            .expect("pd");
         assert_eq!(pd.exclude, ["vip"]);
-        let wb = r.audience(crate::domain::customer::Scenario::WinBack).expect("wb");
+        let wb = r
+            .audience(crate::domain::customer::Scenario::WinBack)
+            .expect("wb");
         assert_eq!(wb.include, ["rfm:at_risk"]);
         let cfg = crate::config::Config::parse(
             "[scenarios.cart_abandoned]\ninclude_segments = [\"nope\"]\n",
         )
         .expect("parses");
         let e = cfg.validate().expect_err("unknown").to_string();
-        assert!(e.starts_with("scenarios.cart_abandoned.include_segments"), "{e}");
+        assert!(
+            e.starts_with("scenarios.cart_abandoned.include_segments"),
+            "{e}"
+        );
         // Transactional scenarios and last_chance refuse an audience.
         let e = crate::config::Config::parse("[scenarios.shipped]\nexclude_segments = [\"vip\"]\n")
             .expect("parses")
             .validate()
             .expect_err("transactional")
             .to_string();
-        assert!(e.contains("exclude_segments is not a setting of shipped"), "{e}");
+        assert!(
+            e.contains("exclude_segments is not a setting of shipped"),
+            "{e}"
+        );
         assert!(crate::config::Config::parse(
             "[scenarios.last_chance]\nexclude_segments = [\"vip\"]\n"
         )

@@ -106,7 +106,10 @@ impl SegmentDefs {
             .chain(self.builtin.iter())
             .find(|d| d.text.name == name)
             .cloned()
-            .or_else(|| self.api_snapshot().get(name).cloned())
+            .or_else(|| match self.api.read() {
+                Ok(a) => a.get(name).cloned(),
+                Err(p) => p.into_inner().get(name).cloned(),
+            })
     }
 
     /// Every definition: config ones, API ones (by name), built-ins.
@@ -128,14 +131,11 @@ impl SegmentDefs {
 
     /// Adds an API definition; stored before it is published.
     pub async fn create(&self, text: DefinitionText) -> Result<Arc<Definition>, SegmentDefError> {
-        let def = Arc::new(compile(text, Source::Api).map_err(invalid)?);
         let _one = self.updating.lock().await;
-        if let Some(d) = self.get(&def.text.name) {
-            return Err(SegmentDefError::Exists(
-                def.text.name.clone(),
-                d.source.as_str(),
-            ));
+        if let Some(d) = self.get(&text.name) {
+            return Err(SegmentDefError::Exists(text.name, d.source.as_str()));
         }
+        let def = Arc::new(compile(text, Source::Api).map_err(invalid)?);
         let mut next = self.api_snapshot();
         next.insert(def.text.name.clone(), def.clone());
         self.store_and_publish(next).await?;
@@ -208,8 +208,7 @@ impl SegmentDefs {
             Err(p) => p.into_inner().clone(),
         };
         let at = self.categories_at.load(Ordering::Relaxed);
-        if now - at < CATEGORY_REFRESH_MS || !self.list().iter().any(|d| d.pred.uses_categories())
-        {
+        if now - at < CATEGORY_REFRESH_MS || !self.list().iter().any(|d| d.pred.uses_categories()) {
             return cached;
         }
         self.categories_at.store(now, Ordering::Relaxed);

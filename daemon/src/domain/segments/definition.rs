@@ -158,7 +158,10 @@ impl Audience {
 
     /// Whether the audience names segment `name`.
     pub fn names(&self, name: &str) -> bool {
-        self.include.iter().chain(self.exclude.iter()).any(|n| n == name)
+        self.include
+            .iter()
+            .chain(self.exclude.iter())
+            .any(|n| n == name)
     }
 
     /// Whether a customer is in the audience, given their membership test.
@@ -193,7 +196,9 @@ mod tests {
         assert!(check_name("_x").is_err());
         assert!(check_name("Vip").is_err());
         assert!(check_name("a b").unwrap_err().contains("' '"));
-        assert!(check_name("rfm:champions").unwrap_err().contains("built-in"));
+        assert!(check_name("rfm:champions")
+            .unwrap_err()
+            .contains("built-in"));
     }
 
     #[test]
@@ -206,7 +211,10 @@ mod tests {
         let mut t = text("ok", "coupon");
         t.description = "x".repeat(1001);
         assert_eq!(compile(t, Source::Api).unwrap_err().field, "description");
-        let d = compile(text("ok", "orders>=2 AND".to_lowercase().as_str()), Source::Api);
+        let d = compile(
+            text("ok", "orders>=2 AND".to_lowercase().as_str()),
+            Source::Api,
+        );
         assert!(d.is_err());
         let d = compile(text("ok", "orders>=2   and  coupon"), Source::Api).unwrap();
         assert_eq!(d.canonical(), "orders >= 2 and coupon");

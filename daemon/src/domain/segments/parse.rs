@@ -85,7 +85,13 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, String> {
                     (b'<', false) => Cmp::Lt,
                     (b'=', _) => Cmp::Eq,
                     (b'!', true) => Cmp::Ne,
-                    _ => return Err(err(start, "\"!\" alone is not an operator", "write != for not equal, or `not` before a condition")),
+                    _ => {
+                        return Err(err(
+                            start,
+                            "\"!\" alone is not an operator",
+                            "write != for not equal, or `not` before a condition",
+                        ))
+                    }
                 };
                 i += if two && c != b'=' { 2 } else { 1 };
                 if c == b'=' && two {
@@ -109,19 +115,19 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, String> {
                             i += 1;
                             break;
                         }
-                        Some('\\') => match b.get(i + 1) {
-                            Some(&e @ (b'"' | b'\\')) => {
-                                s.push(e as char);
-                                i += 2;
-                            }
-                            _ => {
-                                return Err(err(
+                        Some('\\') => {
+                            match b.get(i + 1) {
+                                Some(&e @ (b'"' | b'\\')) => {
+                                    s.push(e as char);
+                                    i += 2;
+                                }
+                                _ => return Err(err(
                                     i,
                                     "unknown escape in a string",
                                     "only \\\" and \\\\ are escapes; write \\\\ for a backslash",
-                                ))
+                                )),
                             }
-                        },
+                        }
                         Some(ch) => {
                             s.push(ch);
                             i += ch.len_utf8();
@@ -195,7 +201,11 @@ pub fn parse(src: &str) -> Result<Pred, String> {
         ));
     }
     let toks = lex(src)?;
-    let mut p = Parser { toks, at: 0, depth: 0 };
+    let mut p = Parser {
+        toks,
+        at: 0,
+        depth: 0,
+    };
     if p.peek() == &Tok::End {
         return Err(err(
             0,
@@ -294,7 +304,10 @@ impl Parser {
                 (_, Tok::Close) => Ok(e),
                 (pos, t) => Err(err(
                     pos,
-                    format!("expected \")\" (for the \"(\" at {open}), found {}", describe(&t)),
+                    format!(
+                        "expected \")\" (for the \"(\" at {open}), found {}",
+                        describe(&t)
+                    ),
                     "close the parenthesis or join with and / or",
                 )),
             };
@@ -305,14 +318,22 @@ impl Parser {
     fn cond(&mut self) -> Result<Pred, String> {
         let (pos, t) = self.next();
         let Tok::Word(w) = t else {
-            return Err(err(pos, format!("expected a condition, found {}", describe(&t)), CONDITIONS));
+            return Err(err(
+                pos,
+                format!("expected a condition, found {}", describe(&t)),
+                CONDITIONS,
+            ));
         };
         if let Some(n) = Num::parse(&w) {
             let cmp = self.cmp(&w)?;
             let v = self.int(&w)?;
             let counts = !matches!(n, Num::Spend | Num::MeanOrder);
             if counts && v.1 < 0 {
-                return Err(err(v.0, format!("{w} is never negative"), "compare with 0 or more"));
+                return Err(err(
+                    v.0,
+                    format!("{w} is never negative"),
+                    "compare with 0 or more",
+                ));
             }
             return Ok(Pred::Num(n, cmp, v.1));
         }
@@ -321,7 +342,9 @@ impl Parser {
             "coupon" => Ok(Pred::Coupon),
             "subscribed" => Ok(Pred::Subscribed),
             "tag" => Ok(Pred::Tag(self.string("tag", "the tag, e.g. tag \"vip\"")?)),
-            "locale" => Ok(Pred::Locale(self.string("locale", "the locale, e.g. locale \"ja\"")?)),
+            "locale" => Ok(Pred::Locale(
+                self.string("locale", "the locale, e.g. locale \"ja\"")?,
+            )),
             "time_zone" => Ok(Pred::TimeZone(
                 self.string("time_zone", "the zone, e.g. time_zone \"Asia/Tokyo\"")?,
             )),
@@ -333,9 +356,17 @@ impl Parser {
                         .find(|x| x.as_str() == c)
                         .map(Pred::Consent)
                         .ok_or_else(|| {
-                            err(p, format!("unknown channel \"{c}\" after consent"), "write consent email, line, webhook or any")
+                            err(
+                                p,
+                                format!("unknown channel \"{c}\" after consent"),
+                                "write consent email, line, webhook or any",
+                            )
                         }),
-                    _ => Err(err(p, format!("expected a channel after consent, found {}", describe(&t)), "write consent email, line, webhook or any")),
+                    _ => Err(err(
+                        p,
+                        format!("expected a channel after consent, found {}", describe(&t)),
+                        "write consent email, line, webhook or any",
+                    )),
                 }
             }
             "clicked" => {
@@ -347,7 +378,11 @@ impl Parser {
                 let g = self.string("rfm", "the group, e.g. rfm \"champions\"")?;
                 RfmGroup::parse(&g).map(Pred::Rfm).ok_or_else(|| {
                     let all: Vec<&str> = RfmGroup::ALL.iter().map(|g| g.as_str()).collect();
-                    err(p, format!("unknown RFM group \"{g}\""), format!("use one of {}", all.join(", ")))
+                    err(
+                        p,
+                        format!("unknown RFM group \"{g}\""),
+                        format!("use one of {}", all.join(", ")),
+                    )
                 })
             }
             "churn_risk" => {
@@ -357,11 +392,23 @@ impl Parser {
                     Tok::Float(x) => x,
                     Tok::Int(i) => i as f64,
                     t => {
-                        return Err(err(p, format!("expected a number after churn_risk {}, found {}", cmp.as_str(), describe(&t)), "write a risk between 0 and 1, e.g. churn_risk >= 0.7"))
+                        return Err(err(
+                            p,
+                            format!(
+                                "expected a number after churn_risk {}, found {}",
+                                cmp.as_str(),
+                                describe(&t)
+                            ),
+                            "write a risk between 0 and 1, e.g. churn_risk >= 0.7",
+                        ))
                     }
                 };
                 if !(0.0..=1.0).contains(&v) {
-                    return Err(err(p, format!("churn risk {v} is outside 0..1"), "write a risk between 0 and 1, e.g. churn_risk >= 0.7"));
+                    return Err(err(
+                        p,
+                        format!("churn risk {v} is outside 0..1"),
+                        "write a risk between 0 and 1, e.g. churn_risk >= 0.7",
+                    ));
                 }
                 Ok(Pred::ChurnRisk(cmp, v))
             }
@@ -372,11 +419,23 @@ impl Parser {
     fn bought(&mut self) -> Result<Pred, String> {
         let (p, t) = self.next();
         let item = match &t {
-            Tok::Word(k) if k == "sku" => Item::Sku(self.string("bought sku", "the SKU, e.g. bought sku \"A-1\"")?),
-            Tok::Word(k) if k == "category" => {
-                Item::Category(self.string("bought category", "the category id, e.g. bought category \"c1\"")?)
+            Tok::Word(k) if k == "sku" => {
+                Item::Sku(self.string("bought sku", "the SKU, e.g. bought sku \"A-1\"")?)
             }
-            _ => return Err(err(p, format!("expected sku or category after bought, found {}", describe(&t)), "write bought sku \"…\" or bought category \"…\"")),
+            Tok::Word(k) if k == "category" => Item::Category(self.string(
+                "bought category",
+                "the category id, e.g. bought category \"c1\"",
+            )?),
+            _ => {
+                return Err(err(
+                    p,
+                    format!(
+                        "expected sku or category after bought, found {}",
+                        describe(&t)
+                    ),
+                    "write bought sku \"…\" or bought category \"…\"",
+                ))
+            }
         };
         let mut b = BoughtCond {
             item,
@@ -415,9 +474,17 @@ impl Parser {
                 };
                 let (kp, k) = self.int("in_order")?;
                 let k = u32::try_from(k).ok().filter(|k| *k >= 1).ok_or_else(|| {
-                    err(kp, format!("in_order {k} is not an order number"), "orders count from 1 (in_order 1 = the first order)")
+                    err(
+                        kp,
+                        format!("in_order {k} is not an order number"),
+                        "orders count from 1 (in_order 1 = the first order)",
+                    )
                 })?;
-                b.in_order = Some(if at_least { InOrder::AtLeast(k) } else { InOrder::Exactly(k) });
+                b.in_order = Some(if at_least {
+                    InOrder::AtLeast(k)
+                } else {
+                    InOrder::Exactly(k)
+                });
             } else {
                 return Ok(Pred::Bought(b));
             }
@@ -428,7 +495,11 @@ impl Parser {
         let (p, t) = self.next();
         match &t {
             Tok::Word(x) if x == w => Ok(()),
-            _ => Err(err(p, format!("expected {w} after {after}, found {}", describe(&t)), fix)),
+            _ => Err(err(
+                p,
+                format!("expected {w} after {after}, found {}", describe(&t)),
+                fix,
+            )),
         }
     }
 
@@ -436,7 +507,14 @@ impl Parser {
         let (p, t) = self.next();
         match t {
             Tok::Cmp(c) => Ok(c),
-            t => Err(err(p, format!("expected a comparison after {after}, found {}", describe(&t)), format!("write one of >=, <=, >, <, =, != (e.g. {after} >= 2)"))),
+            t => Err(err(
+                p,
+                format!(
+                    "expected a comparison after {after}, found {}",
+                    describe(&t)
+                ),
+                format!("write one of >=, <=, >, <, =, != (e.g. {after} >= 2)"),
+            )),
         }
     }
 
@@ -444,20 +522,41 @@ impl Parser {
         let (p, t) = self.next();
         match t {
             Tok::Int(n) => Ok((p, n)),
-            t => Err(err(p, format!("expected a whole number after {after}, found {}", describe(&t)), "write digits such as 2 (amounts in minor units, e.g. 10000)")),
+            t => Err(err(
+                p,
+                format!(
+                    "expected a whole number after {after}, found {}",
+                    describe(&t)
+                ),
+                "write digits such as 2 (amounts in minor units, e.g. 10000)",
+            )),
         }
     }
 
     /// `INT "d"` or `INTd`.
     fn days(&mut self, after: &str) -> Result<u32, String> {
         let (p, n) = self.int(after)?;
-        let days = u32::try_from(n).ok().filter(|d| *d <= 100_000).ok_or_else(|| {
-            err(p, format!("{n} days is out of range"), "write 0 to 100000 days, e.g. 30d")
-        })?;
+        let days = u32::try_from(n)
+            .ok()
+            .filter(|d| *d <= 100_000)
+            .ok_or_else(|| {
+                err(
+                    p,
+                    format!("{n} days is out of range"),
+                    "write 0 to 100000 days, e.g. 30d",
+                )
+            })?;
         let (dp, t) = self.next();
         match &t {
             Tok::Word(d) if d == "d" => Ok(days),
-            _ => Err(err(dp, format!("expected the unit d after {after} {n}, found {}", describe(&t)), format!("write {after} {n}d"))),
+            _ => Err(err(
+                dp,
+                format!(
+                    "expected the unit d after {after} {n}, found {}",
+                    describe(&t)
+                ),
+                format!("write {after} {n}d"),
+            )),
         }
     }
 
@@ -465,7 +564,14 @@ impl Parser {
         let (p, t) = self.next();
         match t {
             Tok::Str(s) => Ok(s),
-            t => Err(err(p, format!("expected a quoted string after {after}, found {}", describe(&t)), format!("write {fix}"))),
+            t => Err(err(
+                p,
+                format!(
+                    "expected a quoted string after {after}, found {}",
+                    describe(&t)
+                ),
+                format!("write {fix}"),
+            )),
         }
     }
 }

@@ -257,16 +257,16 @@ fn num_matches(n: Num, cmp: Cmp, v: i64, row: &Row, now: Millis) -> bool {
         Num::Orders => cmp.test(i64::from(row.order_count()), v),
         Num::Spend => cmp.test(row.spend_minor(), v),
         Num::CouponOrders => cmp.test(i64::from(row.coupon_orders()), v),
-        Num::MeanOrder => row.mean_order_minor().is_some_and(|m| cmp.test(m, v as f64)),
+        Num::MeanOrder => row
+            .mean_order_minor()
+            .is_some_and(|m| cmp.test(m, v as f64)),
         Num::FirstOrderDays => days(row.first_order_ms()).is_some_and(|d| cmp.test(d, v)),
         Num::LastOrderDays => days(row.last_order_ms()).is_some_and(|d| cmp.test(d, v)),
     }
 }
 
 fn bought_matches(b: &BoughtCond, row: &Row, ctx: &EvalCtx<'_>) -> bool {
-    let since = b
-        .within_days
-        .map(|d| ctx.now_ms - i64::from(d) * DAY_MS);
+    let since = b.within_days.map(|d| ctx.now_ms - i64::from(d) * DAY_MS);
     let units: i64 = row
         .bought
         .iter()

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 
-use crate::domain::segments::parse::parse;
 use super::*;
+use crate::domain::segments::parse::parse;
 use crate::domain::segments::{Bought, OrderPoint, RfmGroup, Row, ScoreSource, Scores};
 use crate::domain::Millis;
 
@@ -98,7 +98,10 @@ fn eval(src: &str, row: &Row) -> bool {
 fn numeric_conditions() {
     let r = row();
     assert!(eval("orders = 3", &r));
-    assert!(eval("orders >= 3 and orders <= 3 and orders > 2 and orders < 4", &r));
+    assert!(eval(
+        "orders >= 3 and orders <= 3 and orders > 2 and orders < 4",
+        &r
+    ));
     assert!(!eval("orders != 3", &r));
     assert!(eval("spend = 12000", &r));
     assert!(eval("mean_order = 4000", &r));
@@ -107,7 +110,10 @@ fn numeric_conditions() {
     assert!(eval("last_order_days = 10", &r));
     // Without orders: counts are 0, days and mean never hold.
     let none = Row::default();
-    assert!(eval("orders = 0 and spend = 0 and coupon_orders = 0", &none));
+    assert!(eval(
+        "orders = 0 and spend = 0 and coupon_orders = 0",
+        &none
+    ));
     assert!(!eval("mean_order >= 0", &none));
     assert!(!eval("first_order_days >= 0", &none));
     assert!(!eval("last_order_days != 5", &none));
@@ -182,42 +188,70 @@ fn precedence_and_canonical_text() {
         p.to_string(),
         "bought category \"c1\" at_least 2 within 90d in_order >= 2"
     );
-    assert_eq!(parse("churn_risk >= 1").unwrap().to_string(), "churn_risk >= 1");
+    assert_eq!(
+        parse("churn_risk >= 1").unwrap().to_string(),
+        "churn_risk >= 1"
+    );
 }
 
 #[test]
 fn parse_errors_name_position_and_fix() {
     let cases: [(&str, &str); 14] = [
         ("", "at 0: the predicate is empty, write a condition"),
-        ("orders >= ", "at 10: expected a whole number after orders, found the end"),
+        (
+            "orders >= ",
+            "at 10: expected a whole number after orders, found the end",
+        ),
         ("orders 2", "at 7: expected a comparison after orders"),
-        ("order >= 2", "at 0: unknown condition \"order\", start a condition with"),
+        (
+            "order >= 2",
+            "at 0: unknown condition \"order\", start a condition with",
+        ),
         ("coupon and", "at 10: expected a condition, found the end"),
-        ("coupon subscribed", "at 7: expected and / or before \"subscribed\""),
+        (
+            "coupon subscribed",
+            "at 7: expected and / or before \"subscribed\"",
+        ),
         ("(coupon", "at 7: expected \")\" (for the \"(\" at 0)"),
         ("coupon)", "at 6: \")\" closes nothing"),
         ("tag vip", "at 4: expected a quoted string after tag"),
         ("tag \"vip", "at 4: the string is not closed"),
-        ("rfm \"best\"", "at 4: unknown RFM group \"best\", use one of champions"),
+        (
+            "rfm \"best\"",
+            "at 4: unknown RFM group \"best\", use one of champions",
+        ),
         ("churn_risk > 1.5", "at 13: churn risk 1.5 is outside 0..1"),
-        ("clicked within 30", "at 17: expected the unit d after clicked within 30"),
-        ("bought sku \"A\" in_order 0", "at 24: in_order 0 is not an order number"),
+        (
+            "clicked within 30",
+            "at 17: expected the unit d after clicked within 30",
+        ),
+        (
+            "bought sku \"A\" in_order 0",
+            "at 24: in_order 0 is not an order number",
+        ),
     ];
     for (src, want) in cases {
         let e = parse(src).unwrap_err();
         assert!(e.starts_with(want), "{src:?}: {e}");
     }
-    assert!(parse("orders >= -1").unwrap_err().contains("never negative"));
-    assert!(parse("Orders >= 1").unwrap_err().starts_with("at 0: unexpected character 'O'"));
+    assert!(parse("orders >= -1")
+        .unwrap_err()
+        .contains("never negative"));
+    assert!(parse("Orders >= 1")
+        .unwrap_err()
+        .starts_with("at 0: unexpected character 'O'"));
     assert!(parse(&"not ".repeat(100)).unwrap_err().contains("nesting"));
 }
 
 // ---- property tests: a reference evaluator over raw customers ----
 
-/// A raw customer: orders (day, amount, coupon, skus with units), profile fields.
+/// A raw order: day, amount, coupon, SKU indexes with units.
+type RawOrder = (i64, i64, bool, Vec<(usize, i64)>);
+
+/// A raw customer: orders, profile fields.
 #[derive(Debug, Clone)]
 struct Raw {
-    orders: Vec<(i64, i64, bool, Vec<(usize, i64)>)>,
+    orders: Vec<RawOrder>,
     subscribed: bool,
     tags: Vec<usize>,
     consent: [bool; 3],
@@ -345,14 +379,16 @@ fn reference(p: &Pred, raw: &Raw, now_day: i64) -> bool {
             };
             let mut total = 0;
             for s in SKUS.iter().filter(|s| is_item(s)) {
-                let holding: Vec<(usize, &(i64, i64, bool, Vec<(usize, i64)>))> = raw
+                let holding: Vec<(usize, &RawOrder)> = raw
                     .orders
                     .iter()
                     .enumerate()
                     .filter(|(_, o)| o.3.iter().any(|(k, _)| SKUS[*k] == *s))
                     .collect();
                 let Some(last) = holding.last() else { continue };
-                if b.within_days.is_some_and(|d| last.1 .0 < now_day - i64::from(d)) {
+                if b.within_days
+                    .is_some_and(|d| last.1 .0 < now_day - i64::from(d))
+                {
                     continue;
                 }
                 let ok = match b.in_order {
@@ -403,33 +439,35 @@ fn arb_raw() -> impl Strategy<Value = Raw> {
         prop::option::of(0usize..11),
         0u32..=4,
     )
-        .prop_map(|(mut orders, subscribed, tags, consent, locale, click, group, churn)| {
-            // Days as gaps, so orders are ascending; the last within the 100-day range.
-            let mut day = 0;
-            for o in orders.iter_mut() {
-                day += o.0 / 4;
-                o.0 = day;
-            }
-            // Each order lists a SKU once.
-            for o in orders.iter_mut() {
-                let mut seen = Vec::new();
-                o.3.retain(|(s, _)| {
-                    let fresh = !seen.contains(s);
-                    seen.push(*s);
-                    fresh
-                });
-            }
-            Raw {
-                orders,
-                subscribed,
-                tags,
-                consent,
-                locale,
-                click_day: click,
-                group,
-                churn: f64::from(churn) / 4.0,
-            }
-        })
+        .prop_map(
+            |(mut orders, subscribed, tags, consent, locale, click, group, churn)| {
+                // Days as gaps, so orders are ascending; the last within the 100-day range.
+                let mut day = 0;
+                for o in orders.iter_mut() {
+                    day += o.0 / 4;
+                    o.0 = day;
+                }
+                // Each order lists a SKU once.
+                for o in orders.iter_mut() {
+                    let mut seen = Vec::new();
+                    o.3.retain(|(s, _)| {
+                        let fresh = !seen.contains(s);
+                        seen.push(*s);
+                        fresh
+                    });
+                }
+                Raw {
+                    orders,
+                    subscribed,
+                    tags,
+                    consent,
+                    locale,
+                    click_day: click,
+                    group,
+                    churn: f64::from(churn) / 4.0,
+                }
+            },
+        )
 }
 
 fn arb_cmp() -> impl Strategy<Value = Cmp> {
@@ -445,16 +483,19 @@ fn arb_str(pool: &'static [&'static str]) -> impl Strategy<Value = String> {
 
 fn arb_leaf() -> impl Strategy<Value = Pred> {
     prop_oneof![
-        (prop::sample::select(Num::ALL.to_vec()), arb_cmp(), 0i64..200).prop_map(
-            |(n, c, v)| {
+        (
+            prop::sample::select(Num::ALL.to_vec()),
+            arb_cmp(),
+            0i64..200
+        )
+            .prop_map(|(n, c, v)| {
                 let v = if matches!(n, Num::Spend | Num::MeanOrder) {
                     v * 200 - 2000
                 } else {
                     v / 10
                 };
                 Pred::Num(n, c, v)
-            }
-        ),
+            }),
         (
             prop_oneof![
                 arb_str(&SKUS).prop_map(Item::Sku),
@@ -467,14 +508,14 @@ fn arb_leaf() -> impl Strategy<Value = Pred> {
                 (1u32..5).prop_map(InOrder::AtLeast)
             ]),
         )
-            .prop_map(|(item, at_least, within_days, in_order)| Pred::Bought(
-                BoughtCond {
+            .prop_map(
+                |(item, at_least, within_days, in_order)| Pred::Bought(BoughtCond {
                     item,
                     at_least,
                     within_days,
                     in_order
-                }
-            )),
+                })
+            ),
         Just(Pred::Coupon),
         Just(Pred::Subscribed),
         arb_str(&TAGS).prop_map(Pred::Tag),
