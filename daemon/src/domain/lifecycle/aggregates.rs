@@ -157,13 +157,28 @@ impl KeptOrder {
                     refunded: l.status == LineStatus::Refunded,
                 })
                 .collect(),
-            refunded_minor: o
-                .refunds
-                .iter()
-                .map(|r| r.amount_minor)
-                .fold(0i64, i64::saturating_add),
+            refunded_minor: refunded_minor(o),
         }
     }
+
+    /// Whether the order's state has the same lines (id, sku, quantity, amount).
+    fn same_lines(&self, o: &OrderState) -> bool {
+        self.lines.len() == o.lines.len()
+            && self.lines.iter().zip(&o.lines).all(|(k, l)| {
+                k.line_id == l.placed.line_id
+                    && k.sku == l.placed.sku
+                    && k.quantity == l.placed.quantity
+                    && k.amount_minor == l.placed.quantity.saturating_mul(l.placed.unit_price_minor)
+            })
+    }
+}
+
+/// The sum of an order's refunds.
+fn refunded_minor(o: &OrderState) -> i64 {
+    o.refunds
+        .iter()
+        .map(|r| r.amount_minor)
+        .fold(0i64, i64::saturating_add)
 }
 
 impl Aggregates {
@@ -178,6 +193,19 @@ impl Aggregates {
     /// now wholly cancelled leaves the counts.
     pub fn order_synced(&mut self, o: &OrderState, placed: bool) {
         match self.orders.iter().position(|k| k.order_id == o.order_id) {
+            Some(i) if self.orders[i].same_lines(o) => {
+                // The usual case (a cancel, a refund, a re-send): flags and sums in place.
+                let k = &mut self.orders[i];
+                for (kl, l) in k.lines.iter_mut().zip(&o.lines) {
+                    kl.cancelled |= l.status == LineStatus::Cancelled;
+                    kl.refunded |= l.status == LineStatus::Refunded;
+                }
+                k.coupon = !o.coupon_code.is_empty();
+                k.refunded_minor = refunded_minor(o);
+                if k.wholly_cancelled() {
+                    self.orders.remove(i);
+                }
+            }
             Some(i) => {
                 let kept = &self.orders[i];
                 let mut next = KeptOrder::of_state(o, kept.at_ms);

@@ -7,7 +7,6 @@ use super::{Bought, Earlier, OrderPoint, Row};
 use crate::domain::customer::{Channel, Locale};
 use crate::domain::lifecycle::aggregates::Aggregates;
 use crate::domain::profile::CustomerState;
-use crate::domain::Millis;
 
 /// The customer's [`Row`] as of their record.
 pub fn row_of(c: &CustomerState) -> Row {
@@ -67,35 +66,45 @@ pub fn row_of(c: &CustomerState) -> Row {
 /// SKU); order indexes count the folded orders first.
 pub fn bought(agg: &Aggregates) -> Vec<Bought> {
     let mut out: Vec<Bought> = Vec::new();
-    let mut at: HashMap<String, usize> = HashMap::new();
-    let mut add = |sku: &str, units: i64, indexes: &[u32], first: Millis, last: Millis| {
-        if let Some(&i) = at.get(sku) {
-            let b = &mut out[i];
-            b.units = b.units.saturating_add(units);
-            b.order_indexes.extend_from_slice(indexes);
-            b.first_ms = b.first_ms.min(first);
-            b.last_ms = b.last_ms.max(last);
-            return;
-        }
-        at.insert(sku.to_owned(), out.len());
-        out.push(Bought {
-            sku: sku.to_owned(),
-            units,
-            order_indexes: indexes.to_vec(),
-            first_ms: first,
-            last_ms: last,
-        });
-    };
+    let mut at: HashMap<&str, usize> = HashMap::new();
     let folded = agg.earlier.as_ref().map_or(0, |f| f.orders);
     if let Some(f) = &agg.earlier {
         for s in &f.skus {
-            add(&s.sku, s.units, &s.order_indexes, s.first_ms, s.last_ms);
+            at.insert(&s.sku, out.len());
+            out.push(Bought {
+                sku: s.sku.clone(),
+                units: s.units,
+                order_indexes: s.order_indexes.clone(),
+                first_ms: s.first_ms,
+                last_ms: s.last_ms,
+            });
         }
     }
     for (i, o) in agg.orders.iter().enumerate() {
         let index = folded + i as u32 + 1;
-        for (sku, units) in o.sku_units() {
-            add(sku, units, &[index], o.at_ms, o.at_ms);
+        for l in o.lines.iter().filter(|l| l.units() > 0) {
+            let units = l.units();
+            match at.get(l.sku.as_str()) {
+                Some(&k) => {
+                    let b = &mut out[k];
+                    b.units = b.units.saturating_add(units);
+                    if b.order_indexes.last() != Some(&index) {
+                        b.order_indexes.push(index);
+                    }
+                    b.first_ms = b.first_ms.min(o.at_ms);
+                    b.last_ms = b.last_ms.max(o.at_ms);
+                }
+                None => {
+                    at.insert(&l.sku, out.len());
+                    out.push(Bought {
+                        sku: l.sku.clone(),
+                        units,
+                        order_indexes: vec![index],
+                        first_ms: o.at_ms,
+                        last_ms: o.at_ms,
+                    });
+                }
+            }
         }
     }
     out.retain(|b| b.units > 0);
