@@ -12,8 +12,8 @@
 pub mod build;
 pub mod metrics;
 pub mod rfm;
-pub mod tables;
 pub mod sync;
+pub mod tables;
 
 use crate::domain::Millis;
 
