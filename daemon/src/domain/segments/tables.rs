@@ -24,13 +24,15 @@ use crate::domain::Millis;
 
 /// Months since year 0 (`year · 12 + month − 1`) of a UTC instant.
 pub fn month_index(ms: Millis) -> i64 {
-    let t = Utc.timestamp_millis_opt(ms).single().unwrap_or_else(|| {
-        if ms < 0 {
-            chrono::DateTime::<Utc>::MIN_UTC
-        } else {
-            chrono::DateTime::<Utc>::MAX_UTC
-        }
-    });
+    let out_of_range = if ms < 0 {
+        chrono::DateTime::<Utc>::MIN_UTC
+    } else {
+        chrono::DateTime::<Utc>::MAX_UTC
+    };
+    let t = Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(out_of_range);
     i64::from(t.year()) * 12 + i64::from(t.month0())
 }
 
