@@ -74,7 +74,7 @@ fn segment_metrics(c: &mut Criterion) {
     let mut g = c.benchmark_group("segment_metrics_1m");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(8));
+        .measurement_time(Duration::from_secs(4));
     g.bench_function("baseline_scan_sum_spend", |b| {
         b.iter(|| board.scan(|rows| black_box(rows.map(|r| r.spend_minor()).sum::<i64>())))
     });

@@ -113,7 +113,10 @@ async fn metrics_of_the_fixture_and_after_a_refund() -> Result<()> {
     assert!(close(m.ltv_minor, 5_000.0), "{m:?}");
     // (2,000 + 7,000/3 + 4,000) / 3.
     assert!(
-        close(m.aov_per_customer_minor, (2_000.0 + 7_000.0 / 3.0 + 4_000.0) / 3.0),
+        close(
+            m.aov_per_customer_minor,
+            (2_000.0 + 7_000.0 / 3.0 + 4_000.0) / 3.0
+        ),
         "{m:?}"
     );
     assert!(close(m.aov_per_order_minor, 2_500.0), "{m:?}");
@@ -134,7 +137,10 @@ async fn an_empty_daemon_answers_empty_tables() -> Result<()> {
         .into_inner();
     assert_eq!(grid.scored, 0);
     assert_eq!(grid.cells.len(), 25);
-    assert!(grid.cells.iter().all(|c| c.customers == 0 && c.spend_minor == 0));
+    assert!(grid
+        .cells
+        .iter()
+        .all(|c| c.customers == 0 && c.spend_minor == 0));
     assert_eq!((grid.cells[0].recency, grid.cells[0].fm), (1, 1));
     assert_eq!((grid.cells[24].recency, grid.cells[24].fm), (5, 5));
     assert_eq!(grid.groups.len(), 11);

@@ -131,7 +131,10 @@ impl AdminApi {
         let now = crate::clock::now_ms();
         let rows = tokio::task::spawn_blocking(move || {
             let mut t = Monthly::new(now, months, dormant);
-            board.scan(|rows| rows.filter(|row| filter.covers(row)).for_each(|row| t.add(row)));
+            board.scan(|rows| {
+                rows.filter(|row| filter.covers(row))
+                    .for_each(|row| t.add(row))
+            });
             t.finish()
         })
         .await
@@ -161,7 +164,10 @@ impl AdminApi {
         let now = crate::clock::now_ms();
         let rows = tokio::task::spawn_blocking(move || {
             let mut t = Cohorts::new(now, months);
-            board.scan(|rows| rows.filter(|row| filter.covers(row)).for_each(|row| t.add(row)));
+            board.scan(|rows| {
+                rows.filter(|row| filter.covers(row))
+                    .for_each(|row| t.add(row))
+            });
             t.finish()
         })
         .await

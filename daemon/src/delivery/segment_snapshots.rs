@@ -177,7 +177,10 @@ mod tests {
         let all = history(db.store(), "");
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].0, 10);
-        assert_eq!((all[0].1.size, all[0].1.buyers, all[0].1.spend_minor), (3, 2, 400));
+        assert_eq!(
+            (all[0].1.size, all[0].1.buyers, all[0].1.spend_minor),
+            (3, 2, 400)
+        );
         assert_eq!(all[0].1.ltv_minor, 200.0);
         let big = history(db.store(), "big");
         assert_eq!((big[0].1.size, big[0].1.spend_minor), (1, 300));

@@ -15,8 +15,8 @@ pub mod metrics;
 pub mod parse;
 pub mod predicate;
 pub mod rfm;
-pub mod tables;
 pub mod sync;
+pub mod tables;
 
 use crate::domain::Millis;
 

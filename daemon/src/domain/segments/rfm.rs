@@ -10,7 +10,8 @@
 //!
 //! where `n` is the number of buyers and `w` the number of buyers strictly worse on that
 //! value. Ties share a score, any population size works (one buyer scores 1), and the
-//! best buyer scores 5 only when at least 4/5 of the buyers are strictly worse. A row
+//! best buyer scores 5 only when at least 4/5 of the buyers are strictly worse. A value
+//! better than every buyer's (a row not in the population yet) scores as if it were. A row
 //! without orders scores 0 and has no group. `FM = ⌈(F + M) / 2⌉`.
 //!
 //! **Groups** (recency R down, FM across; every cell is exactly one group):
@@ -61,9 +62,21 @@ pub fn group_of(recency: u8, fm: u8) -> Option<RfmGroup> {
         // R=3
         [AboutToSleep, AboutToSleep, NeedAttention, Loyal, Loyal],
         // R=4
-        [Promising, PotentialLoyalist, PotentialLoyalist, Loyal, Champions],
+        [
+            Promising,
+            PotentialLoyalist,
+            PotentialLoyalist,
+            Loyal,
+            Champions,
+        ],
         // R=5
-        [NewCustomers, Promising, PotentialLoyalist, Champions, Champions],
+        [
+            NewCustomers,
+            Promising,
+            PotentialLoyalist,
+            Champions,
+            Champions,
+        ],
     ];
     if !(1..=5).contains(&recency) || !(1..=5).contains(&fm) {
         return None;
@@ -71,13 +84,39 @@ pub fn group_of(recency: u8, fm: u8) -> Option<RfmGroup> {
     Some(GRID[usize::from(recency - 1)][usize::from(fm - 1)])
 }
 
-/// The population's sorted values (one entry per buyer) and median interval: what
-/// scoring a row needs. Built once from all rows, then each score is a binary search.
+/// Score thresholds of one value over the buyers: a value scores
+/// `1 + #{k : value > thresholds[k]}`. With `n` buyers sorted ascending, a score of at
+/// least `k + 2` needs `w ≥ t = ⌈(k + 1) · n / 5⌉` buyers strictly below, i.e. a value
+/// above the `t`-th smallest (`sorted[t − 1]`): the quintile rule in four comparisons.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Thresholds<T>(Vec<T>);
+
+impl<T: Ord + Copy> Thresholds<T> {
+    /// From the buyers' values, sorted ascending.
+    fn of_sorted(sorted: &[T]) -> Thresholds<T> {
+        let n = sorted.len();
+        Thresholds(
+            (1..5)
+                .filter_map(|k| sorted.get((k * n).div_ceil(5).checked_sub(1)?).copied())
+                .collect(),
+        )
+    }
+
+    /// The score of `v` (1..5).
+    pub fn score(&self, v: T) -> u8 {
+        1 + self.0.iter().filter(|&&t| v > t).count() as u8
+    }
+}
+
+/// What scoring a row needs from the population: each value's score thresholds over
+/// the buyers and their median interval. Built once from all rows (one sort per value),
+/// then each score is four comparisons.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cutoffs {
-    last_order: Vec<Millis>,
-    orders: Vec<u32>,
-    spend: Vec<i64>,
+    buyers: usize,
+    last_order: Thresholds<Millis>,
+    orders: Thresholds<u32>,
+    spend: Thresholds<i64>,
     /// The median (lower middle) of the buyers' median intervals; `None` when no buyer
     /// has one.
     pub median_interval_ms: Option<i64>,
@@ -86,37 +125,38 @@ pub struct Cutoffs {
 impl Cutoffs {
     /// Cutoffs over `rows` (rows without orders are skipped).
     pub fn of<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Cutoffs {
-        let mut c = Cutoffs::default();
+        let (mut last_order, mut orders, mut spend) = (Vec::new(), Vec::new(), Vec::new());
         let mut intervals = Vec::new();
         for row in rows {
             let Some(last) = row.last_order_ms() else {
                 continue;
             };
-            c.last_order.push(last);
-            c.orders.push(row.order_count());
-            c.spend.push(row.spend_minor());
+            last_order.push(last);
+            orders.push(row.order_count());
+            spend.push(row.spend_minor());
             if let Some(i) = row.median_interval_ms() {
                 intervals.push(i);
             }
         }
-        c.last_order.sort_unstable();
-        c.orders.sort_unstable();
-        c.spend.sort_unstable();
-        if !intervals.is_empty() {
+        last_order.sort_unstable();
+        orders.sort_unstable();
+        spend.sort_unstable();
+        let median_interval_ms = (!intervals.is_empty()).then(|| {
             let mid = (intervals.len() - 1) / 2;
-            let (_, m, _) = intervals.select_nth_unstable(mid);
-            c.median_interval_ms = Some(*m);
+            *intervals.select_nth_unstable(mid).1
+        });
+        Cutoffs {
+            buyers: last_order.len(),
+            last_order: Thresholds::of_sorted(&last_order),
+            orders: Thresholds::of_sorted(&orders),
+            spend: Thresholds::of_sorted(&spend),
+            median_interval_ms,
         }
-        c
     }
 
     /// Buyers in the population.
     pub fn buyers(&self) -> usize {
-        self.last_order.len()
-    }
-
-    fn score<T: Ord>(sorted: &[T], v: &T) -> u8 {
-        quintile(sorted.partition_point(|x| x < v), sorted.len().max(1))
+        self.buyers
     }
 
     /// R, F, M of a row (0, 0, 0 without orders).
@@ -124,9 +164,9 @@ impl Cutoffs {
         match row.last_order_ms() {
             None => (0, 0, 0),
             Some(last) => (
-                Self::score(&self.last_order, &last),
-                Self::score(&self.orders, &row.order_count()),
-                Self::score(&self.spend, &row.spend_minor()),
+                self.last_order.score(last),
+                self.orders.score(row.order_count()),
+                self.spend.score(row.spend_minor()),
             ),
         }
     }

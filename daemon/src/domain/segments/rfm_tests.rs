@@ -137,7 +137,8 @@ fn scores_name_the_group_of_the_cell() {
         })
         .collect();
     let cut = Cutoffs::of(&rows);
-    let groups: Vec<Option<RfmGroup>> = rows.iter().map(|r| cut.scores(r, 10 * DAY).group).collect();
+    let groups: Vec<Option<RfmGroup>> =
+        rows.iter().map(|r| cut.scores(r, 10 * DAY).group).collect();
     assert_eq!(
         groups,
         vec![

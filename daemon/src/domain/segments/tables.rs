@@ -24,10 +24,15 @@ use crate::domain::Millis;
 
 /// Months since year 0 (`year · 12 + month − 1`) of a UTC instant.
 pub fn month_index(ms: Millis) -> i64 {
+    let out_of_range = if ms < 0 {
+        chrono::DateTime::<Utc>::MIN_UTC
+    } else {
+        chrono::DateTime::<Utc>::MAX_UTC
+    };
     let t = Utc
         .timestamp_millis_opt(ms)
         .single()
-        .unwrap_or_else(|| if ms < 0 { chrono::DateTime::<Utc>::MIN_UTC } else { chrono::DateTime::<Utc>::MAX_UTC });
+        .unwrap_or(out_of_range);
     i64::from(t.year()) * 12 + i64::from(t.month0())
 }
 
@@ -42,7 +47,11 @@ pub fn month_start_ms(index: i64) -> Millis {
 
 /// `"YYYY-MM"` of a month index.
 pub fn month_label(index: i64) -> String {
-    format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
+    format!(
+        "{:04}-{:02}",
+        index.div_euclid(12),
+        index.rem_euclid(12) + 1
+    )
 }
 
 /// A row's orders as (time, amount, count), oldest first; the folded ones as one entry
@@ -74,8 +83,8 @@ pub struct MonthRow {
 pub struct Monthly {
     now: Millis,
     dormant_after_ms: i64,
-    /// The window's first month index.
-    first: i64,
+    /// The window's first instant.
+    start: Millis,
     /// Exclusive ends of the window's months (the next month's start).
     ends: Vec<Millis>,
     rows: Vec<MonthRow>,
@@ -89,7 +98,7 @@ impl Monthly {
         Monthly {
             now,
             dormant_after_ms,
-            first,
+            start: month_start_ms(first),
             ends: (first..=last).map(|m| month_start_ms(m + 1)).collect(),
             rows: (first..=last)
                 .map(|m| MonthRow {
@@ -100,33 +109,49 @@ impl Monthly {
         }
     }
 
-    fn slot(&self, month: i64) -> Option<usize> {
-        usize::try_from(month - self.first)
-            .ok()
-            .filter(|&i| i < self.rows.len())
+    /// The window slot of an instant: `Err(false)` before the window, `Err(true)` after.
+    fn slot_at(&self, at: Millis) -> Result<usize, bool> {
+        if at < self.start {
+            return Err(false);
+        }
+        // ends ascending; the first end after `at` is its month.
+        let i = self.ends.partition_point(|&end| end <= at);
+        if i < self.ends.len() {
+            Ok(i)
+        } else {
+            Err(true)
+        }
     }
 
     pub fn add(&mut self, row: &Row) {
         let Some(first_ms) = row.first_order_ms() else {
             return;
         };
-        let first_month = month_index(first_ms);
-        if let Some(i) = self.slot(first_month) {
-            self.rows[i].new_customers += 1;
-        }
-        let mut seen_month = None;
+        // Slot of the first order; -1 before the window.
+        let first_slot = match self.slot_at(first_ms) {
+            Ok(i) => {
+                self.rows[i].new_customers += 1;
+                i as i64
+            }
+            Err(false) => -1,
+            Err(true) => return,
+        };
+        let mut seen = None;
         for (at, amount, count) in events(row) {
             if at > self.now {
                 break;
             }
-            let m = month_index(at);
-            let Some(i) = self.slot(m) else { continue };
+            let i = match self.slot_at(at) {
+                Ok(i) => i,
+                Err(false) => continue,
+                Err(true) => break,
+            };
             self.rows[i].orders += count;
             self.rows[i].revenue_minor += amount;
-            if m > first_month && seen_month != Some(m) {
+            if i as i64 > first_slot && seen != Some(i) {
                 self.rows[i].repeat_customers += 1;
             }
-            seen_month = Some(m);
+            seen = Some(i);
         }
         // Dormant at each month's end: the last order up to then.
         let mut it = events(row).peekable();

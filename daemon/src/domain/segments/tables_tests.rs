@@ -62,8 +62,14 @@ fn m(month: &str, new: u64, repeat: u64, dormant: u64, orders: u64, revenue: i64
 fn month_helpers() {
     assert_eq!(month_label(month_index(at(2026, 3, 15, 0))), "2026-03");
     assert_eq!(month_label(month_index(-1)), "1969-12");
-    assert_eq!(month_start_ms(month_index(at(2026, 3, 15, 0))), at(2026, 3, 1, 0));
-    assert_eq!(month_start_ms(month_index(at(2025, 12, 31, 23)) + 1), at(2026, 1, 1, 0));
+    assert_eq!(
+        month_start_ms(month_index(at(2026, 3, 15, 0))),
+        at(2026, 3, 1, 0)
+    );
+    assert_eq!(
+        month_start_ms(month_index(at(2025, 12, 31, 23)) + 1),
+        at(2026, 1, 1, 0)
+    );
 }
 
 #[test]
