@@ -39,9 +39,12 @@ fn cancelled(order_id: &str, customer_id: &str) -> Event {
     }
 }
 
-/// (type, segment, customer) of the distinct event ids the shop took, and how many
-/// requests carried each id.
-fn membership(events: &[PeerRequest]) -> Result<(BTreeSet<(String, String, String)>, usize)> {
+/// (type, segment, customer).
+type Change = (String, String, String);
+
+/// The changes of the distinct event ids the shop took, and how many segment events it
+/// took in all (re-deliveries included).
+fn membership(events: &[PeerRequest]) -> Result<(BTreeSet<Change>, usize)> {
     let mut ids = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut taken = 0;
@@ -54,7 +57,10 @@ fn membership(events: &[PeerRequest]) -> Result<(BTreeSet<(String, String, Strin
         }
         taken += 1;
         let id = body["event_id"].as_str().unwrap_or_default().to_owned();
-        ensure!(id.starts_with(&format!("{kind}:")), "event id {id} of a {kind}");
+        ensure!(
+            id.starts_with(&format!("{kind}:")),
+            "event id {id} of a {kind}"
+        );
         ensure!(body["at_ms"].as_i64().unwrap_or(0) > 0, "{body}");
         if ids.insert(id) {
             seen.insert((
@@ -67,7 +73,7 @@ fn membership(events: &[PeerRequest]) -> Result<(BTreeSet<(String, String, Strin
     Ok((seen, taken))
 }
 
-fn ev(kind: &str, segment: &str, customer: &str) -> (String, String, String) {
+fn ev(kind: &str, segment: &str, customer: &str) -> Change {
     (kind.into(), segment.into(), customer.into())
 }
 
@@ -91,10 +97,22 @@ async fn the_shop_hears_who_enters_and_leaves_each_webhook_segment() -> Result<(
     let mut seq = Sequencer::new("shop");
     publish_ok(&mut ingest, seq.batch(vec![shopper("a"), shopper("b")])).await?;
     // a: one order of 1,000 (in neither), then a second (enters repeaters).
-    publish_ok(&mut ingest, seq.batch(vec![order_placed("o1", "a", &[("1", "mug", 1)])])).await?;
-    publish_ok(&mut ingest, seq.batch(vec![order_placed("o2", "a", &[("1", "mug", 1)])])).await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![order_placed("o1", "a", &[("1", "mug", 1)])]),
+    )
+    .await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![order_placed("o2", "a", &[("1", "mug", 1)])]),
+    )
+    .await?;
     // b: one order of 5,000 (enters big_spenders).
-    publish_ok(&mut ingest, seq.batch(vec![order_placed("o3", "b", &[("1", "pan", 5)])])).await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![order_placed("o3", "b", &[("1", "pan", 5)])]),
+    )
+    .await?;
     let want = BTreeSet::from([
         ev("segment_entered", "repeaters", "a"),
         ev("segment_entered", "big_spenders", "b"),
@@ -122,7 +140,11 @@ async fn the_shop_hears_who_enters_and_leaves_each_webhook_segment() -> Result<(
     daemon.kill9().await?;
     daemon.restart().await?;
     let mut ingest = daemon.ingest_client().await?;
-    publish_ok(&mut ingest, seq.batch(vec![order_placed("o4", "b", &[("1", "pan", 6)])])).await?;
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![order_placed("o4", "b", &[("1", "pan", 6)])]),
+    )
+    .await?;
     poll_until(WAIT, || async {
         let (got, _) = membership(&shop.shop_events())?;
         let entered_b = shop
@@ -132,7 +154,10 @@ async fn the_shop_hears_who_enters_and_leaves_each_webhook_segment() -> Result<(
             .filter(|b| b["type"] == "segment_entered" && b["customer_id"] == "b")
             .map(|b| b["event_id"].as_str().unwrap_or_default().to_owned())
             .collect::<BTreeSet<_>>();
-        ensure!(got == want && entered_b.len() == 2, "shop has {got:?}, {entered_b:?}");
+        ensure!(
+            got == want && entered_b.len() == 2,
+            "shop has {got:?}, {entered_b:?}"
+        );
         Ok(())
     })
     .await?;
@@ -141,6 +166,9 @@ async fn the_shop_hears_who_enters_and_leaves_each_webhook_segment() -> Result<(
     let (_, taken_before) = membership(&shop.shop_events())?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (_, taken_after) = membership(&shop.shop_events())?;
-    ensure!(taken_before == taken_after, "events kept coming: {taken_before} then {taken_after}");
+    ensure!(
+        taken_before == taken_after,
+        "events kept coming: {taken_before} then {taken_after}"
+    );
     Ok(())
 }
