@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! products             sku                                        → ProductState    (v2; v1 read)
-//! customers            customer_id                                → CustomerState   (v3; v2, v1 read)
+//! customers            customer_id                                → CustomerState   (v5; v4 … v1 read)
 //! producers            producer_id                                → ProducerRecord  (v1)
 //! triggers             id u64 BE                                  → FiredTrigger    (v2; v1 read)
 //! trigger_by_sku       len u16 · sku · id u64 BE                  → ()
@@ -38,6 +38,7 @@
 //!                      "related_cursor"                           → u64 BE
 //!                      "order_total"                              → OrderTotal      (v1)
 //!                      "scenario_overrides"                       → Overrides (JSON)
+//!                      "segment_definitions"                      → API-defined segments (JSON)
 //!                      "unsubscribe_secret"                       → secret bytes
 //!                      "release:" · trigger id u64 BE             → Release         (v1)
 //! ```

@@ -3,7 +3,8 @@
 //! abandonment journey, list hygiene, lapses (win-back, birthday) and attribution.
 //!
 //! One part per concern, each a plain struct with its own rules in its own module; the
-//! customer record stores them together as `CustomerState::lifecycle` (customers v4).
+//! customer record stores them together as `CustomerState::lifecycle` (customers v5:
+//! the order aggregates segments read, since v5).
 
 pub mod aggregates;
 pub mod attribution;
