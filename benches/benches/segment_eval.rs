@@ -108,6 +108,10 @@ fn segment_eval(c: &mut Criterion) {
     let mut g = c.benchmark_group("segment_eval");
     g.sample_size(10);
     g.throughput(Throughput::Elements(CUSTOMERS as u64));
+    // The floor: the same scan doing the least work per row.
+    g.bench_function("baseline_scan_1m", |b| {
+        b.iter(|| board.scan(|rows| rows.map(|r| r.orders.len()).sum::<usize>()))
+    });
     g.bench_function("count_1m", |b| {
         b.iter(|| board.scan(|rows| rows.filter(|r| pred.matches(r, &ctx)).count()))
     });

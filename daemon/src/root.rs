@@ -305,6 +305,25 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let categories_task = segment_defs.clone().start_refresh(shutdown_rx.clone());
+    // RFM cutoffs recomputed every rfm_refresh off the async threads: the customer
+    // actors' gate and GetCustomer read the cached ones without waiting for a scan.
+    let rfm_task = {
+        let (board, mut stop) = (segments.clone(), shutdown_rx.clone());
+        let every = cfg.segment_settings.rfm_refresh.0;
+        tokio::spawn(async move {
+            loop {
+                let b = board.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    b.cutoffs(crate::clock::now_ms());
+                })
+                .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        })
+    };
     let dispatcher = Dispatcher::start(DispatcherArgs {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -482,6 +501,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
     let _ = fanout_task.await;
     let _ = related_task.await;
     let _ = categories_task.await;
+    let _ = rfm_task.await;
     // Every Writer handle must be gone for the writer thread to finish.
     drop(outbox);
     let _ = outbox_task.await;

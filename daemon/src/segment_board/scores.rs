@@ -1,7 +1,7 @@
 //! `SegmentBoard::scores`: the RFM cutoffs and the population's median interval,
 //! computed from one scan of every row and reused until `rfm_refresh` has passed.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::SegmentBoard;
 use crate::domain::segments::rfm::Cutoffs;
@@ -14,7 +14,9 @@ pub const DEFAULT_RFM_REFRESH_MS: i64 = 60_000;
 /// The last computed cutoffs and when they were computed.
 pub(super) struct ScoreCache {
     refresh_ms: i64,
-    last: Mutex<Option<(Millis, Arc<Cutoffs>)>>,
+    last: RwLock<Option<(Millis, Arc<Cutoffs>)>>,
+    /// Held during a recompute: concurrent refreshers wait for it instead of scanning too.
+    computing: Mutex<()>,
 }
 
 impl Default for ScoreCache {
@@ -27,34 +29,57 @@ impl ScoreCache {
     pub(super) fn new(refresh_ms: i64) -> ScoreCache {
         ScoreCache {
             refresh_ms: refresh_ms.max(1),
-            last: Mutex::new(None),
+            last: RwLock::new(None),
+            computing: Mutex::new(()),
         }
     }
 }
 
 impl SegmentBoard {
-    /// Scores over the current population (RFM cutoffs and the median interval),
-    /// recomputed from a scan of every row at most every `[segment_settings]
-    /// rfm_refresh` (and when the clock went back). A recompute scans the whole board:
-    /// from async code call it in `spawn_blocking`. Never call it inside `scan`.
+    /// Scores over the population as last computed, without waiting: the cached
+    /// cutoffs even when older than `rfm_refresh` (a refresher calls
+    /// [`SegmentBoard::cutoffs`] off the async threads); computed here only when there
+    /// are none yet. For the customer actors' gate and `GetCustomer`.
     pub fn scores(&self, now_ms: Millis) -> Arc<dyn ScoreSource> {
-        self.cutoffs(now_ms)
+        match self.cached() {
+            Some((_, cutoffs)) => cutoffs,
+            None => self.cutoffs(now_ms),
+        }
     }
 
-    /// The cutoffs behind [`SegmentBoard::scores`].
+    fn cached(&self) -> Option<(Millis, Arc<Cutoffs>)> {
+        match self.scores.last.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The cutoffs, recomputed from a scan of every row when older than
+    /// `[segment_settings] rfm_refresh` (or when the clock went back). A recompute scans
+    /// the whole board: from async code call it in `spawn_blocking`. Never call it
+    /// inside `scan`.
     pub fn cutoffs(&self, now_ms: Millis) -> Arc<Cutoffs> {
-        // Held during a recompute: concurrent callers wait for it instead of scanning too.
-        let mut last = match self.scores.last.lock() {
+        let fresh = |c: &Option<(Millis, Arc<Cutoffs>)>| match c {
+            Some((at, cutoffs)) if now_ms >= *at && now_ms - *at < self.scores.refresh_ms => {
+                Some(cutoffs.clone())
+            }
+            _ => None,
+        };
+        if let Some(c) = fresh(&self.cached()) {
+            return c;
+        }
+        let _computing = match self.scores.computing.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((at, cutoffs)) = last.as_ref() {
-            if now_ms >= *at && now_ms - *at < self.scores.refresh_ms {
-                return cutoffs.clone();
-            }
+        if let Some(c) = fresh(&self.cached()) {
+            return c;
         }
         let cutoffs = Arc::new(self.scan(|rows| Cutoffs::of(rows)));
-        *last = Some((now_ms, cutoffs.clone()));
+        match self.scores.last.write() {
+            Ok(mut g) => *g = Some((now_ms, cutoffs.clone())),
+            Err(poisoned) => *poisoned.into_inner() = Some((now_ms, cutoffs.clone())),
+        }
         cutoffs
     }
 }
@@ -89,9 +114,11 @@ mod tests {
         board.put(buyer("c", 30, 300));
         assert_eq!(board.scores(5_999).scores(&b, 5_999).monetary, 3);
         assert_eq!(board.cutoffs(5_999).buyers(), 2);
-        // Refreshed: 3 buyers, b has one worse → 1 + ⌊5/3⌋ = 2.
-        assert_eq!(board.scores(6_000).scores(&b, 6_000).monetary, 2);
+        // Past the interval `scores` still answers from the cache at once ...
+        assert_eq!(board.scores(6_000).scores(&b, 6_000).monetary, 3);
+        // ... until a refresher recomputes: 3 buyers, b has one worse → 1 + ⌊5/3⌋ = 2.
         assert_eq!(board.cutoffs(6_000).buyers(), 3);
+        assert_eq!(board.scores(6_000).scores(&b, 6_000).monetary, 2);
         // The clock went back: recomputed.
         board.put(buyer("d", 40, 400));
         assert_eq!(board.cutoffs(100).buyers(), 4);
