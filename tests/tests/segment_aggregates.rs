@@ -222,6 +222,15 @@ async fn aggregates_follow_orders_and_survive_kill9() -> Result<()> {
     let admin = daemon.admin_client().await?;
     let after = value(&admin).await?;
     check(&after, day0, "after kill -9 and restart")?;
+    // The churn risk grows with the time since the last order: compared apart.
+    ensure!(
+        before.churn_risk <= after.churn_risk && after.churn_risk <= 1.0,
+        "churn risk {} → {}",
+        before.churn_risk,
+        after.churn_risk
+    );
+    let (mut before, mut after) = (before, after);
+    (before.churn_risk, after.churn_risk) = (0.0, 0.0);
     ensure!(
         after == before,
         "changed across the restart: {before:?} → {after:?}"

@@ -13,8 +13,8 @@ use stockbell_tests::pb::{
     GetSegmentHistoryRequest, GetSegmentMetricsRequest, OrderRefunded, SegmentMetrics,
 };
 use stockbell_tests::{
-    expect_code, now_ms, order_placed, poll_until, publish_ok, shopper, AdminClient, Daemon,
-    DaemonOptions, EventExt, Sequencer,
+    catalog, expect_code, now_ms, order_placed, poll_until, publish_ok, shopper, stock_set, upsert,
+    AdminClient, Daemon, DaemonOptions, EventExt, Sequencer,
 };
 use tonic::Code;
 
@@ -57,6 +57,8 @@ async fn metrics_of_the_fixture_and_after_a_refund() -> Result<()> {
     publish_ok(
         &mut ingest,
         seq.batch(vec![
+            upsert(catalog("mug", 1_000)),
+            stock_set("mug", 1_000),
             shopper("a"),
             shopper("b"),
             shopper("c"),

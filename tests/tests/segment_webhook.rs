@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use stockbell_tests::pb::{event::Kind, Event, OrderCancelled, SegmentDefinition};
 use stockbell_tests::{
-    order_placed, poll_until, publish_ok, shopper, Daemon, DaemonOptions, HttpPeer, PeerRequest,
-    Sequencer,
+    catalog, order_placed, poll_until, publish_ok, shopper, stock_set, upsert, Daemon,
+    DaemonOptions, HttpPeer, PeerRequest, Sequencer,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -95,7 +95,15 @@ async fn the_shop_hears_who_enters_and_leaves_each_webhook_segment() -> Result<(
 
     let mut ingest = daemon.ingest_client().await?;
     let mut seq = Sequencer::new("shop");
-    publish_ok(&mut ingest, seq.batch(vec![shopper("a"), shopper("b")])).await?;
+    let setup = vec![
+        upsert(catalog("mug", 1_000)),
+        upsert(catalog("pan", 1_000)),
+        stock_set("mug", 1_000),
+        stock_set("pan", 1_000),
+        shopper("a"),
+        shopper("b"),
+    ];
+    publish_ok(&mut ingest, seq.batch(setup)).await?;
     // a: one order of 1,000 (in neither), then a second (enters repeaters).
     publish_ok(
         &mut ingest,
