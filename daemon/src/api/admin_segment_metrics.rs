@@ -12,7 +12,7 @@ use super::admin_segments::pb_metrics;
 use crate::domain::segments::metrics::Metrics;
 use crate::domain::segments::rfm::{fm_of, group_of};
 use crate::domain::segments::tables::{Cohorts, Monthly};
-use crate::domain::segments::RfmGroup;
+use crate::domain::segments::{RfmGroup, Row};
 use crate::store::segment_history::{day_of, SegmentHistory, Snapshot};
 use crate::store::Seek;
 
@@ -66,14 +66,26 @@ impl AdminApi {
         &self,
         r: pb::GetSegmentMetricsRequest,
     ) -> Result<pb::SegmentMetrics, Status> {
-        let filter = self.segment_filter(&r.segment)?;
+        let m = self
+            .over_members(&r.segment, |rows| Metrics::of(rows))
+            .await?;
+        Ok(pb_metrics(&r.segment, &m, crate::clock::now_ms()))
+    }
+
+    /// Runs `f` over the members of `segment` (empty = every customer) in one
+    /// read-locked scan of the board, off the async threads.
+    async fn over_members<T: Send + 'static>(
+        &self,
+        segment: &str,
+        f: impl FnOnce(&mut dyn Iterator<Item = &Row>) -> T + Send + 'static,
+    ) -> Result<T, Status> {
+        let filter = self.segment_filter(segment)?;
         let board = self.segments.clone();
-        let m = tokio::task::spawn_blocking(move || {
-            board.scan(|rows| Metrics::of(rows.filter(|row| filter.covers(row))))
+        tokio::task::spawn_blocking(move || {
+            board.scan(|rows| f(&mut rows.filter(|row| filter.covers(row))))
         })
         .await
-        .map_err(blocking_failed)?;
-        Ok(pb_metrics(&r.segment, &m, crate::clock::now_ms()))
+        .map_err(blocking_failed)
     }
 
     pub(super) async fn segment_history(
@@ -125,20 +137,15 @@ impl AdminApi {
         r: pb::GetMonthlyTableRequest,
     ) -> Result<pb::MonthlyTable, Status> {
         let months = months_of(r.months)?;
-        let filter = self.segment_filter(&r.segment)?;
-        let board = self.segments.clone();
         let dormant = self.segment_settings.dormant_after.ms();
         let now = crate::clock::now_ms();
-        let rows = tokio::task::spawn_blocking(move || {
-            let mut t = Monthly::new(now, months, dormant);
-            board.scan(|rows| {
-                rows.filter(|row| filter.covers(row))
-                    .for_each(|row| t.add(row))
-            });
-            t.finish()
-        })
-        .await
-        .map_err(blocking_failed)?;
+        let rows = self
+            .over_members(&r.segment, move |rows| {
+                let mut t = Monthly::new(now, months, dormant);
+                rows.for_each(|row| t.add(row));
+                t.finish()
+            })
+            .await?;
         Ok(pb::MonthlyTable {
             months: rows
                 .into_iter()
@@ -159,19 +166,14 @@ impl AdminApi {
         r: pb::GetCohortTableRequest,
     ) -> Result<pb::CohortTable, Status> {
         let months = months_of(r.months)?;
-        let filter = self.segment_filter(&r.segment)?;
-        let board = self.segments.clone();
         let now = crate::clock::now_ms();
-        let rows = tokio::task::spawn_blocking(move || {
-            let mut t = Cohorts::new(now, months);
-            board.scan(|rows| {
-                rows.filter(|row| filter.covers(row))
-                    .for_each(|row| t.add(row))
-            });
-            t.finish()
-        })
-        .await
-        .map_err(blocking_failed)?;
+        let rows = self
+            .over_members(&r.segment, move |rows| {
+                let mut t = Cohorts::new(now, months);
+                rows.for_each(|row| t.add(row));
+                t.finish()
+            })
+            .await?;
         Ok(pb::CohortTable {
             cohorts: rows
                 .into_iter()

@@ -53,27 +53,31 @@ impl AdminApi {
         &self,
         r: pb::SegmentDefinition,
     ) -> Result<pb::Segment, Status> {
-        self.webhook_allowed(&r)?;
-        let def = self
-            .segment_defs
-            .create(text_of(r))
-            .await
-            .map_err(def_status)?;
-        tracing::info!(segment = %def.text.name, "An operator created a segment.");
-        self.segment_view(&def).await
+        self.segment_put(r, true).await
     }
 
     pub(super) async fn segment_update(
         &self,
         r: pb::SegmentDefinition,
     ) -> Result<pb::Segment, Status> {
+        self.segment_put(r, false).await
+    }
+
+    /// Creates (`create`) or replaces an API-defined segment.
+    async fn segment_put(
+        &self,
+        r: pb::SegmentDefinition,
+        create: bool,
+    ) -> Result<pb::Segment, Status> {
         self.webhook_allowed(&r)?;
-        let def = self
-            .segment_defs
-            .update(text_of(r))
-            .await
-            .map_err(def_status)?;
-        tracing::info!(segment = %def.text.name, "An operator changed a segment.");
+        let def = if create {
+            self.segment_defs.create(text_of(r)).await
+        } else {
+            self.segment_defs.update(text_of(r)).await
+        }
+        .map_err(def_status)?;
+        let done = if create { "created" } else { "changed" };
+        tracing::info!(segment = %def.text.name, "An operator {done} a segment.");
         self.segment_view(&def).await
     }
 
