@@ -26,7 +26,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("segment_board", &["domain"]),
     // RocksDB: typed schemas over domain records.
     ("store", &["domain"]),
-    ("scenario_control", &["domain", "clock", "store", "segment_board"]),
+    (
+        "scenario_control",
+        &["domain", "clock", "store", "segment_board"],
+    ),
     // Outbox, dispatcher and channels: no actors, no API (it gets a port at start-up).
     (
         "delivery",
