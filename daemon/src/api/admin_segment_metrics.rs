@@ -80,12 +80,8 @@ impl AdminApi {
         f: impl FnOnce(&mut dyn Iterator<Item = &Row>) -> T + Send + 'static,
     ) -> Result<T, Status> {
         let filter = self.segment_filter(segment)?;
-        let board = self.segments.clone();
-        tokio::task::spawn_blocking(move || {
-            board.scan(|rows| f(&mut rows.filter(|row| filter.covers(row))))
-        })
-        .await
-        .map_err(blocking_failed)
+        self.scan_rows(move |rows| f(&mut rows.filter(|row| filter.covers(row))))
+            .await
     }
 
     pub(super) async fn segment_history(

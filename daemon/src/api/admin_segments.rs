@@ -23,10 +23,9 @@ impl AdminApi {
         let defs = self.segment_defs.list();
         let now = crate::clock::now_ms();
         let tests: Vec<MemberTest> = defs.iter().map(|d| self.member_test(d, now)).collect();
-        let board = self.segments.clone();
         // One scan for every segment: each row is tested against each predicate.
-        let metrics = tokio::task::spawn_blocking(move || {
-            board.scan(|rows| {
+        let metrics = self
+            .scan_rows(move |rows| {
                 let mut m = vec![Metrics::default(); tests.len()];
                 for row in rows {
                     for (t, m) in tests.iter().zip(m.iter_mut()) {
@@ -37,9 +36,7 @@ impl AdminApi {
                 }
                 m
             })
-        })
-        .await
-        .map_err(|e| Status::internal(format!("segment metrics task failed: {e}")))?;
+            .await?;
         let rules = self.control.live.get();
         let segments = defs
             .iter()
@@ -98,12 +95,9 @@ impl AdminApi {
     async fn segment_view(&self, def: &Arc<Definition>) -> Result<pb::Segment, Status> {
         let now = crate::clock::now_ms();
         let test = self.member_test(def, now);
-        let board = self.segments.clone();
-        let m = tokio::task::spawn_blocking(move || {
-            board.scan(|rows| Metrics::of(rows.filter(|row| test.matches(row))))
-        })
-        .await
-        .map_err(|e| Status::internal(format!("segment metrics task failed: {e}")))?;
+        let m = self
+            .scan_rows(move |rows| Metrics::of(rows.filter(|row| test.matches(row))))
+            .await?;
         let users = used_by(&self.control.live.get(), &def.text.name);
         Ok(pb_segment(def, &m, now, users))
     }
@@ -130,7 +124,18 @@ impl AdminApi {
         })
     }
 
-    /// The definition's predicate with the categories and scores of now.
+    /// Runs `f` over every row of the segment board in one read-locked scan, off the
+    /// async threads.
+    pub(super) async fn scan_rows<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Iterator<Item = &Row>) -> T + Send + 'static,
+    ) -> Result<T, Status> {
+        let board = self.segments.clone();
+        tokio::task::spawn_blocking(move || board.scan(f))
+            .await
+            .map_err(|e| Status::internal(format!("the segment scan failed: {e}")))
+    }
+
     /// A segment with `webhook = true` needs the shop webhook.
     fn webhook_allowed(&self, r: &pb::SegmentDefinition) -> Result<(), Status> {
         if r.webhook && !self.shop_webhook {
@@ -151,6 +156,7 @@ impl AdminApi {
             .collect()
     }
 
+    /// The definition's predicate with the categories and scores of now.
     fn member_test(&self, def: &Definition, now: Millis) -> MemberTest {
         self.segment_defs.test_of(def, &self.segments, now)
     }

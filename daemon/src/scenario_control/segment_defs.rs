@@ -251,18 +251,24 @@ impl SegmentDefs {
         }
     }
 
-    /// The members now (customer ids, sorted) of each segment with `webhook = true`:
-    /// one scan of the board per segment.
+    /// The members now (customer ids, sorted) of each segment with `webhook = true`,
+    /// from one scan of the board.
     pub fn webhook_members(&self, board: &SegmentBoard, now: Millis) -> Vec<(String, Vec<String>)> {
-        self.webhook_segments()
-            .iter()
-            .map(|def| {
-                let test = self.test_of(def, board, now);
-                let mut ids: Vec<String> = board.scan(|rows| {
-                    rows.filter(|r| test.matches(r))
-                        .map(|r| r.customer_id.clone())
-                        .collect()
-                });
+        let defs = self.webhook_segments();
+        let tests: Vec<MemberTest> = defs.iter().map(|d| self.test_of(d, board, now)).collect();
+        let mut members: Vec<Vec<String>> = vec![Vec::new(); tests.len()];
+        board.scan(|rows| {
+            for row in rows {
+                for (t, ids) in tests.iter().zip(members.iter_mut()) {
+                    if t.matches(row) {
+                        ids.push(row.customer_id.clone());
+                    }
+                }
+            }
+        });
+        defs.iter()
+            .zip(members)
+            .map(|(def, mut ids)| {
                 ids.sort_unstable();
                 (def.text.name.clone(), ids)
             })
