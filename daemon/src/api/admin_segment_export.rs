@@ -195,6 +195,9 @@ pub fn stream_rows(
         let mut pending = header;
         let mut start = 0;
         loop {
+            if *shutdown.borrow() {
+                return;
+            }
             if start < ids.len() {
                 let (board, ids) = (board.clone(), ids.clone());
                 let end = (start + BATCH_ROWS).min(ids.len());
@@ -223,13 +226,15 @@ pub fn stream_rows(
             let keep = if last { 0 } else { pending.len() % CHUNK_BYTES };
             let rest = pending.split_off(pending.len() - keep);
             for data in chunks(std::mem::replace(&mut pending, rest)) {
+                // Biased: once shutdown is set it wins over a free slot in the channel.
                 tokio::select! {
+                    biased;
+                    _ = shutdown.wait_for(|s| *s) => return,
                     sent = tx.send(Ok(pb::CsvChunk { data })) => {
                         if sent.is_err() {
                             return;
                         }
                     }
-                    _ = shutdown.wait_for(|s| *s) => return,
                 }
             }
             if last {
