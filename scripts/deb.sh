@@ -41,7 +41,7 @@ deb=$(cargo deb "${args[@]}" | tail -n 1)
 if [ "${LINTIAN:-1}" != 0 ]; then
   # Clean means no error and no warning; info tags are shown, not fatal.
   echo "deb: lintian $deb" >&2
-  lintian --fail-on error,warning --info --display-info "$deb" >&2
+  lintian --fail-on error,warning --display-info "$deb" >&2
   echo "deb: lintian clean" >&2
 fi
 echo "$deb"
