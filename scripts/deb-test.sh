@@ -27,6 +27,7 @@ check() {
 }
 finish() {
   stop_daemon
+  undivert_sysusers
   rm -rf "$work"
   echo "deb-test: took $(($(date +%s) - t0)) s"
   echo "deb-test: $passed passed, $failed failed"
@@ -61,6 +62,19 @@ stop_daemon() {
   daemon_pid=""
 }
 trap finish INT TERM
+
+SYSUSERS=/usr/bin/systemd-sysusers
+diverted=0
+# Hides systemd-sysusers (dpkg-divert, so dpkg knows) to exercise postinst's fallback.
+divert_sysusers() {
+  dpkg-divert --quiet --local --rename --divert "$SYSUSERS.deb-test" --add "$SYSUSERS" && diverted=1
+}
+undivert_sysusers() {
+  if [ "$diverted" = 1 ] || [ -e "$SYSUSERS.deb-test" ]; then
+    dpkg-divert --quiet --local --rename --divert "$SYSUSERS.deb-test" --remove "$SYSUSERS"
+    diverted=0
+  fi
+}
 
 # stat in one word: owner:group mode.
 perms() { stat -c '%U:%G %a' "$1" 2>/dev/null; }
@@ -105,6 +119,7 @@ echo "deb-test: systemd is PID 1: $([ "$systemd_pid1" = 1 ] && echo yes || echo 
 
 # 0. Leftovers of an earlier run.
 stop_daemon
+undivert_sysusers
 if dpkg-query -W -f='${Status}' stockbell 2>/dev/null | grep -qv 'not-installed'; then
   echo "deb-test: purging a stockbell package left installed"
   DEBIAN_FRONTEND=noninteractive dpkg --purge stockbell </dev/null >/dev/null
@@ -131,9 +146,9 @@ rm -f "$deb2"
 check "upgrade version $new_version sorts after $version" dpkg --compare-versions "$new_version" gt "$version"
 contents=$(dpkg-deb -c "$work/old.deb" | awk '{print $1, $2, $6}')
 for f in ./usr/bin/stockbelld ./usr/bin/stockbell-console; do
-  check "package holds $f (0755 root)" grep -qx -- "-rwxr-xr-x root/root $f" <<<"$contents"
+  check "package holds $f (0755 root)" grep -qx -- "-rwxr-xr-x 0/0 $f" <<<"$contents"
 done
-check "package holds the conffile 0640" grep -qx -- "-rw-r----- root/root ./etc/stockbell/stockbelld.toml" <<<"$contents"
+check "package holds the conffile 0640" grep -qx -- "-rw-r----- 0/0 ./etc/stockbell/stockbelld.toml" <<<"$contents"
 check "the conffile is listed in conffiles" grep -qx /etc/stockbell/stockbelld.toml \
   <(dpkg-deb --ctrl-tarfile "$work/old.deb" | tar -xOf - ./conffiles)
 check "Depends has libc (\$auto) and adduser" \
@@ -155,11 +170,11 @@ ok "dpkg -i installs $version"
 check "user stockbell: system uid, home $STATE, no login" bash -c '
   IFS=: read -r _ _ uid _ _ home shell < <(getent passwd stockbell) &&
   [ "$uid" -lt 1000 ] && [ "$home" = /var/lib/stockbell ] && [[ $shell == */nologin ]]'
-check "group stockbell exists" getent group stockbell
+check "group stockbell exists" bash -c "getent group stockbell >/dev/null"
 check "$STATE is stockbell:stockbell 0750" is "$(perms $STATE)" "stockbell:stockbell 750"
 check "$CONF is root:stockbell 0640" is "$(perms $CONF)" "root:stockbell 640"
 check "binaries in /usr/bin" test -x /usr/bin/stockbelld -a -x /usr/bin/stockbell-console
-check "stockbell-console runs" /usr/bin/stockbell-console --help >/dev/null
+check "stockbell-console runs" bash -c "/usr/bin/stockbell-console --help >/dev/null"
 check "unit and sysusers file installed" \
   test -f /usr/lib/systemd/system/stockbelld.service -a -f /usr/lib/sysusers.d/stockbell.conf
 check "unit enabled (multi-user.target.wants)" \
@@ -170,9 +185,9 @@ if command -v systemd-analyze >/dev/null; then
         sed -n "s/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p")
     echo "deb-test:   exposure $s"; awk -v s="$s" "BEGIN { exit !(s != \"\" && s <= 2.0) }"'
 fi
-check "stockbelld check-config $CONF passes (root)" /usr/bin/stockbelld check-config "$CONF"
+check "stockbelld check-config $CONF passes (root)" bash -c "/usr/bin/stockbelld check-config $CONF >/dev/null"
 check "stockbelld check-config $CONF passes (as stockbell: the group may read it)" \
-  setpriv --reuid=stockbell --regid=stockbell --init-groups /usr/bin/stockbelld check-config "$CONF"
+  bash -c "setpriv --reuid=stockbell --regid=stockbell --init-groups /usr/bin/stockbelld check-config $CONF >/dev/null"
 
 # 3. Edit the conffile (free loopback ports, so nothing collides), run as stockbell.
 GRPC_PORT=$(free_port)
@@ -226,6 +241,29 @@ check "unit's enable symlink removed" \
   test ! -e /etc/systemd/system/multi-user.target.wants/stockbelld.service -a \
   ! -L /etc/systemd/system/multi-user.target.wants/stockbelld.service
 check "no stockbell process left" bash -c '! pgrep -u stockbell >/dev/null'
-check "user stockbell kept (Debian policy)" getent passwd stockbell
+check "user stockbell kept (Debian policy)" bash -c "getent passwd stockbell >/dev/null"
+
+# 6. Where systemd-sysusers is not installed, postinst makes the same user with adduser.
+if [ -x "$SYSUSERS" ]; then
+  userdel stockbell 2>/dev/null
+  ! getent group stockbell >/dev/null || groupdel stockbell
+  if divert_sysusers && ! command -v systemd-sysusers >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive dpkg -i "$work/old.deb" </dev/null >"$work/dpkg.log" 2>&1; then
+    ok "dpkg -i without systemd-sysusers"
+  else
+    cat "$work/dpkg.log"
+    bad "dpkg -i without systemd-sysusers"
+  fi
+  check "adduser fallback: system user stockbell, home $STATE, no login" bash -c '
+    IFS=: read -r _ _ uid _ _ home shell < <(getent passwd stockbell) &&
+    [ "$uid" -lt 1000 ] && [ "$home" = /var/lib/stockbell ] && [[ $shell == */nologin ]] &&
+    getent group stockbell >/dev/null'
+  check "adduser fallback: $STATE is stockbell:stockbell 0750" is "$(perms $STATE)" "stockbell:stockbell 750"
+  check "adduser fallback: $CONF is root:stockbell 0640" is "$(perms $CONF)" "root:stockbell 640"
+  DEBIAN_FRONTEND=noninteractive dpkg --purge stockbell </dev/null >/dev/null 2>&1
+  undivert_sysusers
+  check "systemd-sysusers restored" test -x "$SYSUSERS"
+  check "purged again" test ! -e /etc/stockbell -a ! -e "$STATE"
+fi
 
 finish
