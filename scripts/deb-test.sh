@@ -142,7 +142,9 @@ if ! deb2=$(DEB_VERSION=$new_version LINTIAN=0 bash scripts/deb.sh 2>>"$work/bui
   finish
 fi
 cp "$deb2" "$work/new.deb"
+# cargo-deb removes other versions from target/debian: leave `make deb`'s package there.
 rm -f "$deb2"
+cp "$work/old.deb" "$deb"
 check "upgrade version $new_version sorts after $version" dpkg --compare-versions "$new_version" gt "$version"
 contents=$(dpkg-deb -c "$work/old.deb" | awk '{print $1, $2, $6}')
 for f in ./usr/bin/stockbelld ./usr/bin/stockbell-console; do
