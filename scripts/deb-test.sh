@@ -51,7 +51,8 @@ systemd_pid1=0
 stop_daemon() {
   local pid=$daemon_pid
   [ -n "$pid" ] || { [ -f "$PIDFILE" ] && pid=$(cat "$PIDFILE"); }
-  if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/stockbelld ]; then
+  # "/usr/bin/stockbelld (deleted)" once an upgrade replaced the binary.
+  if [ -n "$pid" ] && [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == /usr/bin/stockbelld* ]]; then
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 300); do
       kill -0 "$pid" 2>/dev/null || break
@@ -61,7 +62,7 @@ stop_daemon() {
   rm -f "$PIDFILE"
   daemon_pid=""
 }
-trap finish INT TERM
+trap 'bad "interrupted"; finish' INT TERM
 
 SYSUSERS=/usr/bin/systemd-sysusers
 diverted=0
