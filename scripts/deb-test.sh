@@ -6,7 +6,7 @@
 # exits 1 if a check failed. Not root: skipped (it installs a package system-wide).
 # STOCKBELL_DEB_TEST=0 skips it too.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 CONF=/etc/stockbell/stockbelld.toml
 STATE=/var/lib/stockbell
