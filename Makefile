@@ -1,10 +1,15 @@
 # The two commands of the README. Both install what they need on a fresh machine.
-.PHONY: demo test bench bench-fanout bench-smtp bench-orders bench-rss bench-console bench-sustained bench-interest bench-order-ingest
+.PHONY: demo test bench bench-fanout bench-smtp bench-orders bench-rss bench-console bench-sustained bench-interest bench-order-ingest deb
 
 # Build everything, run `stockbelld demo` (daemon + simulated shop) and open the console.
 # DEMO_SECONDS=N: headless for N seconds, then a summary (CI smoke test).
 demo:
 	bash scripts/demo.sh
+
+# The Debian package (cargo-deb, lintian): prints the .deb's path (README "Installing from
+# the Debian package"). DEB_VERSION=V overrides the version.
+deb:
+	bash scripts/deb.sh
 
 # Formatting, lints, unit, property and integration tests.
 test:
