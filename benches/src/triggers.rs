@@ -18,6 +18,8 @@ pub struct TriggersArgs {
     /// Bearer token for the `authorization` header.
     #[arg(long)]
     token: Option<String>,
+    #[command(flatten)]
+    tls: driver::TlsArgs,
     /// At most this many triggers (server default 50, max 1000).
     #[arg(long)]
     limit: Option<u32>,
@@ -75,7 +77,8 @@ fn columns(t: &Trigger) -> [String; 8] {
 
 pub async fn run(args: TriggersArgs) -> anyhow::Result<()> {
     let bearer = driver::bearer(args.token.as_deref())?;
-    let channel = driver::channel(&args.addr, Some(Duration::from_secs(30))).await?;
+    let channel =
+        driver::channel_with(&args.addr, Some(Duration::from_secs(30)), &args.tls.flags()).await?;
     let mut client = admin_client::AdminClient::with_interceptor(channel, bearer)
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let request = ListTriggersRequest {
