@@ -68,7 +68,10 @@ impl Counters {
 
 impl Admin {
     pub async fn connect(addr: &str) -> anyhow::Result<Admin> {
-        Admin::connect_with(addr, None, &stockbell_proto::tls::TlsFlags::default()).await
+        let channel = driver::channel(addr, Some(Duration::from_secs(120))).await?;
+        let client = admin_client::AdminClient::with_interceptor(channel, Default::default())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Admin { client })
     }
 
     /// Connects sending `token` (if any), over TLS when `tls` holds flags.

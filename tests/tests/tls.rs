@@ -297,3 +297,46 @@ async fn smtp_starttls_trusts_the_ca_file() -> Result<()> {
     ensure!(mails[0].to == vec!["c1@example.jp".to_string()], "{:?}", mails[0].to);
     Ok(())
 }
+
+#[test]
+fn check_config_and_start_refuse_a_key_that_is_not_the_certificates() -> Result<()> {
+    let pki = TestPki::new(&["shop"])?;
+    let text = format!(
+        "[server.tls]\ncert = {:?}\nkey = {:?}\n",
+        pki.path("server.pem").display().to_string(),
+        pki.path("client-shop-key.pem").display().to_string()
+    );
+    let file = pki.path("mismatch.toml");
+    std::fs::write(&file, &text)?;
+    let out = stockbell_tests::check_config(&file)?;
+    ensure!(
+        !out.status.success() && out.text().contains("server.tls.key") && out.text().contains("is not the private key"),
+        "check-config: {}",
+        out.text()
+    );
+    // The same file for the good key passes.
+    let good = pki.path("good.toml");
+    std::fs::write(
+        &good,
+        text.replace("client-shop-key.pem", "server-key.pem"),
+    )?;
+    let out = stockbell_tests::check_config(&good)?;
+    ensure!(out.status.success(), "check-config: {}", out.text());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_refuses_to_start_with_an_unreadable_certificate() -> Result<()> {
+    let refused = Daemon::start_expecting_refusal(DaemonOptions::new().toml(
+        "[server.tls]\ncert = \"/nonexistent/server.pem\"\nkey = \"/nonexistent/key.pem\"\n",
+    ))
+    .await?;
+    ensure!(
+        !refused.status.success()
+            && refused.log.contains("server.tls.cert")
+            && refused.log.contains("cannot read /nonexistent/server.pem"),
+        "{}",
+        refused.log
+    );
+    Ok(())
+}
