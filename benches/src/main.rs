@@ -201,13 +201,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = args.workload.spec(producer, !args.no_catalogue)?;
     let workload = compare::generate_timed(&spec);
     let client = driver::connect_with(&args.addr, args.token.as_deref(), &args.tls.flags()).await?;
-    let report = driver::execute_on(
-        client,
-        &spec.producer_id,
-        workload,
-        args.workload.inflight,
-    )
-    .await?;
+    let report =
+        driver::execute_on(client, &spec.producer_id, workload, args.workload.inflight).await?;
     println!("{}", report.summary("run"));
     println!("{}", report.json());
     Ok(())

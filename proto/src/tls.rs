@@ -61,7 +61,8 @@ impl TlsFlags {
                 "--tls-ca is required with --tls-cert / --tls-key: the PEM file of the CA that signed the daemon's certificate".into(),
             ));
         };
-        let mut cfg = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read("--tls-ca", ca)?));
+        let mut cfg =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read("--tls-ca", ca)?));
         match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 let cert = read("--tls-cert", cert)?;
@@ -141,6 +142,9 @@ mod tests {
             ..TlsFlags::default()
         };
         let e = missing.client_config().expect_err("unreadable").0;
-        assert!(e.starts_with("--tls-ca /nonexistent/ca.pem: cannot read it"), "{e}");
+        assert!(
+            e.starts_with("--tls-ca /nonexistent/ca.pem: cannot read it"),
+            "{e}"
+        );
     }
 }

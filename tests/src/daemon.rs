@@ -193,7 +193,10 @@ impl Daemon {
         token: Option<&str>,
     ) -> Result<IngestClient> {
         let channel = self.tls_channel(tls).await?;
-        Ok(ingest_client::IngestClient::with_interceptor(channel, Bearer::new(token)?))
+        Ok(ingest_client::IngestClient::with_interceptor(
+            channel,
+            Bearer::new(token)?,
+        ))
     }
 
     /// An Admin client over TLS (`tls`), sending `token` (or none).
@@ -203,7 +206,10 @@ impl Daemon {
         token: Option<&str>,
     ) -> Result<AdminClient> {
         let channel = self.tls_channel(tls).await?;
-        Ok(admin_client::AdminClient::with_interceptor(channel, Bearer::new(token)?))
+        Ok(admin_client::AdminClient::with_interceptor(
+            channel,
+            Bearer::new(token)?,
+        ))
     }
 
     /// An Ingest client sending the configured ingest token, if any.

@@ -29,7 +29,8 @@ fn ca(name: &str) -> Result<(String, Issuer<'static, KeyPair>)> {
 /// A leaf certificate with `cn` and `sans`, signed by `issuer`: (cert PEM, key PEM).
 fn leaf(issuer: &Issuer<'_, KeyPair>, cn: &str, sans: &[&str]) -> Result<(String, String)> {
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
     params.distinguished_name.push(DnType::CommonName, cn);
     let cert = params.signed_by(&key, issuer)?;
     Ok((cert.pem(), key.serialize_pem()))
@@ -46,8 +47,7 @@ impl TestPki {
             .tempdir()
             .context("creating the PKI's temp dir")?;
         let write = |name: &str, text: &str| {
-            std::fs::write(dir.path().join(name), text)
-                .with_context(|| format!("writing {name}"))
+            std::fs::write(dir.path().join(name), text).with_context(|| format!("writing {name}"))
         };
         let (ca_pem, issuer) = ca("stockbell test CA")?;
         let (other_pem, other) = ca("another CA")?;
@@ -87,7 +87,10 @@ impl TestPki {
             q("server-key.pem")
         );
         if let Some(mode) = client_auth {
-            t.push_str(&format!("client_ca = {}\nclient_auth = \"{mode}\"\n", q("ca.pem")));
+            t.push_str(&format!(
+                "client_ca = {}\nclient_auth = \"{mode}\"\n",
+                q("ca.pem")
+            ));
         }
         t
     }

@@ -13,8 +13,8 @@ use stockbell_tests::pb::{ListOutboxRequest, WatchOverviewRequest};
 use stockbell_tests::tls::TestPki;
 use stockbell_tests::tmux::{console_bin, Tmux};
 use stockbell_tests::{
-    catalog, customer, notify_me, poll_until, product, publish_ok, sale, stock_set,
-    upsert, AdminClient, Daemon, DaemonOptions, IngestClient, Sequencer, SmtpServer,
+    catalog, customer, notify_me, poll_until, product, publish_ok, sale, stock_set, upsert,
+    AdminClient, Daemon, DaemonOptions, IngestClient, Sequencer, SmtpServer,
 };
 use tonic::transport::ClientTlsConfig;
 use tonic::Code;
@@ -29,7 +29,10 @@ fn names() -> &'static str {
 /// Publish one product over `ingest`; the status code when refused.
 async fn try_publish(ingest: &mut IngestClient, producer: &str, sku: &str) -> Result<(), Code> {
     let mut seq = Sequencer::new(producer);
-    match ingest.publish(seq.batch(vec![upsert(catalog(sku, 1980))])).await {
+    match ingest
+        .publish(seq.batch(vec![upsert(catalog(sku, 1980))]))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(s) => {
             eprintln!("publish refused: {:?} {}", s.code(), s.message());
@@ -50,7 +53,10 @@ async fn refused_at_handshake(daemon: &Daemon, tls: ClientTlsConfig, what: &str)
     };
     let mut ingest = stockbell_tests::pb::ingest_client::IngestClient::new(channel);
     let mut seq = Sequencer::new("nobody");
-    match ingest.publish(seq.batch(vec![upsert(catalog("x", 1))])).await {
+    match ingest
+        .publish(seq.batch(vec![upsert(catalog("x", 1))]))
+        .await
+    {
         Ok(_) => bail!("{what}: the call went through"),
         Err(s) => {
             ensure!(
@@ -62,7 +68,11 @@ async fn refused_at_handshake(daemon: &Daemon, tls: ClientTlsConfig, what: &str)
                 s.code(),
                 s.message()
             );
-            eprintln!("{what}: refused as expected: {:?} {}", s.code(), s.message());
+            eprintln!(
+                "{what}: refused as expected: {:?} {}",
+                s.code(),
+                s.message()
+            );
             Ok(())
         }
     }
@@ -95,17 +105,23 @@ async fn required_client_certificates_in_place_of_tokens() -> Result<()> {
     .await?;
 
     // The shop's certificate, no token: Publish works.
-    let mut ingest = daemon.tls_ingest_client(pki.client(Some("shop"))?, None).await?;
+    let mut ingest = daemon
+        .tls_ingest_client(pki.client(Some("shop"))?, None)
+        .await?;
     let mut seq = Sequencer::new("shop");
     publish_ok(&mut ingest, seq.batch(vec![upsert(catalog("tee", 1980))])).await?;
     // The operator's certificate, no token: Admin works.
-    let mut admin = daemon.tls_admin_client(pki.client(Some("ops"))?, None).await?;
+    let mut admin = daemon
+        .tls_admin_client(pki.client(Some("ops"))?, None)
+        .await?;
     let tee = product(&mut admin, "tee").await?;
     ensure!(tee.sku == "tee", "{tee:?}");
 
     // Names map to roles: the shop's certificate is refused on Admin, and the operator's
     // on Ingest, naming the key.
-    let mut wrong = daemon.tls_admin_client(pki.client(Some("shop"))?, None).await?;
+    let mut wrong = daemon
+        .tls_admin_client(pki.client(Some("shop"))?, None)
+        .await?;
     let s = wrong
         .get_product(stockbell_tests::pb::GetProductRequest { sku: "tee".into() })
         .await
@@ -116,7 +132,9 @@ async fn required_client_certificates_in_place_of_tokens() -> Result<()> {
         s.code(),
         s.message()
     );
-    let mut wrong = daemon.tls_ingest_client(pki.client(Some("ops"))?, None).await?;
+    let mut wrong = daemon
+        .tls_ingest_client(pki.client(Some("ops"))?, None)
+        .await?;
     ensure!(
         try_publish(&mut wrong, "ops", "mug").await == Err(Code::PermissionDenied),
         "ops on Ingest must be refused"
@@ -158,19 +176,28 @@ async fn optional_client_certificates_or_a_token() -> Result<()> {
         .await?;
     ensure!(try_publish(&mut with_token, "tok", "tee").await.is_ok());
     // The certificate alone suffices too.
-    let mut with_cert = daemon.tls_ingest_client(pki.client(Some("shop"))?, None).await?;
+    let mut with_cert = daemon
+        .tls_ingest_client(pki.client(Some("shop"))?, None)
+        .await?;
     ensure!(try_publish(&mut with_cert, "cert", "mug").await.is_ok());
     let mut admin = daemon
         .tls_admin_client(pki.client(None)?, Some(ADMIN_TOKEN))
         .await?;
     ensure!(product(&mut admin, "mug").await?.sku == "mug");
     // The shop's certificate without the admin token is refused on Admin.
-    let mut shop_admin = daemon.tls_admin_client(pki.client(Some("shop"))?, None).await?;
+    let mut shop_admin = daemon
+        .tls_admin_client(pki.client(Some("shop"))?, None)
+        .await?;
     let s = shop_admin
         .get_product(stockbell_tests::pb::GetProductRequest { sku: "mug".into() })
         .await
         .expect_err("shop on Admin");
-    ensure!(s.code() == Code::PermissionDenied, "{:?}: {}", s.code(), s.message());
+    ensure!(
+        s.code() == Code::PermissionDenied,
+        "{:?}: {}",
+        s.code(),
+        s.message()
+    );
 
     // A certificate from another CA is refused even though certificates are optional.
     refused_at_handshake(&daemon, pki.rogue("shop")?, "another CA").await?;
@@ -188,7 +215,9 @@ async fn the_console_over_mtls() -> Result<()> {
     )
     .await?;
     // The daemon answers the operator's certificate before the console tries.
-    let admin: AdminClient = daemon.tls_admin_client(pki.client(Some("ops"))?, None).await?;
+    let admin: AdminClient = daemon
+        .tls_admin_client(pki.client(Some("ops"))?, None)
+        .await?;
     admin
         .clone()
         .watch_overview(WatchOverviewRequest { interval_ms: 200 })
@@ -287,14 +316,21 @@ async fn smtp_starttls_trusts_the_ca_file() -> Result<()> {
         Ok(())
     })
     .await?;
-    ensure!(smtp.messages().is_empty(), "a mail got through an untrusted relay");
+    ensure!(
+        smtp.messages().is_empty(),
+        "a mail got through an untrusted relay"
+    );
     drop(daemon);
 
     // With the CA file it is delivered over STARTTLS.
     let daemon = Daemon::start(smtp_options(&smtp, Some(&pki.path("ca.pem")))).await?;
     one_mail(&daemon).await?;
     let mails = smtp.wait_for(1, Duration::from_secs(30)).await?;
-    ensure!(mails[0].to == vec!["c1@example.jp".to_string()], "{:?}", mails[0].to);
+    ensure!(
+        mails[0].to == vec!["c1@example.jp".to_string()],
+        "{:?}",
+        mails[0].to
+    );
     Ok(())
 }
 
@@ -310,16 +346,15 @@ fn check_config_and_start_refuse_a_key_that_is_not_the_certificates() -> Result<
     std::fs::write(&file, &text)?;
     let out = stockbell_tests::check_config(&file)?;
     ensure!(
-        !out.status.success() && out.text().contains("server.tls.key") && out.text().contains("is not the private key"),
+        !out.status.success()
+            && out.text().contains("server.tls.key")
+            && out.text().contains("is not the private key"),
         "check-config: {}",
         out.text()
     );
     // The same file for the good key passes.
     let good = pki.path("good.toml");
-    std::fs::write(
-        &good,
-        text.replace("client-shop-key.pem", "server-key.pem"),
-    )?;
+    std::fs::write(&good, text.replace("client-shop-key.pem", "server-key.pem"))?;
     let out = stockbell_tests::check_config(&good)?;
     ensure!(out.status.success(), "check-config: {}", out.text());
     Ok(())

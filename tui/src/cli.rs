@@ -141,9 +141,14 @@ mod tests {
             "/ca.pem",
         ])
         .expect("parses");
-        assert!(a.uri().is_err_and(|e| e.to_string().starts_with("--addr http://h:1")));
-        let a = Args::try_parse_from(["stockbell-console", "--tls-cert", "/c.pem"]).expect("parses");
-        assert!(a.tls().is_err_and(|e| e.to_string().starts_with("--tls-ca is required")));
+        assert!(a
+            .uri()
+            .is_err_and(|e| e.to_string().starts_with("--addr http://h:1")));
+        let a =
+            Args::try_parse_from(["stockbell-console", "--tls-cert", "/c.pem"]).expect("parses");
+        assert!(a
+            .tls()
+            .is_err_and(|e| e.to_string().starts_with("--tls-ca is required")));
         assert!(a.frames_log);
         let a = Args::try_parse_from(["stockbell-console", "--log-file", "/tmp/x.log"])
             .expect("parses");

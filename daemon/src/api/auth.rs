@@ -140,7 +140,10 @@ mod tests {
         let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         let admin = BearerAuth::new("admin", &["admin-token-0123456".into()])
             .with_client_names(&["ops-console".into()]);
-        assert_eq!(code(admin.decide(req(None), names(&["ops-console"]))), Ok(()));
+        assert_eq!(
+            code(admin.decide(req(None), names(&["ops-console"]))),
+            Ok(())
+        );
         assert_eq!(
             code(admin.decide(req(Some("admin-token-0123456")), names(&["shop-ingest"]))),
             Ok(())
@@ -149,8 +152,7 @@ mod tests {
             .expect_err("not listed");
         assert_eq!(c, tonic::Code::PermissionDenied);
         assert!(
-            m.contains("(names: shop-ingest, a.example)")
-                && m.contains("auth.admin_client_names"),
+            m.contains("(names: shop-ingest, a.example)") && m.contains("auth.admin_client_names"),
             "{m}"
         );
         // No certificate, no token: the token message.

@@ -134,12 +134,7 @@ fn certs(
 ) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            invalid(
-                key,
-                format!("{}: not valid PEM ({e})", path.display()),
-            )
-        })?;
+        .map_err(|e| invalid(key, format!("{}: not valid PEM ({e})", path.display())))?;
     if certs.is_empty() {
         return Err(invalid(
             key,
@@ -209,9 +204,8 @@ mod tests {
         let ca_cert = ca.self_signed(&ca_key).expect("ca");
         let issuer = rcgen::Issuer::new(ca, ca_key);
         let key = rcgen::KeyPair::generate().expect("key");
-        let params =
-            rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-                .expect("params");
+        let params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("params");
         let cert = params.signed_by(&key, &issuer).expect("cert");
         let other = rcgen::KeyPair::generate().expect("key");
         let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("write");
@@ -241,7 +235,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         files(dir.path());
         assert_eq!(check(dir.path(), GOOD), Ok(()));
-        let mtls = format!("{GOOD}client_ca = \"DIR/ca.pem\"\n[auth]\nadmin_client_names = [\"ops\"]\n");
+        let mtls =
+            format!("{GOOD}client_ca = \"DIR/ca.pem\"\n[auth]\nadmin_client_names = [\"ops\"]\n");
         assert_eq!(check(dir.path(), &mtls), Ok(()));
     }
 
@@ -325,11 +320,17 @@ mod tests {
             if want.is_empty() {
                 // A value serde refuses: a parse error naming the field.
                 let err = Config::parse(&text.replace("DIR", &d)).expect_err(text);
-                assert!(err.contains("client_auth") || err.contains("sometimes"), "{err}");
+                assert!(
+                    err.contains("client_auth") || err.contains("sometimes"),
+                    "{err}"
+                );
                 continue;
             }
             let err = check(dir.path(), text).expect_err(text);
-            assert!(err.starts_with(&want.replace("DIR", &d)), "{text}\n=> {err}");
+            assert!(
+                err.starts_with(&want.replace("DIR", &d)),
+                "{text}\n=> {err}"
+            );
         }
     }
 

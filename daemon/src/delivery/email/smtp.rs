@@ -328,7 +328,9 @@ pub fn load_ca_file(path: &std::path::Path) -> Result<Certificate, ChannelConfig
     })?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ChannelConfigError::new(key, format!("{}: not valid PEM ({e})", path.display())))?;
+        .map_err(|e| {
+            ChannelConfigError::new(key, format!("{}: not valid PEM ({e})", path.display()))
+        })?;
     if certs.is_empty() {
         return Err(ChannelConfigError::new(
             key,
