@@ -131,6 +131,7 @@ mod tests {
         ])
         .expect("parses");
         assert_eq!(a.uri().ok().as_deref(), Some("http://10.0.0.1:7000"));
+        assert!(a.frames_log);
         let a = Args::try_parse_from(["stockbell-console", "--tls-ca", "/ca.pem"]).expect("parses");
         assert_eq!(a.uri().ok().as_deref(), Some("https://127.0.0.1:50051"));
         let a = Args::try_parse_from([
@@ -149,7 +150,6 @@ mod tests {
         assert!(a
             .tls()
             .is_err_and(|e| e.to_string().starts_with("--tls-ca is required")));
-        assert!(a.frames_log);
         let a = Args::try_parse_from(["stockbell-console", "--log-file", "/tmp/x.log"])
             .expect("parses");
         assert_eq!(a.log_path(), PathBuf::from("/tmp/x.log"));
