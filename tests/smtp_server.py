@@ -1,6 +1,8 @@
 """A real SMTP server for stockbell's integration tests (aiosmtpd).
 
-Usage: python3 smtp_server.py PORT DIR
+Usage: python3 smtp_server.py PORT DIR [CERT KEY]
+
+With CERT and KEY (PEM files) the server offers STARTTLS with that certificate.
 
 Listens on 127.0.0.1:PORT. Each accepted message is written to DIR/mail/NNNNNN.eml (the
 raw DATA) with its envelope recipients in DIR/mail/NNNNNN.rcpt, one per line; the .eml
@@ -17,6 +19,7 @@ Runs until killed; a new process on the same port continues the numbering.
 """
 
 import asyncio
+import ssl
 import os
 import signal
 import sys
@@ -86,8 +89,13 @@ class Handler:
 
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
+    tls = {}
+    if len(sys.argv) >= 5:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        tls = {"tls_context": context}
     controller = Controller(
-        Handler(directory), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True
+        Handler(directory), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True, **tls
     )
     controller.start()
     print("ready", flush=True)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context};
-use stockbell_proto::auth::{AdminClient, Bearer};
+use stockbell_proto::auth::AdminClient;
 use stockbell_proto::v1::{
     admin_client, GetProductRequest, GetScenarioStatsRequest, ListOutboxRequest, OutboxEntry,
     Product, ScenarioStats,
@@ -69,7 +69,19 @@ impl Counters {
 impl Admin {
     pub async fn connect(addr: &str) -> anyhow::Result<Admin> {
         let channel = driver::channel(addr, Some(Duration::from_secs(120))).await?;
-        let client = admin_client::AdminClient::with_interceptor(channel, Bearer::default())
+        let client = admin_client::AdminClient::with_interceptor(channel, Default::default())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Admin { client })
+    }
+
+    /// Connects sending `token` (if any), over TLS when `tls` holds flags.
+    pub async fn connect_with(
+        addr: &str,
+        token: Option<&str>,
+        tls: &stockbell_proto::tls::TlsFlags,
+    ) -> anyhow::Result<Admin> {
+        let channel = driver::channel_with(addr, Some(Duration::from_secs(120)), tls).await?;
+        let client = admin_client::AdminClient::with_interceptor(channel, driver::bearer(token)?)
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         Ok(Admin { client })
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use stockbell_proto::auth::{Bearer, IngestClient};
+use stockbell_proto::tls::TlsFlags;
 use stockbell_proto::v1::{ingest_client, EventBatch};
 use tokio::sync::{mpsc, Semaphore};
 use tonic::transport::{Channel, Endpoint};
@@ -22,16 +23,51 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 /// The Ingest client of a run (with a bearer token when one is given).
 pub type Client = IngestClient;
 
+/// `--tls-ca`, `--tls-cert`, `--tls-key`: TLS to a daemon with `[server.tls]` (the
+/// address then is `https://host:port` or just `host:port`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// PEM file of the CA that signed the daemon's certificate.
+    #[arg(long)]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM client certificate for mTLS (its name in the daemon's `auth.*_client_names`).
+    #[arg(long)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    /// The flags as the shared client TLS helper takes them.
+    pub fn flags(&self) -> TlsFlags {
+        TlsFlags {
+            ca: self.tls_ca.clone(),
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+        }
+    }
+}
+
 /// A channel to `addr` ("http://127.0.0.1:50051" or just "127.0.0.1:50051") with
 /// TCP_NODELAY; `timeout` bounds each call when given.
 pub async fn channel(addr: &str, timeout: Option<Duration>) -> anyhow::Result<Channel> {
-    let uri = if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
+    channel_with(addr, timeout, &TlsFlags::default()).await
+}
+
+/// [`channel`] over TLS when `tls` holds flags (`host:port` then means `https://`).
+pub async fn channel_with(
+    addr: &str,
+    timeout: Option<Duration>,
+    tls: &TlsFlags,
+) -> anyhow::Result<Channel> {
+    let uri = tls.uri(addr).map_err(|e| anyhow::anyhow!("--addr {e}"))?;
     let mut endpoint = Endpoint::from_shared(uri.clone())
-        .with_context(|| format!("bad server address {uri:?}"))?
+        .with_context(|| format!("bad server address {uri:?}"))?;
+    if let Some(cfg) = tls.client_config().map_err(|e| anyhow::anyhow!("{e}"))? {
+        endpoint = endpoint.tls_config(cfg).context("TLS config")?;
+    }
+    let mut endpoint = endpoint
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10));
     if let Some(t) = timeout {
@@ -50,8 +86,17 @@ pub fn bearer(token: Option<&str>) -> anyhow::Result<Bearer> {
 
 /// Connects an Ingest client to `addr`, sending `token` if given.
 pub async fn connect(addr: &str, token: Option<&str>) -> anyhow::Result<Client> {
+    connect_with(addr, token, &TlsFlags::default()).await
+}
+
+/// [`connect`] over TLS when `tls` holds flags.
+pub async fn connect_with(
+    addr: &str,
+    token: Option<&str>,
+    tls: &TlsFlags,
+) -> anyhow::Result<Client> {
     let bearer = bearer(token)?;
-    let channel = channel(addr, None).await?;
+    let channel = channel_with(addr, None, tls).await?;
     Ok(
         ingest_client::IngestClient::with_interceptor(channel, bearer)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -165,7 +210,17 @@ pub async fn execute(
     workload: Workload,
     inflight: usize,
 ) -> anyhow::Result<RunReport> {
-    let mut client = connect(addr, token).await?;
+    let client = connect(addr, token).await?;
+    execute_on(client, producer_id, workload, inflight).await
+}
+
+/// [`execute`] on a client already connected (e.g. over TLS with [`connect_with`]).
+pub async fn execute_on(
+    mut client: Client,
+    producer_id: &str,
+    workload: Workload,
+    inflight: usize,
+) -> anyhow::Result<RunReport> {
     let catalogue = if workload.catalogue.is_empty() {
         None
     } else {

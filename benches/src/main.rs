@@ -151,6 +151,8 @@ struct RunArgs {
     /// Bearer token for the `authorization` header.
     #[arg(long)]
     token: Option<String>,
+    #[command(flatten)]
+    tls: driver::TlsArgs,
     /// Producer id of all batches (default: unique per run).
     #[arg(long)]
     producer: Option<String>,
@@ -198,14 +200,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     ensure!(!producer.is_empty(), "--producer must not be empty");
     let spec = args.workload.spec(producer, !args.no_catalogue)?;
     let workload = compare::generate_timed(&spec);
-    let report = driver::execute(
-        &args.addr,
-        args.token.as_deref(),
-        &spec.producer_id,
-        workload,
-        args.workload.inflight,
-    )
-    .await?;
+    let client = driver::connect_with(&args.addr, args.token.as_deref(), &args.tls.flags()).await?;
+    let report =
+        driver::execute_on(client, &spec.producer_id, workload, args.workload.inflight).await?;
     println!("{}", report.summary("run"));
     println!("{}", report.json());
     Ok(())

@@ -2,13 +2,11 @@
 //! aligned line per trigger, newest first (id, kind, sku, UTC time, stock old→new,
 //! price old→new, velocity/day, reason), then "N triggers".
 
-use std::time::Duration;
-
 use anyhow::anyhow;
 use clap::Args;
-use stockbell_proto::v1::{admin_client, ListTriggersRequest, Trigger, TriggerKind};
+use stockbell_proto::v1::{ListTriggersRequest, Trigger, TriggerKind};
 
-use crate::driver::{self, MAX_MESSAGE_BYTES};
+use crate::driver;
 
 #[derive(Args)]
 pub struct TriggersArgs {
@@ -18,6 +16,8 @@ pub struct TriggersArgs {
     /// Bearer token for the `authorization` header.
     #[arg(long)]
     token: Option<String>,
+    #[command(flatten)]
+    tls: driver::TlsArgs,
     /// At most this many triggers (server default 50, max 1000).
     #[arg(long)]
     limit: Option<u32>,
@@ -74,10 +74,10 @@ fn columns(t: &Trigger) -> [String; 8] {
 }
 
 pub async fn run(args: TriggersArgs) -> anyhow::Result<()> {
-    let bearer = driver::bearer(args.token.as_deref())?;
-    let channel = driver::channel(&args.addr, Some(Duration::from_secs(30))).await?;
-    let mut client = admin_client::AdminClient::with_interceptor(channel, bearer)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let admin =
+        crate::admin::Admin::connect_with(&args.addr, args.token.as_deref(), &args.tls.flags())
+            .await?;
+    let mut client = admin.client();
     let request = ListTriggersRequest {
         kind: args.kind.unwrap_or(TriggerKind::Unspecified) as i32,
         sku: args.sku.unwrap_or_default(),

@@ -28,6 +28,15 @@ pub struct ExportArgs {
     /// Admin bearer token (one of the daemon's `auth.admin_tokens`).
     #[arg(long, env = "STOCKBELL_ADMIN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// TLS: PEM CA that signed the daemon's certificate (`host:port` then means https).
+    #[arg(long, env = "STOCKBELL_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// mTLS: PEM client certificate (named in `auth.admin_client_names`), with --tls-key.
+    #[arg(long, env = "STOCKBELL_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// mTLS: PEM private key of --tls-cert.
+    #[arg(long, env = "STOCKBELL_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// What was written.
@@ -60,18 +69,27 @@ impl RecordCounter {
 async fn connect(args: &ExportArgs) -> Result<AdminClient> {
     let bearer = Bearer::new(args.token.as_deref())
         .map_err(|e| anyhow!("--token (or STOCKBELL_ADMIN_TOKEN): {e}"))?;
-    let uri = if args.admin.contains("://") {
-        args.admin.clone()
-    } else {
-        format!("http://{}", args.admin)
+    let tls = stockbell_proto::tls::TlsFlags {
+        ca: args.tls_ca.clone(),
+        cert: args.tls_cert.clone(),
+        key: args.tls_key.clone(),
     };
-    let channel = Endpoint::from_shared(uri.clone())
-        .map_err(|_| {
-            anyhow!(
-                "--admin: {:?} is not an address; write e.g. http://127.0.0.1:50051",
-                args.admin
-            )
-        })?
+    let admin = if args.admin == DEFAULT_ADDR && tls.any() {
+        "127.0.0.1:50051"
+    } else {
+        &args.admin
+    };
+    let uri = tls.uri(admin).map_err(|e| anyhow!("--admin {e}"))?;
+    let mut endpoint = Endpoint::from_shared(uri.clone()).map_err(|_| {
+        anyhow!(
+            "--admin: {:?} is not an address; write e.g. http://127.0.0.1:50051",
+            args.admin
+        )
+    })?;
+    if let Some(cfg) = tls.client_config().map_err(|e| anyhow!("{e}"))? {
+        endpoint = endpoint.tls_config(cfg).context("TLS config")?;
+    }
+    let channel = endpoint
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await

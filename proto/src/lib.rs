@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod tls;
 
 /// Package `stockbell.v1`.
 pub mod v1 {

@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use stockbell_proto::v1::{admin_client, ingest_client};
 use tempfile::TempDir;
 use toml::Table;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::client::{AdminClient, Bearer, IngestClient};
 use crate::launch::{run_command, spawn_fresh, stockbelld_bin};
@@ -169,6 +169,47 @@ impl Daemon {
             .connect()
             .await
             .with_context(|| format!("connecting to stockbelld at {}", self.addr))
+    }
+
+    /// A new TLS connection to the daemon (`https://127.0.0.1:PORT`) with `tls`. The
+    /// server may refuse a client certificate only after this returns (TLS 1.3), so a
+    /// refused certificate shows on the first call.
+    pub async fn tls_channel(&self, tls: ClientTlsConfig) -> Result<Channel> {
+        Endpoint::from_shared(format!("https://{}", self.addr))
+            .context("endpoint URI")?
+            .tls_config(tls)
+            .context("client TLS config")?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .connect()
+            .await
+            .with_context(|| format!("connecting over TLS to stockbelld at {}", self.addr))
+    }
+
+    /// An Ingest client over TLS (`tls`), sending `token` (or none).
+    pub async fn tls_ingest_client(
+        &self,
+        tls: ClientTlsConfig,
+        token: Option<&str>,
+    ) -> Result<IngestClient> {
+        let channel = self.tls_channel(tls).await?;
+        Ok(ingest_client::IngestClient::with_interceptor(
+            channel,
+            Bearer::new(token)?,
+        ))
+    }
+
+    /// An Admin client over TLS (`tls`), sending `token` (or none).
+    pub async fn tls_admin_client(
+        &self,
+        tls: ClientTlsConfig,
+        token: Option<&str>,
+    ) -> Result<AdminClient> {
+        let channel = self.tls_channel(tls).await?;
+        Ok(admin_client::AdminClient::with_interceptor(
+            channel,
+            Bearer::new(token)?,
+        ))
     }
 
     /// An Ingest client sending the configured ingest token, if any.

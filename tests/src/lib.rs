@@ -19,6 +19,7 @@
 //! - [`web`]: one HTTP request to the daemon's public server; the cancel and tracked
 //!   links in a mail.
 //! - [`base64`]: base64url for link tokens, base64 for mail bodies.
+//! - [`tls`]: a CA, server and client certificates made at test time (rcgen).
 //!
 //! The binary comes from `$STOCKBELLD_BIN` or the test binary's target profile dir, so run
 //! `cargo build --release --bins` before `cargo test --release -p stockbell-tests`.
@@ -33,6 +34,7 @@ pub mod options;
 pub mod poll;
 pub mod process;
 pub mod smtp;
+pub mod tls;
 pub mod tmux;
 pub mod web;
 

@@ -134,11 +134,22 @@ pub struct SmtpServer {
     child: Option<Process>,
     port: u16,
     dir: TempDir,
+    /// Certificate and key (PEM) to offer STARTTLS with.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl SmtpServer {
     /// Starts a server on `port`, or on a free port when `None`.
     pub async fn start(port: Option<u16>) -> Result<SmtpServer> {
+        SmtpServer::start_with(port, None).await
+    }
+
+    /// Starts a server on a free port offering STARTTLS with `cert` and `key` (PEM).
+    pub async fn start_tls(cert: &Path, key: &Path) -> Result<SmtpServer> {
+        SmtpServer::start_with(None, Some((cert.to_path_buf(), key.to_path_buf()))).await
+    }
+
+    async fn start_with(port: Option<u16>, tls: Option<(PathBuf, PathBuf)>) -> Result<SmtpServer> {
         let mut tries = if port.is_some() { 1 } else { 3 };
         loop {
             let mut server = SmtpServer {
@@ -151,6 +162,7 @@ impl SmtpServer {
                     .tempdir()
                     .context("creating the SMTP server's temp dir")?,
                 child: None,
+                tls: tls.clone(),
             };
             match server.spawn().await {
                 Ok(()) => return Ok(server),
@@ -274,6 +286,9 @@ impl SmtpServer {
             .arg(self.port.to_string())
             .arg(self.dir.path())
             .stdin(Stdio::null());
+        if let Some((cert, key)) = &self.tls {
+            cmd.arg(cert).arg(key);
+        }
         log_to(&mut cmd, &log)?;
         let mut proc = Process::spawn("SMTP server", &mut cmd)
             .with_context(|| format!("spawning {python} {}", script.display()))?;

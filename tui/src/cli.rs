@@ -1,9 +1,11 @@
-//! Command line: where the daemon is, the admin token, where to log.
+//! Command line: where the daemon is (and its TLS), the admin token, where to log.
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use stockbell_proto::auth::Bearer;
+use stockbell_proto::tls::TlsFlags;
+use tonic::transport::ClientTlsConfig;
 
 /// The daemon's default `server.listen` (daemon/src/config.rs).
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
@@ -15,9 +17,23 @@ pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
     about = "stockbell operator console: watch and steer a running stockbelld"
 )]
 pub struct Args {
-    /// The daemon's gRPC address (`host:port` or `http://host:port`).
+    /// The daemon's gRPC address (`host:port`, `http://host:port`, or `https://host:port`
+    /// with --tls-ca).
     #[arg(long, env = "STOCKBELL_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: String,
+
+    /// TLS: PEM file of the CA that signed the daemon's certificate (`[server.tls]`).
+    #[arg(long, env = "STOCKBELL_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// mTLS: PEM client certificate (its CN or a DNS name in the daemon's
+    /// `auth.admin_client_names`), with --tls-key.
+    #[arg(long, env = "STOCKBELL_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// mTLS: PEM private key of --tls-cert.
+    #[arg(long, env = "STOCKBELL_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 
     /// Admin bearer token (one of the daemon's `auth.admin_tokens`).
     #[arg(long, env = "STOCKBELL_ADMIN_TOKEN", hide_env_values = true)]
@@ -47,13 +63,35 @@ pub struct Args {
 }
 
 impl Args {
-    /// The address as a URI tonic accepts: `http://` is added when no scheme is given.
-    pub fn uri(&self) -> String {
-        if self.addr.contains("://") {
-            self.addr.clone()
-        } else {
-            format!("http://{}", self.addr)
+    /// The TLS flags as given.
+    pub fn tls_flags(&self) -> TlsFlags {
+        TlsFlags {
+            ca: self.tls_ca.clone(),
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
         }
+    }
+
+    /// The address as a URI tonic accepts: without a scheme, `https://` is added with
+    /// TLS flags and `http://` without; an `http://` address with TLS flags (or `https://`
+    /// without --tls-ca) is an error.
+    pub fn uri(&self) -> anyhow::Result<String> {
+        let addr = if self.addr == DEFAULT_ADDR && self.tls_flags().any() {
+            "127.0.0.1:50051"
+        } else {
+            &self.addr
+        };
+        self.tls_flags()
+            .uri(addr)
+            .map_err(|e| anyhow::anyhow!("--addr {e}"))
+    }
+
+    /// The client TLS config, when TLS flags are given; reads the files now so that a
+    /// bad path fails at start, naming the flag.
+    pub fn tls(&self) -> anyhow::Result<Option<ClientTlsConfig>> {
+        self.tls_flags()
+            .client_config()
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// The bearer token to send; an error names the flag and says what a token may hold.
@@ -83,7 +121,7 @@ mod tests {
     #[test]
     fn defaults_and_address_forms() {
         let a = Args::try_parse_from(["stockbell-console"]).expect("parses");
-        assert_eq!(a.uri(), DEFAULT_ADDR);
+        assert_eq!(a.uri().ok().as_deref(), Some(DEFAULT_ADDR));
         assert!(!a.frames_log);
         let a = Args::try_parse_from([
             "stockbell-console",
@@ -92,8 +130,26 @@ mod tests {
             "--frames-log",
         ])
         .expect("parses");
-        assert_eq!(a.uri(), "http://10.0.0.1:7000");
+        assert_eq!(a.uri().ok().as_deref(), Some("http://10.0.0.1:7000"));
         assert!(a.frames_log);
+        let a = Args::try_parse_from(["stockbell-console", "--tls-ca", "/ca.pem"]).expect("parses");
+        assert_eq!(a.uri().ok().as_deref(), Some("https://127.0.0.1:50051"));
+        let a = Args::try_parse_from([
+            "stockbell-console",
+            "--addr",
+            "http://h:1",
+            "--tls-ca",
+            "/ca.pem",
+        ])
+        .expect("parses");
+        assert!(a
+            .uri()
+            .is_err_and(|e| e.to_string().starts_with("--addr http://h:1")));
+        let a =
+            Args::try_parse_from(["stockbell-console", "--tls-cert", "/c.pem"]).expect("parses");
+        assert!(a
+            .tls()
+            .is_err_and(|e| e.to_string().starts_with("--tls-ca is required")));
         let a = Args::try_parse_from(["stockbell-console", "--log-file", "/tmp/x.log"])
             .expect("parses");
         assert_eq!(a.log_path(), PathBuf::from("/tmp/x.log"));

@@ -62,7 +62,8 @@ impl FrameCounter {
 /// Runs the console until the operator quits.
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let bearer = args.bearer()?;
-    let mut cfg = ConnConfig::new(args.uri(), bearer);
+    let mut cfg = ConnConfig::new(args.uri()?, bearer);
+    cfg.tls = args.tls()?;
     cfg.interval = Duration::from_millis(u64::from(args.interval_ms.max(200)));
     cfg.stall = (cfg.interval * 5).max(Duration::from_secs(5));
 

@@ -14,6 +14,7 @@ mod admin_segment_export;
 mod admin_segment_metrics;
 mod admin_segments;
 pub mod auth;
+pub mod cert_names;
 pub mod convert;
 pub mod convert_customer;
 pub mod convert_order;

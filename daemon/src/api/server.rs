@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
@@ -64,12 +65,20 @@ impl GrpcServer {
         let max = cfg.server.max_message_bytes;
         let ingest = IngestServer::new(ingest).max_decoding_message_size(max);
         let admin = AdminServer::new(admin).max_decoding_message_size(max);
-        let ingest_auth = BearerAuth::new("ingest", &cfg.auth.ingest_tokens);
-        let admin_auth = BearerAuth::new("admin", &cfg.auth.admin_tokens);
+        let ingest_auth = BearerAuth::new("ingest", &cfg.auth.ingest_tokens)
+            .with_client_names(&cfg.auth.ingest_client_names);
+        let admin_auth = BearerAuth::new("admin", &cfg.auth.admin_tokens)
+            .with_client_names(&cfg.auth.admin_client_names);
         let ingest = InterceptedService::new(ingest, move |r| ingest_auth.check(r));
         let admin = InterceptedService::new(admin, move |r| admin_auth.check(r));
         let mut stop = shutdown;
-        let server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &cfg.server.tls {
+            builder = builder
+                .tls_config(server_tls(tls)?)
+                .context("cannot set up TLS for the gRPC server ([server.tls])")?;
+        }
+        let server = builder
             .add_service(health_svc)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -115,6 +124,21 @@ impl GrpcServer {
             self.task.abort();
         }
     }
+}
+
+/// tonic's TLS config from `[server.tls]` (the files read and checked again).
+fn server_tls(tls: &crate::config::tls::TlsConfig) -> anyhow::Result<ServerTlsConfig> {
+    use crate::config::tls::ClientAuth;
+    let files = tls.load()?;
+    let mut out =
+        ServerTlsConfig::new().identity(Identity::from_pem(files.cert_pem, files.key_pem));
+    if let Some((ca, auth)) = files.client_ca {
+        out = out
+            .client_ca_root(Certificate::from_pem(ca))
+            .client_auth_optional(auth == ClientAuth::Optional);
+    }
+    // A client that opens a connection and never finishes the handshake is dropped.
+    Ok(out.timeout(Duration::from_secs(10)))
 }
 
 /// Sets the server ("") and every stockbell service to `status`.

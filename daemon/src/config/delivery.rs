@@ -253,6 +253,9 @@ pub fn validate(
                 "username and password must be set together",
             ));
         }
+        if let Some(path) = &smtp.ca_file {
+            crate::delivery::email::load_ca_file(path).map_err(channel_error)?;
+        }
     }
     // Building a sender checks its URL, token and TLS setup; nothing connects yet.
     if let Some(l) = line {

@@ -19,6 +19,7 @@ pub mod related;
 pub mod rules;
 pub mod segment_settings;
 pub mod segments;
+pub mod tls;
 
 use crate::domain::TriggerConfig;
 use crate::settings::invalid;
@@ -127,6 +128,8 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     pub max_batch_events: usize,
     pub shutdown_grace: Dur,
+    /// `[server.tls]`: serve gRPC over TLS (and optionally mTLS); unset = plain text.
+    pub tls: Option<crate::config::tls::TlsConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -134,6 +137,10 @@ pub struct ServerConfig {
 pub struct AuthConfig {
     pub ingest_tokens: Vec<String>,
     pub admin_tokens: Vec<String>,
+    /// Client-certificate names (subject CN or DNS SAN) allowed to use Ingest (mTLS).
+    pub ingest_client_names: Vec<String>,
+    /// Client-certificate names (subject CN or DNS SAN) allowed to use Admin (mTLS).
+    pub admin_client_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +193,7 @@ impl Default for ServerConfig {
             max_message_bytes: 4 << 20,
             max_batch_events: 10_000,
             shutdown_grace: Dur(Duration::from_secs(10)),
+            tls: None,
         }
     }
 }
@@ -284,12 +292,40 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let addr = self.listen_addr()?;
         let auth = &self.auth;
+        let tls = self.server.tls.as_ref();
+        if let Some(tls) = tls {
+            tls.load()?;
+        }
+        let mtls = tls.is_some_and(|t| t.client_ca.is_some());
+        for (key, names) in [
+            ("auth.ingest_client_names", &auth.ingest_client_names),
+            ("auth.admin_client_names", &auth.admin_client_names),
+        ] {
+            if !names.is_empty() && !mtls {
+                return Err(invalid(
+                    key,
+                    "client-certificate names need client certificates: set server.tls.client_ca (with server.tls.cert and server.tls.key)",
+                ));
+            }
+            if names.iter().any(|n| n.trim().is_empty() || n.trim() != n) {
+                return Err(invalid(
+                    key,
+                    "names must be non-empty, without leading or trailing spaces (a certificate's CN or DNS name)",
+                ));
+            }
+        }
+        // mTLS in place of tokens: every client must present a certificate, and each
+        // service is guarded by tokens or client names.
+        let certs_guard = tls.is_some_and(|t| t.requires_client_certs())
+            && (!auth.ingest_tokens.is_empty() || !auth.ingest_client_names.is_empty())
+            && (!auth.admin_tokens.is_empty() || !auth.admin_client_names.is_empty());
         if !addr.ip().is_loopback()
             && (auth.ingest_tokens.is_empty() || auth.admin_tokens.is_empty())
+            && !certs_guard
         {
             return Err(invalid(
                 "server.listen",
-                format!("{addr} is not a loopback address; set both auth.ingest_tokens and auth.admin_tokens to listen there"),
+                format!("{addr} is not a loopback address; set both auth.ingest_tokens and auth.admin_tokens to listen there, or require client certificates (server.tls.client_ca with client_auth = \"required\") and set auth.ingest_client_names and auth.admin_client_names"),
             ));
         }
         for (key, tokens) in [

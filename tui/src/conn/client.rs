@@ -75,8 +75,14 @@ pub fn describe_status(s: &Status) -> String {
 
 /// Opens a channel to the daemon (fails fast when nothing listens).
 pub(super) async fn connect(cfg: &ConnConfig) -> Result<AdminClient, String> {
-    let endpoint = Endpoint::from_shared(cfg.addr.clone())
-        .map_err(|e| format!("--addr {:?}: {}", cfg.addr, error_chain(&e)))?
+    let mut endpoint = Endpoint::from_shared(cfg.addr.clone())
+        .map_err(|e| format!("--addr {:?}: {}", cfg.addr, error_chain(&e)))?;
+    if let Some(tls) = &cfg.tls {
+        endpoint = endpoint
+            .tls_config(tls.clone())
+            .map_err(|e| format!("TLS: {}", error_chain(&e)))?;
+    }
+    let endpoint = endpoint
         .connect_timeout(cfg.connect_timeout)
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(5));

@@ -147,6 +147,8 @@ pub struct ConnConfig {
     /// No overview for this long means the connection is stalled.
     pub stall: Duration,
     pub connect_timeout: Duration,
+    /// TLS (`--tls-ca`, `--tls-cert`, `--tls-key`); `None` = plain text.
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl ConnConfig {
@@ -157,6 +159,7 @@ impl ConnConfig {
             interval: Duration::from_secs(1),
             stall: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
+            tls: None,
         }
     }
 }

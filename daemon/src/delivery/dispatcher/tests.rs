@@ -162,6 +162,7 @@ impl Fixture {
                 password: None,
                 pool_size: 2,
                 timeout: crate::settings::Dur(Duration::from_secs(5)),
+                ca_file: None,
             }),
             ..EmailConfig::default()
         })

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 pub use mime::{build_message, message_id, unsubscribe_token};
 
+pub use self::smtp::load_ca_file;
 use self::smtp::{smtp_transport, SmtpPool};
 use super::{ChannelConfigError, Rendered, SendError};
 use crate::domain::message::OutboxEntry;
@@ -62,6 +63,10 @@ pub struct SmtpConfig {
     /// Deadline for each SMTP command, connecting included.
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
+    /// PEM CA certificate(s) trusted for the server's certificate with `starttls` /
+    /// `implicit`, instead of the public (webpki) roots; unset = the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_pool_size() -> u32 {
@@ -82,12 +87,14 @@ impl std::fmt::Debug for SmtpConfig {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
 
 /// `none` is plain text (a local relay); `starttls` upgrades port 587; `implicit` is TLS
-/// from the first byte (port 465). Both TLS modes verify against the webpki roots.
+/// from the first byte (port 465). Both TLS modes verify against the webpki roots, or
+/// against `ca_file` alone when it is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub enum SmtpTls {
     #[serde(rename = "none")]

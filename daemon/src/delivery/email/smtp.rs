@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Noop, Quit, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
@@ -310,6 +312,47 @@ pub(super) fn dot_stuffed(message: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// Reads `email.smtp.ca_file`: one or more PEM CA certificates that must parse.
+pub fn load_ca_file(path: &std::path::Path) -> Result<Certificate, ChannelConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let key = "email.smtp.ca_file";
+    let pem = std::fs::read(path).map_err(|e| {
+        ChannelConfigError::new(
+            key,
+            format!(
+                "cannot read {}: {e}; give a PEM file of the relay's CA readable by the daemon's user",
+                path.display()
+            ),
+        )
+    })?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            ChannelConfigError::new(key, format!("{}: not valid PEM ({e})", path.display()))
+        })?;
+    if certs.is_empty() {
+        return Err(ChannelConfigError::new(
+            key,
+            format!(
+                "{}: no PEM certificate (BEGIN CERTIFICATE) in it; give the relay's CA certificate",
+                path.display()
+            ),
+        ));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots.add(cert).map_err(|e| {
+            ChannelConfigError::new(
+                key,
+                format!("{}: a certificate does not parse ({e})", path.display()),
+            )
+        })?;
+    }
+    Certificate::from_pem(&pem)
+        .map_err(|e| ChannelConfigError::new(key, format!("{}: {e}", path.display())))
+}
+
 pub(super) fn smtp_transport(smtp: &SmtpConfig) -> Result<SmtpPool, ChannelConfigError> {
     if smtp.host.trim().is_empty() {
         return Err(ChannelConfigError::new(
@@ -327,7 +370,14 @@ pub(super) fn smtp_transport(smtp: &SmtpConfig) -> Result<SmtpPool, ChannelConfi
     let tls_params = match smtp.tls {
         SmtpTls::None => None,
         SmtpTls::StartTls | SmtpTls::Implicit => {
-            Some(TlsParameters::new(host.clone()).map_err(|e| {
+            let mut params = TlsParameters::builder(host.clone());
+            if let Some(path) = &smtp.ca_file {
+                // The relay's own CA replaces the public roots for this one server.
+                params = params
+                    .certificate_store(CertificateStore::None)
+                    .add_root_certificate(load_ca_file(path)?);
+            }
+            Some(params.build().map_err(|e| {
                 ChannelConfigError::new(
                     "email.smtp.tls",
                     format!("cannot set up TLS for {host}: {e}"),

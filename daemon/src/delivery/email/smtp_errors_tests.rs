@@ -21,6 +21,7 @@ fn sender(addr: std::net::SocketAddr, timeout: Duration) -> EmailSender {
             password: None,
             pool_size: 1,
             timeout: Dur(timeout),
+            ca_file: None,
         }),
         eml_dir: PathBuf::new(),
     })

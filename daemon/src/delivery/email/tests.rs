@@ -248,6 +248,7 @@ async fn smtp_transport_builds_for_every_tls_mode() {
                 password: Some("p".into()),
                 pool_size: 2,
                 timeout: Dur(Duration::from_secs(1)),
+                ca_file: None,
             }),
             eml_dir: PathBuf::from("/nonexistent/never-created"),
         })
@@ -262,6 +263,7 @@ async fn smtp_transport_builds_for_every_tls_mode() {
         password: None,
         pool_size: 1,
         timeout: Dur(Duration::from_secs(1)),
+        ca_file: None,
     };
     let err = smtp_transport(&half).unwrap_err();
     assert_eq!(err.key, "email.smtp.username");
@@ -280,6 +282,7 @@ async fn smtp_refused_connection_means_the_channel_is_down() {
             password: None,
             pool_size: 1,
             timeout: Dur(Duration::from_secs(2)),
+            ca_file: None,
         }),
         eml_dir: PathBuf::new(),
     })
@@ -387,6 +390,7 @@ fn smtp_sender(addr: SocketAddr) -> EmailSender {
             password: None,
             pool_size: 1,
             timeout: Dur(Duration::from_secs(5)),
+            ca_file: None,
         }),
         eml_dir: PathBuf::new(),
     })
