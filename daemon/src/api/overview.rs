@@ -241,8 +241,13 @@ mod tests {
             (d.pending, d.delivered, d.failed, d.cancelled, d.due),
             (12, 112, 7, 6, 7)
         );
-        // Never below zero.
+        // Never below zero (more sent than queued since start: the census was low).
+        let t = pb::Totals {
+            queued: 1,
+            sent: 5,
+            ..Default::default()
+        };
         let d = depth_of(Census::default(), &t, (0, 0), 0);
-        assert_eq!(d.pending, 0);
+        assert_eq!((d.pending, d.delivered), (0, 5));
     }
 }
