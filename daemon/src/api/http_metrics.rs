@@ -18,7 +18,9 @@ use hyper::header::{
 };
 use hyper::{Method, Request, Response, StatusCode};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, EncodeMetric,
+};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
@@ -239,7 +241,7 @@ impl Out<'_, '_> {
         c.encode(m)
     }
 
-    fn gauge(&mut self, name: &str, help: &str, v: f64) -> fmt::Result {
+    fn gauge<N: EncodeGaugeValue>(&mut self, name: &str, help: &str, v: N) -> fmt::Result {
         let g = ConstGauge::new(v);
         let m = self
             .0
@@ -247,20 +249,19 @@ impl Out<'_, '_> {
         g.encode(m)
     }
 
-    /// A labelled family of counters or gauges.
+    /// A labelled family of counters or gauges (integers, written exactly).
     fn family<L: EncodeLabelSet>(
         &mut self,
         name: &str,
         help: &str,
         kind: MetricType,
-        rows: impl IntoIterator<Item = (L, f64)>,
+        rows: impl IntoIterator<Item = (L, u64)>,
     ) -> fmt::Result {
         let mut m = self.0.encode_descriptor(name, help, None, kind)?;
         for (labels, v) in rows {
             let one = m.encode_family(&labels)?;
             match kind {
-                // Counters are integers (exact past 2^53 when written as u64).
-                MetricType::Counter => ConstCounter::new(v as u64).encode(one)?,
+                MetricType::Counter => ConstCounter::new(v).encode(one)?,
                 _ => ConstGauge::new(v).encode(one)?,
             }
         }
@@ -305,13 +306,12 @@ impl Collector for OverviewCollector {
         let m = &api.metrics;
         let d = &api.delivery;
         let mut out = Out(&mut encoder);
-        let f = |v: u64| v as f64;
 
         out.family::<L1>(
             "stockbell_build_info",
             "Always 1; the version label is the daemon's",
             Gauge,
-            [([("version", env!("CARGO_PKG_VERSION"))], 1.0)],
+            [([("version", env!("CARGO_PKG_VERSION"))], 1)],
         )?;
         out.gauge(
             "stockbell_start_time_seconds",
@@ -324,7 +324,7 @@ impl Collector for OverviewCollector {
             "1 for the daemon's current state: ok, store_refusing (disk full / read-only), store_failed, fatal",
             Gauge,
             ["ok", "store_refusing", "store_failed", "fatal"]
-                .map(|s| ([("state", s)], if s == now_state { 1.0 } else { 0.0 })),
+                .map(|s| ([("state", s)], u64::from(s == now_state))),
         )?;
 
         // Totals (the overview's, from the same function).
@@ -345,14 +345,14 @@ impl Collector for OverviewCollector {
             "stockbell_triggers",
             "Triggers fired, by kind",
             Counter,
-            TRIGGER_KINDS.map(|k| ([("kind", k.as_str())], f(m.triggers_of(k)))),
+            TRIGGER_KINDS.map(|k| ([("kind", k.as_str())], m.triggers_of(k))),
         )?;
         out.gauge(
             "stockbell_triggers_waiting",
             "Triggers written and not yet fanned out",
-            f(m.last_trigger_id
+            m.last_trigger_id
                 .load(Relaxed)
-                .saturating_sub(m.fanout_cursor.load(Relaxed))),
+                .saturating_sub(m.fanout_cursor.load(Relaxed)),
         )?;
 
         // Per scenario.
@@ -362,7 +362,7 @@ impl Collector for OverviewCollector {
                     name,
                     help,
                     Counter,
-                    Scenario::ALL.map(|s| ([("scenario", s.as_str())], f(get(s)))),
+                    Scenario::ALL.map(|s| ([("scenario", s.as_str())], get(s))),
                 )
             };
         per_scenario(
@@ -392,7 +392,7 @@ impl Collector for OverviewCollector {
         let suppressed = Scenario::ALL.into_iter().flat_map(|s| {
             SuppressReason::ALL.into_iter().map(move |r| {
                 let labels: L2 = [("scenario", s.as_str()), ("reason", r.as_str())];
-                (labels, f(m.suppressed(s, r)))
+                (labels, m.suppressed(s, r))
             })
         });
         out.family(
@@ -406,12 +406,7 @@ impl Collector for OverviewCollector {
             "stockbell_scenario_enabled",
             "1 while a scenario is enabled",
             Gauge,
-            Scenario::ALL.map(|s| {
-                (
-                    [("scenario", s.as_str())],
-                    if rules.enabled(s) { 1.0 } else { 0.0 },
-                )
-            }),
+            Scenario::ALL.map(|s| ([("scenario", s.as_str())], u64::from(rules.enabled(s)))),
         )?;
         out.family::<L1>(
             "stockbell_scenario_paused",
@@ -419,7 +414,7 @@ impl Collector for OverviewCollector {
             Gauge,
             Scenario::ALL.map(|s| {
                 let paused = api.board.paused(s).is_some();
-                ([("scenario", s.as_str())], if paused { 1.0 } else { 0.0 })
+                ([("scenario", s.as_str())], u64::from(paused))
             }),
         )?;
 
@@ -435,7 +430,7 @@ impl Collector for OverviewCollector {
                 ("failed", &d.failed),
                 ("skipped", &d.skipped),
             ]
-            .map(|(s, c)| ([("status", s)], f(c.load(Relaxed)))),
+            .map(|(s, c)| ([("status", s)], c.load(Relaxed))),
         )?;
         let channels = overview::channels(api);
         out.family::<L1>(
@@ -444,7 +439,7 @@ impl Collector for OverviewCollector {
             Gauge,
             channels.iter().filter_map(|c| {
                 let ch = Channel::ALL.into_iter().find(|x| x.as_str() == c.channel)?;
-                Some(([("channel", ch.as_str())], if c.down { 0.0 } else { 1.0 }))
+                Some(([("channel", ch.as_str())], u64::from(!c.down)))
             }),
         )?;
         out.family::<L1>(
@@ -453,7 +448,7 @@ impl Collector for OverviewCollector {
             Gauge,
             channels.iter().filter_map(|c| {
                 let ch = Channel::ALL.into_iter().find(|x| x.as_str() == c.channel)?;
-                Some(([("channel", ch.as_str())], f(u64::from(c.failed_probes))))
+                Some(([("channel", ch.as_str())], u64::from(c.failed_probes)))
             }),
         )?;
 
@@ -471,12 +466,12 @@ impl Collector for OverviewCollector {
                 ("failed", depth.failed),
                 ("cancelled", depth.cancelled),
             ]
-            .map(|(s, v)| ([("state", s)], f(v))),
+            .map(|(s, v)| ([("state", s)], v)),
         )?;
         out.gauge(
             "stockbell_outbox_due_entries",
             "Pending entries due now (counted up to 100000)",
-            f(due),
+            due,
         )?;
         out.counter(
             "stockbell_outbox_cancelled",
@@ -498,7 +493,7 @@ impl Collector for OverviewCollector {
                 ("product", m.active_products.load(Relaxed)),
                 ("customer", m.active_customers.load(Relaxed)),
             ]
-            .map(|(k, v)| ([("kind", k)], f(v))),
+            .map(|(k, v)| ([("kind", k)], v)),
         )?;
         out.counter(
             "stockbell_actors_passivated",
@@ -508,13 +503,13 @@ impl Collector for OverviewCollector {
         out.gauge(
             "stockbell_store_bytes",
             "Approximate size of the RocksDB store (SST files and memtables)",
-            f(api.store.approximate_size()),
+            api.store.approximate_size(),
         )?;
         if let Some(rss) = resident_bytes() {
             out.gauge(
                 "stockbell_process_resident_memory_bytes",
                 "Resident memory of the daemon (VmRSS)",
-                f(rss),
+                rss,
             )?;
         }
         Ok(())
