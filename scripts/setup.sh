@@ -33,4 +33,12 @@ if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
   python3 -c "import aiosmtpd" || { echo "setup: aiosmtpd did not install" >&2; exit 1; }
 fi
 
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+  echo "setup: installing prometheus_client (parses /metrics in the integration tests)"
+  export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+  python3 -m pip install --quiet prometheus_client 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages prometheus_client
+  python3 -c "import prometheus_client" || { echo "setup: prometheus_client did not install" >&2; exit 1; }
+fi
+
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }

@@ -9,6 +9,8 @@ use crate::domain::customer::{Scenario, SuppressReason};
 use crate::domain::lifecycle::attribution::Tally;
 use crate::domain::TriggerKind;
 
+pub mod histograms;
+
 const REASONS: usize = SuppressReason::ALL.len();
 const SCENARIOS: usize = Scenario::ALL.len();
 
@@ -63,6 +65,8 @@ pub struct Metrics {
     attribution: Mutex<BTreeMap<Scenario, Tally>>,
     /// Woken once when a fatal error is recorded.
     pub fatal_notify: tokio::sync::Notify,
+    /// Latency histograms (delivery, fan-out, ingest ack), exported on `/metrics`.
+    pub histograms: histograms::Histograms,
 }
 
 fn kind_index(kind: TriggerKind) -> usize {

@@ -399,6 +399,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         max_batch_events: cfg.server.max_batch_events,
         shutdown: shutdown_rx.clone(),
         store: store_health.clone(),
+        metrics: metrics.clone(),
     };
     let admin = AdminApi {
         board,
@@ -423,6 +424,13 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         related: cfg.related.related()?,
         segment_settings: cfg.segment_settings.clone(),
     };
+    // `/metrics`: one registry, built here, reading the counters the Admin API reads.
+    let prometheus = cfg.metrics.enabled.then(|| {
+        Arc::new(crate::api::http_metrics::MetricsEndpoint::new(
+            crate::api::http_metrics::registry(&admin),
+            &cfg.metrics.token,
+        ))
+    });
     let mut grpc = GrpcServer::start(
         listener,
         (ingest, admin),
@@ -447,6 +455,7 @@ pub async fn run(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<Exi
         clicks,
         store: store.clone(),
         complaint_tokens: Arc::new(cfg.hygiene.complaint_tokens.clone()),
+        prometheus,
     };
     let http = HttpServer::start(http_listener, http_state, shutdown_rx.clone())?;
 

@@ -3,7 +3,7 @@
 //! that form — unsubscribes and cancels the customer's queued marketing), and the
 //! one-click cancel page (`/cancel`, in `http_cancel.rs`), the click redirector
 //! (`/c/<token>`, in `http_click.rs`) and the feedback-loop complaint endpoint
-//! (`POST /complaint`, in `http_complaint.rs`).
+//! (`POST /complaint`, in `http_complaint.rs`), and `GET /metrics` (`http_metrics.rs`).
 //!
 //! It faces the public internet, so no client may hold it up: each request's headers and
 //! body must be in within their timeouts, and at the connection cap a new connection takes
@@ -64,6 +64,8 @@ pub struct HttpState {
     pub store: crate::store::Store,
     /// Bearer tokens of `POST /complaint` (`[hygiene] complaint_tokens`; empty = off).
     pub complaint_tokens: Arc<Vec<String>>,
+    /// `GET /metrics`; `None` = `[metrics] enabled = false` (404).
+    pub prometheus: Option<Arc<super::http_metrics::MetricsEndpoint>>,
 }
 
 /// The running server.
@@ -252,6 +254,7 @@ pub async fn handle(state: &HttpState, req: Request<Full<Bytes>>) -> Response<Fu
         },
         ("/bench/static-redirect", &Method::GET) => super::http_click::static_redirect(state),
         ("/complaint", &Method::POST) => super::http_complaint::handle(state, req).await,
+        ("/metrics", _) => super::http_metrics::handle(state.prometheus.clone(), &req).await,
         ("/complaint", _) => not_allowed("POST"),
         ("/healthz", _) => not_allowed("GET, HEAD"),
         ("/unsubscribe" | "/cancel", _) => not_allowed("GET, HEAD, POST"),

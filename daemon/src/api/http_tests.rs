@@ -40,6 +40,7 @@ impl Fixture {
             clicks: None,
             store: stack.db.store().clone(),
             complaint_tokens: std::sync::Arc::new(Vec::new()),
+            prometheus: None,
         };
         Fixture { stack, state }
     }

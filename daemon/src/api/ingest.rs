@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::future::{BoxFuture, FutureExt};
 use futures::Stream;
@@ -30,6 +31,8 @@ pub struct IngestApi {
     /// New batches are refused while the store refuses writes (those already taken wait
     /// for the writer, which holds and retries the refused write).
     pub store: StoreHealth,
+    /// Observes each batch's received → ack-sent time (`stockbell_ingest_ack_latency_seconds`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// UNAVAILABLE for a batch that arrives while the store refuses writes, if it does.
@@ -110,7 +113,14 @@ impl Ingest for IngestApi {
             ));
         }
         door(&self.store)?;
-        self.apply(req.get_ref()).await.map(Response::new)
+        let received = Instant::now();
+        let ack = self.apply(req.get_ref()).await.map(Response::new);
+        if ack.is_ok() {
+            self.metrics
+                .histograms
+                .observe_ack("publish", received.elapsed());
+        }
+        ack
     }
 
     type StreamStream = AckStream;
@@ -121,7 +131,7 @@ impl Ingest for IngestApi {
     ) -> Result<Response<AckStream>, Status> {
         let mut inbound = req.into_inner();
         let (pending_tx, mut pending_rx) =
-            mpsc::channel::<BoxFuture<'static, Result<pb::Ack, Status>>>(STREAM_WINDOW);
+            mpsc::channel::<(Instant, BoxFuture<'static, Result<pb::Ack, Status>>)>(STREAM_WINDOW);
         let (out_tx, out_rx) = mpsc::channel(STREAM_WINDOW);
         let api = self.clone();
         let mut shutdown = self.shutdown.clone();
@@ -133,10 +143,11 @@ impl Ingest for IngestApi {
                     n = inbound.next() => n,
                     _ = async { let _ = shutdown.wait_for(|s| *s).await; } => {
                         let closing = Status::unavailable("stockbelld is shutting down; reconnect and resume after Admin.GetProducer's last_sequence");
-                        let _ = pending_tx.send(futures::future::ready(Err(closing)).boxed()).await;
+                        let _ = pending_tx.send((Instant::now(), futures::future::ready(Err(closing)).boxed())).await;
                         break;
                     }
                 };
+                let received = Instant::now();
                 let batch = match next {
                     Some(Ok(b)) => b,
                     Some(Err(e)) => {
@@ -144,7 +155,7 @@ impl Ingest for IngestApi {
                         // still acked, then the stream ends with this status.
                         tracing::debug!(error = %e, "An ingest stream ended with an error.");
                         let _ = pending_tx
-                            .send(futures::future::ready(Err(e)).boxed())
+                            .send((received, futures::future::ready(Err(e)).boxed()))
                             .await;
                         break;
                     }
@@ -153,7 +164,7 @@ impl Ingest for IngestApi {
                 // Batches before this one still get their acks (in order), then the error.
                 if let Err(refused) = door(&api.store) {
                     let _ = pending_tx
-                        .send(futures::future::ready(Err(refused)).boxed())
+                        .send((received, futures::future::ready(Err(refused)).boxed()))
                         .await;
                     break;
                 }
@@ -179,18 +190,23 @@ impl Ingest for IngestApi {
                         }
                     }
                 };
-                if pending_tx.send(pending).await.is_err() {
+                if pending_tx.send((received, pending)).await.is_err() {
                     break;
                 }
             }
         });
         // Writer: answers in batch order.
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
-            while let Some(pending) = pending_rx.recv().await {
+            while let Some((received, pending)) = pending_rx.recv().await {
                 let item = pending.await;
                 let stop = item.is_err();
+                let acked = item.is_ok();
                 if out_tx.send(item).await.is_err() || stop {
                     break;
+                }
+                if acked {
+                    metrics.histograms.observe_ack("stream", received.elapsed());
                 }
             }
         });

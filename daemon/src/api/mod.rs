@@ -22,6 +22,7 @@ pub mod http;
 mod http_cancel;
 pub mod http_click;
 mod http_complaint;
+pub mod http_metrics;
 mod http_slots;
 pub mod ingest;
 pub mod limits;

@@ -13,15 +13,16 @@ use tonic::Status;
 
 use super::admin::AdminApi;
 use crate::delivery::health::Health;
-use crate::delivery::outbox::reads;
+use crate::delivery::outbox::reads::{self, Census};
 use crate::domain::customer::Scenario;
 
 pub type OverviewStream = Pin<Box<dyn Stream<Item = Result<pb::Overview, Status>> + Send>>;
 
 /// Due entries counted at most per snapshot (the count says "at least" past it).
-const MAX_DUE_COUNT: u64 = 100_000;
+pub(super) const MAX_DUE_COUNT: u64 = 100_000;
 
-fn totals(api: &AdminApi) -> pb::Totals {
+/// The counters since start (the overview's totals; `/metrics` exports the same).
+pub(super) fn totals(api: &AdminApi) -> pb::Totals {
     let m = &api.metrics;
     let queued = Scenario::ALL
         .iter()
@@ -52,10 +53,20 @@ fn rates(now: &pb::Totals, before: &pb::Totals, secs: f64) -> pb::Rates {
 }
 
 /// The outbox by state: the census taken at start plus every transition since.
-fn depth(api: &AdminApi, t: &pb::Totals, due: u64) -> pb::OutboxDepth {
-    let c = api.census;
+pub(super) fn depth(api: &AdminApi, t: &pb::Totals, due: u64) -> pb::OutboxDepth {
     let cancelled = api.metrics.outbox_cancelled.load(Relaxed);
     let requeued = api.metrics.outbox_requeued.load(Relaxed);
+    depth_of(api.census, t, (cancelled, requeued), due)
+}
+
+/// [`depth`] from its parts: the census at start, the totals, the outbox transitions the
+/// dispatcher does not count (cancelled, requeued) and the due count.
+fn depth_of(
+    c: Census,
+    t: &pb::Totals,
+    (cancelled, requeued): (u64, u64),
+    due: u64,
+) -> pb::OutboxDepth {
     pb::OutboxDepth {
         pending: (c.pending + t.queued + requeued).saturating_sub(t.sent + t.failed + cancelled),
         delivered: c.delivered + t.sent,
@@ -81,7 +92,7 @@ fn latency(api: &AdminApi) -> pb::Latency {
 }
 
 /// Each configured channel's health, as the board has it now.
-fn channels(api: &AdminApi) -> Vec<pb::ChannelHealth> {
+pub(super) fn channels(api: &AdminApi) -> Vec<pb::ChannelHealth> {
     api.delivery
         .health
         .snapshot()
@@ -208,5 +219,35 @@ mod tests {
         let r = rates(&now, &before, 0.5);
         assert_eq!(r.events, 1000.0);
         assert_eq!(r.sent, 0.0);
+    }
+
+    #[test]
+    fn depth_adds_transitions_to_the_census() {
+        let census = Census {
+            pending: 10,
+            delivered: 100,
+            failed: 5,
+            cancelled: 2,
+        };
+        let t = pb::Totals {
+            queued: 20,
+            sent: 12,
+            failed: 3,
+            ..Default::default()
+        };
+        // pending: 10 + 20 queued + 1 requeued - 12 sent - 3 failed - 4 cancelled = 12
+        let d = depth_of(census, &t, (4, 1), 7);
+        assert_eq!(
+            (d.pending, d.delivered, d.failed, d.cancelled, d.due),
+            (12, 112, 7, 6, 7)
+        );
+        // Never below zero (more sent than queued since start: the census was low).
+        let t = pb::Totals {
+            queued: 1,
+            sent: 5,
+            ..Default::default()
+        };
+        let d = depth_of(Census::default(), &t, (0, 0), 0);
+        assert_eq!((d.pending, d.delivered), (0, 5));
     }
 }

@@ -13,6 +13,7 @@ pub mod engagement;
 pub mod hygiene;
 pub mod journeys;
 pub mod lapse;
+pub mod metrics;
 pub mod order_scenarios;
 pub mod orders;
 pub mod related;
@@ -60,6 +61,8 @@ pub struct Config {
     pub segment_settings: crate::config::segment_settings::SegmentSettings,
     /// `[segments.<name>]` definitions.
     pub segments: crate::config::segments::SegmentsConfig,
+    /// `[metrics]`: the `/metrics` endpoint.
+    pub metrics: crate::config::metrics::MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -435,6 +438,7 @@ impl Config {
             self.webhook.as_ref(),
         )?;
         crate::config::orders::validate(&self.orders, &self.shop_webhook)?;
+        self.metrics.validate()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }

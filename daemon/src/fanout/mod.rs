@@ -110,6 +110,7 @@ impl Fanout {
         // One snapshot of the rules per round (operators may change them meanwhile).
         let rules = self.rules.get();
         let now = crate::clock::now_ms();
+        let picked_up = std::time::Instant::now();
         let (weights, triggers) = (self.weights.clone(), self.triggers.clone());
         let round = self
             .store
@@ -135,6 +136,13 @@ impl Fanout {
             }
         }
         self.router.hand_off(round.handoff).await?;
+        // Every trigger of the round had its decisions written by that one hand-off.
+        let took = picked_up.elapsed();
+        for c in &round.counts {
+            self.metrics
+                .histograms
+                .observe_fanout(c.scenario.as_str(), took);
+        }
         Ok(Some(last))
     }
 

@@ -75,6 +75,10 @@ pub(super) async fn deliver(
         (Ok(()), _) => {
             shared.stats.record_delivery(now - entry.created_ms);
             shared
+                .metrics
+                .histograms
+                .observe_delivery(channel.as_str(), now - entry.created_ms);
+            shared
                 .board
                 .record(entry.scenario, channel, RateEvent::Delivered, now);
             shared
