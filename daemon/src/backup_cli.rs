@@ -82,8 +82,8 @@ fn target(args: &BackupArgs) -> Result<(String, Option<String>)> {
 
 /// Asks the daemon for a backup into `args.to` and returns its answer.
 pub async fn backup(args: &BackupArgs) -> Result<Backup> {
-    let to = std::path::absolute(&args.to)
-        .with_context(|| format!("--to: {}", args.to.display()))?;
+    let to =
+        std::path::absolute(&args.to).with_context(|| format!("--to: {}", args.to.display()))?;
     let Some(dir) = to.to_str() else {
         bail!("--to: {} is not UTF-8: choose another path", to.display());
     };

@@ -465,18 +465,18 @@ pub struct Restored {
 /// when `data_dir` is a non-empty directory and `force` is not set; with `force` the old
 /// directory is kept, renamed to `<data_dir>.replaced-<ms>`. The files are copied (and
 /// their checksums checked again) into a temp dir next to `data_dir`, then renamed.
-pub fn restore(
-    from: &Path,
-    data_dir: &Path,
-    force: bool,
-    now_ms: i64,
-) -> Result<Restored, String> {
+pub fn restore(from: &Path, data_dir: &Path, force: bool, now_ms: i64) -> Result<Restored, String> {
     let manifest = verify(from).map_err(|e| format!("--from: {e}"))?;
     let data_dir = std::path::absolute(data_dir)
         .map_err(|e| format!("--data-dir {}: {e}", data_dir.display()))?;
     let (parent, name) = match (data_dir.parent(), data_dir.file_name()) {
         (Some(p), Some(n)) => (p.to_path_buf(), n.to_owned()),
-        _ => return Err(format!("--data-dir {}: names no directory", data_dir.display())),
+        _ => {
+            return Err(format!(
+                "--data-dir {}: names no directory",
+                data_dir.display()
+            ))
+        }
     };
     if !parent.is_dir() {
         return Err(format!(
@@ -497,21 +497,28 @@ pub fn restore(
             .is_some(),
         Err(_) => false,
     };
-    if existing && data_dir.join("LOCK").exists() {
-        if let Err(e) = Store::open(&data_dir) {
-            return Err(format!(
-                "--data-dir {} is in use ({e}): stop the daemon that holds it first",
-                data_dir.display()
-            ));
-        }
-    }
     if existing && !force {
         return Err(format!(
-            "--data-dir {} is not empty: restore into a new or empty directory, or add \
-             --force to move the old one aside (kept as {}.replaced-<ms>)",
+            "--data-dir {} is not empty: stop its daemon and restore into a new or empty \
+             directory, or add --force to move the old one aside (kept as {}.replaced-<ms>)",
             data_dir.display(),
             data_dir.display()
         ));
+    }
+    // Only with --force: opening takes the lock (a running daemon holds it) and may
+    // recover the old store, which is then moved aside anyway.
+    // Held (with the lock) until the old directory is moved aside.
+    let mut held = None;
+    if existing && data_dir.join("LOCK").exists() {
+        match Store::open(&data_dir) {
+            Ok(store) => held = Some(store),
+            Err(e) => {
+                return Err(format!(
+                    "--data-dir {} is in use ({e}): stop the daemon that holds it first",
+                    data_dir.display()
+                ))
+            }
+        }
     }
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(&name);
@@ -545,6 +552,7 @@ pub fn restore(
             }
         }
     }
+    drop(held);
     if let Err(e) = fs::rename(&tmp, &data_dir) {
         let _ = fs::remove_dir_all(&tmp);
         return Err(format!(

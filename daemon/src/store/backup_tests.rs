@@ -98,7 +98,10 @@ fn a_backup_holds_the_producers_and_verifies() {
             },
         ]
     );
-    assert_eq!((m.taken_ms, m.stockbelld_version.as_str()), (1_700_000_000_000, "9.9.9"));
+    assert_eq!(
+        (m.taken_ms, m.stockbelld_version.as_str()),
+        (1_700_000_000_000, "9.9.9")
+    );
     assert!(m.files.iter().any(|f| f.path == "CURRENT"), "{:?}", m.files);
     assert!(!m.files.iter().any(|f| f.path == MANIFEST));
     let on_disk = verify(&dir).expect("verifies");
