@@ -5,7 +5,7 @@
 //! Batch 1 upserts products `p-0` .. `p-(P-1)`; then event k = 1..=N sets the stock of
 //! `p-(k mod P)` to k, `batch` events per batch, batch sequences 2, 3, .... So after
 //! batch s is applied, product `p-i` has the stock of the largest k <= (s-1) * batch
-//! with k mod P = i (0 when there is none yet): see [`stock_at`]. Each batch goes with
+//! with k mod P = i (0 when there is none yet; `stock_at` in the tests). Each batch goes with
 //! `Ingest.Publish` and must be acknowledged, applied whole, before the next is sent.
 
 use std::time::{Duration, Instant};
@@ -46,7 +46,8 @@ pub fn sku(i: u64) -> String {
 }
 
 /// The stock of product `i` once batch `seq` (and every one before it) is applied.
-pub fn stock_at(i: u64, seq: u64, products: u64, events: u64, batch: u64) -> i64 {
+#[cfg(test)]
+fn stock_at(i: u64, seq: u64, products: u64, events: u64, batch: u64) -> i64 {
     let applied = seq.saturating_sub(1).saturating_mul(batch).min(events);
     if applied < i || products == 0 {
         return 0;
@@ -179,8 +180,8 @@ mod tests {
                     stock[i] = s.quantity;
                 }
             }
-            for i in 0..3 {
-                assert_eq!(stock[i], stock_at(i as u64, seq, p, n, b), "p-{i} at {seq}");
+            for (i, st) in stock.iter().enumerate() {
+                assert_eq!(*st, stock_at(i as u64, seq, p, n, b), "p-{i} at {seq}");
             }
             seq += 1;
         }

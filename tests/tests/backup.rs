@@ -122,6 +122,7 @@ async fn a_backup_during_a_stream_restores_the_state_at_its_sequence() -> Result
     .await?;
     ensure!(out.status.success(), "backup failed: {}", out.text());
     let at = sequence_in(&out.stdout).context(out.text())?;
+    eprintln!("{}", out.stdout.trim_end());
     assert!(bk.join("stockbell-backup.json").is_file());
 
     // The stream goes on past the backup and ends.

@@ -225,7 +225,7 @@ fn the_checkpoint_is_consistent_while_writes_go_on() {
     stop.store(true, Ordering::Relaxed);
     let last = writer.join().expect("writer");
     let seq = m.producers[0].sequence;
-    assert!(seq >= 1 && seq <= last, "{seq} of {last}");
+    assert!((1..=last).contains(&seq), "{seq} of {last}");
     let ro = rocksdb::DB::open_cf_for_read_only(
         &rocksdb::Options::default(),
         &dir,
