@@ -18,7 +18,9 @@
 //! * `interest-ingest` measures the ingest rate of interest events (favourite, view,
 //!   cart_add, notify_me) from known customers (its own daemon);
 //! * `order-ingest` measures the ingest rate of order events (order_placed and some
-//!   order_refunded) from known customers (its own daemon).
+//!   order_refunded) from known customers (its own daemon);
+//! * `stream` sends a deterministic, paced stream of stock events to a running daemon
+//!   (the state at any acknowledged sequence is computable; the backup test uses it).
 //!
 //! Human summaries go to stdout; for `run`, `compare`, the delivery and the order
 //! benchmarks the last stdout line is one JSON object.
@@ -40,6 +42,7 @@ mod shop;
 mod sink;
 mod smtp_rate;
 mod smtp_sink;
+mod stream;
 mod sustained;
 mod triggers;
 mod workload;
@@ -97,6 +100,9 @@ enum Cmd {
     /// Ingest rate of order events (order_placed, some order_refunded) from N known
     /// customers.
     OrderIngest(order_ingest::OrderIngestArgs),
+    /// A deterministic, paced stream of stock events to a running daemon (event k sets
+    /// the stock of `p-(k mod P)` to k), one acknowledged batch at a time.
+    Stream(stream::StreamArgs),
 }
 
 /// The workload shared by `run` and `compare`.
@@ -223,6 +229,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Clicks(args) => clicks::run(args).await,
         Cmd::InterestIngest(args) => interest_ingest::run(args).await,
         Cmd::OrderIngest(args) => order_ingest::run(args).await,
+        Cmd::Stream(args) => stream::run(args).await,
         Cmd::Sink(args) => sink::serve(args.listen, args.ready_file.as_deref()).await,
         Cmd::Compare(args) => {
             let producer = format!("stockbell-load-compare-{}", args.workload.seed);

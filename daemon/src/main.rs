@@ -1,6 +1,7 @@
 //! `stockbelld`: run the daemon, check a config file, or run the demo (the daemon fed
 //! by a built-in simulated shop, see `demo/`).
 
+mod backup_cli;
 mod demo;
 mod export_cli;
 
@@ -50,6 +51,10 @@ enum Cmd {
     DemoStatus(demo::status::StatusArgs),
     /// Write a segment's members as CSV to a file (atomically) over the Admin API.
     ExportSegment(export_cli::ExportArgs),
+    /// Take an online backup of a running daemon into a new directory (Admin API).
+    Backup(backup_cli::BackupArgs),
+    /// Restore a backup into a data directory (offline: the daemon must be stopped).
+    Restore(backup_cli::RestoreArgs),
 }
 
 fn init_logging(cfg: &Config) {
@@ -178,5 +183,26 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
+        Cmd::Backup(args) => match runtime().map(|rt| rt.block_on(backup_cli::backup(&args))) {
+            Ok(Ok(b)) => {
+                print!("{}", backup_cli::backup_summary(&b));
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                eprintln!("stockbelld backup: {e:#}");
+                ExitCode::FAILURE
+            }
+            Err(code) => code,
+        },
+        Cmd::Restore(args) => match backup_cli::restore(&args) {
+            Ok(r) => {
+                print!("{}", backup_cli::restore_summary(&args.from, &r));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("stockbelld restore: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -128,6 +128,10 @@ impl Admin for Fake {
         nope()
     }
 
+    async fn create_backup(&self, _: Request<CreateBackupRequest>) -> Res<Backup> {
+        nope()
+    }
+
     async fn get_order(&self, _: Request<GetOrderRequest>) -> Res<Order> {
         nope()
     }

@@ -501,4 +501,11 @@ impl Admin for AdminApi {
             .await
             .map(Response::new)
     }
+
+    async fn create_backup(
+        &self,
+        req: Request<pb::CreateBackupRequest>,
+    ) -> Result<Response<pb::Backup>, Status> {
+        self.backup(req.into_inner()).await.map(Response::new)
+    }
 }

@@ -2,6 +2,7 @@
 //! Router (or read the store), map failures to `tonic::Status`.
 
 pub mod admin;
+mod admin_backup;
 mod admin_board;
 mod admin_customer;
 mod admin_engagement;

@@ -4,6 +4,7 @@
 //! write-ahead log and the memtables (`StoreLimits`).
 
 pub mod attribution;
+pub mod backup;
 mod batch;
 pub mod board;
 pub mod codec;
