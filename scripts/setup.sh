@@ -2,7 +2,7 @@
 # Installs what building stockbell needs on a fresh Debian/Ubuntu machine: a C/C++
 # toolchain and libclang (RocksDB is built from source; bindgen needs libclang), and
 # for the integration tests Python 3 with aiosmtpd (the SMTP server they send mail to),
-# tmux (the console test) and systemd-analyze (the systemd unit's security rating).
+# dkimpy + pynacl (the DKIM test's verifier), tmux (the console test) and systemd-analyze (the systemd unit's security rating).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 
@@ -31,6 +31,14 @@ if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
   python3 -m pip install --quiet aiosmtpd 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages aiosmtpd
   python3 -c "import aiosmtpd" || { echo "setup: aiosmtpd did not install" >&2; exit 1; }
+fi
+
+if ! python3 -c "import dkim, nacl" >/dev/null 2>&1; then
+  echo "setup: installing dkimpy and pynacl (the DKIM test's independent verifier; pynacl for Ed25519)"
+  export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+  python3 -m pip install --quiet dkimpy pynacl 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages dkimpy pynacl
+  python3 -c "import dkim, nacl" || { echo "setup: dkimpy / pynacl did not install" >&2; exit 1; }
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }

@@ -1,13 +1,16 @@
 //! Email: sending an outbox entry's message over a pooled SMTP connection (`smtp.rs`)
 //! or, with no SMTP configured, as `{seq:020}.eml` into a directory. The message itself
 //! (deterministic Message-ID, RFC 8058 one-click unsubscribe headers for marketing) is
-//! built in `mime.rs`.
+//! built in `mime.rs`; with `[email.dkim]` it is signed (`dkim.rs`) right after it is
+//! built, so SMTP and `.eml` files get the same signed bytes.
 
+pub mod dkim;
 pub(crate) mod mime;
 mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -16,6 +19,7 @@ use serde::Deserialize;
 
 pub use mime::{build_message, message_id, unsubscribe_token};
 
+use self::dkim::DkimSigner;
 use self::smtp::{smtp_transport, SmtpPool};
 use super::{ChannelConfigError, Rendered, SendError};
 use crate::domain::message::OutboxEntry;
@@ -108,6 +112,7 @@ pub struct EmailSender {
     from: Mailbox,
     domain: String,
     transport: Transport,
+    dkim: Option<Arc<DkimSigner>>,
 }
 
 impl std::fmt::Debug for EmailSender {
@@ -119,6 +124,7 @@ impl std::fmt::Debug for EmailSender {
         f.debug_struct("EmailSender")
             .field("from", &self.from.to_string())
             .field("transport", &transport)
+            .field("dkim", &self.dkim)
             .finish()
     }
 }
@@ -153,7 +159,14 @@ impl EmailSender {
             from,
             domain,
             transport,
+            dkim: None,
         })
+    }
+
+    /// Signs every message this sender builds with `signer` (none: unsigned).
+    pub fn with_dkim(mut self, signer: Option<Arc<DkimSigner>>) -> EmailSender {
+        self.dkim = signer;
+        self
     }
 
     /// The file an entry is written to when sending to `.eml` files.
@@ -164,12 +177,18 @@ impl EmailSender {
         }
     }
 
+    /// The message as it goes out: built, and signed when DKIM is configured. Every
+    /// send (SMTP or `.eml`) passes through here.
     pub fn build_message(
         &self,
         entry: &OutboxEntry,
         rendered: &Rendered,
     ) -> Result<Message, SendError> {
-        build_message(&self.from, &self.domain, entry, rendered)
+        let mut message = build_message(&self.from, &self.domain, entry, rendered)?;
+        if let Some(signer) = &self.dkim {
+            signer.sign(&mut message);
+        }
+        Ok(message)
     }
 
     pub async fn send(&self, entry: &OutboxEntry, rendered: &Rendered) -> Result<(), SendError> {
