@@ -423,6 +423,102 @@ mod tests {
     }
 
     #[test]
+    fn public_url_warns_when_not_https_outside_loopback() {
+        use super::public_url_warning as w;
+        for quiet in [
+            "",
+            "https://shop.example",
+            "HTTPS://Shop.Example/sb",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:8080/x",
+            "http://LOCALHOST.",
+            "http://dev.localhost",
+            "http://[::1]:8080/",
+        ] {
+            assert_eq!(w(quiet), None, "{quiet}");
+        }
+        for loud in [
+            "http://shop.example",
+            "http://10.0.0.5:8080",
+            "http://localhost@shop.example/",
+            "http://[2001:db8::1]/",
+            "shop.example",
+            "http://localhost.shop.example",
+        ] {
+            let msg = w(loud).unwrap_or_default();
+            assert!(
+                msg.starts_with("templates.public_url: ") && msg.contains("https://"),
+                "{loud}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_warnings_are_listed_not_refused() {
+        let cfg = Config::parse("").expect("parses");
+        assert_eq!(cfg.warnings(), Vec::<String>::new());
+        let cfg =
+            Config::parse("[templates]\npublic_url = \"http://shop.example\"\n").expect("parses");
+        cfg.validate().expect("a warning, not an error");
+        let warnings = cfg.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("templates.public_url"));
+
+        // A 1024-bit RSA key signs but is warned about.
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("k.pem");
+        std::fs::write(
+            &key,
+            include_str!("../delivery/email/dkim_testdata/rsa1024-pkcs1.pem"),
+        )
+        .expect("write");
+        let text = format!(
+            "[email]\nfrom = \"Shop <news@shop.example>\"\n[email.dkim]\nselector = \"s1\"\ndomain = \"shop.example\"\nkey_file = {:?}\n",
+            key.display().to_string()
+        );
+        let cfg = Config::parse(&text).expect("parses");
+        cfg.validate().expect("valid");
+        let warnings = cfg.warnings();
+        assert!(
+            warnings.len() == 1 && warnings[0].starts_with("email.dkim.key_file: the RSA key has 1024 bits"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn dkim_section_is_checked_by_validate() {
+        let dkim = "[email.dkim]\nselector = \"s1\"\ndomain = \"shop.example\"\nkey_file = \"/nonexistent/dkim.pem\"\n";
+        let e = err(&format!(
+            "[email]\nfrom = \"Shop <news@shop.example>\"\n{dkim}"
+        ));
+        assert!(
+            e.starts_with("email.dkim.key_file") && e.contains("/nonexistent/dkim.pem"),
+            "{e}"
+        );
+        // The default From (stockbell@localhost) is not in shop.example.
+        let e = err(dkim);
+        assert!(
+            e.starts_with("email.dkim.domain") && e.contains("\"localhost\""),
+            "{e}"
+        );
+        for (text, named) in [
+            (
+                format!("{dkim}algorithm = \"rsa-sha1\"\n"),
+                "`ed25519-sha256`",
+            ),
+            (
+                format!("{dkim}canonicalization = \"simple\"\n"),
+                "canonicalization",
+            ),
+            ("[email.dkim]\nselector = \"s1\"\n".to_string(), "`domain`"),
+        ] {
+            let e = Config::parse(&text).expect_err(&text);
+            assert!(e.contains(named), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         for text in [
             "[delivery]\nretries = 3\n",
