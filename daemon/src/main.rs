@@ -113,11 +113,13 @@ fn main() -> ExitCode {
             }
         },
         Cmd::DkimRecord { config } => {
-            let signer = Config::load(&config).map_err(|e| e.to_string()).and_then(|cfg| {
-                cfg.email
-                    .dkim_signer()
-                    .map_err(|e| format!("{}: {}", e.key, e.message))
-            });
+            let signer = Config::load(&config)
+                .map_err(|e| e.to_string())
+                .and_then(|cfg| {
+                    cfg.email
+                        .dkim_signer()
+                        .map_err(|e| format!("{}: {}", e.key, e.message))
+                });
             match signer {
                 Ok(Some(s)) => {
                     eprintln!("publish as a TXT record at {}", s.record_name());

@@ -13,12 +13,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
-use stockbell_tests::{
-    catalog, check_config, customer, notify_me, order_placed, publish_ok, sale, shopper,
-    stock_set, stockbelld_bin, upsert, Daemon, DaemonOptions, ReceivedMail, Sequencer,
-    SmtpServer,
-};
 use stockbell_tests::pb::ProductUpsert;
+use stockbell_tests::{
+    catalog, check_config, customer, notify_me, order_placed, publish_ok, sale, shopper, stock_set,
+    stockbelld_bin, upsert, Daemon, DaemonOptions, ReceivedMail, Sequencer, SmtpServer,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SELECTOR: &str = "sb2026";
@@ -77,10 +76,10 @@ fn make_key(dir: &Path, alg: Alg) -> Result<(PathBuf, String)> {
     let key = dir.join("dkim.pem");
     match alg {
         Alg::Rsa => {
-            run(Command::new("openssl").args(["genpkey", "-algorithm", "RSA", "-pkeyopt"]).args([
-                "rsa_keygen_bits:2048",
-                "-out",
-            ]).arg(&key))?;
+            run(Command::new("openssl")
+                .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+                .args(["rsa_keygen_bits:2048", "-out"])
+                .arg(&key))?;
         }
         Alg::Ed25519 => {
             run(Command::new("openssl")
@@ -171,7 +170,10 @@ async fn signed_and_verified(alg: Alg) -> Result<()> {
         .arg("dkim-record")
         .arg("--config")
         .arg(daemon.config_path()))?;
-    ensure!(printed == record, "dkim-record {printed:?} != openssl {record:?}");
+    ensure!(
+        printed == record,
+        "dkim-record {printed:?} != openssl {record:?}"
+    );
 
     // A marketing mail (restock, with List-Unsubscribe) and a transactional one (the
     // backorder confirmation).
@@ -281,7 +283,10 @@ async fn check_config_refuses_a_mismatched_key_and_warns_about_plain_http() -> R
         "[storage]\npath = {:?}\n[email]\nfrom = \"Shop <news@shop.example>\"\n",
         dir.path().join("data").display().to_string()
     );
-    std::fs::write(&file, format!("{base}{}", dkim_toml(&key, Some("rsa-sha256"))))?;
+    std::fs::write(
+        &file,
+        format!("{base}{}", dkim_toml(&key, Some("rsa-sha256"))),
+    )?;
     let out = check_config(&file)?;
     ensure!(!out.status.success(), "{}", out.text());
     ensure!(
@@ -300,7 +305,11 @@ async fn check_config_refuses_a_mismatched_key_and_warns_about_plain_http() -> R
     let out = check_config(&file)?;
     ensure!(out.status.success(), "{}", out.text());
     ensure!(out.stdout.trim() == "ok", "{}", out.text());
-    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.contains("warning")).collect();
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
     ensure!(
         warnings.len() == 1 && warnings[0].contains("templates.public_url"),
         "{}",

@@ -195,7 +195,8 @@ fn is_loopback_host(host: &str) -> bool {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
     h == "localhost"
         || h.ends_with(".localhost")
-        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A warning when customers would reach `templates.public_url` over plain HTTP: it is
@@ -481,7 +482,8 @@ mod tests {
         cfg.validate().expect("valid");
         let warnings = cfg.warnings();
         assert!(
-            warnings.len() == 1 && warnings[0].starts_with("email.dkim.key_file: the RSA key has 1024 bits"),
+            warnings.len() == 1
+                && warnings[0].starts_with("email.dkim.key_file: the RSA key has 1024 bits"),
             "{warnings:?}"
         );
     }

@@ -217,7 +217,10 @@ pub fn valid_domain(d: &str) -> bool {
 
 /// `from_domain` equals `domain` or is a subdomain of it (DMARC relaxed alignment).
 pub fn aligned(from_domain: &str, domain: &str) -> bool {
-    let (f, d) = (from_domain.to_ascii_lowercase(), domain.to_ascii_lowercase());
+    let (f, d) = (
+        from_domain.to_ascii_lowercase(),
+        domain.to_ascii_lowercase(),
+    );
     f == d || f.ends_with(&format!(".{d}"))
 }
 

@@ -50,7 +50,9 @@ fn rsa_pkcs1_and_pkcs8_are_the_same_key() {
         assert_eq!(key.algorithm, DkimAlgorithm::RsaSha256);
         assert_eq!(key.rsa_bits, Some(1024));
         assert_eq!(b64(&key.public), RSA_PUBLIC_SPKI);
-        assert!(key.lettre_text.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(key
+            .lettre_text
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     }
 }
 
@@ -77,12 +79,8 @@ fn ed25519_pkcs8_v2_with_its_public_key_parses_and_a_wrong_one_is_refused() {
     let mut der = pair.serialize_der();
     let last = der.len() - 1;
     der[last] ^= 1;
-    let pem = rsa::pkcs8::der::pem::encode_string(
-        "PRIVATE KEY",
-        rsa::pkcs8::LineEnding::LF,
-        &der,
-    )
-    .expect("pem");
+    let pem = rsa::pkcs8::der::pem::encode_string("PRIVATE KEY", rsa::pkcs8::LineEnding::LF, &der)
+        .expect("pem");
     let e = parse_key(&pem).expect_err("mismatched public key");
     assert!(e.contains("does not belong"), "{e}");
 }
@@ -119,7 +117,14 @@ fn names() {
     for ok in ["shop.example", "mail.shop.example", "xn--eckwd4c7c.jp"] {
         assert!(valid_domain(ok), "{ok}");
     }
-    for bad in ["", "shop", "shop.example.", ".shop.example", "10.0.0.1", "shop_x.example"] {
+    for bad in [
+        "",
+        "shop",
+        "shop.example.",
+        ".shop.example",
+        "10.0.0.1",
+        "shop_x.example",
+    ] {
         assert!(!valid_domain(bad), "{bad}");
     }
     assert!(aligned("shop.example", "shop.example"));
@@ -211,10 +216,7 @@ fn refusals_name_the_key_and_change_nothing() {
         assert!(e.message.contains(why), "{s:?}: {}", e.message);
     }
     // The key file that was refused for its contents is left as it was.
-    assert_eq!(
-        std::fs::read_to_string(&garbage).expect("read"),
-        "garbage"
-    );
+    assert_eq!(std::fs::read_to_string(&garbage).expect("read"), "garbage");
 }
 
 #[test]
