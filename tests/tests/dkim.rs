@@ -5,7 +5,8 @@
 //! (openssl, PKCS#8) made at test time. The record `stockbelld dkim-record` prints
 //! equals the one openssl derives from the key. The received bytes verify; a changed
 //! Subject, a changed List-Unsubscribe, or a List-Unsubscribe added to the transactional
-//! mail (signed as absent) fails. check-config refuses a key of the wrong type and warns
+//! mail (signed as absent) fails; `.eml` files (a From in a subdomain of `d=`) verify
+//! too. check-config refuses a key of the wrong type and warns
 //! about a plain-HTTP public URL.
 
 use std::path::{Path, PathBuf};
@@ -14,9 +15,11 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use stockbell_tests::pb::ProductUpsert;
+use stockbell_tests::web::cancel_path;
 use stockbell_tests::{
-    catalog, check_config, customer, notify_me, order_placed, publish_ok, sale, shopper, stock_set,
-    stockbelld_bin, upsert, Daemon, DaemonOptions, ReceivedMail, Sequencer, SmtpServer,
+    catalog, check_config, customer, notify_me, order_placed, poll_until, publish_ok, sale,
+    shopper, stock_set, stockbelld_bin, upsert, Daemon, DaemonOptions, ReceivedMail, Sequencer,
+    SmtpServer,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -114,9 +117,9 @@ fn dkim_toml(key: &Path, algorithm: Option<&str>) -> String {
     t
 }
 
-fn options(smtp: &SmtpServer, key: &Path) -> DaemonOptions {
+fn options(email_toml: &str, key: &Path) -> DaemonOptions {
     DaemonOptions::new()
-        .toml(&smtp.email_toml())
+        .toml(email_toml)
         .toml(&dkim_toml(key, None))
         .set("customers", "default_time_zone", "UTC")
         .set("rules", "arbitration_window", "0s")
@@ -163,7 +166,7 @@ async fn signed_and_verified(alg: Alg) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (key, record) = make_key(dir.path(), alg)?;
     let smtp = SmtpServer::start(None).await?;
-    let daemon = Daemon::start(options(&smtp, &key)).await?;
+    let daemon = Daemon::start(options(&smtp.email_toml(), &key)).await?;
 
     // The record the daemon prints is the one openssl derives from the key.
     let printed = run(Command::new(stockbelld_bin()?)
@@ -206,16 +209,24 @@ async fn signed_and_verified(alg: Alg) -> Result<()> {
         ]),
     )
     .await?;
-    let mails = smtp.wait_for(2, WAIT).await?;
-    let find = |to: &str| -> Result<ReceivedMail> {
-        mails
+    // The restock to "fan" (marketing) and the backorder confirmation to "buyer" (the
+    // one with the cancel link; "buyer" may get marketing too).
+    let (marketing, transactional) = poll_until(WAIT, || async {
+        let mails = smtp.messages();
+        let to = |m: &ReceivedMail, who: &str| m.to.iter().any(|t| t == who);
+        let marketing = mails
             .iter()
-            .find(|m| m.to.iter().any(|t| t == to))
+            .find(|m| to(m, "fan@example.jp"))
             .cloned()
-            .with_context(|| format!("no mail to {to}: {mails:?}"))
-    };
-    let marketing = find("fan@example.jp")?;
-    let transactional = find("buyer@example.jp")?;
+            .context("no restock mail yet")?;
+        let transactional = mails
+            .iter()
+            .find(|m| to(m, "buyer@example.jp") && cancel_path(&m.raw).is_some())
+            .cloned()
+            .with_context(|| format!("no backorder confirmation yet: {mails:?}"))?;
+        Ok((marketing, transactional))
+    })
+    .await?;
     ensure!(marketing.headers.get("list-unsubscribe-post").is_some());
     ensure!(transactional.headers.get("list-unsubscribe").is_none());
 
@@ -272,6 +283,46 @@ async fn rsa_signed_mail_verifies_and_a_changed_header_fails() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ed25519_signed_mail_verifies_and_a_changed_header_fails() -> Result<()> {
     signed_and_verified(Alg::Ed25519).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eml_files_are_signed_too() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (key, record) = make_key(dir.path(), Alg::Ed25519)?;
+    let eml = dir.path().join("eml");
+    let email = format!(
+        "[email]\nfrom = \"Shop <news@mail.shop.example>\"\neml_dir = {:?}\n",
+        eml.display().to_string()
+    );
+    let daemon = Daemon::start(options(&email, &key)).await?;
+    let mut ingest = daemon.ingest_client().await?;
+    let mut seq = Sequencer::new("shop");
+    publish_ok(
+        &mut ingest,
+        seq.batch(vec![
+            upsert(catalog("tee", 1980)),
+            stock_set("tee", 1),
+            sale("tee", 1),
+            customer("fan", "fan@example.jp"),
+            notify_me("fan", "tee"),
+        ]),
+    )
+    .await?;
+    publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;
+    let bytes = poll_until(WAIT, || async {
+        let file = std::fs::read_dir(&eml)?
+            .filter_map(|e| Some(e.ok()?.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "eml"))
+            .context("no .eml yet")?;
+        Ok(std::fs::read(file)?)
+    })
+    .await?;
+    let d = dir.path();
+    ensure!(verify(d, "e.eml", &bytes, &record)? == "pass");
+    let raw = String::from_utf8(bytes)?;
+    let subject = with_header(&raw, "Subject", |v| format!("{v}!"))?;
+    ensure!(verify(d, "e-subject.eml", subject.as_bytes(), &record)? == "fail");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
