@@ -343,6 +343,12 @@ impl DkimSigner {
         dkim_sign(message, &self.config);
     }
 
+    /// The message with its `DKIM-Signature` header (see [`DkimSigner::sign`]).
+    pub fn signed(&self, mut message: Message) -> Message {
+        self.sign(&mut message);
+        message
+    }
+
     pub fn algorithm(&self) -> DkimAlgorithm {
         self.algorithm
     }
