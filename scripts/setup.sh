@@ -2,7 +2,7 @@
 # Installs what building stockbell needs on a fresh Debian/Ubuntu machine: a C/C++
 # toolchain and libclang (RocksDB is built from source; bindgen needs libclang), and
 # for the integration tests Python 3 with aiosmtpd (the SMTP server they send mail to),
-# tmux (the console test) and systemd-analyze (the systemd unit's security rating).
+# dkimpy + pynacl (the DKIM test's verifier), tmux (the console test) and systemd-analyze (the systemd unit's security rating).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 
@@ -11,6 +11,8 @@ command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# openssl: the TLS and DKIM tests make keys with it.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # systemd-analyze: the test that rates deploy/stockbelld.service's sandbox.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -39,6 +41,14 @@ if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
   python3 -m pip install --quiet prometheus_client 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages prometheus_client
   python3 -c "import prometheus_client" || { echo "setup: prometheus_client did not install" >&2; exit 1; }
+fi
+
+if ! python3 -c "import dkim, nacl" >/dev/null 2>&1; then
+  echo "setup: installing dkimpy and pynacl (the DKIM test's independent verifier; pynacl for Ed25519)"
+  export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+  python3 -m pip install --quiet dkimpy pynacl 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages dkimpy pynacl
+  python3 -c "import dkim, nacl" || { echo "setup: dkimpy / pynacl did not install" >&2; exit 1; }
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }

@@ -43,8 +43,15 @@ enum Cmd {
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
-    /// Check a config file and exit: prints "ok", or the offending key and how to fix it.
+    /// Check a config file and exit: prints "ok" (and warnings on stderr), or the
+    /// offending key and how to fix it.
     CheckConfig { file: PathBuf },
+    /// Print the DNS TXT record value for the `[email.dkim]` key (its name on stderr).
+    DkimRecord {
+        /// The daemon's TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Run the daemon with demo settings, fed over gRPC by a built-in simulated shop.
     Demo(demo::DemoArgs),
     /// Print a summary of a running demo: triggers, scenarios, outbox, .eml files.
@@ -98,7 +105,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::CheckConfig { file } => match Config::load(&file) {
-            Ok(_) => {
+            Ok(cfg) => {
+                for w in cfg.warnings() {
+                    eprintln!("stockbelld: warning: {w}");
+                }
                 println!("ok");
                 ExitCode::SUCCESS
             }
@@ -107,6 +117,30 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Cmd::DkimRecord { config } => {
+            let signer = Config::load(&config)
+                .map_err(|e| e.to_string())
+                .and_then(|cfg| {
+                    cfg.email
+                        .dkim_signer()
+                        .map_err(|e| format!("{}: {}", e.key, e.message))
+                });
+            match signer {
+                Ok(Some(s)) => {
+                    eprintln!("publish as a TXT record at {}", s.record_name());
+                    println!("{}", s.record_value());
+                    ExitCode::SUCCESS
+                }
+                Ok(None) => {
+                    eprintln!("stockbelld dkim-record: email.dkim is not set in {}; add [email.dkim] with selector, domain and key_file", config.display());
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("stockbelld dkim-record: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Cmd::Run {
             config,
             listen,
@@ -131,6 +165,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             init_logging(&cfg);
+            for w in cfg.warnings() {
+                tracing::warn!("{w}");
+            }
             match runtime() {
                 Ok(rt) => exit_code(rt.block_on(root::run(cfg, ready_file))),
                 Err(code) => code,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::delivery::channels::Channels;
 use crate::delivery::dispatcher::DispatcherConfig;
+use crate::delivery::email::dkim::{DkimSettings, DkimSigner};
 use crate::delivery::email::{EmailConfig, EmailSender, SmtpConfig};
 use crate::delivery::line::{LineConfig, LineSender};
 use crate::delivery::outbox::{OutboxPolicy, RetryPolicy};
@@ -85,6 +86,8 @@ pub struct EmailSection {
     pub from: String,
     pub smtp: Option<SmtpConfig>,
     pub eml_dir: Option<PathBuf>,
+    /// `[email.dkim]`: sign every message; unset = unsigned.
+    pub dkim: Option<DkimSettings>,
 }
 
 impl Default for EmailSection {
@@ -93,6 +96,7 @@ impl Default for EmailSection {
             from: EmailConfig::default().from,
             smtp: None,
             eml_dir: None,
+            dkim: None,
         }
     }
 }
@@ -110,6 +114,23 @@ impl EmailSection {
             smtp: self.smtp.clone(),
             eml_dir,
         }
+    }
+
+    /// The DKIM signer `[email.dkim]` describes (reads the key file), or `None`.
+    pub fn dkim_signer(&self) -> Result<Option<DkimSigner>, ChannelConfigError> {
+        let Some(settings) = &self.dkim else {
+            return Ok(None);
+        };
+        let from: lettre::message::Mailbox = self.from.parse().map_err(|e| {
+            ChannelConfigError::new(
+                "email.from",
+                format!(
+                    "{:?} is not a mailbox ({e}); write e.g. \"Shop <news@shop.example>\"",
+                    self.from
+                ),
+            )
+        })?;
+        DkimSigner::load(settings, &from).map(Some)
     }
 }
 
@@ -151,10 +172,64 @@ impl HttpConfig {
 /// runtime; nothing connects yet.
 pub fn channels(cfg: &Config) -> Result<Channels, ChannelConfigError> {
     Ok(Channels {
-        email: EmailSender::new(&cfg.email.resolve(&cfg.storage.path))?,
+        email: EmailSender::new(&cfg.email.resolve(&cfg.storage.path))?
+            .with_dkim(cfg.email.dkim_signer()?.map(std::sync::Arc::new)),
         line: cfg.line.as_ref().map(LineSender::new).transpose()?,
         webhook: cfg.webhook.as_ref().map(WebhookSender::new).transpose()?,
     })
+}
+
+/// The host of a URL (`scheme://[user@]host[:port]/…`), without brackets for IPv6.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    host_port.split(':').next().unwrap_or("")
+}
+
+/// `localhost`, `*.localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A warning when customers would reach `templates.public_url` over plain HTTP: it is
+/// not `https://` and its host is not loopback. `None` when it is fine or empty.
+pub fn public_url_warning(public_url: &str) -> Option<String> {
+    let url = public_url.trim();
+    if url.is_empty() || url.to_ascii_lowercase().starts_with("https://") {
+        return None;
+    }
+    if is_loopback_host(url_host(url)) {
+        return None;
+    }
+    Some(format!(
+        "templates.public_url: {url:?} is not https:// — unsubscribe, one-click (RFC 8058), click and cancel links would travel in clear text and mail providers distrust them; put a TLS proxy in front of http.listen (README: \"HTTPS in front of the public endpoints\") and set public_url to its https:// address"
+    ))
+}
+
+/// Warnings (not errors) about the delivery sections and templates.public_url; the
+/// config is usable as it is. Call after [`validate`] succeeded.
+pub fn warnings(cfg: &Config, out: &mut Vec<String>) {
+    out.extend(public_url_warning(&cfg.templates.public_url));
+    if let Ok(Some(signer)) = cfg.email.dkim_signer() {
+        if let Some(bits) = signer.rsa_bits().filter(|&b| b < dkim_good_bits()) {
+            out.push(format!(
+                "email.dkim.key_file: the RSA key has {bits} bits; receivers expect at least {} (RFC 8301): make a 2048-bit key and publish it under a new selector",
+                dkim_good_bits()
+            ));
+        }
+    }
+}
+
+fn dkim_good_bits() -> usize {
+    crate::delivery::email::dkim::GOOD_RSA_BITS
 }
 
 /// Checks the five sections.
@@ -257,6 +332,8 @@ pub fn validate(
             crate::delivery::email::load_ca_file(path).map_err(channel_error)?;
         }
     }
+    // Reads and checks the DKIM key, as the daemon does at start.
+    email.dkim_signer().map_err(channel_error)?;
     // Building a sender checks its URL, token and TLS setup; nothing connects yet.
     if let Some(l) = line {
         LineSender::new(l).map_err(channel_error)?;
@@ -347,6 +424,103 @@ mod tests {
         let cfg = Config::parse("[http]\nlisten = \"0.0.0.0:8080\"\nallow_public = true\n")
             .expect("parses");
         cfg.validate().expect("allowed");
+    }
+
+    #[test]
+    fn public_url_warns_when_not_https_outside_loopback() {
+        use super::public_url_warning as w;
+        for quiet in [
+            "",
+            "https://shop.example",
+            "HTTPS://Shop.Example/sb",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:8080/x",
+            "http://LOCALHOST.",
+            "http://dev.localhost",
+            "http://[::1]:8080/",
+        ] {
+            assert_eq!(w(quiet), None, "{quiet}");
+        }
+        for loud in [
+            "http://shop.example",
+            "http://10.0.0.5:8080",
+            "http://localhost@shop.example/",
+            "http://[2001:db8::1]/",
+            "shop.example",
+            "http://localhost.shop.example",
+        ] {
+            let msg = w(loud).unwrap_or_default();
+            assert!(
+                msg.starts_with("templates.public_url: ") && msg.contains("https://"),
+                "{loud}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_warnings_are_listed_not_refused() {
+        let cfg = Config::parse("").expect("parses");
+        assert_eq!(cfg.warnings(), Vec::<String>::new());
+        let cfg =
+            Config::parse("[templates]\npublic_url = \"http://shop.example\"\n").expect("parses");
+        cfg.validate().expect("a warning, not an error");
+        let warnings = cfg.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("templates.public_url"));
+
+        // A 1024-bit RSA key signs but is warned about.
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("k.pem");
+        std::fs::write(
+            &key,
+            include_str!("../delivery/email/dkim_testdata/rsa1024-pkcs1.pem"),
+        )
+        .expect("write");
+        let text = format!(
+            "[email]\nfrom = \"Shop <news@shop.example>\"\n[email.dkim]\nselector = \"s1\"\ndomain = \"shop.example\"\nkey_file = {:?}\n",
+            key.display().to_string()
+        );
+        let cfg = Config::parse(&text).expect("parses");
+        cfg.validate().expect("valid");
+        let warnings = cfg.warnings();
+        assert!(
+            warnings.len() == 1
+                && warnings[0].starts_with("email.dkim.key_file: the RSA key has 1024 bits"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn dkim_section_is_checked_by_validate() {
+        let dkim = "[email.dkim]\nselector = \"s1\"\ndomain = \"shop.example\"\nkey_file = \"/nonexistent/dkim.pem\"\n";
+        let e = err(&format!(
+            "[email]\nfrom = \"Shop <news@shop.example>\"\n{dkim}"
+        ));
+        assert!(
+            e.starts_with("email.dkim.key_file") && e.contains("/nonexistent/dkim.pem"),
+            "{e}"
+        );
+        // The default From (stockbell@localhost) is not in shop.example.
+        let e = err(dkim);
+        assert!(
+            e.starts_with("email.dkim.domain") && e.contains("\"localhost\""),
+            "{e}"
+        );
+        for (text, named) in [
+            (
+                format!("{dkim}algorithm = \"rsa-sha1\"\n"),
+                "`ed25519-sha256`",
+            ),
+            (
+                format!("{dkim}canonicalization = \"simple\"\n"),
+                "canonicalization",
+            ),
+            ("[email.dkim]\nselector = \"s1\"\n".to_string(), "`domain`"),
+        ] {
+            let e = Config::parse(&text).expect_err(&text);
+            assert!(e.contains(named), "{text}: {e}");
+        }
     }
 
     #[test]

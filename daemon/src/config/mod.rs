@@ -454,6 +454,15 @@ impl Config {
         Ok(())
     }
 
+    /// Warnings about a valid config: things that work but are probably not meant
+    /// (check-config prints them, `run` logs them). Each names its key; sections add
+    /// theirs here.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        crate::config::delivery::warnings(self, &mut out);
+        out
+    }
+
     pub fn interest_weights(&self) -> crate::domain::interest::InterestWeights {
         crate::domain::interest::InterestWeights {
             half_life_ms: self.interest.half_life.ms(),
