@@ -20,10 +20,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "metrics-token-0123456789abcdef";
 
-/// The README part with the metric table.
+/// The README's section with the metric table ("### Prometheus metrics", up to the next
+/// `### ` heading).
 fn readme_part() -> Result<String> {
-    let path = stockbell_tests::crate_dir().join("../docs/readme-parts/metrics.md");
-    std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))
+    let path = stockbell_tests::crate_dir().join("../README.md");
+    let readme = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    let start = readme
+        .find("\n### Prometheus metrics")
+        .context("README: no \"### Prometheus metrics\" section")?
+        + 1;
+    let rest = &readme[start..];
+    let end = rest[4..].find("\n### ").map_or(rest.len(), |i| i + 4);
+    Ok(rest[..end].to_string())
 }
 
 /// The metrics the README documents: name → type, from the table's rows.
