@@ -19,8 +19,8 @@ use serde::Deserialize;
 
 pub use mime::{build_message, message_id, unsubscribe_token};
 
-pub use self::smtp::load_ca_file;
 use self::dkim::DkimSigner;
+pub use self::smtp::load_ca_file;
 use self::smtp::{smtp_transport, SmtpPool};
 use super::{ChannelConfigError, Rendered, SendError};
 use crate::domain::message::OutboxEntry;
