@@ -229,6 +229,23 @@ pub fn checkout_started(customer_id: &str) -> Event {
     ))
 }
 
+/// A sold-out product (one sold) and a customer waiting for it by "notify me": a later
+/// `stock_set(sku, n)` restocks it and mails the customer.
+pub fn sold_out_with_waiter(
+    sku: &str,
+    price_minor: i64,
+    customer_id: &str,
+    email: &str,
+) -> Vec<Event> {
+    vec![
+        upsert(catalog(sku, price_minor)),
+        stock_set(sku, 1),
+        sale(sku, 1),
+        customer(customer_id, email),
+        notify_me(customer_id, sku),
+    ]
+}
+
 pub fn notify_me(customer_id: &str, sku: &str) -> Event {
     event(Kind::NotifyMe(stockbell_proto::v1::NotifyMe {
         customer_id: customer_id.into(),

@@ -47,8 +47,8 @@ pub use daemon::{Daemon, StartRefused};
 pub use events::{
     batch, cart_add, cart_add_priced, catalog, checkout_started, customer, customer_upsert,
     favourite, line_customer, notify_me, now_ms, order_placed, order_shipped, price_set, purchase,
-    sale, shopper, stock_adjust, stock_set, unsubscribe, upsert, view, window, EventExt, Sequencer,
-    TestRng,
+    sale, shopper, sold_out_with_waiter, stock_adjust, stock_set, unsubscribe, upsert, view,
+    window, EventExt, Sequencer, TestRng,
 };
 pub use http_peer::{HttpPeer, PeerRequest};
 pub use launch::{check_config, stockbelld_bin, CliOutput};

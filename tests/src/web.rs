@@ -35,11 +35,17 @@ pub fn click_paths(text: &str) -> Vec<String> {
     out
 }
 
-/// One HTTP/1.1 request without a body (a browser following a link): the status, the
-/// Location header (empty = none) and the body.
-pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String, String)> {
+/// One HTTP/1.1 request without a body, with `headers` (each ending in CRLF) added: the
+/// status, the response head (status line and headers) and the body.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> Result<(u16, String, String)> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).await?;
@@ -49,6 +55,13 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16,
         .nth(1)
         .and_then(|s| s.parse().ok())
         .with_context(|| format!("not an HTTP response: {reply}"))?;
+    Ok((status, head.to_string(), body.to_string()))
+}
+
+/// One HTTP/1.1 request without a body (a browser following a link): the status, the
+/// Location header (empty = none) and the body.
+pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String, String)> {
+    let (status, head, body) = request_with(addr, method, path, "").await?;
     let location = head
         .lines()
         .find_map(|l| {
@@ -57,7 +70,7 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16,
                 .then(|| v.trim().to_string())
         })
         .unwrap_or_default();
-    Ok((status, location, body.to_string()))
+    Ok((status, location, body))
 }
 
 /// One HTTP/1.1 request to the daemon's public server, `form` as an urlencoded body: the

@@ -17,9 +17,8 @@ use anyhow::{bail, ensure, Context, Result};
 use stockbell_tests::pb::ProductUpsert;
 use stockbell_tests::web::cancel_path;
 use stockbell_tests::{
-    catalog, check_config, customer, notify_me, order_placed, poll_until, publish_ok, sale,
-    shopper, stock_set, stockbelld_bin, upsert, Daemon, DaemonOptions, ReceivedMail, Sequencer,
-    SmtpServer,
+    catalog, check_config, order_placed, poll_until, publish_ok, shopper, sold_out_with_waiter,
+    stock_set, stockbelld_bin, upsert, Daemon, DaemonOptions, ReceivedMail, Sequencer, SmtpServer,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -189,16 +188,13 @@ async fn signed_and_verified(alg: Alg) -> Result<()> {
     };
     publish_ok(
         &mut ingest,
-        seq.batch(vec![
-            upsert(catalog("tee", 1980)),
-            stock_set("tee", 1),
-            sale("tee", 1),
-            customer("fan", "fan@example.jp"),
-            notify_me("fan", "tee"),
-            upsert(kettle),
-            stock_set("kettle", 0),
-            shopper("buyer"),
-        ]),
+        seq.batch(
+            [
+                sold_out_with_waiter("tee", 1980, "fan", "fan@example.jp"),
+                vec![upsert(kettle), stock_set("kettle", 0), shopper("buyer")],
+            ]
+            .concat(),
+        ),
     )
     .await?;
     publish_ok(
@@ -299,13 +295,7 @@ async fn eml_files_are_signed_too() -> Result<()> {
     let mut seq = Sequencer::new("shop");
     publish_ok(
         &mut ingest,
-        seq.batch(vec![
-            upsert(catalog("tee", 1980)),
-            stock_set("tee", 1),
-            sale("tee", 1),
-            customer("fan", "fan@example.jp"),
-            notify_me("fan", "tee"),
-        ]),
+        seq.batch(sold_out_with_waiter("tee", 1980, "fan", "fan@example.jp")),
     )
     .await?;
     publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;

@@ -15,7 +15,6 @@ use stockbell_tests::{
     catalog, customer, notify_me, poll_until, publish_ok, sale, stock_set, upsert, Daemon,
     DaemonOptions, Sequencer, SmtpServer,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "metrics-token-0123456789abcdef";
@@ -51,20 +50,11 @@ fn documented() -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// One HTTP/1.1 GET with extra headers: the status, the raw head and the body.
+/// One HTTP/1.1 GET with extra headers: the status, the head in lower case and the body.
 async fn get(addr: SocketAddr, path: &str, headers: &str) -> Result<(u16, String, String)> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
-    stream.write_all(req.as_bytes()).await?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await?;
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("not an HTTP response: {reply}"))?;
-    Ok((status, head.to_ascii_lowercase(), body.to_string()))
+    let (status, head, body) =
+        stockbell_tests::web::request_with(addr, "GET", path, headers).await?;
+    Ok((status, head.to_ascii_lowercase(), body))
 }
 
 /// Parses Prometheus text with `prometheus_client.parser` and prints JSON:

@@ -13,8 +13,8 @@ use stockbell_tests::pb::{ListOutboxRequest, WatchOverviewRequest};
 use stockbell_tests::tls::TestPki;
 use stockbell_tests::tmux::{console_bin, Tmux};
 use stockbell_tests::{
-    catalog, customer, notify_me, poll_until, product, publish_ok, sale, stock_set, upsert,
-    AdminClient, Daemon, DaemonOptions, IngestClient, Sequencer, SmtpServer,
+    catalog, poll_until, product, publish_ok, sold_out_with_waiter, stock_set, upsert, AdminClient,
+    Daemon, DaemonOptions, IngestClient, Sequencer, SmtpServer,
 };
 use tonic::transport::ClientTlsConfig;
 use tonic::Code;
@@ -258,13 +258,7 @@ async fn one_mail(daemon: &Daemon) -> Result<()> {
     let mut seq = Sequencer::new("shop");
     publish_ok(
         &mut ingest,
-        seq.batch(vec![
-            upsert(catalog("tee", 1980)),
-            stock_set("tee", 1),
-            sale("tee", 1),
-            customer("c1", "c1@example.jp"),
-            notify_me("c1", "tee"),
-        ]),
+        seq.batch(sold_out_with_waiter("tee", 1980, "c1", "c1@example.jp")),
     )
     .await?;
     publish_ok(&mut ingest, seq.batch(vec![stock_set("tee", 20)])).await?;
